@@ -1,0 +1,78 @@
+//! Content-addressed file storage: bytes live under their MD5, never under a client's name.
+//!
+//! The embedded backend keeps them in `<data>/blobs/ab/cdef…`; an S3-compatible object store can
+//! implement the same trait when several servers share storage.
+
+use std::io::{Read, Write};
+
+/// What a finished write stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobInfo {
+    /// Lower-case hex MD5 of the content; the key to open it again.
+    pub md5: String,
+    /// Bytes stored.
+    pub size: u64,
+}
+
+/// Why a blob operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// The disk has no room for the declared size.
+    #[error("not enough space: {needed} bytes needed, {available} available")]
+    NoSpace {
+        /// Bytes the write would need.
+        needed: u64,
+        /// Bytes free.
+        available: u64,
+    },
+    /// The content's MD5 differs from what the client declared.
+    #[error("digest mismatch: declared {declared}, actual {actual}")]
+    DigestMismatch {
+        /// From the request.
+        declared: String,
+        /// Computed while receiving.
+        actual: String,
+    },
+    /// Fewer bytes arrived than declared.
+    #[error("incomplete: {got} of {expected} bytes")]
+    Incomplete {
+        /// Declared.
+        expected: u64,
+        /// Received.
+        got: u64,
+    },
+    /// No blob with that key.
+    #[error("no blob {0}")]
+    NotFound(String),
+    /// The key is not 32 lower-case hex characters.
+    #[error("invalid blob key")]
+    BadKey,
+    /// An I/O failure.
+    #[error("blob I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A write in progress: bytes go to a temporary file while the MD5 is computed. Dropping it
+/// without [`BlobWriter::finish`] removes the temporary file.
+pub trait BlobWriter: Write + Send {
+    /// Checks the length and (when given) the declared MD5, fsyncs, and moves the file into
+    /// place under its digest. Only after this returns may a database row point at it.
+    fn finish(
+        self: Box<Self>,
+        expected_len: u64,
+        declared_md5: Option<&str>,
+    ) -> Result<BlobInfo, BlobError>;
+}
+
+/// The store.
+pub trait BlobStore: Send + Sync {
+    /// Starts a write of `expected_len` bytes; refuses with `NoSpace` before any byte is written
+    /// when the disk cannot hold it.
+    fn create(&self, expected_len: u64) -> Result<Box<dyn BlobWriter>, BlobError>;
+    /// Opens stored content at `offset`; returns the reader and the whole size.
+    fn open(&self, md5: &str, offset: u64) -> Result<(Box<dyn Read + Send>, u64), BlobError>;
+    /// Whether content with this MD5 is stored.
+    fn exists(&self, md5: &str) -> bool;
+    /// Removes stored content (a missing key is not an error).
+    fn remove(&self, md5: &str) -> Result<(), BlobError>;
+}

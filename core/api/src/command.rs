@@ -1,0 +1,137 @@
+//! A command is data plus a handler (redis' command table, helix's `TypableCommand`): `help`,
+//! argument checks, role checks, completion in the shell and docs all read the same spec.
+
+use std::sync::Arc;
+
+use kino_proto::{ArgInfo, ArgKind, CommandInfo, PayloadKind, Role};
+
+use crate::{Args, CmdError, Ctx, Output};
+
+/// Where a handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exec {
+    /// Inline on the event loop: only for work that is certain to take microseconds (no disk,
+    /// no hashing, no database writes).
+    Fast,
+    /// On the worker pool, its reply coming back through the loop's waker. The default.
+    Blocking,
+}
+
+/// The function that does a command's work.
+pub type Handler = Arc<dyn Fn(&mut Ctx, &Args) -> Result<Output, CmdError> + Send + Sync>;
+
+/// One command: its spec and its handler.
+#[derive(Clone)]
+pub struct Command {
+    /// Name, summary, arguments, role, payload: what `help` shows.
+    pub info: CommandInfo,
+    /// Inline or on the pool.
+    pub exec: Exec,
+    /// The work.
+    pub handler: Handler,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Command")
+            .field("info", &self.info)
+            .field("exec", &self.exec)
+            .finish()
+    }
+}
+
+impl Command {
+    /// A command for logged-in users, run on the pool, with no arguments yet.
+    pub fn new(
+        name: &str,
+        summary: &str,
+        handler: impl Fn(&mut Ctx, &Args) -> Result<Output, CmdError> + Send + Sync + 'static,
+    ) -> Self {
+        Command {
+            info: CommandInfo {
+                name: name.into(),
+                summary: summary.into(),
+                args: Vec::new(),
+                role: Role::User,
+                payload: PayloadKind::None,
+            },
+            exec: Exec::Blocking,
+            handler: Arc::new(handler),
+        }
+    }
+
+    /// Who may call it (default: `User`).
+    pub fn role(mut self, role: Role) -> Self {
+        self.info.role = role;
+        self
+    }
+
+    /// Runs inline on the event loop.
+    pub fn fast(mut self) -> Self {
+        self.exec = Exec::Fast;
+        self
+    }
+
+    /// The request carries `file_size` and that many raw bytes, read through [`Ctx::upload`].
+    /// Such handlers run on a thread of their own for the length of the transfer.
+    pub fn upload(mut self) -> Self {
+        self.info.payload = PayloadKind::Upload;
+        self.exec = Exec::Blocking;
+        self
+    }
+
+    /// The reply carries raw bytes (see [`crate::Body`]).
+    pub fn download(mut self) -> Self {
+        self.info.payload = PayloadKind::Download;
+        self
+    }
+
+    /// Declares an argument.
+    pub fn arg(mut self, name: &str, kind: ArgKind, required: bool, doc: &str) -> Self {
+        self.info.args.push(ArgInfo {
+            name: name.into(),
+            kind,
+            required,
+            doc: doc.into(),
+            choices: Vec::new(),
+        });
+        self
+    }
+
+    /// A required string argument.
+    pub fn req_str(self, name: &str, doc: &str) -> Self {
+        self.arg(name, ArgKind::String, true, doc)
+    }
+
+    /// An optional string argument.
+    pub fn opt_str(self, name: &str, doc: &str) -> Self {
+        self.arg(name, ArgKind::String, false, doc)
+    }
+
+    /// A required non-negative integer.
+    pub fn req_uint(self, name: &str, doc: &str) -> Self {
+        self.arg(name, ArgKind::Uint, true, doc)
+    }
+
+    /// An optional non-negative integer.
+    pub fn opt_uint(self, name: &str, doc: &str) -> Self {
+        self.arg(name, ArgKind::Uint, false, doc)
+    }
+
+    /// An optional boolean.
+    pub fn opt_bool(self, name: &str, doc: &str) -> Self {
+        self.arg(name, ArgKind::Bool, false, doc)
+    }
+
+    /// An optional string restricted to `choices`; the registry refuses anything else.
+    pub fn choice(mut self, name: &str, choices: &[&str], doc: &str) -> Self {
+        self.info.args.push(ArgInfo {
+            name: name.into(),
+            kind: ArgKind::String,
+            required: false,
+            doc: doc.into(),
+            choices: choices.iter().map(|c| c.to_string()).collect(),
+        });
+        self
+    }
+}

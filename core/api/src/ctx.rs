@@ -1,0 +1,245 @@
+//! What a handler gets: who is calling, the database, the blob store, settings, sessions, and
+//! the other commands.
+
+use std::io::Read;
+
+use serde_json::{Map, Value};
+
+use crate::{Args, BlobStore, CmdError, CommandInfo, Database, ErrorCode, Output, Role, Settings};
+
+/// A logged-in caller, as the server-side session knows it. Never built from request fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The account's row id in the auth plugin's table.
+    pub user_id: i64,
+    /// The account name.
+    pub name: String,
+    /// `User` or `Admin`.
+    pub role: Role,
+}
+
+/// The server side of the API; implemented by core, reached only through [`Ctx`].
+pub trait Host: Send + Sync {
+    /// Settings of every plugin.
+    fn settings(&self) -> &Settings;
+    /// The blob store.
+    fn blobs(&self) -> &dyn BlobStore;
+    /// Creates a session for `who`; returns its token.
+    fn session_begin(&self, who: &Identity) -> String;
+    /// Ends one session.
+    fn session_end(&self, token: &str);
+    /// Ends every session of a user (e.g. when an admin locks the account).
+    fn sessions_end_user(&self, user_id: i64) -> usize;
+    /// Runs every plugin's `on_login` hook and merges their fields.
+    fn login_extras(&self, ctx: &mut Ctx) -> Map<String, Value>;
+    /// Runs another registered command with this context's caller.
+    fn call(
+        &self,
+        ctx: &mut Ctx,
+        command: &str,
+        args: Map<String, Value>,
+    ) -> Result<Output, CmdError>;
+    /// Every command a caller with `role` may see, for `help`.
+    fn commands(&self) -> Vec<CommandInfo>;
+    /// Counters for `server.info`.
+    fn stats(&self) -> Value;
+}
+
+/// What a session-changing command asks the loop to do with the connection it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionChange {
+    /// Bind the connection to this token (login).
+    Bind(String),
+    /// Forget the connection's token (logout).
+    Unbind,
+}
+
+/// The context of one command call.
+pub struct Ctx<'a> {
+    host: &'a dyn Host,
+    db: &'a mut dyn Database,
+    caller: Option<Identity>,
+    token: Option<String>,
+    upload: Option<(&'a mut (dyn Read + Send), u64)>,
+    session_change: Option<SessionChange>,
+}
+
+impl<'a> Ctx<'a> {
+    /// Built by core for each call.
+    pub fn new(
+        host: &'a dyn Host,
+        db: &'a mut dyn Database,
+        caller: Option<Identity>,
+        token: Option<String>,
+    ) -> Self {
+        Ctx {
+            host,
+            db,
+            caller,
+            token,
+            upload: None,
+            session_change: None,
+        }
+    }
+
+    /// Attaches the request's payload (core does this for upload commands).
+    pub fn with_upload(mut self, reader: &'a mut (dyn Read + Send), len: u64) -> Self {
+        self.upload = Some((reader, len));
+        self
+    }
+
+    /// The logged-in caller, if any. Commands with role `User` or `Admin` always have one.
+    pub fn caller(&self) -> Option<&Identity> {
+        self.caller.as_ref()
+    }
+
+    /// The caller, or `unauthenticated` (for code that can be reached by anonymous commands).
+    pub fn user(&self) -> Result<&Identity, CmdError> {
+        self.caller
+            .as_ref()
+            .ok_or_else(|| CmdError::unauthenticated("log in first"))
+    }
+
+    /// Whether the caller is an admin.
+    pub fn is_admin(&self) -> bool {
+        self.caller.as_ref().is_some_and(|c| c.role == Role::Admin)
+    }
+
+    /// This worker's database connection.
+    pub fn db(&mut self) -> &mut (dyn Database + 'a) {
+        &mut *self.db
+    }
+
+    /// The content-addressed blob store.
+    pub fn blobs(&self) -> &'a dyn BlobStore {
+        self.host.blobs()
+    }
+
+    /// Resolved settings of every plugin.
+    pub fn settings(&self) -> &'a Settings {
+        self.host.settings()
+    }
+
+    /// The request's raw bytes and their declared length (upload commands only). Taking it twice
+    /// gives `None`.
+    pub fn take_upload(&mut self) -> Option<(&'a mut (dyn Read + Send), u64)> {
+        self.upload.take()
+    }
+
+    /// Logs `who` in on this connection: creates a session, binds the connection to it, and
+    /// returns the token with every plugin's login extras (e.g. the newest notice).
+    pub fn begin_session(&mut self, who: Identity) -> (String, Map<String, Value>) {
+        let token = self.host.session_begin(&who);
+        self.caller = Some(who);
+        self.token = Some(token.clone());
+        self.session_change = Some(SessionChange::Bind(token.clone()));
+        let extras = self.host.login_extras(self);
+        (token, extras)
+    }
+
+    /// Ends the caller's current session and unbinds the connection.
+    pub fn end_session(&mut self) {
+        if let Some(token) = self.token.take() {
+            self.host.session_end(&token);
+        }
+        self.caller = None;
+        self.session_change = Some(SessionChange::Unbind);
+    }
+
+    /// Ends every session a user has, on every connection.
+    pub fn end_sessions_of(&self, user_id: i64) -> usize {
+        self.host.sessions_end_user(user_id)
+    }
+
+    /// What this call did to the connection's session; read by core after the handler.
+    pub fn session_change(&self) -> Option<&SessionChange> {
+        self.session_change.as_ref()
+    }
+
+    /// Runs another command (including `Internal` ones) as the same caller, checking its
+    /// arguments and role as for a request. This is how plugins use each other's services
+    /// without naming each other's crates or tables.
+    pub fn call(&mut self, command: &str, args: Value) -> Result<Value, CmdError> {
+        let args = match args {
+            Value::Object(m) => m,
+            Value::Null => Map::new(),
+            _ => return Err(CmdError::internal("Ctx::call arguments must be an object")),
+        };
+        let host = self.host;
+        host.call(self, command, args).map(|o| o.data)
+    }
+
+    /// Every command, for `help`.
+    pub fn command_infos(&self) -> Vec<CommandInfo> {
+        self.host.commands()
+    }
+
+    /// Server counters, for `server.info`.
+    pub fn server_stats(&self) -> Value {
+        self.host.stats()
+    }
+}
+
+/// Checks a request's fields against a command's declared arguments: unknown fields, missing
+/// required ones, wrong JSON types and values outside `choices` are all `bad_args`.
+pub fn check_args(info: &CommandInfo, fields: &Map<String, Value>) -> Result<Args, CmdError> {
+    use crate::ArgKind;
+    for (key, value) in fields {
+        let Some(spec) = info.args.iter().find(|a| &a.name == key) else {
+            if key == "file_size" && info.payload == crate::PayloadKind::Upload {
+                continue;
+            }
+            return Err(CmdError::bad_args(format!(
+                "`{}` takes no argument `{key}`",
+                info.name
+            )));
+        };
+        if value.is_null() {
+            continue;
+        }
+        let ok = match spec.kind {
+            ArgKind::String => value.is_string(),
+            ArgKind::Int => value.is_i64() || value.is_u64(),
+            ArgKind::Uint => value.is_u64(),
+            ArgKind::Number => value.is_number(),
+            ArgKind::Bool => value.is_boolean(),
+            ArgKind::Any => true,
+        };
+        if !ok {
+            return Err(CmdError::bad_args(format!(
+                "argument `{key}` must be {}",
+                kind_name(spec.kind)
+            )));
+        }
+        if !spec.choices.is_empty() {
+            let s = value.as_str().unwrap_or_default();
+            if !spec.choices.iter().any(|c| c == s) {
+                return Err(CmdError::bad_args(format!(
+                    "argument `{key}` must be one of {}",
+                    spec.choices.join(", ")
+                )));
+            }
+        }
+    }
+    for spec in info.args.iter().filter(|a| a.required) {
+        if fields.get(&spec.name).is_none_or(Value::is_null) {
+            return Err(CmdError::new(
+                ErrorCode::BadArgs,
+                format!("`{}` needs argument `{}`", info.name, spec.name),
+            ));
+        }
+    }
+    Ok(Args::new(fields.clone()))
+}
+
+fn kind_name(kind: crate::ArgKind) -> &'static str {
+    use crate::ArgKind;
+    match kind {
+        ArgKind::String => "a string",
+        ArgKind::Int => "an integer",
+        ArgKind::Uint => "a non-negative integer",
+        ArgKind::Number => "a number",
+        ArgKind::Bool => "true or false",
+        ArgKind::Any => "any JSON value",
+    }
+}

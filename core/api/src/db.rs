@@ -1,0 +1,214 @@
+//! The database as plugins see it: SQL text with `?` placeholders, values in, rows out.
+//!
+//! Kept this small on purpose, so a PostgreSQL backend can stand in for the embedded SQLite one
+//! (placeholders translated, `BEGIN IMMEDIATE` becoming `BEGIN`) without touching a plugin.
+//! Plugins write portable SQL: `INTEGER PRIMARY KEY` ids, `TEXT` times in RFC 3339, no
+//! SQLite-only functions in queries.
+
+/// One SQL value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    /// NULL.
+    Null,
+    /// INTEGER (booleans are stored as 0/1).
+    Int(i64),
+    /// REAL.
+    Real(f64),
+    /// TEXT.
+    Text(String),
+    /// BLOB.
+    Blob(Vec<u8>),
+}
+
+macro_rules! from_int {
+    ($($t:ty),*) => {$(
+        impl From<$t> for SqlValue {
+            fn from(v: $t) -> Self { SqlValue::Int(v as i64) }
+        }
+    )*};
+}
+from_int!(i64, i32, u32, u16, u8);
+
+impl From<u64> for SqlValue {
+    fn from(v: u64) -> Self {
+        SqlValue::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+impl From<bool> for SqlValue {
+    fn from(v: bool) -> Self {
+        SqlValue::Int(i64::from(v))
+    }
+}
+impl From<f64> for SqlValue {
+    fn from(v: f64) -> Self {
+        SqlValue::Real(v)
+    }
+}
+impl From<&str> for SqlValue {
+    fn from(v: &str) -> Self {
+        SqlValue::Text(v.to_owned())
+    }
+}
+impl From<String> for SqlValue {
+    fn from(v: String) -> Self {
+        SqlValue::Text(v)
+    }
+}
+impl From<&String> for SqlValue {
+    fn from(v: &String) -> Self {
+        SqlValue::Text(v.clone())
+    }
+}
+impl From<Vec<u8>> for SqlValue {
+    fn from(v: Vec<u8>) -> Self {
+        SqlValue::Blob(v)
+    }
+}
+impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(SqlValue::Null, Into::into)
+    }
+}
+
+/// Builds a `&[SqlValue]` from mixed Rust values: `params![id, name, true]`.
+#[macro_export]
+macro_rules! params {
+    () => { &[] as &[$crate::SqlValue] };
+    ($($v:expr),+ $(,)?) => { &[$($crate::SqlValue::from($v)),+] as &[$crate::SqlValue] };
+}
+
+/// Why a database call failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DbError {
+    /// Another writer held the lock past the busy timeout.
+    #[error("database busy")]
+    Busy,
+    /// A UNIQUE, CHECK or FOREIGN KEY constraint refused the write.
+    #[error("constraint failed: {0}")]
+    Constraint(String),
+    /// A column held another type than the plugin asked for.
+    #[error("column {index}: expected {expected}")]
+    Type {
+        /// Zero-based column.
+        index: usize,
+        /// What the caller asked for.
+        expected: &'static str,
+    },
+    /// Anything else from the backend.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// One result row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row(pub Vec<SqlValue>);
+
+impl Row {
+    fn at(&self, i: usize) -> &SqlValue {
+        self.0.get(i).unwrap_or(&SqlValue::Null)
+    }
+
+    /// An INTEGER column.
+    pub fn i64(&self, i: usize) -> Result<i64, DbError> {
+        match self.at(i) {
+            SqlValue::Int(v) => Ok(*v),
+            _ => Err(DbError::Type {
+                index: i,
+                expected: "integer",
+            }),
+        }
+    }
+
+    /// An INTEGER column that may be NULL.
+    pub fn opt_i64(&self, i: usize) -> Result<Option<i64>, DbError> {
+        match self.at(i) {
+            SqlValue::Null => Ok(None),
+            _ => self.i64(i).map(Some),
+        }
+    }
+
+    /// A 0/1 column.
+    pub fn bool(&self, i: usize) -> Result<bool, DbError> {
+        Ok(self.i64(i)? != 0)
+    }
+
+    /// A REAL (or INTEGER) column.
+    pub fn f64(&self, i: usize) -> Result<f64, DbError> {
+        match self.at(i) {
+            SqlValue::Real(v) => Ok(*v),
+            SqlValue::Int(v) => Ok(*v as f64),
+            _ => Err(DbError::Type {
+                index: i,
+                expected: "real",
+            }),
+        }
+    }
+
+    /// A TEXT column.
+    pub fn str(&self, i: usize) -> Result<&str, DbError> {
+        match self.at(i) {
+            SqlValue::Text(v) => Ok(v),
+            _ => Err(DbError::Type {
+                index: i,
+                expected: "text",
+            }),
+        }
+    }
+
+    /// A TEXT column that may be NULL.
+    pub fn opt_str(&self, i: usize) -> Result<Option<&str>, DbError> {
+        match self.at(i) {
+            SqlValue::Null => Ok(None),
+            _ => self.str(i).map(Some),
+        }
+    }
+
+    /// A TEXT column, owned.
+    pub fn string(&self, i: usize) -> Result<String, DbError> {
+        self.str(i).map(str::to_owned)
+    }
+}
+
+/// A connection to the database. Each worker thread has its own; handlers never share one.
+pub trait Database {
+    /// Runs a statement; returns the number of rows changed.
+    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, DbError>;
+    /// Runs an INSERT; returns the new row's id.
+    fn insert(&mut self, sql: &str, params: &[SqlValue]) -> Result<i64, DbError>;
+    /// Runs a query; returns every row.
+    fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, DbError>;
+    /// Starts a write transaction that takes the write lock at once (SQLite `BEGIN IMMEDIATE`),
+    /// so it never fails half-way with BUSY on the upgrade from read to write.
+    fn begin(&mut self) -> Result<(), DbError>;
+    /// Commits the open transaction.
+    fn commit(&mut self) -> Result<(), DbError>;
+    /// Rolls the open transaction back.
+    fn rollback(&mut self) -> Result<(), DbError>;
+}
+
+impl dyn Database + '_ {
+    /// The first row, if any.
+    pub fn query_one(&mut self, sql: &str, params: &[SqlValue]) -> Result<Option<Row>, DbError> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    /// Runs `f` in a write transaction: committed when it returns `Ok`, rolled back otherwise.
+    pub fn transaction<T, E: From<DbError>>(
+        &mut self,
+        f: impl FnOnce(&mut dyn Database) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.begin()?;
+        match f(self) {
+            Ok(v) => {
+                self.commit()?;
+                Ok(v)
+            }
+            Err(e) => {
+                if let Err(rb) = self.rollback() {
+                    log::warn!("rollback failed: {rb}");
+                }
+                Err(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The error a command returns: a stable code plus a sentence for the caller.
+
+use kino_proto::ErrorCode;
+
+/// A failed command. `internal` errors keep their detail in the server log, not on the wire.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct CmdError {
+    /// Stable code for programs.
+    pub code: ErrorCode,
+    /// Sentence for people.
+    pub message: String,
+}
+
+impl CmdError {
+    /// Any code with a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        CmdError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// `bad_args`: the request's arguments are wrong.
+    pub fn bad_args(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadArgs, message)
+    }
+
+    /// `not_found`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+
+    /// `conflict`.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, message)
+    }
+
+    /// `forbidden`.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    /// `unauthenticated`.
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthenticated, message)
+    }
+
+    /// `internal`: logs `detail` and tells the caller only that the server failed.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        log::error!("internal error: {detail}");
+        Self::new(ErrorCode::Internal, "internal server error")
+    }
+}
+
+impl From<crate::DbError> for CmdError {
+    fn from(e: crate::DbError) -> Self {
+        match e {
+            crate::DbError::Busy => {
+                CmdError::new(ErrorCode::Busy, "the database is busy; try again")
+            }
+            crate::DbError::Constraint(m) => CmdError::conflict(m),
+            other => CmdError::internal(other),
+        }
+    }
+}
+
+impl From<crate::BlobError> for CmdError {
+    fn from(e: crate::BlobError) -> Self {
+        match e {
+            crate::BlobError::NoSpace { needed, available } => CmdError::new(
+                ErrorCode::TooLarge,
+                format!("not enough disk space: {needed} bytes needed, {available} available"),
+            ),
+            crate::BlobError::DigestMismatch { declared, actual } => CmdError::bad_args(format!(
+                "content MD5 is {actual}, but the request declared {declared}"
+            )),
+            crate::BlobError::NotFound(k) => CmdError::not_found(format!("no stored content {k}")),
+            crate::BlobError::Incomplete { expected, got } => {
+                CmdError::bad_args(format!("payload ended after {got} of {expected} bytes"))
+            }
+            other => CmdError::internal(other),
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! What a handler returns: JSON `data`, optionally raw bytes after it, optionally held back.
+
+use std::io::Read;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::{CmdError, Ctx};
+
+/// Runs on a worker after the last byte of a [`Body`] was handed to the socket (e.g. to write a
+/// download record). The argument is the number of bytes sent.
+pub type OnComplete = Box<dyn FnOnce(&mut Ctx, u64) -> Result<(), CmdError> + Send>;
+
+/// Raw bytes that follow a reply. The server streams them in chunks from `source` on a thread of
+/// its own, so a large file is never held in memory and a slow reader only slows itself.
+pub struct Body {
+    /// Exactly how many bytes `source` yields; the reply's `file_size` is set to this.
+    pub len: u64,
+    /// Where the bytes come from.
+    pub source: Box<dyn Read + Send>,
+    /// Called once all `len` bytes went out; not called if the client disconnects first.
+    pub on_complete: Option<OnComplete>,
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Body").field("len", &self.len).finish()
+    }
+}
+
+/// A successful result.
+#[derive(Debug)]
+pub struct Output {
+    /// The reply's `data`.
+    pub data: Value,
+    /// Bytes to send after the reply frame.
+    pub body: Option<Body>,
+    /// Hold the reply (and its body) until then. The event loop keeps the timer: no thread
+    /// sleeps, and only this connection waits.
+    pub not_before: Option<Instant>,
+}
+
+impl Output {
+    /// Attaches bytes to send after the reply; sets `data.file_size`.
+    pub fn with_body(mut self, body: Body) -> Self {
+        if let Value::Object(map) = &mut self.data {
+            map.insert("file_size".into(), Value::from(body.len));
+        }
+        self.body = Some(body);
+        self
+    }
+
+    /// Holds the reply until `when`.
+    pub fn not_before(mut self, when: Instant) -> Self {
+        self.not_before = Some(when);
+        self
+    }
+}
+
+impl From<Value> for Output {
+    fn from(data: Value) -> Self {
+        Output {
+            data,
+            body: None,
+            not_before: None,
+        }
+    }
+}

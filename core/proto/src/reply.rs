@@ -1,0 +1,87 @@
+//! Replies: `{"ok": true, "id": .., "data": ..}` or `{"ok": false, "id": .., "error": {code, message}}`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ErrorCode;
+
+/// The error object of a failed reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable, for programs.
+    pub code: ErrorCode,
+    /// A sentence, for people.
+    pub message: String,
+}
+
+/// A reply as it travels on the wire; clients deserialise into this too.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    /// Whether the command succeeded.
+    pub ok: bool,
+    /// The request's `id`, echoed; `null` when the request had none or could not be read.
+    #[serde(default)]
+    pub id: Value,
+    /// The result, on success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+    /// The failure, otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+impl Reply {
+    /// A success carrying `data`.
+    pub fn ok(id: Option<Value>, data: Value) -> Reply {
+        Reply {
+            ok: true,
+            id: id.unwrap_or(Value::Null),
+            data: Some(data),
+            error: None,
+        }
+    }
+
+    /// A failure with a code and a sentence.
+    pub fn err(id: Option<Value>, code: ErrorCode, message: impl Into<String>) -> Reply {
+        Reply {
+            ok: false,
+            id: id.unwrap_or(Value::Null),
+            data: None,
+            error: Some(ErrorBody {
+                code,
+                message: message.into(),
+            }),
+        }
+    }
+
+    /// The number of raw bytes that follow this reply (`data.file_size`), 0 when none.
+    pub fn payload_len(&self) -> u64 {
+        self.data
+            .as_ref()
+            .and_then(|d| d.get("file_size"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn error_reply_shape() {
+        let r = Reply::err(Some(json!(3)), ErrorCode::NotFound, "no such movie");
+        assert_eq!(
+            serde_json::to_value(&r).expect("serialise"),
+            json!({"ok": false, "id": 3, "error": {"code": "not_found", "message": "no such movie"}})
+        );
+    }
+
+    #[test]
+    fn payload_len_reads_file_size() {
+        let r = Reply::ok(None, json!({"file_size": 12}));
+        assert_eq!(r.payload_len(), 12);
+        assert_eq!(Reply::ok(None, json!([])).payload_len(), 0);
+    }
+}

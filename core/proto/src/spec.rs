@@ -1,0 +1,91 @@
+//! The serialisable description of a command: what `help` returns, and what clients build
+//! completion, hints and usage from.
+
+use serde::{Deserialize, Serialize};
+
+/// Who may call a command. Ordered: an admin may call anything a user may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Anyone, logged in or not.
+    Anon,
+    /// A logged-in user (or admin).
+    User,
+    /// A logged-in admin.
+    Admin,
+    /// Only other commands, through the plugin API; never from the wire, never listed.
+    Internal,
+}
+
+impl Role {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Anon => "anon",
+            Role::User => "user",
+            Role::Admin => "admin",
+            Role::Internal => "internal",
+        }
+    }
+}
+
+/// The JSON type an argument must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArgKind {
+    /// A JSON string.
+    String,
+    /// A JSON integer (negative allowed).
+    Int,
+    /// A JSON integer >= 0.
+    Uint,
+    /// A JSON number.
+    Number,
+    /// A JSON boolean.
+    Bool,
+    /// Any JSON value.
+    Any,
+}
+
+/// One argument of a command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArgInfo {
+    /// The top-level field name.
+    pub name: String,
+    /// Its JSON type.
+    pub kind: ArgKind,
+    /// Whether the request must carry it.
+    pub required: bool,
+    /// One line for hints and help.
+    pub doc: String,
+    /// For string arguments with a closed set of values (e.g. `all | free | charge`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
+}
+
+/// Whether raw bytes travel with the command, and which way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayloadKind {
+    /// JSON only.
+    None,
+    /// The request carries `file_size` and is followed by that many bytes.
+    Upload,
+    /// The reply carries `file_size` and is followed by that many bytes.
+    Download,
+}
+
+/// A command as `help` describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandInfo {
+    /// `plugin.verb`, or a bare built-in name.
+    pub name: String,
+    /// One line.
+    pub summary: String,
+    /// Arguments in the order usage shows them.
+    pub args: Vec<ArgInfo>,
+    /// Who may call it.
+    pub role: Role,
+    /// Raw bytes with the request or reply.
+    pub payload: PayloadKind,
+}

@@ -1,0 +1,67 @@
+//! The built-in commands, the only ones without a plugin prefix: `ping`, `help`, `whoami`,
+//! `server.info`.
+
+use kino_api::{Args, CmdError, Command, Ctx, Output, Role};
+use serde_json::json;
+
+/// The built-ins, registered before any plugin.
+pub fn commands() -> Vec<Command> {
+    vec![
+        Command::new("ping", "Check the server is alive; answers \"pong\"", ping)
+            .role(Role::Anon)
+            .fast(),
+        Command::new(
+            "help",
+            "List every command with its arguments and required role, or describe one",
+            help,
+        )
+        .role(Role::Anon)
+        .fast()
+        .opt_str("command", "describe only this command"),
+        Command::new(
+            "whoami",
+            "Who this connection (or `session`) is logged in as",
+            whoami,
+        )
+        .role(Role::Anon)
+        .fast(),
+        Command::new(
+            "server.info",
+            "Uptime, connections, per-command counters, bytes in and out, settings",
+            info,
+        )
+        .role(Role::Admin)
+        .fast(),
+    ]
+}
+
+/// `{"type":"ping"}` → `"pong"`.
+fn ping(_: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+    Ok(json!("pong").into())
+}
+
+/// The list clients build completion and usage from; a new plugin appears here with no client
+/// change.
+fn help(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
+    let infos = ctx.command_infos();
+    match args.opt_str("command")? {
+        None => Ok(json!(infos).into()),
+        Some(name) => infos
+            .into_iter()
+            .find(|c| c.name == name)
+            .map(|c| json!(c).into())
+            .ok_or_else(|| CmdError::not_found(format!("no command `{name}`"))),
+    }
+}
+
+fn whoami(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+    Ok(match ctx.caller() {
+        Some(c) => json!({"logged_in": true, "user_id": c.user_id, "name": c.name, "role": c.role}),
+        None => json!({"logged_in": false, "name": null, "role": "anon"}),
+    }
+    .into())
+}
+
+fn info(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+    Ok(ctx.server_stats().into())
+}

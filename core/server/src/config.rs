@@ -1,0 +1,312 @@
+//! Configuration: command-line flags over an optional TOML file over defaults. Every setting has
+//! a flag `--NAME` and a file key `NAME` (kebab-case); plugin settings join the same scheme.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Arg, ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use kino_api::Setting;
+use serde_json::Value;
+
+/// Core limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request frame body, bytes.
+    pub max_frame: usize,
+    /// Largest upload payload, bytes.
+    pub max_upload: u64,
+    /// Open connections beyond which new ones get `busy`.
+    pub max_connections: usize,
+    /// A half-sent frame or payload idle this long closes the connection.
+    pub idle_timeout: Duration,
+    /// Sessions end after this long unused.
+    pub session_ttl: Duration,
+    /// Worker threads for blocking commands.
+    pub workers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_frame: 1024 * 1024,
+            max_upload: 16 * 1024 * 1024 * 1024,
+            max_connections: 10_000,
+            idle_timeout: Duration::from_secs(30),
+            session_ttl: Duration::from_secs(30 * 60),
+            workers: 4,
+        }
+    }
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: String,
+    /// Data directory: `kino.db`, `blobs/`, `tmp/`.
+    pub data: PathBuf,
+    /// Core limits.
+    pub limits: Limits,
+    /// Plugin settings given by flag or file; the rest take their defaults.
+    pub settings: BTreeMap<String, Value>,
+}
+
+impl Config {
+    /// Defaults: 127.0.0.1:1688, data in `data`.
+    pub fn new(data: impl Into<PathBuf>) -> Self {
+        Config {
+            listen: format!("127.0.0.1:{}", kino_proto::DEFAULT_PORT),
+            data: data.into(),
+            limits: Limits::default(),
+            settings: BTreeMap::new(),
+        }
+    }
+
+    /// Sets a plugin setting.
+    pub fn setting(mut self, name: &str, value: Value) -> Self {
+        self.settings.insert(name.into(), value);
+        self
+    }
+}
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(name = "kino-server", version, about = "The Kino command server")]
+pub struct Cli {
+    /// Address to listen on (port 0: pick a free port and print it on the first line)
+    #[arg(long, global = true)]
+    pub listen: Option<String>,
+    /// Data directory (database, blobs)
+    #[arg(long, global = true)]
+    pub data: Option<PathBuf>,
+    /// TOML file with the same keys as these flags
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Maximum open connections [default: 10000]
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Seconds a half-sent frame may stall before the connection is closed [default: 30]
+    #[arg(long)]
+    pub idle_timeout: Option<u64>,
+    /// Seconds a session lives without use [default: 1800]
+    #[arg(long)]
+    pub session_ttl: Option<u64>,
+    /// Largest request frame in bytes [default: 1048576]
+    #[arg(long)]
+    pub max_frame: Option<usize>,
+    /// Largest upload in bytes [default: 17179869184]
+    #[arg(long)]
+    pub max_upload: Option<u64>,
+    /// Worker threads for blocking commands [default: 4]
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Operator commands instead of serving
+    #[command(subcommand)]
+    pub command: Option<Operator>,
+}
+
+/// Operator commands, run against the data directory without serving.
+#[derive(Debug, Subcommand)]
+pub enum Operator {
+    /// Manage accounts
+    User {
+        /// What to do
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+/// `kino-server user ...`.
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Create an account (the first admin is made this way)
+    Add {
+        /// Account name
+        name: String,
+        /// Make it an admin
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from standard input (one trailing newline stripped)
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or a key is unknown or of the wrong type.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Parses the command line (exiting on `--help` or a usage error) and merges the config file.
+pub fn from_args(settings: &[Setting]) -> Result<(Cli, Config), ConfigError> {
+    let mut cmd = Cli::command();
+    for s in settings {
+        let arg = Arg::new(s.name).long(s.name).help(s.help.to_string());
+        cmd = cmd.arg(if s.default.is_boolean() {
+            arg.action(ArgAction::SetTrue)
+        } else {
+            arg.action(ArgAction::Set)
+                .value_name("VALUE")
+                .help(format!("{} [default: {}]", s.help, s.default))
+        });
+    }
+    let matches = cmd.get_matches();
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    let mut config = Config::new("data");
+    if let Some(path) = &cli.config {
+        apply_file(&mut config, path, settings)?;
+    }
+    apply_cli(&mut config, &cli, &matches, settings)?;
+    Ok((cli, config))
+}
+
+fn apply_cli(
+    config: &mut Config,
+    cli: &Cli,
+    matches: &ArgMatches,
+    settings: &[Setting],
+) -> Result<(), ConfigError> {
+    let l = &mut config.limits;
+    if let Some(v) = &cli.listen {
+        config.listen = v.clone();
+    }
+    if let Some(v) = &cli.data {
+        config.data = v.clone();
+    }
+    if let Some(v) = cli.max_connections {
+        l.max_connections = v;
+    }
+    if let Some(v) = cli.idle_timeout {
+        l.idle_timeout = Duration::from_secs(v);
+    }
+    if let Some(v) = cli.session_ttl {
+        l.session_ttl = Duration::from_secs(v);
+    }
+    if let Some(v) = cli.max_frame {
+        l.max_frame = v;
+    }
+    if let Some(v) = cli.max_upload {
+        l.max_upload = v;
+    }
+    if let Some(v) = cli.workers {
+        l.workers = v;
+    }
+    for s in settings {
+        if matches.value_source(s.name) != Some(clap::parser::ValueSource::CommandLine) {
+            continue;
+        }
+        let value = if s.default.is_boolean() {
+            Value::Bool(matches.get_flag(s.name))
+        } else {
+            let raw = matches
+                .get_one::<String>(s.name)
+                .cloned()
+                .unwrap_or_default();
+            parse_like(&s.default, &raw).ok_or_else(|| {
+                ConfigError::Invalid(format!("--{}: `{raw}` is not valid", s.name))
+            })?
+        };
+        config.settings.insert(s.name.into(), value);
+    }
+    Ok(())
+}
+
+fn parse_like(default: &Value, raw: &str) -> Option<Value> {
+    match default {
+        Value::String(_) => Some(Value::String(raw.into())),
+        Value::Bool(_) => raw.parse::<bool>().ok().map(Value::Bool),
+        Value::Number(n) if n.is_u64() => raw.parse::<u64>().ok().map(Value::from),
+        Value::Number(n) if n.is_i64() => raw.parse::<i64>().ok().map(Value::from),
+        Value::Number(_) => raw.parse::<f64>().ok().map(Value::from),
+        _ => serde_json::from_str(raw).ok(),
+    }
+}
+
+/// Reads a TOML config file into `config`; unknown keys are refused so typos do not pass
+/// silently.
+pub fn apply_file(
+    config: &mut Config,
+    path: &Path,
+    settings: &[Setting],
+) -> Result<(), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.into(),
+        source,
+    })?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
+    let bad =
+        |key: &str| ConfigError::Invalid(format!("{}: `{key}` has the wrong type", path.display()));
+    for (key, value) in table {
+        let key = key.replace('_', "-");
+        let l = &mut config.limits;
+        let as_u64 = || value.as_integer().and_then(|i| u64::try_from(i).ok());
+        match key.as_str() {
+            "listen" => config.listen = value.as_str().ok_or_else(|| bad(&key))?.into(),
+            "data" => config.data = value.as_str().ok_or_else(|| bad(&key))?.into(),
+            "max-connections" => l.max_connections = as_u64().ok_or_else(|| bad(&key))? as usize,
+            "idle-timeout" => {
+                l.idle_timeout = Duration::from_secs(as_u64().ok_or_else(|| bad(&key))?)
+            }
+            "session-ttl" => {
+                l.session_ttl = Duration::from_secs(as_u64().ok_or_else(|| bad(&key))?)
+            }
+            "max-frame" => l.max_frame = as_u64().ok_or_else(|| bad(&key))? as usize,
+            "max-upload" => l.max_upload = as_u64().ok_or_else(|| bad(&key))?,
+            "workers" => l.workers = as_u64().ok_or_else(|| bad(&key))? as usize,
+            other => {
+                if !settings.iter().any(|s| s.name == other) {
+                    return Err(ConfigError::Invalid(format!(
+                        "{}: unknown key `{other}`",
+                        path.display()
+                    )));
+                }
+                let json = serde_json::to_value(&value).map_err(|_| bad(other))?;
+                config.settings.insert(other.into(), json);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_keys_override_defaults_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("kino.toml");
+        let settings = [Setting {
+            name: "free-download-wait",
+            help: "",
+            default: Value::from(30),
+        }];
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9\"\nmax_connections = 7\nfree-download-wait = 2\n",
+        )
+        .expect("write");
+        let mut c = Config::new("data");
+        apply_file(&mut c, &path, &settings).expect("valid");
+        assert_eq!(
+            (c.listen.as_str(), c.limits.max_connections),
+            ("0.0.0.0:9", 7)
+        );
+        assert_eq!(c.settings.get("free-download-wait"), Some(&Value::from(2)));
+        std::fs::write(&path, "lisen = 1\n").expect("write");
+        assert!(apply_file(&mut Config::new("d"), &path, &settings).is_err());
+    }
+}

@@ -1,0 +1,221 @@
+//! One client connection: capped buffers, what the input currently is (frames, an upload's
+//! payload, bytes to discard), and the single request it has in flight.
+//!
+//! Requests on one connection run one at a time, in order: a reply is queued before the next
+//! request is parsed, so pipelined replies come back in request order and a later request never
+//! overtakes an earlier one (e.g. a login before the registration it depends on).
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use kino_api::{Identity, OnComplete};
+use mio::net::TcpStream;
+
+use crate::pipe::Pipe;
+
+/// What the next input bytes are.
+pub enum ReadState {
+    /// Request frames.
+    Frames,
+    /// The payload of the request in flight, fed to its handler through `pipe`.
+    Upload {
+        /// Bytes still to come.
+        remaining: u64,
+        /// To the handler's thread.
+        pipe: Arc<Pipe>,
+    },
+    /// The payload of a refused request, dropped so the stream stays in sync.
+    Discard {
+        /// Bytes still to drop.
+        remaining: u64,
+    },
+}
+
+/// A reply body being streamed from a pump thread.
+pub struct Sending {
+    /// Chunks from the pump thread.
+    pub pipe: Arc<Pipe>,
+    /// Bytes still owed to the client.
+    pub remaining: u64,
+    /// Bytes sent so far.
+    pub sent: u64,
+    /// Runs on a worker once all bytes are out.
+    pub on_complete: Option<OnComplete>,
+}
+
+/// A reply held back until a deadline (e.g. the free-download wait).
+pub struct Held {
+    /// The encoded reply frame.
+    pub frame: Vec<u8>,
+    /// Its body, if any.
+    pub body: Option<kino_api::Body>,
+}
+
+/// One connection.
+pub struct Conn {
+    /// The socket.
+    pub stream: TcpStream,
+    /// For logs.
+    pub peer: SocketAddr,
+    inbuf: Vec<u8>,
+    in_pos: usize,
+    out: Vec<u8>,
+    out_pos: usize,
+    /// How to treat input.
+    pub read: ReadState,
+    /// A request is being handled (its reply not fully queued yet).
+    pub in_flight: bool,
+    /// The caller of the request in flight, for a body's completion hook.
+    pub caller: Option<Identity>,
+    /// A reply waiting for its deadline.
+    pub held: Option<Held>,
+    /// A body being streamed.
+    pub sending: Option<Sending>,
+    /// The session this connection logged in with.
+    pub session: Option<String>,
+    /// Last time bytes arrived, for the half-sent-frame timeout.
+    pub last_input: Instant,
+    /// Close once the out-buffer is flushed (after `too_large`, `busy`).
+    pub close_after_flush: bool,
+    /// The client shut its side.
+    pub peer_closed: bool,
+    /// WRITABLE interest is registered.
+    pub writable: bool,
+}
+
+impl Conn {
+    /// Wraps an accepted socket.
+    pub fn new(stream: TcpStream, peer: SocketAddr) -> Self {
+        Conn {
+            stream,
+            peer,
+            inbuf: Vec::new(),
+            in_pos: 0,
+            out: Vec::new(),
+            out_pos: 0,
+            read: ReadState::Frames,
+            in_flight: false,
+            caller: None,
+            held: None,
+            sending: None,
+            session: None,
+            last_input: Instant::now(),
+            close_after_flush: false,
+            peer_closed: false,
+            writable: false,
+        }
+    }
+
+    /// Unconsumed input.
+    pub fn input(&self) -> &[u8] {
+        &self.inbuf[self.in_pos..]
+    }
+
+    /// Marks `n` input bytes consumed.
+    pub fn consume(&mut self, n: usize) {
+        self.in_pos += n;
+        if self.in_pos >= self.inbuf.len() {
+            self.inbuf.clear();
+            self.in_pos = 0;
+        }
+    }
+
+    /// Drops all buffered input (after a fatal framing error).
+    pub fn clear_input(&mut self) {
+        self.inbuf.clear();
+        self.in_pos = 0;
+    }
+
+    /// Reads until `WouldBlock`, EOF, or `cap` unconsumed bytes; returns bytes read.
+    pub fn read_socket(&mut self, cap: usize) -> io::Result<usize> {
+        if self.in_pos > 0 {
+            self.inbuf.drain(..self.in_pos);
+            self.in_pos = 0;
+        }
+        let mut total = 0;
+        while self.inbuf.len() < cap {
+            let start = self.inbuf.len();
+            let want = (cap - start).min(64 * 1024);
+            self.inbuf.resize(start + want, 0);
+            match self.stream.read(&mut self.inbuf[start..]) {
+                Ok(0) => {
+                    self.inbuf.truncate(start);
+                    self.peer_closed = true;
+                    break;
+                }
+                Ok(n) => {
+                    self.inbuf.truncate(start + n);
+                    total += n;
+                }
+                Err(e) => {
+                    self.inbuf.truncate(start);
+                    match e.kind() {
+                        io::ErrorKind::WouldBlock => break,
+                        io::ErrorKind::Interrupted => continue,
+                        _ => return Err(e),
+                    }
+                }
+            }
+        }
+        if total > 0 {
+            self.last_input = Instant::now();
+        }
+        Ok(total)
+    }
+
+    /// Appends encoded bytes to the out-buffer.
+    pub fn queue(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn pending_out(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    /// Writes until `WouldBlock` or empty; returns bytes written.
+    pub fn write_socket(&mut self) -> io::Result<usize> {
+        let mut total = 0;
+        while self.out_pos < self.out.len() {
+            match self.stream.write(&self.out[self.out_pos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.out_pos += n;
+                    total += n;
+                }
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock => break,
+                    io::ErrorKind::Interrupted => continue,
+                    _ => return Err(e),
+                },
+            }
+        }
+        if self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+        }
+        Ok(total)
+    }
+
+    /// Whether a half-sent frame or payload is waiting for more bytes.
+    pub fn mid_frame(&self) -> bool {
+        !matches!(self.read, ReadState::Frames) || !self.input().is_empty()
+    }
+
+    /// Nothing is going on: no request in flight, nothing to send.
+    pub fn quiet(&self) -> bool {
+        !self.in_flight && self.pending_out() == 0 && self.held.is_none() && self.sending.is_none()
+    }
+
+    /// Tells any transfer thread attached to this connection to stop.
+    pub fn abort_transfers(&mut self) {
+        if let ReadState::Upload { pipe, .. } = &self.read {
+            pipe.abort();
+        }
+        if let Some(s) = &self.sending {
+            s.pipe.abort();
+        }
+    }
+}

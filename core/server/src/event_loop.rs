@@ -1,0 +1,297 @@
+//! The readiness loop (mio's `tcp_server` example, grown up): one `Poll` owns the listener and
+//! every connection; command results and transfer progress come back through a channel and a
+//! `Waker`; held replies and idle checks run off the poll timeout. Nothing here blocks.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token};
+
+use crate::conn::{Conn, Held, ReadState};
+use crate::dispatch::Dispatcher;
+use crate::host::ServerHost;
+use crate::stats::ServerStats;
+use crate::workers::LoopMsg;
+
+/// The listener's token.
+pub const LISTENER: Token = Token(0);
+/// The waker's token.
+pub const WAKER: Token = Token(1);
+const FIRST_CONN: usize = 2;
+/// How long a graceful shutdown waits for in-flight work and unsent replies.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The loop's state.
+pub struct EventLoop {
+    poll: Poll,
+    listener: TcpListener,
+    rx: Receiver<LoopMsg>,
+    conns: HashMap<Token, Conn>,
+    next_token: usize,
+    timers: BTreeSet<(Instant, Token)>,
+    stop: Arc<AtomicBool>,
+    dispatcher: Dispatcher,
+    last_sweep: Instant,
+}
+
+fn busy_frame() -> Vec<u8> {
+    let reply = kino_proto::Reply::err(
+        None,
+        kino_proto::ErrorCode::Busy,
+        "too many connections; try again later",
+    );
+    kino_proto::frame::frame_json(&reply)
+}
+
+impl EventLoop {
+    /// Wires the parts; `run` starts serving.
+    pub fn new(
+        poll: Poll,
+        mut listener: TcpListener,
+        rx: Receiver<LoopMsg>,
+        stop: Arc<AtomicBool>,
+        dispatcher: Dispatcher,
+    ) -> io::Result<Self> {
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        Ok(EventLoop {
+            poll,
+            listener,
+            rx,
+            conns: HashMap::new(),
+            next_token: FIRST_CONN,
+            timers: BTreeSet::new(),
+            stop,
+            dispatcher,
+            last_sweep: Instant::now(),
+        })
+    }
+
+    fn host(&self) -> &ServerHost {
+        &self.dispatcher.host
+    }
+
+    /// Serves until the stop flag is set, then drains and returns.
+    pub fn run(mut self) -> io::Result<Dispatcher> {
+        let mut events = Events::with_capacity(1024);
+        let mut drain_deadline: Option<Instant> = None;
+        loop {
+            let timeout = self.next_timeout();
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept_all(),
+                    WAKER => {}
+                    token => self.pump(token),
+                }
+            }
+            while let Ok(msg) = self.rx.try_recv() {
+                match msg {
+                    LoopMsg::Done(token, outcome) => {
+                        if let Some(conn) = self.conns.get_mut(&token) {
+                            self.dispatcher.finish(conn, token, outcome);
+                            self.pump(token);
+                        }
+                    }
+                    LoopMsg::Wake(token) => self.pump(token),
+                }
+            }
+            self.fire_timers();
+            if self.stop.load(Ordering::Relaxed) && drain_deadline.is_none() {
+                log::info!("shutting down: no new connections, finishing in-flight work");
+                let _ = self.poll.registry().deregister(&mut self.listener);
+                self.dispatcher.draining = true;
+                drain_deadline = Some(Instant::now() + DRAIN_DEADLINE);
+                let quiet: Vec<Token> = self
+                    .conns
+                    .iter()
+                    .filter(|(_, c)| c.quiet())
+                    .map(|(t, _)| *t)
+                    .collect();
+                for t in quiet {
+                    self.close(t, "server shutting down");
+                }
+            }
+            if let Some(deadline) = drain_deadline {
+                if self.conns.values().all(Conn::quiet) || Instant::now() >= deadline {
+                    let all: Vec<Token> = self.conns.keys().copied().collect();
+                    for t in all {
+                        self.close(t, "server shut down");
+                    }
+                    return Ok(self.dispatcher);
+                }
+            }
+        }
+    }
+
+    fn next_timeout(&self) -> Duration {
+        let tick = Duration::from_millis(500);
+        match self.timers.first() {
+            Some((when, _)) => when.saturating_duration_since(Instant::now()).min(tick),
+            None => tick,
+        }
+    }
+
+    fn accept_all(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((mut stream, peer)) => {
+                    let stats = &self.dispatcher.host.stats;
+                    if self.conns.len() >= self.host().limits.max_connections {
+                        ServerStats::add(&stats.connections_rejected, 1);
+                        use std::io::Write;
+                        let _ = stream.write(&busy_frame());
+                        log::warn!("refused {peer}: connection limit reached");
+                        continue;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    let _ = socket2::SockRef::from(&stream).set_tcp_quickack(true);
+                    let token = Token(self.next_token);
+                    self.next_token += 1;
+                    if let Err(e) =
+                        self.poll
+                            .registry()
+                            .register(&mut stream, token, Interest::READABLE)
+                    {
+                        log::warn!("register {peer}: {e}");
+                        continue;
+                    }
+                    ServerStats::add(&stats.connections, 1);
+                    ServerStats::add(&stats.connections_total, 1);
+                    log::info!("open {peer}");
+                    self.conns.insert(token, Conn::new(stream, peer));
+                    self.pump(token);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // EMFILE and friends: log and try again on the next readiness event.
+                    log::error!("accept: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Moves a connection forward as far as it can go without blocking.
+    fn pump(&mut self, token: Token) {
+        self.pump_conn(token);
+        self.timers.extend(self.dispatcher.new_timers.drain(..));
+    }
+
+    fn pump_conn(&mut self, token: Token) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return; // a stale event or a result for a closed connection
+        };
+        let in_cap = self.dispatcher.host.limits.max_frame + kino_proto::HEADER_LEN;
+        let result = (|| -> io::Result<()> {
+            loop {
+                let mut progress = self.dispatcher.process_input(conn, token);
+                if !conn.peer_closed && !conn.close_after_flush && conn.input().len() < in_cap {
+                    let n = conn.read_socket(in_cap)?;
+                    ServerStats::add(&self.dispatcher.host.stats.bytes_in, n as u64);
+                    if n > 0 {
+                        progress = true;
+                        if conn.mid_frame() {
+                            // The client may be waiting for our ACK before sending the rest
+                            // (Nagle on its side): acknowledge at once, not after 40 ms.
+                            let _ = socket2::SockRef::from(&conn.stream).set_tcp_quickack(true);
+                        }
+                    }
+                }
+                progress |= self.dispatcher.fill_body(conn)?;
+                let n = conn.write_socket()?;
+                ServerStats::add(&self.dispatcher.host.stats.bytes_out, n as u64);
+                if !progress {
+                    return Ok(());
+                }
+            }
+        })();
+        if let Err(e) = result {
+            self.close(token, &format!("I/O error: {e}"));
+            return;
+        }
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        if conn.pending_out() == 0 && (conn.close_after_flush || (conn.peer_closed && conn.quiet()))
+        {
+            self.close(token, "closed");
+            return;
+        }
+        if conn.peer_closed && matches!(conn.read, ReadState::Upload { .. }) {
+            self.close(token, "client left during upload");
+            return;
+        }
+        let want_write = conn.pending_out() > 0;
+        if want_write != conn.writable {
+            let interest = if want_write {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            match self
+                .poll
+                .registry()
+                .reregister(&mut conn.stream, token, interest)
+            {
+                Ok(()) => conn.writable = want_write,
+                Err(e) => self.close(token, &format!("reregister: {e}")),
+            }
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(&(when, token)) = self.timers.first() {
+            if when > now {
+                break;
+            }
+            self.timers.pop_first();
+            if let Some(conn) = self.conns.get_mut(&token) {
+                if let Some(Held { frame, body }) = conn.held.take() {
+                    self.dispatcher.emit(conn, token, frame, body);
+                    self.pump(token);
+                }
+            }
+        }
+        if now.duration_since(self.last_sweep) >= Duration::from_millis(500) {
+            self.last_sweep = now;
+            self.host().sessions().sweep(now);
+            let idle = self.host().limits.idle_timeout;
+            let stalled: Vec<Token> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| {
+                    // A request in flight with pipelined input behind it is waiting on us, not
+                    // on the client.
+                    let waiting_on_us = c.in_flight && matches!(c.read, ReadState::Frames);
+                    c.mid_frame() && !waiting_on_us && now.duration_since(c.last_input) > idle
+                })
+                .map(|(t, _)| *t)
+                .collect();
+            for t in stalled {
+                self.close(t, "idle in the middle of a frame");
+            }
+        }
+    }
+
+    fn close(&mut self, token: Token, why: &str) {
+        if let Some(mut conn) = self.conns.remove(&token) {
+            conn.abort_transfers();
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+            ServerStats::sub(&self.dispatcher.host.stats.connections, 1);
+            log::info!("close {}: {why}", conn.peer);
+        }
+    }
+}

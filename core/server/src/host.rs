@@ -1,0 +1,160 @@
+//! The server's side of the plugin API: what a handler's `Ctx` reaches through `Host`, and the
+//! one function that runs a handler (stats, panic catching, nested calls).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use kino_api::{
+    check_args, BlobStore, CmdError, CommandInfo, Ctx, Host, Identity, Output, Role, Settings,
+};
+use serde_json::{json, Map, Value};
+
+use crate::config::Limits;
+use crate::registry::{Entry, Registry};
+use crate::session::SessionTable;
+use crate::stats::ServerStats;
+use crate::store::FsBlobStore;
+
+/// Everything shared by the loop, the workers and transfer threads.
+pub struct ServerHost {
+    /// The command table.
+    pub registry: Registry,
+    /// Live sessions.
+    pub sessions: Mutex<SessionTable>,
+    /// File storage.
+    pub blobs: FsBlobStore,
+    /// Plugin settings.
+    pub settings: Settings,
+    /// Core limits.
+    pub limits: Limits,
+    /// Counters.
+    pub stats: ServerStats,
+    /// For uptime.
+    pub started: Instant,
+}
+
+impl ServerHost {
+    /// Locks the session table (a poisoned lock is still usable: it guards a plain map).
+    pub fn sessions(&self) -> MutexGuard<'_, SessionTable> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The identity behind a token, if the session is live.
+    pub fn resolve(&self, token: &str) -> Option<Identity> {
+        self.sessions().resolve(token, Instant::now())
+    }
+}
+
+/// Whether `caller` may run a command that needs `role`; the error says why not.
+pub fn authorize(role: Role, caller: Option<&Identity>, internal: bool) -> Result<(), CmdError> {
+    match (role, caller) {
+        (Role::Anon, _) => Ok(()),
+        (Role::Internal, _) if internal => Ok(()),
+        (Role::Internal, _) => Err(CmdError::new(
+            kino_api::ErrorCode::UnknownCommand,
+            "unknown command",
+        )),
+        (_, None) => Err(CmdError::unauthenticated(
+            "log in first (auth.login), or send a live `session`",
+        )),
+        (Role::Admin, Some(c)) if c.role != Role::Admin => {
+            Err(CmdError::forbidden("this command needs an admin"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Runs a handler, turning a panic into an `internal` error and recording its stats.
+pub fn run_handler(
+    entry: &Entry,
+    ctx: &mut Ctx,
+    args: &kino_api::Args,
+) -> Result<Output, CmdError> {
+    let started = Instant::now();
+    let result = catch_unwind(AssertUnwindSafe(|| (entry.command.handler)(ctx, args)))
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(CmdError::internal(format!(
+                "handler of {} panicked: {what}",
+                entry.command.info.name
+            )))
+        });
+    entry
+        .stats
+        .record(result.is_ok(), started.elapsed().as_micros() as u64);
+    result
+}
+
+impl Host for ServerHost {
+    fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn blobs(&self) -> &dyn BlobStore {
+        &self.blobs
+    }
+
+    fn session_begin(&self, who: &Identity) -> String {
+        self.sessions().begin(who.clone(), Instant::now())
+    }
+
+    fn session_end(&self, token: &str) {
+        self.sessions().end(token);
+    }
+
+    fn sessions_end_user(&self, user_id: i64) -> usize {
+        self.sessions().end_user(user_id)
+    }
+
+    fn login_extras(&self, ctx: &mut Ctx) -> Map<String, Value> {
+        let mut out = Map::new();
+        for plugin in self.registry.plugins() {
+            match plugin.on_login(ctx) {
+                Ok(fields) => out.extend(fields),
+                Err(e) => log::warn!("login hook of {} failed: {e}", plugin.name()),
+            }
+        }
+        out
+    }
+
+    fn call(
+        &self,
+        ctx: &mut Ctx,
+        command: &str,
+        args: Map<String, Value>,
+    ) -> Result<Output, CmdError> {
+        let entry = self.registry.get(command).ok_or_else(|| {
+            CmdError::internal(format!("Ctx::call of unregistered command {command}"))
+        })?;
+        authorize(entry.command.info.role, ctx.caller(), true)?;
+        let args = check_args(&entry.command.info, &args)?;
+        run_handler(entry, ctx, &args)
+    }
+
+    fn commands(&self) -> Vec<CommandInfo> {
+        self.registry.infos()
+    }
+
+    fn stats(&self) -> Value {
+        let s = &self.stats;
+        json!({
+            "uptime_s": self.started.elapsed().as_secs(),
+            "version": env!("CARGO_PKG_VERSION"),
+            "connections": ServerStats::get(&s.connections),
+            "connections_total": ServerStats::get(&s.connections_total),
+            "connections_rejected": ServerStats::get(&s.connections_rejected),
+            "sessions": self.sessions().len(),
+            "commands": ServerStats::get(&s.commands),
+            "errors": ServerStats::get(&s.errors),
+            "bytes_in": ServerStats::get(&s.bytes_in),
+            "bytes_out": ServerStats::get(&s.bytes_out),
+            "commandstats": self.registry.stats(),
+            "settings": self.settings.all(),
+        })
+    }
+}

@@ -1,0 +1,262 @@
+//! The Kino server: a mio event loop in front of a registry of plugin commands.
+//!
+//! [`Core::open`] opens the store, applies every plugin's migrations and builds the command
+//! table; [`Core::listen`] binds the socket; [`Server::run`] serves until its
+//! [`ShutdownHandle`] is used. Core never names a plugin: the binary (`main.rs`) lists them.
+//!
+//! Layout:
+//! - [`event_loop`]: the readiness loop: accept, read, write, timers, shutdown.
+//! - [`conn`]: one connection's buffers and state.
+//! - [`dispatch`]: request → checks → handler (inline, pool or transfer thread) → reply bytes.
+//! - [`registry`]: the command table, name rules, per-command counters.
+//! - [`host`]: the `Host` implementation handlers reach through `Ctx`; panic catching.
+//! - [`workers`]: the worker pool and the channel + waker back to the loop.
+//! - [`pipe`]: bounded byte pipes for streaming uploads and downloads.
+//! - [`session`]: the session table.
+//! - [`store`]: SQLite, migrations, the blob store.
+//! - [`builtins`]: `ping`, `help`, `whoami`, `server.info`.
+//! - [`config`]: flags, TOML file, defaults.
+
+pub mod builtins;
+pub mod config;
+pub mod conn;
+pub mod dispatch;
+pub mod event_loop;
+pub mod host;
+pub mod pipe;
+pub mod registry;
+pub mod session;
+pub mod stats;
+pub mod store;
+pub mod workers;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use kino_api::{check_args, CmdError, Ctx, Identity, Plugin, Role, Settings};
+use mio::{Poll, Waker};
+use serde_json::{Map, Value};
+
+pub use config::{Config, Limits};
+pub use registry::Registry;
+
+use crate::dispatch::Dispatcher;
+use crate::event_loop::{EventLoop, WAKER};
+use crate::host::{run_handler, ServerHost};
+use crate::registry::RegistryError;
+use crate::session::SessionTable;
+use crate::stats::ServerStats;
+use crate::store::{migrate, FsBlobStore, SqliteDb};
+use crate::workers::{LoopChannel, WorkerPool};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Files, sockets.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The database could not be opened.
+    #[error("opening the database: {0}")]
+    Db(#[from] kino_api::DbError),
+    /// A migration failed.
+    #[error("{0}")]
+    Migrate(#[from] migrate::MigrateError),
+    /// Bad command or setting names.
+    #[error("{0}")]
+    Registry(#[from] RegistryError),
+    /// A setting is unknown or of the wrong type.
+    #[error("{0}")]
+    Setting(String),
+    /// A plugin's start hook failed.
+    #[error("plugin {plugin} failed to start: {error}")]
+    Plugin {
+        /// Which.
+        plugin: String,
+        /// Why.
+        error: CmdError,
+    },
+}
+
+/// The operator, for `kino-server user add` and start hooks: an admin that is not an account.
+pub fn operator() -> Identity {
+    Identity {
+        user_id: 0,
+        name: "operator".into(),
+        role: Role::Admin,
+    }
+}
+
+/// An opened store and command table, not yet listening.
+pub struct Core {
+    host: Arc<ServerHost>,
+    config: Config,
+    db: SqliteDb,
+}
+
+fn resolve_settings(
+    plugins: &[Arc<dyn Plugin>],
+    given: &BTreeMap<String, Value>,
+) -> Result<Settings, StartError> {
+    let declared = Registry::settings(plugins)?;
+    let mut values = BTreeMap::new();
+    for s in &declared {
+        let v = given
+            .get(s.name)
+            .cloned()
+            .unwrap_or_else(|| s.default.clone());
+        let same_type = match (&s.default, &v) {
+            (Value::Number(d), Value::Number(n)) => d.is_f64() || !n.is_f64(),
+            (d, v) => std::mem::discriminant(d) == std::mem::discriminant(v),
+        };
+        if !same_type {
+            return Err(StartError::Setting(format!(
+                "setting `{}` must be like {}, got {v}",
+                s.name, s.default
+            )));
+        }
+        values.insert(s.name.to_string(), v);
+    }
+    if let Some(unknown) = given
+        .keys()
+        .find(|k| !declared.iter().any(|s| s.name == k.as_str()))
+    {
+        return Err(StartError::Setting(format!("unknown setting `{unknown}`")));
+    }
+    Ok(Settings::new(values))
+}
+
+impl Core {
+    /// Opens the data directory, applies migrations, builds the registry, runs start hooks.
+    pub fn open(config: Config, plugins: Vec<Arc<dyn Plugin>>) -> Result<Core, StartError> {
+        std::fs::create_dir_all(&config.data)?;
+        let settings = resolve_settings(&plugins, &config.settings)?;
+        let mut db = SqliteDb::open(&config.data.join("kino.db"))?;
+        for p in &plugins {
+            migrate::apply(&mut db, p.name(), p.migrations())?;
+        }
+        let registry = Registry::build(builtins::commands(), plugins)?;
+        let host = Arc::new(ServerHost {
+            registry,
+            sessions: Mutex::new(SessionTable::new(config.limits.session_ttl)),
+            blobs: FsBlobStore::open(&config.data)?,
+            settings,
+            limits: config.limits.clone(),
+            stats: ServerStats::default(),
+            started: Instant::now(),
+        });
+        for p in host.registry.plugins() {
+            let mut ctx = Ctx::new(&*host, &mut db, None, None);
+            p.on_start(&mut ctx).map_err(|error| StartError::Plugin {
+                plugin: p.name().into(),
+                error,
+            })?;
+        }
+        Ok(Core { host, config, db })
+    }
+
+    /// Runs a registered command as the operator (e.g. `auth.register` for the first admin).
+    pub fn operator_call(&mut self, command: &str, args: Value) -> Result<Value, CmdError> {
+        let entry =
+            self.host.registry.get(command).ok_or_else(|| {
+                CmdError::not_found(format!("no command `{command}` in this build"))
+            })?;
+        let fields = match args {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        let args = check_args(&entry.command.info, &fields)?;
+        let mut ctx = Ctx::new(&*self.host, &mut self.db, Some(operator()), None);
+        run_handler(entry, &mut ctx, &args).map(|o| o.data)
+    }
+
+    /// Binds the listening socket.
+    pub fn listen(self) -> Result<Server, StartError> {
+        let addr: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(&self.config.listen)?
+            .next()
+            .ok_or_else(|| StartError::Setting(format!("cannot resolve {}", self.config.listen)))?;
+        let std_listener = std::net::TcpListener::bind(addr)?;
+        std_listener.set_nonblocking(true)?;
+        let local = std_listener.local_addr()?;
+        let listener = mio::net::TcpListener::from_std(std_listener);
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let db_path = self.config.data.join("kino.db");
+        let pool = WorkerPool::start(self.config.limits.workers, db_path.clone())?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let dispatcher = Dispatcher {
+            host: self.host,
+            pool,
+            chan: LoopChannel::new(tx, Arc::clone(&waker)),
+            loop_db: self.db,
+            db_path,
+            draining: false,
+            new_timers: Vec::new(),
+        };
+        let event_loop = EventLoop::new(poll, listener, rx, Arc::clone(&stop), dispatcher)?;
+        Ok(Server {
+            event_loop,
+            local,
+            shutdown: ShutdownHandle { stop, waker },
+        })
+    }
+}
+
+/// Stops a running server gracefully from any thread (signal handler thread, tests).
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl ShutdownHandle {
+    /// Stop accepting, finish in-flight work, flush replies, close the database.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Err(e) = self.waker.wake() {
+            log::error!("waking the loop for shutdown: {e}");
+        }
+    }
+}
+
+/// A bound server.
+pub struct Server {
+    event_loop: EventLoop,
+    local: SocketAddr,
+    shutdown: ShutdownHandle,
+}
+
+impl Server {
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// A handle that stops this server.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+
+    /// Serves until shut down; then waits for the workers and closes the database.
+    pub fn run(self) -> std::io::Result<()> {
+        let dispatcher = self.event_loop.run()?;
+        dispatcher.pool.shutdown();
+        log::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Raises the open-file soft limit to the hard limit, so `--max-connections` is reachable.
+pub fn raise_fd_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                log::warn!("raising the open-file limit: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! `kino-server`: parses flags, composes core with the plugins of this build, and serves until
+//! SIGINT or SIGTERM. `kino-server user add NAME [--admin]` creates accounts offline.
+
+mod plugins;
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use kino_server::config::{self, Operator, UserAction};
+use kino_server::{raise_fd_limit, Core, Registry};
+use serde_json::json;
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kino-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let plugins = plugins::all();
+    let settings = Registry::settings(&plugins)?;
+    let (cli, config) = config::from_args(&settings)?;
+    let mut core = Core::open(config, plugins).context("starting the server")?;
+    if let Some(Operator::User { action }) = cli.command {
+        let UserAction::Add {
+            name,
+            admin,
+            password_stdin,
+        } = action;
+        let password = read_password(password_stdin)?;
+        let role = if admin { "admin" } else { "user" };
+        let reply = core
+            .operator_call(
+                "auth.register",
+                json!({"name": name, "password": password, "role": role}),
+            )
+            .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+        println!(
+            "created {} {}",
+            role,
+            reply["name"].as_str().unwrap_or(&name)
+        );
+        return Ok(());
+    }
+    raise_fd_limit();
+    let server = core.listen().context("binding the listen address")?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", server.local_addr())?;
+    out.flush()?;
+    drop(out);
+    let handle = server.shutdown_handle();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])?;
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            handle.shutdown();
+        }
+    });
+    server.run()?;
+    Ok(())
+}
+
+fn read_password(from_stdin: bool) -> Result<String> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        let trimmed = line.strip_suffix('\n').unwrap_or(&line);
+        trimmed.strip_suffix('\r').unwrap_or(trimmed).to_string()
+    } else {
+        let first = rpassword::prompt_password("password: ")?;
+        let again = rpassword::prompt_password("again: ")?;
+        if first != again {
+            bail!("the passwords differ");
+        }
+        first
+    };
+    if password.is_empty() {
+        bail!("empty password");
+    }
+    Ok(password)
+}

@@ -1,0 +1,256 @@
+//! The command table: every built-in and plugin command with its live counters (redis'
+//! `struct redisCommand`), checked once at start-up for duplicate and wrongly prefixed names.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use kino_api::{Command, CommandInfo, Plugin, Role, Setting};
+use serde_json::{json, Value};
+
+/// Per-command counters for `server.info`.
+#[derive(Debug, Default)]
+pub struct CommandStats {
+    calls: AtomicU64,
+    failed: AtomicU64,
+    micros: AtomicU64,
+}
+
+impl CommandStats {
+    /// Records one call.
+    pub fn record(&self, ok: bool, micros: u64) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        self.micros.fetch_add(micros, Ordering::Relaxed);
+    }
+}
+
+/// A registered command.
+pub struct Entry {
+    /// Spec and handler.
+    pub command: Command,
+    /// Its counters.
+    pub stats: CommandStats,
+}
+
+/// Why the command table could not be built; the server refuses to start.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum RegistryError {
+    /// Two commands (or settings, or plugins) share a name.
+    #[error("duplicate {what} `{name}`")]
+    Duplicate {
+        /// command, setting or plugin.
+        what: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// A plugin command outside its `plugin.` prefix.
+    #[error("plugin `{plugin}` may only register `{plugin}.<verb>` commands, not `{name}`")]
+    BadPrefix {
+        /// The plugin.
+        plugin: String,
+        /// The command.
+        name: String,
+    },
+    /// Names are lower-case ASCII letters, digits and `_`.
+    #[error("invalid name `{0}`")]
+    BadName(String),
+}
+
+/// The command table.
+pub struct Registry {
+    entries: HashMap<String, Entry>,
+    plugins: Vec<Arc<dyn Plugin>>,
+}
+
+fn valid_word(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+impl Registry {
+    /// Builds the table from the built-ins and the plugins, refusing bad or duplicate names.
+    pub fn build(
+        builtins: Vec<Command>,
+        plugins: Vec<Arc<dyn Plugin>>,
+    ) -> Result<Self, RegistryError> {
+        let mut reg = Registry {
+            entries: HashMap::new(),
+            plugins: Vec::new(),
+        };
+        for cmd in builtins {
+            reg.insert(cmd)?;
+        }
+        let mut seen_plugins = Vec::new();
+        for plugin in plugins {
+            let pname = plugin.name();
+            if !valid_word(pname) {
+                return Err(RegistryError::BadName(pname.into()));
+            }
+            if seen_plugins.contains(&pname) {
+                return Err(RegistryError::Duplicate {
+                    what: "plugin",
+                    name: pname.into(),
+                });
+            }
+            seen_plugins.push(pname);
+            for cmd in plugin.commands() {
+                let verb = cmd
+                    .info
+                    .name
+                    .strip_prefix(pname)
+                    .and_then(|r| r.strip_prefix('.'));
+                match verb {
+                    Some(v) if v.split('.').all(valid_word) => {}
+                    Some(_) => return Err(RegistryError::BadName(cmd.info.name.clone())),
+                    None => {
+                        return Err(RegistryError::BadPrefix {
+                            plugin: pname.into(),
+                            name: cmd.info.name.clone(),
+                        })
+                    }
+                }
+                reg.insert(cmd)?;
+            }
+            reg.plugins.push(plugin);
+        }
+        Ok(reg)
+    }
+
+    fn insert(&mut self, command: Command) -> Result<(), RegistryError> {
+        let name = command.info.name.clone();
+        if self.entries.contains_key(&name) {
+            return Err(RegistryError::Duplicate {
+                what: "command",
+                name,
+            });
+        }
+        self.entries.insert(
+            name,
+            Entry {
+                command,
+                stats: CommandStats::default(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Looks a command up by name.
+    pub fn get(&self, name: &str) -> Option<&Entry> {
+        self.entries.get(name)
+    }
+
+    /// The plugins, in the order the server listed them.
+    pub fn plugins(&self) -> &[Arc<dyn Plugin>] {
+        &self.plugins
+    }
+
+    /// Every setting of every plugin, refusing duplicates.
+    pub fn settings(plugins: &[Arc<dyn Plugin>]) -> Result<Vec<Setting>, RegistryError> {
+        let mut out: Vec<Setting> = Vec::new();
+        for s in plugins.iter().flat_map(|p| p.settings()) {
+            if out.iter().any(|o| o.name == s.name) {
+                return Err(RegistryError::Duplicate {
+                    what: "setting",
+                    name: s.name.into(),
+                });
+            }
+            out.push(s);
+        }
+        Ok(out)
+    }
+
+    /// Public commands sorted by name, for `help`.
+    pub fn infos(&self) -> Vec<CommandInfo> {
+        let mut v: Vec<CommandInfo> = self
+            .entries
+            .values()
+            .filter(|e| e.command.info.role != Role::Internal)
+            .map(|e| e.command.info.clone())
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Per-command counters of commands called at least once.
+    pub fn stats(&self) -> Value {
+        let mut out = BTreeMap::new();
+        for (name, e) in &self.entries {
+            let calls = e.stats.calls.load(Ordering::Relaxed);
+            if calls == 0 {
+                continue;
+            }
+            let micros = e.stats.micros.load(Ordering::Relaxed);
+            out.insert(
+                name.clone(),
+                json!({
+                    "calls": calls,
+                    "failed": e.stats.failed.load(Ordering::Relaxed),
+                    "usec": micros,
+                    "usec_per_call": micros as f64 / calls as f64,
+                }),
+            );
+        }
+        json!(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kino_api::{Args, CmdError, Ctx, Output};
+
+    fn nop(_: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+        Ok(serde_json::Value::Null.into())
+    }
+
+    struct P(&'static str, Vec<&'static str>);
+    impl Plugin for P {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn commands(&self) -> Vec<Command> {
+            self.1.iter().map(|n| Command::new(n, "", nop)).collect()
+        }
+    }
+
+    fn build(plugins: Vec<P>) -> Result<Registry, RegistryError> {
+        let plugins = plugins
+            .into_iter()
+            .map(|p| Arc::new(p) as Arc<dyn Plugin>)
+            .collect();
+        Registry::build(vec![Command::new("ping", "", nop)], plugins)
+    }
+
+    #[test]
+    fn refuses_wrong_prefix_and_duplicates() {
+        assert!(build(vec![P("a", vec!["a.x", "a.y"])]).is_ok());
+        assert!(matches!(
+            build(vec![P("a", vec!["b.x"])]),
+            Err(RegistryError::BadPrefix { .. })
+        ));
+        assert!(matches!(
+            build(vec![P("a", vec!["ax"])]),
+            Err(RegistryError::BadPrefix { .. })
+        ));
+        assert!(matches!(
+            build(vec![P("a", vec!["a.x", "a.x"])]),
+            Err(RegistryError::Duplicate { .. })
+        ));
+        assert!(matches!(
+            build(vec![P("a", vec![]), P("a", vec![])]),
+            Err(RegistryError::Duplicate { .. })
+        ));
+        assert!(matches!(
+            build(vec![P("a", vec!["a.X"])]),
+            Err(RegistryError::BadName(_))
+        ));
+        assert!(matches!(
+            build(vec![P("A", vec![])]),
+            Err(RegistryError::BadName(_))
+        ));
+    }
+}

@@ -1,0 +1,231 @@
+//! Content-addressed files on the local disk: `<data>/blobs/ab/cdef…` keyed by the full MD5,
+//! written through `<data>/tmp/` and renamed into place only when complete and verified.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use kino_api::{BlobError, BlobInfo, BlobStore, BlobWriter};
+use md5::{Digest, Md5};
+
+/// Bytes kept free on the disk beyond an upload's own size, so the database can still grow.
+const HEADROOM: u64 = 64 * 1024 * 1024;
+
+/// The local-disk blob store.
+pub struct FsBlobStore {
+    blobs: PathBuf,
+    tmp: PathBuf,
+}
+
+impl FsBlobStore {
+    /// Opens the store under `data`, creating its folders and removing leftovers of uploads that
+    /// a crash interrupted (their rows were never committed, so nothing points at them).
+    pub fn open(data: &Path) -> io::Result<Self> {
+        let blobs = data.join("blobs");
+        let tmp = data.join("tmp");
+        fs::create_dir_all(&blobs)?;
+        fs::create_dir_all(&tmp)?;
+        let mut removed = 0;
+        for entry in fs::read_dir(&tmp)? {
+            let path = entry?.path();
+            if path.is_file() && fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            log::info!(
+                "removed {removed} interrupted upload(s) from {}",
+                tmp.display()
+            );
+        }
+        Ok(FsBlobStore { blobs, tmp })
+    }
+
+    fn path_of(&self, md5: &str) -> Result<PathBuf, BlobError> {
+        let valid = md5.len() == 32 && md5.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !valid {
+            return Err(BlobError::BadKey);
+        }
+        Ok(self.blobs.join(&md5[..2]).join(&md5[2..]))
+    }
+
+    fn available(&self) -> u64 {
+        nix::sys::statvfs::statvfs(&self.tmp)
+            .map(|s| s.blocks_available() as u64 * s.fragment_size() as u64)
+            .unwrap_or(u64::MAX)
+    }
+}
+
+impl BlobStore for FsBlobStore {
+    fn create(&self, expected_len: u64) -> Result<Box<dyn BlobWriter>, BlobError> {
+        let available = self.available();
+        let needed = expected_len.saturating_add(HEADROOM);
+        if needed > available {
+            return Err(BlobError::NoSpace {
+                needed: expected_len,
+                available: available.saturating_sub(HEADROOM),
+            });
+        }
+        let mut name = [0u8; 16];
+        getrandom::fill(&mut name).map_err(|e| BlobError::Io(io::Error::other(e.to_string())))?;
+        let path = self.tmp.join(format!("upload-{}", hex::encode(name)));
+        let file = File::create_new(&path)?;
+        Ok(Box::new(FsBlobWriter {
+            file: Some(file),
+            path,
+            blobs: self.blobs.clone(),
+            hasher: Md5::new(),
+            written: 0,
+        }))
+    }
+
+    fn open(&self, md5: &str, offset: u64) -> Result<(Box<dyn Read + Send>, u64), BlobError> {
+        let path = self.path_of(md5)?;
+        let mut file = File::open(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => BlobError::NotFound(md5.into()),
+            _ => BlobError::Io(e),
+        })?;
+        let size = file.metadata()?.len();
+        file.seek(SeekFrom::Start(offset.min(size)))?;
+        Ok((Box::new(file), size))
+    }
+
+    fn exists(&self, md5: &str) -> bool {
+        self.path_of(md5).is_ok_and(|p| p.is_file())
+    }
+
+    fn remove(&self, md5: &str) -> Result<(), BlobError> {
+        match fs::remove_file(self.path_of(md5)?) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+struct FsBlobWriter {
+    file: Option<File>,
+    path: PathBuf,
+    blobs: PathBuf,
+    hasher: Md5,
+    written: u64,
+}
+
+impl Write for FsBlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("writer finished"))?;
+        let n = file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), Write::flush)
+    }
+}
+
+impl BlobWriter for FsBlobWriter {
+    fn finish(
+        mut self: Box<Self>,
+        expected_len: u64,
+        declared_md5: Option<&str>,
+    ) -> Result<BlobInfo, BlobError> {
+        if self.written != expected_len {
+            return Err(BlobError::Incomplete {
+                expected: expected_len,
+                got: self.written,
+            });
+        }
+        let md5 = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        if let Some(declared) = declared_md5 {
+            if !declared.eq_ignore_ascii_case(&md5) {
+                return Err(BlobError::DigestMismatch {
+                    declared: declared.into(),
+                    actual: md5,
+                });
+            }
+        }
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| io::Error::other("writer finished"))?;
+        file.sync_all()?;
+        drop(file);
+        let dir = self.blobs.join(&md5[..2]);
+        fs::create_dir_all(&dir)?;
+        fs::rename(&self.path, dir.join(&md5[2..]))?;
+        // The rename is only durable once the directory entry is.
+        File::open(&dir)?.sync_all()?;
+        Ok(BlobInfo {
+            md5,
+            size: self.written,
+        })
+    }
+}
+
+impl Drop for FsBlobWriter {
+    fn drop(&mut self) {
+        if self.path.exists() {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stores_by_digest_and_cleans_up_failures() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsBlobStore::open(dir.path()).expect("open");
+        let mut w = store.create(5).expect("create");
+        w.write_all(b"hello").expect("write");
+        let info = w
+            .finish(5, Some("5d41402abc4b2a76b9719d911017c592"))
+            .expect("finish");
+        assert_eq!(info.md5, "5d41402abc4b2a76b9719d911017c592");
+        let (mut r, size) = store.open(&info.md5, 2).expect("open");
+        let mut s = String::new();
+        r.read_to_string(&mut s).expect("read");
+        assert_eq!((size, s.as_str()), (5, "llo"));
+
+        let mut w = store.create(3).expect("create");
+        w.write_all(b"abc").expect("write");
+        assert!(matches!(
+            w.finish(3, Some("00000000000000000000000000000000")),
+            Err(BlobError::DigestMismatch { .. })
+        ));
+        let mut w = store.create(3).expect("create");
+        w.write_all(b"ab").expect("write");
+        drop(w);
+        assert_eq!(
+            fs::read_dir(dir.path().join("tmp")).expect("tmp").count(),
+            0
+        );
+    }
+
+    #[test]
+    fn refuses_keys_that_are_not_digests() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsBlobStore::open(dir.path()).expect("open");
+        assert!(matches!(
+            store.open("../../etc/passwd", 0),
+            Err(BlobError::BadKey)
+        ));
+        assert!(!store.exists("../x"));
+    }
+
+    #[test]
+    fn refuses_uploads_larger_than_the_disk() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsBlobStore::open(dir.path()).expect("open");
+        assert!(matches!(
+            store.create(u64::MAX / 2),
+            Err(BlobError::NoSpace { .. })
+        ));
+    }
+}

@@ -1,0 +1,75 @@
+//! Admin commands: `auth.users`, `auth.lock NAME`, `auth.unlock NAME`.
+//!
+//! Locking also ends every session the user has, on every connection, at once.
+
+use kino_api::log;
+use kino_api::serde_json::json;
+use kino_api::{params, Args, CmdError, Command, Ctx, Output, Role};
+
+use crate::account::require;
+
+/// `auth.users` → `[{user_id, name, role, locked, created_at}]`, oldest first.
+pub fn users_command() -> Command {
+    Command::new("auth.users", "List every account", users).role(Role::Admin)
+}
+
+/// `auth.lock` (name) → `{name, locked: true, sessions_ended}`.
+pub fn lock_command() -> Command {
+    Command::new(
+        "auth.lock",
+        "Lock an account and end its sessions",
+        |ctx, args| set_locked(ctx, args, true),
+    )
+    .role(Role::Admin)
+    .req_str("name", "account to lock")
+}
+
+/// `auth.unlock` (name) → `{name, locked: false}`; also clears a login cool-down.
+pub fn unlock_command() -> Command {
+    Command::new("auth.unlock", "Unlock an account", |ctx, args| {
+        set_locked(ctx, args, false)
+    })
+    .role(Role::Admin)
+    .req_str("name", "account to unlock")
+}
+
+fn users(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+    let rows = ctx.db().query(
+        "SELECT id, name, role, locked, created_at FROM users ORDER BY id",
+        params![],
+    )?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push(json!({
+            "user_id": r.i64(0)?,
+            "name": r.str(1)?,
+            "role": r.str(2)?,
+            "locked": r.bool(3)?,
+            "created_at": r.str(4)?,
+        }));
+    }
+    Ok(json!(out).into())
+}
+
+fn set_locked(ctx: &mut Ctx, args: &Args, locked: bool) -> Result<Output, CmdError> {
+    let name = args.str("name")?;
+    let account = require(ctx, name)?;
+    if locked && ctx.caller().is_some_and(|c| c.user_id == account.id) {
+        return Err(CmdError::conflict("you cannot lock your own account"));
+    }
+    ctx.db().execute(
+        "UPDATE users SET locked = ?, failed_logins = 0, cooldown_until = 0 WHERE id = ?",
+        params![locked, account.id],
+    )?;
+    let ended = if locked {
+        ctx.end_sessions_of(account.id)
+    } else {
+        0
+    };
+    log::info!(
+        "{} {}",
+        if locked { "locked" } else { "unlocked" },
+        account.name
+    );
+    Ok(json!({"name": account.name, "locked": locked, "sessions_ended": ended}).into())
+}

@@ -1,0 +1,57 @@
+//! `auth.register`: creates an account.
+//!
+//! Wire form: `{"type":"auth.register","name":"alice","password":"...","role":"user"}` →
+//! `{"user_id": 7, "name": "alice", "role": "user"}`.
+//! Errors: `bad_args` (name or password rules), `conflict` (name taken, case-insensitively),
+//! `forbidden` (`role: "admin"` without an admin session, unless the server runs with
+//! `--allow-admin-signup`).
+
+use std::sync::Arc;
+
+use kino_api::log;
+use kino_api::serde_json::json;
+use kino_api::{clock, params, Args, CmdError, Command, Ctx, Output, Role};
+
+use crate::account::{check_name, check_password};
+use crate::password::Hasher;
+
+/// The spec.
+pub fn command(hasher: Arc<Hasher>) -> Command {
+    Command::new(
+        "auth.register",
+        "Create an account (admins may create admins)",
+        move |ctx, args| register(&hasher, ctx, args),
+    )
+    .role(Role::Anon)
+    .req_str("name", "1-32 letters, digits, _ - .")
+    .req_str("password", "the password")
+    .choice("role", &["user", "admin"], "user (default) or admin")
+}
+
+fn register(hasher: &Hasher, ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
+    let name = args.str("name")?;
+    let password = args.str("password")?;
+    let role = args.str_or("role", "user")?;
+    check_name(name)?;
+    check_password(password)?;
+    if role == "admin" && !ctx.is_admin() && !ctx.settings().bool("allow-admin-signup") {
+        return Err(CmdError::forbidden(
+            "only an admin can create an admin (or start the server with --allow-admin-signup)",
+        ));
+    }
+    let hash = hasher.hash(password)?;
+    let id = ctx
+        .db()
+        .insert(
+            "INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
+            params![name, role, hash, clock::now_rfc3339()],
+        )
+        .map_err(|e| match e {
+            kino_api::DbError::Constraint(_) => {
+                CmdError::conflict(format!("the name `{name}` is taken"))
+            }
+            other => other.into(),
+        })?;
+    log::info!("registered {name} ({role})");
+    Ok(json!({"user_id": id, "name": name, "role": role}).into())
+}

@@ -1,0 +1,74 @@
+//! Transcribes every .wav in a directory and reports time per clip and the speed factor.
+//!
+//! `cargo run --release -p kino-melody --example evaluate -- DIR [OUT_DIR] [--png]`
+//! writes OUT_DIR/STEM.mid (and STEM.png with `--png`) for every DIR/STEM.wav.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let png = if let Some(i) = args.iter().position(|a| a == "--png") {
+        args.remove(i);
+        true
+    } else {
+        false
+    };
+    let Some(dir) = args.first().map(PathBuf::from) else {
+        eprintln!("usage: evaluate DIR [OUT_DIR] [--png]");
+        std::process::exit(2);
+    };
+    let out_dir = args.get(1).map(PathBuf::from);
+    if let Some(o) = &out_dir {
+        std::fs::create_dir_all(o)?;
+    }
+    let mut wavs: Vec<PathBuf> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("wav")))
+        .collect();
+    wavs.sort();
+    let (mut audio_s, mut cpu_s) = (0.0f64, 0.0f64);
+    for path in &wavs {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let bytes = std::fs::read(path)?;
+        let t0 = Instant::now();
+        let audio = match kino_melody::decode_wav(&bytes, 3600.0) {
+            Ok(a) => a,
+            Err(e) => {
+                println!("{stem}: {e}");
+                continue;
+            }
+        };
+        let tr = kino_melody::transcribe(&audio, &kino_melody::Params::default());
+        let midi = kino_melody::write_midi(&tr);
+        let dt = t0.elapsed().as_secs_f64();
+        let dur = audio.duration_s();
+        audio_s += dur;
+        cpu_s += dt;
+        println!(
+            "{stem:<24} {dur:6.2} s audio  {:7.1} ms  {:4} notes  {:6.1} bpm  x{:.0}",
+            dt * 1000.0,
+            tr.notes.len(),
+            tr.tempo_bpm,
+            dur / dt.max(1e-9)
+        );
+        if let Some(o) = &out_dir {
+            std::fs::write(o.join(format!("{stem}.mid")), midi)?;
+            if png {
+                std::fs::write(
+                    o.join(format!("{stem}.png")),
+                    kino_melody::render_score(&tr, &stem),
+                )?;
+            }
+        }
+    }
+    println!(
+        "total: {} clips, {audio_s:.1} s audio in {cpu_s:.3} s: speed factor x{:.0}",
+        wavs.len(),
+        audio_s / cpu_s.max(1e-9)
+    );
+    Ok(())
+}
