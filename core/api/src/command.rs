@@ -54,6 +54,8 @@ impl Command {
                 args: Vec::new(),
                 role: Role::User,
                 payload: PayloadKind::None,
+                aliases: Vec::new(),
+                open_args: false,
             },
             exec: Exec::Blocking,
             handler: Arc::new(handler),
@@ -83,6 +85,21 @@ impl Command {
     /// The reply carries raw bytes (see [`crate::Body`]).
     pub fn download(mut self) -> Self {
         self.info.payload = PayloadKind::Download;
+        self
+    }
+
+    /// Also answers to `name`, a bare request type outside the plugin prefix. Meant for
+    /// compatibility with an older protocol (the legacy plugin); the registry refuses an alias
+    /// that collides with any name or alias.
+    pub fn alias(mut self, name: &str) -> Self {
+        self.info.aliases.push(name.into());
+        self
+    }
+
+    /// Passes undeclared fields through to the handler instead of refusing them (an old client
+    /// may send fields the command ignores, such as the legacy `user_id`).
+    pub fn open_args(mut self) -> Self {
+        self.info.open_args = true;
         self
     }
 

@@ -186,7 +186,7 @@ pub fn check_args(info: &CommandInfo, fields: &Map<String, Value>) -> Result<Arg
     use crate::ArgKind;
     for (key, value) in fields {
         let Some(spec) = info.args.iter().find(|a| &a.name == key) else {
-            if key == "file_size" && info.payload == crate::PayloadKind::Upload {
+            if info.open_args || key == "file_size" && info.payload == crate::PayloadKind::Upload {
                 continue;
             }
             return Err(CmdError::bad_args(format!(

@@ -38,6 +38,9 @@ pub struct Output {
     /// Hold the reply (and its body) until then. The event loop keeps the timer: no thread
     /// sleeps, and only this connection waits.
     pub not_before: Option<Instant>,
+    /// Send `data` itself as the reply frame, without the `{ok, id, data}` envelope (for a
+    /// plugin that speaks an older protocol's reply shapes).
+    pub raw: bool,
 }
 
 impl Output {
@@ -47,6 +50,12 @@ impl Output {
             map.insert("file_size".into(), Value::from(body.len));
         }
         self.body = Some(body);
+        self
+    }
+
+    /// Sends `data` as the whole reply frame, without the envelope.
+    pub fn raw(mut self) -> Self {
+        self.raw = true;
         self
     }
 
@@ -63,6 +72,7 @@ impl From<Value> for Output {
             data,
             body: None,
             not_before: None,
+            raw: false,
         }
     }
 }

@@ -88,4 +88,11 @@ pub struct CommandInfo {
     pub role: Role,
     /// Raw bytes with the request or reply.
     pub payload: PayloadKind,
+    /// Other names the command answers to, outside the plugin prefix (compatibility with
+    /// another protocol's request types; refused at start-up if taken).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// Fields other than the declared arguments are passed through instead of refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub open_args: bool,
 }

@@ -338,8 +338,11 @@ impl Dispatcher {
                 conn.in_flight = false;
             }
             Ok(out) => {
-                let reply = Reply::ok(id, out.data);
-                let frame = frame_json(&reply);
+                let frame = if out.raw {
+                    frame_json(&out.data)
+                } else {
+                    frame_json(&Reply::ok(id, out.data))
+                };
                 match out.not_before {
                     Some(until) if until > Instant::now() => {
                         conn.held = Some(Held {

@@ -62,6 +62,7 @@ pub enum RegistryError {
 /// The command table.
 pub struct Registry {
     entries: HashMap<String, Entry>,
+    aliases: HashMap<String, String>,
     plugins: Vec<Arc<dyn Plugin>>,
 }
 
@@ -79,6 +80,7 @@ impl Registry {
     ) -> Result<Self, RegistryError> {
         let mut reg = Registry {
             entries: HashMap::new(),
+            aliases: HashMap::new(),
             plugins: Vec::new(),
         };
         for cmd in builtins {
@@ -122,11 +124,19 @@ impl Registry {
 
     fn insert(&mut self, command: Command) -> Result<(), RegistryError> {
         let name = command.info.name.clone();
-        if self.entries.contains_key(&name) {
-            return Err(RegistryError::Duplicate {
-                what: "command",
-                name,
-            });
+        for n in std::iter::once(&name).chain(&command.info.aliases) {
+            if self.entries.contains_key(n) || self.aliases.contains_key(n) {
+                return Err(RegistryError::Duplicate {
+                    what: "command",
+                    name: n.clone(),
+                });
+            }
+        }
+        for alias in &command.info.aliases {
+            if alias.is_empty() || alias.contains('.') {
+                return Err(RegistryError::BadName(alias.clone()));
+            }
+            self.aliases.insert(alias.clone(), name.clone());
         }
         self.entries.insert(
             name,
@@ -138,9 +148,11 @@ impl Registry {
         Ok(())
     }
 
-    /// Looks a command up by name.
+    /// Looks a command up by name or alias.
     pub fn get(&self, name: &str) -> Option<&Entry> {
-        self.entries.get(name)
+        self.entries
+            .get(name)
+            .or_else(|| self.entries.get(self.aliases.get(name)?))
     }
 
     /// The plugins, in the order the server listed them.

@@ -1,0 +1,186 @@
+//! A blocking client for the Kino protocol (docs/protocol.md), shared by the `kino` shell, the
+//! test kit and the benchmarks. Plain `std::net::TcpStream`: one request at a time, or many
+//! pipelined with [`Client::send`] and [`Client::recv`].
+
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use kino_proto::{ErrorBody, ErrorCode, Reply, HEADER_LEN};
+use serde_json::{Map, Value};
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The connection failed or closed.
+    #[error("connection: {0}")]
+    Io(#[from] io::Error),
+    /// The server sent something that is not a reply.
+    #[error("protocol: {0}")]
+    Protocol(String),
+    /// The server answered with an error.
+    #[error("error[{}]: {}", .0.code, .0.message)]
+    Server(ErrorBody),
+}
+
+impl ClientError {
+    /// The server's error code, if the server answered.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Server(b) => Some(b.code),
+            _ => None,
+        }
+    }
+
+    /// Whether the connection itself is gone (worth a reconnect).
+    pub fn is_disconnect(&self) -> bool {
+        matches!(self, ClientError::Io(_))
+    }
+}
+
+/// Largest reply frame the client accepts (help listings and long lists fit easily).
+const MAX_REPLY: usize = 64 * 1024 * 1024;
+
+/// One connection.
+pub struct Client {
+    reader: BufReader<TcpStream>,
+    writer: BufWriter<TcpStream>,
+}
+
+impl Client {
+    /// Connects (TCP_NODELAY on: requests are small and latency matters).
+    pub fn connect(addr: impl ToSocketAddrs) -> Result<Self, ClientError> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        Ok(Client {
+            reader: BufReader::with_capacity(256 * 1024, stream.try_clone()?),
+            writer: BufWriter::with_capacity(256 * 1024, stream),
+        })
+    }
+
+    /// Bounds how long a read may wait (None: forever).
+    pub fn set_read_timeout(&self, t: Option<Duration>) -> Result<(), ClientError> {
+        self.reader.get_ref().set_read_timeout(t)?;
+        Ok(())
+    }
+
+    /// Sends one request object without waiting for its reply (pipelining). Buffered: call
+    /// [`Client::flush`] (or `recv`, which flushes) before expecting an answer.
+    pub fn send(&mut self, request: &Value) -> Result<(), ClientError> {
+        let body = serde_json::to_vec(request).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let len = u32::try_from(body.len())
+            .map_err(|_| ClientError::Protocol("request too large".into()))?;
+        self.writer.write_all(&len.to_le_bytes())?;
+        self.writer.write_all(&body)?;
+        Ok(())
+    }
+
+    /// Sends raw bytes (payloads, or deliberately broken frames in tests).
+    pub fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        self.writer.write_all(bytes)?;
+        Ok(())
+    }
+
+    /// Flushes buffered requests.
+    pub fn flush(&mut self) -> Result<(), ClientError> {
+        self.writer.flush()?;
+        Ok(())
+    }
+
+    /// Reads the next reply frame.
+    pub fn recv(&mut self) -> Result<Reply, ClientError> {
+        self.flush()?;
+        let mut len = [0u8; HEADER_LEN];
+        self.reader.read_exact(&mut len)?;
+        let len = u32::from_le_bytes(len) as usize;
+        if len > MAX_REPLY {
+            return Err(ClientError::Protocol(format!(
+                "reply of {len} bytes is too large"
+            )));
+        }
+        let mut body = vec![0u8; len];
+        self.reader.read_exact(&mut body)?;
+        serde_json::from_slice(&body).map_err(|e| ClientError::Protocol(format!("bad reply: {e}")))
+    }
+
+    /// Copies exactly `n` payload bytes that follow a reply into `out`, calling `progress` with
+    /// the running total.
+    pub fn recv_payload(
+        &mut self,
+        n: u64,
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), ClientError> {
+        let mut left = n;
+        let mut buf = vec![0u8; 64 * 1024];
+        while left > 0 {
+            let want = buf.len().min(left as usize);
+            let got = self.reader.read(&mut buf[..want])?;
+            if got == 0 {
+                return Err(ClientError::Io(io::ErrorKind::UnexpectedEof.into()));
+            }
+            out.write_all(&buf[..got])?;
+            left -= got as u64;
+            progress(n - left);
+        }
+        Ok(())
+    }
+
+    /// Sends one request and returns its `data`, or the server's error.
+    pub fn call(&mut self, command: &str, args: Value) -> Result<Value, ClientError> {
+        self.send(&request(command, args))?;
+        into_data(self.recv()?)
+    }
+
+    /// Sends a request followed by `len` payload bytes from `source` and returns the reply's
+    /// `data`. The payload is streamed; `progress` sees the bytes sent so far.
+    pub fn upload(
+        &mut self,
+        command: &str,
+        args: Value,
+        source: &mut dyn Read,
+        len: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Value, ClientError> {
+        let mut req = request(command, args);
+        if let Value::Object(m) = &mut req {
+            m.insert("file_size".into(), Value::from(len));
+        }
+        self.send(&req)?;
+        let mut sent = 0u64;
+        let mut buf = vec![0u8; 64 * 1024];
+        while sent < len {
+            let want = buf.len().min((len - sent) as usize);
+            let got = source.read(&mut buf[..want])?;
+            if got == 0 {
+                return Err(ClientError::Io(io::ErrorKind::UnexpectedEof.into()));
+            }
+            self.writer.write_all(&buf[..got])?;
+            sent += got as u64;
+            progress(sent);
+        }
+        into_data(self.recv()?)
+    }
+}
+
+/// Builds a request object from a command name and an argument object.
+pub fn request(command: &str, args: Value) -> Value {
+    let mut m = match args {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    m.insert("type".into(), Value::String(command.into()));
+    Value::Object(m)
+}
+
+/// A reply's `data`, or its error.
+pub fn into_data(reply: Reply) -> Result<Value, ClientError> {
+    if reply.ok {
+        Ok(reply.data.unwrap_or(Value::Null))
+    } else {
+        Err(ClientError::Server(reply.error.unwrap_or(ErrorBody {
+            code: ErrorCode::Internal,
+            message: "error reply without an error object".into(),
+        })))
+    }
+}

@@ -1,0 +1,234 @@
+//! Test helpers (mini-redis `start_server`): a real server library on `127.0.0.1:0` with a
+//! temporary data directory and cheap argon2, plus clients that log in.
+//!
+//! Layout: [`TestServer`] (in-process), [`BinServer`] (the real `kino-server` binary, for
+//! signals and kill tests), [`admin_client`] and [`user_client`].
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use kino_api::Plugin;
+use kino_client::Client;
+use kino_server::{Config, Core, ShutdownHandle};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+pub use kino_client::{into_data, request, ClientError};
+
+/// Settings that make argon2 cheap; tests must not spend seconds hashing.
+pub fn fast_auth(config: Config) -> Config {
+    config
+        .setting("argon2-memory-kib", json!(64))
+        .setting("argon2-iterations", json!(1))
+}
+
+/// A server running in this process.
+pub struct TestServer {
+    /// Where clients connect.
+    pub addr: SocketAddr,
+    dir: Option<TempDir>,
+    data: PathBuf,
+    shutdown: ShutdownHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Auth only.
+    pub fn start() -> Self {
+        Self::with(Vec::new(), |c| c)
+    }
+
+    /// Auth plus `plugins`, with `tweak` applied to the config (limits, settings).
+    pub fn with(plugins: Vec<Arc<dyn Plugin>>, tweak: impl FnOnce(Config) -> Config) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_path_buf();
+        let mut s = Self::in_dir(&data, plugins, tweak);
+        s.dir = Some(dir);
+        s
+    }
+
+    /// Like [`TestServer::with`], on an existing data directory (restart tests).
+    pub fn in_dir(
+        data: &Path,
+        plugins: Vec<Arc<dyn Plugin>>,
+        tweak: impl FnOnce(Config) -> Config,
+    ) -> Self {
+        let mut all: Vec<Arc<dyn Plugin>> = vec![Arc::new(kino_auth::Auth::new())];
+        all.extend(plugins);
+        let mut config = tweak(fast_auth(Config::new(data)));
+        config.listen = "127.0.0.1:0".into();
+        let server = Core::open(config, all).unwrap().listen().unwrap();
+        let addr = server.local_addr();
+        let shutdown = server.shutdown_handle();
+        let thread = std::thread::spawn(move || server.run().unwrap());
+        TestServer {
+            addr,
+            dir: None,
+            data: data.to_path_buf(),
+            shutdown,
+            thread: Some(thread),
+        }
+    }
+
+    /// The data directory.
+    pub fn data(&self) -> &Path {
+        &self.data
+    }
+
+    /// A new connection.
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr).unwrap()
+    }
+
+    /// Stops the server and waits for it (the data directory stays until drop).
+    pub fn stop(&mut self) {
+        self.shutdown.shutdown();
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+
+    /// Keeps the data directory alive past this server (for a restart on it).
+    pub fn take_dir(&mut self) -> Option<TempDir> {
+        self.dir.take()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Offline operator command, as `kino-server user add NAME --admin` does it.
+pub fn add_user(
+    data: &Path,
+    plugins: Vec<Arc<dyn Plugin>>,
+    name: &str,
+    password: &str,
+    admin: bool,
+) {
+    let mut all: Vec<Arc<dyn Plugin>> = vec![Arc::new(kino_auth::Auth::new())];
+    all.extend(plugins);
+    let mut core = Core::open(fast_auth(Config::new(data)), all).unwrap();
+    core.operator_call(
+        "auth.register",
+        json!({"name": name, "password": password, "role": if admin { "admin" } else { "user" }}),
+    )
+    .unwrap();
+}
+
+/// Registers (through an admin session when `admin`) and logs in; returns the client and the
+/// login reply.
+pub fn login(server: &TestServer, name: &str, password: &str) -> (Client, Value) {
+    let mut c = server.client();
+    let reply = c
+        .call("auth.login", json!({"name": name, "password": password}))
+        .unwrap();
+    (c, reply)
+}
+
+/// A logged-in user client (registering the name first).
+pub fn user_client(server: &TestServer, name: &str) -> Client {
+    let mut c = server.client();
+    c.call(
+        "auth.register",
+        json!({"name": name, "password": "pw-of-user"}),
+    )
+    .unwrap();
+    c.call(
+        "auth.login",
+        json!({"name": name, "password": "pw-of-user"}),
+    )
+    .unwrap();
+    c
+}
+
+/// A logged-in admin client: the first admin is made with an admin's own session, so this goes
+/// through the server's `operator`-created admin `root`.
+pub fn admin_client(server: &TestServer, name: &str) -> Client {
+    let mut root = server.client();
+    if root
+        .call("auth.login", json!({"name": "root", "password": "root-pw"}))
+        .is_err()
+    {
+        panic!("admin_client needs the `root` admin: start with TestServer::with_admin");
+    }
+    if name != "root" {
+        root.call(
+            "auth.register",
+            json!({"name": name, "password": "pw-of-admin", "role": "admin"}),
+        )
+        .unwrap();
+        let mut c = server.client();
+        c.call(
+            "auth.login",
+            json!({"name": name, "password": "pw-of-admin"}),
+        )
+        .unwrap();
+        return c;
+    }
+    root
+}
+
+impl TestServer {
+    /// Like [`TestServer::with`], with an admin account `root` (password `root-pw`) made
+    /// offline by the operator path before the server starts.
+    pub fn with_admin(plugins: Vec<Arc<dyn Plugin>>, tweak: impl FnOnce(Config) -> Config) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        add_user(dir.path(), plugins.clone(), "root", "root-pw", true);
+        let mut s = Self::in_dir(dir.path(), plugins, tweak);
+        s.dir = Some(dir);
+        s
+    }
+}
+
+/// The real `kino-server` binary, started as a child process.
+pub struct BinServer {
+    /// Where clients connect.
+    pub addr: SocketAddr,
+    /// The process.
+    pub child: Child,
+}
+
+impl BinServer {
+    /// Starts `bin` with `--listen 127.0.0.1:0 --data DATA` plus `extra`, with cheap argon2, and
+    /// reads the bound address from the first line of its standard output.
+    pub fn start(bin: &Path, data: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(bin)
+            .args(["--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(["--argon2-memory-kib", "64", "--argon2-iterations", "1"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("bad first line {line:?}"));
+        BinServer { addr, child }
+    }
+
+    /// A new connection.
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr).unwrap()
+    }
+}
+
+impl Drop for BinServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
