@@ -1,0 +1,69 @@
+//! The server under test: the real binary as a child process, with its own data directory.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context, Result};
+use tempfile::TempDir;
+
+/// A running `kino-server`, killed on drop.
+pub struct Spawned {
+    /// Where to connect.
+    pub addr: SocketAddr,
+    /// The process, for its resident memory.
+    pub child: Child,
+    _dir: TempDir,
+}
+
+/// An admin account every scenario may use.
+pub const ADMIN: (&str, &str) = ("bench", "bench-password");
+
+impl Spawned {
+    /// Creates the admin account offline, then starts the server on a free port.
+    pub fn start(bin: &Path, extra: &[&str]) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let mut add = Command::new(bin)
+            .arg("--data")
+            .arg(dir.path())
+            .args(["user", "add", ADMIN.0, "--admin", "--password-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting kino-server user add")?;
+        writeln!(add.stdin.take().context("stdin")?, "{}", ADMIN.1)?;
+        anyhow::ensure!(add.wait()?.success(), "user add failed");
+        let mut child = Command::new(bin)
+            .args(["--listen", "127.0.0.1:0", "--max-connections", "20000", "--data"])
+            .arg(dir.path())
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting kino-server")?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+        let addr = line.trim().parse().with_context(|| format!("first line {line:?}"))?;
+        Ok(Spawned { addr, child, _dir: dir })
+    }
+
+    /// Resident set size of the server process, KiB.
+    pub fn rss_kib(&self) -> Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("no VmRSS")
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
