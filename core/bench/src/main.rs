@@ -35,12 +35,19 @@ fn main() -> Result<()> {
             .context("locating this executable")?
             .with_file_name("kino-server"),
     };
-    anyhow::ensure!(bin.exists(), "no server binary at {} (build it with `cargo build --release --bins`)", bin.display());
+    anyhow::ensure!(
+        bin.exists(),
+        "no server binary at {} (build it with `cargo build --release --bins`)",
+        bin.display()
+    );
     let only: Option<Vec<String>> = cli.only.map(|s| s.split(',').map(str::to_owned).collect());
     println!("| scenario | median | unit | rounds |");
     println!("| --- | --- | --- | --- |");
     for s in scenarios::ALL {
-        if only.as_ref().is_some_and(|o| !o.iter().any(|n| n == s.name)) {
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.iter().any(|n| n == s.name))
+        {
             continue;
         }
         let mut values = Vec::with_capacity(cli.rounds);
@@ -50,7 +57,13 @@ fn main() -> Result<()> {
         }
         values.sort_by(f64::total_cmp);
         let median = values[values.len() / 2];
-        println!("| {} | {:.1} | {} | {} |", s.name, median, s.unit, values.len());
+        println!(
+            "| {} | {:.1} | {} | {} |",
+            s.name,
+            median,
+            s.unit,
+            values.len()
+        );
     }
     Ok(())
 }

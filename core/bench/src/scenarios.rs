@@ -24,13 +24,48 @@ pub struct Scenario {
 
 /// Every scenario, in report order.
 pub const ALL: &[Scenario] = &[
-    Scenario { name: "ping_roundtrip", unit: "requests/s, 1 connection, one at a time", server_args: &[], run: ping_roundtrip },
-    Scenario { name: "ping_pipelined", unit: "requests/s, 1 connection, 256 in flight", server_args: &[], run: ping_pipelined },
-    Scenario { name: "ping_64_connections", unit: "requests/s, 64 connections, 16 in flight each", server_args: &[], run: ping_many },
-    Scenario { name: "two_send_roundtrip", unit: "requests/s, 1 connection, header and body in separate sends (legacy client pattern)", server_args: &[], run: two_send },
-    Scenario { name: "whoami_blocking_pool", unit: "requests/s, 8 connections, a pool command (session lookup on a worker)", server_args: &[], run: pool_command },
-    Scenario { name: "login_default_argon2", unit: "logins/s, 4 connections, default argon2id cost", server_args: &[], run: logins },
-    Scenario { name: "idle_connections_rss", unit: "KiB of server memory per idle connection (5000 connections)", server_args: &[], run: idle_rss },
+    Scenario {
+        name: "ping_roundtrip",
+        unit: "requests/s, 1 connection, one at a time",
+        server_args: &[],
+        run: ping_roundtrip,
+    },
+    Scenario {
+        name: "ping_pipelined",
+        unit: "requests/s, 1 connection, 256 in flight",
+        server_args: &[],
+        run: ping_pipelined,
+    },
+    Scenario {
+        name: "ping_64_connections",
+        unit: "requests/s, 64 connections, 16 in flight each",
+        server_args: &[],
+        run: ping_many,
+    },
+    Scenario {
+        name: "two_send_roundtrip",
+        unit: "requests/s, 1 connection, header and body in separate sends (legacy client pattern)",
+        server_args: &[],
+        run: two_send,
+    },
+    Scenario {
+        name: "users_pool_command",
+        unit: "requests/s, 8 connections, auth.users (a worker-pool command with a database query)",
+        server_args: &[],
+        run: pool_command,
+    },
+    Scenario {
+        name: "login_default_argon2",
+        unit: "logins/s, 4 connections, default argon2id cost",
+        server_args: &[],
+        run: logins,
+    },
+    Scenario {
+        name: "idle_connections_rss",
+        unit: "KiB of server memory per idle connection (5000 connections)",
+        server_args: &[],
+        run: idle_rss,
+    },
 ];
 
 const SECONDS: Duration = Duration::from_millis(1500);
@@ -82,7 +117,9 @@ fn ping_many(s: &Spawned) -> Result<f64> {
     let threads: Vec<_> = (0..4)
         .map(|_| {
             std::thread::spawn(move || -> Result<u64> {
-                let mut clients = (0..16).map(|_| Client::connect(addr)).collect::<Result<Vec<_>, _>>()?;
+                let mut clients = (0..16)
+                    .map(|_| Client::connect(addr))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let mut n = 0;
                 while Instant::now() < until {
                     for c in clients.iter_mut() {
@@ -104,7 +141,9 @@ fn ping_many(s: &Spawned) -> Result<f64> {
         .collect();
     let mut total = 0;
     for t in threads {
-        total += t.join().map_err(|_| anyhow::anyhow!("client thread panicked"))??;
+        total += t
+            .join()
+            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
     }
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
@@ -133,11 +172,14 @@ fn two_send(s: &Spawned) -> Result<f64> {
 fn admin_token(s: &Spawned) -> Result<String> {
     let mut c = Client::connect(s.addr)?;
     let r = c.call("auth.login", json!({"name": ADMIN.0, "password": ADMIN.1}))?;
-    r["session"].as_str().map(str::to_owned).context("no session")
+    r["session"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no session")
 }
 
 fn pool_command(s: &Spawned) -> Result<f64> {
-    // `auth.users` is a pool (blocking) command: it measures the worker hand-off and waker path.
+    // `auth.users` runs on the pool: this measures the worker hand-off, the waker and SQLite.
     let token = admin_token(s)?;
     let started = Instant::now();
     let until = started + SECONDS;
@@ -158,7 +200,9 @@ fn pool_command(s: &Spawned) -> Result<f64> {
         .collect();
     let mut total = 0;
     for t in threads {
-        total += t.join().map_err(|_| anyhow::anyhow!("client thread panicked"))??;
+        total += t
+            .join()
+            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
     }
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
@@ -182,7 +226,9 @@ fn logins(s: &Spawned) -> Result<f64> {
         .collect();
     let mut total = 0;
     for t in threads {
-        total += t.join().map_err(|_| anyhow::anyhow!("client thread panicked"))??;
+        total += t
+            .join()
+            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
     }
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }

@@ -36,7 +36,13 @@ impl Spawned {
         writeln!(add.stdin.take().context("stdin")?, "{}", ADMIN.1)?;
         anyhow::ensure!(add.wait()?.success(), "user add failed");
         let mut child = Command::new(bin)
-            .args(["--listen", "127.0.0.1:0", "--max-connections", "20000", "--data"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--max-connections",
+                "20000",
+                "--data",
+            ])
             .arg(dir.path())
             .args(extra)
             .env("RUST_LOG", "warn")
@@ -46,8 +52,15 @@ impl Spawned {
             .context("starting kino-server")?;
         let mut line = String::new();
         BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-        let addr = line.trim().parse().with_context(|| format!("first line {line:?}"))?;
-        Ok(Spawned { addr, child, _dir: dir })
+        let addr = line
+            .trim()
+            .parse()
+            .with_context(|| format!("first line {line:?}"))?;
+        Ok(Spawned {
+            addr,
+            child,
+            _dir: dir,
+        })
     }
 
     /// Resident set size of the server process, KiB.

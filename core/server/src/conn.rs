@@ -15,6 +15,17 @@ use mio::net::TcpStream;
 
 use crate::pipe::Pipe;
 
+/// Capacity an emptied buffer may keep for the next frame; larger ones are freed.
+const KEEP_CAPACITY: usize = 4096;
+
+/// Empties a buffer, returning its memory when it grew for a large frame or payload.
+fn release(buf: &mut Vec<u8>) {
+    buf.clear();
+    if buf.capacity() > KEEP_CAPACITY {
+        *buf = Vec::new();
+    }
+}
+
 /// What the next input bytes are.
 pub enum ReadState {
     /// Request frames.
@@ -117,7 +128,7 @@ impl Conn {
     pub fn consume(&mut self, n: usize) {
         self.in_pos += n;
         if self.in_pos >= self.inbuf.len() {
-            self.inbuf.clear();
+            release(&mut self.inbuf);
             self.in_pos = 0;
         }
     }
@@ -128,35 +139,31 @@ impl Conn {
         self.in_pos = 0;
     }
 
-    /// Reads until `WouldBlock`, EOF, or `cap` unconsumed bytes; returns bytes read.
-    pub fn read_socket(&mut self, cap: usize) -> io::Result<usize> {
+    /// Reads until `WouldBlock`, EOF, or `cap` unconsumed bytes; returns bytes read. Reads go
+    /// through the loop's one `scratch` buffer, so an idle connection holds no read buffer of its
+    /// own (thousands of idle connections cost a few KiB each, not 64).
+    pub fn read_socket(&mut self, cap: usize, scratch: &mut [u8]) -> io::Result<usize> {
         if self.in_pos > 0 {
             self.inbuf.drain(..self.in_pos);
             self.in_pos = 0;
         }
         let mut total = 0;
         while self.inbuf.len() < cap {
-            let start = self.inbuf.len();
-            let want = (cap - start).min(64 * 1024);
-            self.inbuf.resize(start + want, 0);
-            match self.stream.read(&mut self.inbuf[start..]) {
+            let want = (cap - self.inbuf.len()).min(scratch.len());
+            match self.stream.read(&mut scratch[..want]) {
                 Ok(0) => {
-                    self.inbuf.truncate(start);
                     self.peer_closed = true;
                     break;
                 }
                 Ok(n) => {
-                    self.inbuf.truncate(start + n);
+                    self.inbuf.extend_from_slice(&scratch[..n]);
                     total += n;
                 }
-                Err(e) => {
-                    self.inbuf.truncate(start);
-                    match e.kind() {
-                        io::ErrorKind::WouldBlock => break,
-                        io::ErrorKind::Interrupted => continue,
-                        _ => return Err(e),
-                    }
-                }
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock => break,
+                    io::ErrorKind::Interrupted => continue,
+                    _ => return Err(e),
+                },
             }
         }
         if total > 0 {
@@ -193,7 +200,7 @@ impl Conn {
             }
         }
         if self.out_pos == self.out.len() {
-            self.out.clear();
+            release(&mut self.out);
             self.out_pos = 0;
         }
         Ok(total)

@@ -37,6 +37,7 @@ pub struct EventLoop {
     stop: Arc<AtomicBool>,
     dispatcher: Dispatcher,
     last_sweep: Instant,
+    scratch: Vec<u8>,
 }
 
 fn busy_frame() -> Vec<u8> {
@@ -69,6 +70,7 @@ impl EventLoop {
             stop,
             dispatcher,
             last_sweep: Instant::now(),
+            scratch: vec![0u8; 64 * 1024],
         })
     }
 
@@ -198,7 +200,7 @@ impl EventLoop {
             loop {
                 let mut progress = self.dispatcher.process_input(conn, token);
                 if !conn.peer_closed && !conn.close_after_flush && conn.input().len() < in_cap {
-                    let n = conn.read_socket(in_cap)?;
+                    let n = conn.read_socket(in_cap, &mut self.scratch)?;
                     ServerStats::add(&self.dispatcher.host.stats.bytes_in, n as u64);
                     if n > 0 {
                         progress = true;
