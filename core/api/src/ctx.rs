@@ -160,13 +160,21 @@ impl<'a> Ctx<'a> {
     /// arguments and role as for a request. This is how plugins use each other's services
     /// without naming each other's crates or tables.
     pub fn call(&mut self, command: &str, args: Value) -> Result<Value, CmdError> {
+        self.call_output(command, args).map(|o| o.data)
+    }
+
+    /// Like [`Ctx::call`], but returns the whole [`Output`]: its body, its hold (`not_before`)
+    /// and its raw flag as well as `data`. For a command that re-shapes another command's
+    /// download (the legacy plugin answers `movies.download`'s bytes, held for the
+    /// server-enforced wait, under the original reply shape).
+    pub fn call_output(&mut self, command: &str, args: Value) -> Result<Output, CmdError> {
         let args = match args {
             Value::Object(m) => m,
             Value::Null => Map::new(),
             _ => return Err(CmdError::internal("Ctx::call arguments must be an object")),
         };
         let host = self.host;
-        host.call(self, command, args).map(|o| o.data)
+        host.call(self, command, args)
     }
 
     /// Every command, for `help`.

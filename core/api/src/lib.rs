@@ -6,14 +6,14 @@
 //! payload) plus a handler that gets a [`Ctx`] and the checked [`Args`].
 //!
 //! Layout:
-//! - [`plugin`]: the `Plugin` trait, migrations, settings.
-//! - [`command`]: `Command` (the spec and its handler), `Exec`.
-//! - [`args`]: typed access to request fields, checked against the spec before the handler runs.
-//! - [`ctx`]: what a handler gets: caller, database, blobs, settings, sessions, other commands.
-//! - [`db`]: the small database interface (SQLite now, PostgreSQL later).
-//! - [`blob`]: the content-addressed blob store interface.
-//! - [`output`]: what a handler returns: JSON data, optionally raw bytes, optionally held back.
-//! - [`error`]: `CmdError`, the error every handler returns.
+//! - [`plugin`] — the `Plugin` trait, migrations, settings.
+//! - [`command`] — `Command` (the spec and its handler), `Exec`.
+//! - [`args`] — typed access to request fields, checked against the spec before the handler runs.
+//! - [`ctx`] — what a handler gets: caller, database, blobs, settings, sessions, other commands.
+//! - [`db`] — the small database interface (SQLite now, PostgreSQL later).
+//! - [`blob`] — the content-addressed blob store interface.
+//! - [`output`] — what a handler returns: JSON data, optionally raw bytes, optionally held back.
+//! - [`error`] — `CmdError`, the error every handler returns.
 //!
 //! ```
 //! use kino_api::{Args, Command, CmdError, Ctx, Output, Plugin, Role};

@@ -4,11 +4,11 @@
 //! blocking client, a fuzzer) drives it the same way.
 //!
 //! Layout:
-//! - [`frame`]: the 4-byte little-endian length prefix, `decode_header` and `encode`.
+//! - [`frame`] — the 4-byte little-endian length prefix, `decode_header` and `encode`.
 //! - [`error_code`]: the stable error codes every reply uses.
-//! - [`request`]: turning one frame body into a [`Request`].
-//! - [`reply`]: the `ok`/`error` reply objects.
-//! - [`spec`]: the serialisable description of a command that `help` returns.
+//! - [`request`] — turning one frame body into a [`Request`].
+//! - [`reply`] — the `ok`/`error` reply objects.
+//! - [`spec`] — the serialisable description of a command that `help` returns.
 #![warn(missing_docs)]
 
 pub mod error_code;

@@ -3,6 +3,7 @@
 //! on the pool, or on a transfer thread, and turn its result into reply bytes.
 
 use std::io::{self, Read};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -371,7 +372,7 @@ impl Dispatcher {
             on_complete,
         } = body;
         if len == 0 {
-            self.complete(conn, on_complete, 0);
+            self.complete(conn, token, on_complete, 0);
             return;
         }
         let pipe = Arc::new(Pipe::new(PIPE_CAP, self.chan.notifier(token)));
@@ -415,7 +416,7 @@ impl Dispatcher {
     }
 
     /// Pulls body chunks into the out-buffer; returns whether the body finished.
-    pub fn fill_body(&mut self, conn: &mut Conn) -> io::Result<bool> {
+    pub fn fill_body(&mut self, conn: &mut Conn, token: Token) -> io::Result<bool> {
         while conn.pending_out() < OUT_LOW_WATER {
             let Some(s) = conn.sending.as_mut() else {
                 return Ok(false);
@@ -440,7 +441,7 @@ impl Dispatcher {
             if conn.sending.as_ref().is_some_and(|s| s.remaining == 0) {
                 if let Some(s) = conn.sending.take() {
                     s.pipe.abort();
-                    self.complete(conn, s.on_complete, s.sent);
+                    self.complete(conn, token, s.on_complete, s.sent);
                 }
                 return Ok(true);
             }
@@ -448,17 +449,33 @@ impl Dispatcher {
         Ok(false)
     }
 
-    fn complete(&mut self, conn: &mut Conn, hook: Option<kino_api::OnComplete>, sent: u64) {
-        conn.in_flight = false;
-        let Some(hook) = hook else { return };
+    /// A body went out whole. Its hook (e.g. the download record) runs on a worker, and the
+    /// connection takes no next request until it has: a client that asks for its records right
+    /// after a download sees that download.
+    fn complete(
+        &mut self,
+        conn: &mut Conn,
+        token: Token,
+        hook: Option<kino_api::OnComplete>,
+        sent: u64,
+    ) {
+        let Some(hook) = hook else {
+            conn.in_flight = false;
+            return;
+        };
         let host = Arc::clone(&self.host);
+        let chan = self.chan.clone();
         let caller = conn.caller.clone();
         let session = conn.session.clone();
         self.pool.submit(Box::new(move |db| {
             let mut ctx = Ctx::new(&*host, db, caller, session);
-            if let Err(e) = hook(&mut ctx, sent) {
-                log::warn!("completion hook failed: {e}");
+            let outcome = catch_unwind(AssertUnwindSafe(|| hook(&mut ctx, sent)));
+            match outcome {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => log::warn!("completion hook failed: {e}"),
+                Err(_) => log::error!("completion hook panicked"),
             }
+            chan.send(LoopMsg::Released(token));
         }));
     }
 }

@@ -106,6 +106,12 @@ impl EventLoop {
                         }
                     }
                     LoopMsg::Wake(token) => self.pump(token),
+                    LoopMsg::Released(token) => {
+                        if let Some(conn) = self.conns.get_mut(&token) {
+                            conn.in_flight = false;
+                            self.pump(token);
+                        }
+                    }
                 }
             }
             self.fire_timers();
@@ -211,9 +217,16 @@ impl EventLoop {
                         }
                     }
                 }
-                progress |= self.dispatcher.fill_body(conn)?;
+                progress |= self.dispatcher.fill_body(conn, token)?;
                 let n = conn.write_socket()?;
                 ServerStats::add(&self.dispatcher.host.stats.bytes_out, n as u64);
+                // Bytes went out while a body is streaming: the out-buffer may now be under the
+                // low-water mark with chunks already waiting in the pipe. Go round again to pull
+                // them; the producer may have finished, so no wake-up would come for them, and
+                // with nothing left to write no WRITABLE event either.
+                if n > 0 && conn.sending.is_some() {
+                    progress = true;
+                }
                 if !progress {
                     return Ok(());
                 }

@@ -6,16 +6,16 @@
 //!
 //! Layout:
 //! - [`event_loop`]: the readiness loop: accept, read, write, timers, shutdown.
-//! - [`conn`]: one connection's buffers and state.
-//! - [`dispatch`]: request → checks → handler (inline, pool or transfer thread) → reply bytes.
-//! - [`registry`]: the command table, name rules, per-command counters.
-//! - [`host`]: the `Host` implementation handlers reach through `Ctx`; panic catching.
-//! - [`workers`]: the worker pool and the channel + waker back to the loop.
-//! - [`pipe`]: bounded byte pipes for streaming uploads and downloads.
-//! - [`session`]: the session table.
-//! - [`store`]: SQLite, migrations, the blob store.
-//! - [`builtins`]: `ping`, `help`, `whoami`, `server.info`.
-//! - [`config`]: flags, TOML file, defaults.
+//! - [`conn`] — one connection's buffers and state.
+//! - [`dispatch`] — request → checks → handler (inline, pool or transfer thread) → reply bytes.
+//! - [`registry`] — the command table, name rules, per-command counters.
+//! - [`host`] — the `Host` implementation handlers reach through `Ctx`; panic catching.
+//! - [`workers`] — the worker pool and the channel + waker back to the loop.
+//! - [`pipe`] — bounded byte pipes for streaming uploads and downloads.
+//! - [`session`] — the session table.
+//! - [`store`] — SQLite, migrations, the blob store.
+//! - [`builtins`] — `ping`, `help`, `whoami`, `server.info`.
+//! - [`config`] — flags, TOML file, defaults.
 
 pub mod builtins;
 pub mod config;

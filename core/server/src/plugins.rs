@@ -7,5 +7,11 @@ use kino_api::Plugin;
 
 /// Every plugin, in registration order (login hooks run in this order).
 pub fn all() -> Vec<Arc<dyn Plugin>> {
-    vec![Arc::new(kino_auth::Auth::new())]
+    vec![
+        Arc::new(kino_auth::Auth::new()),
+        Arc::new(kino_notices::Notices),
+        Arc::new(kino_vip::Vip),
+        Arc::new(kino_movies::Movies),
+        Arc::new(kino_legacy::Legacy),
+    ]
 }

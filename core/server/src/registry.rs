@@ -132,6 +132,19 @@ impl Registry {
                 });
             }
         }
+        // These top-level fields are the request envelope: the parser takes them out before
+        // the arguments are checked, so an argument of that name could never arrive.
+        if let Some(arg) = command
+            .info
+            .args
+            .iter()
+            .find(|a| matches!(a.name.as_str(), "type" | "id" | "session"))
+        {
+            return Err(RegistryError::BadName(format!(
+                "{name}: argument `{}` is a request envelope field",
+                arg.name
+            )));
+        }
         for alias in &command.info.aliases {
             if alias.is_empty() || alias.contains('.') {
                 return Err(RegistryError::BadName(alias.clone()));
@@ -264,5 +277,10 @@ mod tests {
             build(vec![P("A", vec![])]),
             Err(RegistryError::BadName(_))
         ));
+        let reserved = Registry::build(
+            vec![Command::new("x", "", nop).req_uint("id", "shadowed by the request id")],
+            Vec::new(),
+        );
+        assert!(matches!(reserved, Err(RegistryError::BadName(_))));
     }
 }

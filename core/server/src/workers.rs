@@ -28,6 +28,8 @@ pub enum LoopMsg {
     Done(Token, Outcome),
     /// A transfer pipe has room or data again: pump that connection.
     Wake(Token),
+    /// A reply body's completion hook has run: the connection may take its next request.
+    Released(Token),
 }
 
 /// A cloneable sender to the loop.

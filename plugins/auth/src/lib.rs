@@ -3,12 +3,12 @@
 //! settings as data.
 //!
 //! Layout:
-//! - [`register`]: `auth.register`.
-//! - [`login`]: `auth.login`, `auth.logout`, the failed-login cool-down.
-//! - [`passwd`]: `auth.passwd`.
-//! - [`admin`]: `auth.users`, `auth.lock`, `auth.unlock`.
-//! - [`password`]: argon2id hashing with configurable cost.
-//! - [`account`]: name rules and the account row.
+//! - [`register`] — `auth.register`.
+//! - [`login`] — `auth.login`, `auth.logout`, the failed-login cool-down.
+//! - [`passwd`] — `auth.passwd`.
+//! - [`admin`] — `auth.users`, `auth.lock`, `auth.unlock`.
+//! - [`password`] — argon2id hashing with configurable cost.
+//! - [`account`] — name rules and the account row.
 
 pub mod account;
 pub mod admin;

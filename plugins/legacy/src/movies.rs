@@ -1,0 +1,290 @@
+//! The movie request types, onto the movies plugin's commands.
+//!
+//! - `check_movie` (`file_md5`) → `{"flag": true, "msg": "可以上传"}` when the upload may go
+//!   ahead, `{"flag": false, "msg": "该电影已存在"}` when the content is there. Admins only.
+//! - `update_movie` (`file_name`, `file_size`, `file_md5`, `is_free`; then the bytes) →
+//!   `{"flag": true, "msg": "上传成功"}`. Admins only.
+//! - `get_movie_list` (`movie_type`: all, free, charge) →
+//!   `{"flag": true, "msg": ..., "movie_list": [[name, "免费"|"收费", id], ...]}`, oldest first
+//!   as the original listed them; none: `{"flag": false, "msg": "暂无影片"}`.
+//! - `delete_movie` (`movie_id`) → `{"flag": true, "msg": "删除成功"}`. Admins only.
+//! - `download_movie` (`movie_id`; the original's `movie_type` is ignored: the movie itself says
+//!   whether it is free) → `{"flag": true, "msg": ..., "file_name", "file_size",
+//!   "wait_time": 0}` followed by `file_size` bytes.
+//! - `download_movie_record` → `{"flag": true, "msg": ..., "back_record_list": [name, ...]}`;
+//!   none: `{"flag": false, "msg": "暂无下载记录"}`.
+//!
+//! The original client's `file_md5` is not the MD5 of the file: it is the MD5 of 10 bytes read
+//! at four offsets (0, size/3, 2·size/3, size-10). The movies plugin keys content by its real
+//! MD5, computed while the bytes arrive, so this plugin keeps its own table
+//! `legacy_fingerprints(fingerprint → movie_id, md5)`: `check_movie` finds the content a
+//! fingerprint stands for and asks `movies.check` whether it is still in the library (a deleted
+//! movie counts as absent, so uploading it again brings it back, as `movies.upload` does).
+//! `update_movie` uploads without declaring an MD5 (the legacy client has none) and records the
+//! fingerprint of what was stored.
+//!
+//! Downloads: the free-download wait is enforced by `movies.download`, which holds its reply on
+//! the server; the reply says `wait_time: 0` so an old client neither skips nor doubles it. A
+//! charged movie the caller has not bought is bought first, through `movies.buy` (the original
+//! client asks its user to confirm the price before it sends `download_movie`, and the original
+//! server never recorded the payment); later downloads of it cost nothing more.
+
+use kino_api::serde_json::{json, Map, Value};
+use kino_api::{clock, params, ArgKind, Args, CmdError, Command, Ctx, ErrorCode, Output};
+
+use crate::reply::{self, admin, number, text, user, LegacyResult, Refusal};
+
+/// `legacy.check_movie`, alias `check_movie`.
+pub fn check_command() -> Command {
+    let c = reply::command(
+        "legacy.check_movie",
+        "check_movie",
+        "Original client: may this file be uploaded? (admins)",
+        check,
+    );
+    reply::arg(
+        c,
+        "file_md5",
+        ArgKind::String,
+        "the client's sampled fingerprint",
+    )
+}
+
+/// `legacy.update_movie`, alias `update_movie`: an upload (`file_size` bytes follow).
+pub fn update_command() -> Command {
+    let c = reply::command(
+        "legacy.update_movie",
+        "update_movie",
+        "Original client: upload a movie (admins; the bytes follow)",
+        update,
+    )
+    .upload();
+    let c = reply::arg(
+        c,
+        "file_name",
+        ArgKind::String,
+        "file name (only the last part is kept)",
+    );
+    let c = reply::arg(
+        c,
+        "file_md5",
+        ArgKind::String,
+        "the client's sampled fingerprint",
+    );
+    reply::arg(c, "is_free", ArgKind::Any, "1 (free) or 0 (charged)")
+}
+
+/// `legacy.get_movie_list`, alias `get_movie_list`.
+pub fn list_command() -> Command {
+    let c = reply::command(
+        "legacy.get_movie_list",
+        "get_movie_list",
+        "Original client: list movies",
+        list,
+    );
+    reply::arg(c, "movie_type", ArgKind::String, "all, free or charge")
+}
+
+/// `legacy.delete_movie`, alias `delete_movie`.
+pub fn delete_command() -> Command {
+    let c = reply::command(
+        "legacy.delete_movie",
+        "delete_movie",
+        "Original client: delete a movie (admins)",
+        delete,
+    );
+    reply::arg(c, "movie_id", ArgKind::Uint, "the movie's id")
+}
+
+/// `legacy.download_movie`, alias `download_movie`: the reply carries the file.
+pub fn download_command() -> Command {
+    let c = reply::command(
+        "legacy.download_movie",
+        "download_movie",
+        "Original client: download a movie (buys a charged one first)",
+        download,
+    )
+    .download();
+    reply::arg(c, "movie_id", ArgKind::Uint, "the movie's id")
+}
+
+/// `legacy.download_movie_record`, alias `download_movie_record`.
+pub fn records_command() -> Command {
+    reply::command(
+        "legacy.download_movie_record",
+        "download_movie_record",
+        "Original client: names of the movies you downloaded",
+        records,
+    )
+}
+
+/// Checks a legacy fingerprint (32 hex digits) and returns it in lower case.
+fn fingerprint(args: &Args) -> Result<String, Refusal> {
+    let f = text(args, "file_md5")?;
+    if f.len() == 32 && f.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(f.to_ascii_lowercase())
+    } else {
+        Err(Refusal::new("参数错误: file_md5 必须是32位十六进制"))
+    }
+}
+
+/// The content MD5 a fingerprint was last stored as, if any.
+fn content_of(ctx: &mut Ctx, fingerprint: &str) -> Result<Option<String>, CmdError> {
+    let row = ctx.db().query_one(
+        "SELECT md5 FROM legacy_fingerprints WHERE fingerprint = ?",
+        params![fingerprint],
+    )?;
+    Ok(match row {
+        Some(r) => Some(r.string(0)?),
+        None => None,
+    })
+}
+
+fn check(ctx: &mut Ctx, args: &Args) -> LegacyResult {
+    admin(ctx)?;
+    let fp = fingerprint(args)?;
+    let exists = match content_of(ctx, &fp)? {
+        Some(md5) => ctx.call("movies.check", json!({"md5": md5}))?["exists"] == json!(true),
+        None => false,
+    };
+    if exists {
+        Err(Refusal::new("该电影已存在"))
+    } else {
+        Ok(reply::ok("可以上传"))
+    }
+}
+
+/// `is_free` as the original client sends it (1 or 0), or a boolean.
+fn is_free(args: &Args) -> Result<bool, Refusal> {
+    match args.get("is_free") {
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64() != Some(0)),
+        Some(_) => Err(Refusal::new("参数错误: is_free 必须是 1 或 0")),
+        None => Err(Refusal::new("缺少参数 `is_free`")),
+    }
+}
+
+fn update(ctx: &mut Ctx, args: &Args) -> LegacyResult {
+    // Refusing here, before the payload is taken, lets core discard the bytes that follow, so
+    // the client's stream stays in sync.
+    admin(ctx)?;
+    let fp = fingerprint(args)?;
+    let name = text(args, "file_name")?;
+    let free = is_free(args)?;
+    // No `md5`: the legacy client has only its fingerprint; movies.upload then keys the content
+    // by the MD5 it computes while receiving.
+    let stored = match ctx.call("movies.upload", json!({"name": name, "free": free})) {
+        Ok(s) => s,
+        Err(e) if e.code == ErrorCode::Conflict => return Err(Refusal::new("该电影已存在")),
+        Err(e) => return Err(e.into()),
+    };
+    let (Some(id), Some(md5)) = (stored["id"].as_i64(), stored["md5"].as_str()) else {
+        return Err(CmdError::internal(format!("movies.upload answered {stored}")).into());
+    };
+    ctx.db().execute(
+        "INSERT INTO legacy_fingerprints (fingerprint, movie_id, md5, created_at)
+         VALUES (?, ?, ?, ?)
+         ON CONFLICT (fingerprint) DO UPDATE
+           SET movie_id = excluded.movie_id, md5 = excluded.md5, created_at = excluded.created_at",
+        params![fp.as_str(), id, md5, clock::now_rfc3339()],
+    )?;
+    Ok(reply::ok("上传成功"))
+}
+
+fn list(ctx: &mut Ctx, args: &Args) -> LegacyResult {
+    user(ctx)?;
+    let kind = match text(args, "movie_type")? {
+        k @ ("all" | "free" | "charge") => k,
+        _ => return Err(Refusal::new("参数错误: movie_type 是 all, free 或 charge")),
+    };
+    let mut rows = crate::all_rows(ctx, "movies.list", json!({"kind": kind}))?;
+    if rows.is_empty() {
+        return Err(Refusal::new("暂无影片"));
+    }
+    rows.sort_by_key(|m| m["id"].as_i64().unwrap_or(0));
+    let movie_list: Vec<Value> = rows
+        .iter()
+        .map(|m| {
+            let price = if m["free"] == json!(true) {
+                "免费"
+            } else {
+                "收费"
+            };
+            json!([m["name"], price, m["id"]])
+        })
+        .collect();
+    let mut fields = Map::new();
+    fields.insert("movie_list".into(), Value::Array(movie_list));
+    Ok(reply::ok_with("查询成功", fields))
+}
+
+fn delete(ctx: &mut Ctx, args: &Args) -> LegacyResult {
+    admin(ctx)?;
+    let id = number(args, "movie_id")?;
+    match ctx.call("movies.delete", json!({"movie_id": id})) {
+        Ok(_) => Ok(reply::ok("删除成功")),
+        Err(e) if e.code == ErrorCode::NotFound => Err(Refusal::new("该电影不存在")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn download(ctx: &mut Ctx, args: &Args) -> LegacyResult {
+    user(ctx)?;
+    let id = number(args, "movie_id")?;
+    let asked = json!({"movie_id": id});
+    let out = match ctx.call_output("movies.download", asked.clone()) {
+        Err(e) if e.code == ErrorCode::PaymentRequired => {
+            // The original client has already asked its user to confirm the price: this
+            // request is the purchase. `conflict` (bought meanwhile) is no reason to stop.
+            match ctx.call("movies.buy", asked.clone()) {
+                Ok(_) => {}
+                Err(e) if e.code == ErrorCode::Conflict => {}
+                Err(e) => return Err(refuse_download(e)),
+            }
+            ctx.call_output("movies.download", asked)
+        }
+        other => other,
+    }
+    .map_err(refuse_download)?;
+    let Output {
+        data,
+        body,
+        not_before,
+        ..
+    } = out;
+    let Some(name) = data["name"].as_str() else {
+        return Err(CmdError::internal(format!("movies.download answered {data}")).into());
+    };
+    let mut fields = Map::new();
+    fields.insert("file_name".into(), json!(name));
+    fields.insert(
+        "file_size".into(),
+        json!(body.as_ref().map_or(0, |b| b.len)),
+    );
+    fields.insert("wait_time".into(), json!(0));
+    let mut reply = reply::ok_with("开始下载", fields);
+    reply.body = body;
+    reply.not_before = not_before;
+    Ok(reply)
+}
+
+fn refuse_download(e: CmdError) -> Refusal {
+    if e.code == ErrorCode::NotFound {
+        Refusal::new("暂无影片")
+    } else {
+        e.into()
+    }
+}
+
+fn records(ctx: &mut Ctx, _: &Args) -> LegacyResult {
+    user(ctx)?;
+    let mut rows = crate::all_rows(ctx, "movies.records", json!({}))?;
+    if rows.is_empty() {
+        return Err(Refusal::new("暂无下载记录"));
+    }
+    rows.sort_by_key(|r| r["id"].as_i64().unwrap_or(0));
+    let names: Vec<Value> = rows.iter().map(|r| r["name"].clone()).collect();
+    let mut fields = Map::new();
+    fields.insert("back_record_list".into(), Value::Array(names));
+    Ok(reply::ok_with("查询成功", fields))
+}

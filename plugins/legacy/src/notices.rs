@@ -1,0 +1,60 @@
+//! The notice request types, onto the notices plugin's commands.
+//!
+//! - `release_notice` (`title`, `content`) → `{"flag": true, "msg": "发布成功"}`. Admins only
+//!   (the original let any logged-in account publish, and took the author from `user_id`).
+//! - `check_notice` → `{"flag": true, "msg": ..., "back_notice_list": [[title, content], ...]}`,
+//!   oldest first as the original listed them; none: `{"flag": false, "msg": "暂无公告"}`.
+
+use kino_api::serde_json::{json, Map, Value};
+use kino_api::{ArgKind, Args, Command, Ctx};
+
+use crate::reply::{self, admin, text, user, LegacyResult, Refusal};
+
+/// `legacy.release_notice`, alias `release_notice`.
+pub fn release_command() -> Command {
+    let c = reply::command(
+        "legacy.release_notice",
+        "release_notice",
+        "Original client: publish a notice (admins)",
+        release,
+    );
+    let c = reply::arg(c, "title", ArgKind::String, "one line");
+    reply::arg(c, "content", ArgKind::String, "the text")
+}
+
+/// `legacy.check_notice`, alias `check_notice`.
+pub fn check_command() -> Command {
+    reply::command(
+        "legacy.check_notice",
+        "check_notice",
+        "Original client: read every notice",
+        check,
+    )
+}
+
+fn release(ctx: &mut Ctx, args: &Args) -> LegacyResult {
+    admin(ctx)?;
+    let title = text(args, "title")?;
+    let content = text(args, "content")?;
+    ctx.call(
+        "notices.publish",
+        json!({"title": title, "content": content}),
+    )?;
+    Ok(reply::ok("发布成功"))
+}
+
+fn check(ctx: &mut Ctx, _: &Args) -> LegacyResult {
+    user(ctx)?;
+    let mut rows = crate::all_rows(ctx, "notices.list", json!({}))?;
+    if rows.is_empty() {
+        return Err(Refusal::new("暂无公告"));
+    }
+    rows.sort_by_key(|n| n["id"].as_i64().unwrap_or(0));
+    let list: Vec<Value> = rows
+        .iter()
+        .map(|n| json!([n["title"], n["content"]]))
+        .collect();
+    let mut fields = Map::new();
+    fields.insert("back_notice_list".into(), Value::Array(list));
+    Ok(reply::ok_with("查询成功", fields))
+}

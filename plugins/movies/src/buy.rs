@@ -1,0 +1,56 @@
+//! `movies.buy`: buys a charged movie.
+//!
+//! Wire form: `{"type":"movies.buy","movie_id":4}` → `{movie_id, name, amount, is_vip, bought_at}`.
+//! The price is `--movie-price-vip` for a VIP caller and `--movie-price` otherwise, read when
+//! buying; the charge is recorded by the vip plugin as an order of item `movie:<id>` (through
+//! the internal `vip.charge`), so there is one orders table for everything sold.
+//! Errors: `not_found` (unknown or deleted movie), `conflict` (the movie is free, or the caller
+//! already bought it).
+
+use kino_api::log;
+use kino_api::serde_json::json;
+use kino_api::{Args, CmdError, Command, Ctx, ErrorCode, Output};
+
+use crate::movie::find_live;
+use crate::services;
+
+/// The spec.
+pub fn command() -> Command {
+    Command::new("movies.buy", "Buy a charged movie (VIPs pay less)", buy)
+        .req_uint("movie_id", "the movie's id (`id` in movies.list)")
+}
+
+/// The price of a charged movie for a caller of this VIP state.
+pub fn price(ctx: &Ctx, is_vip: bool) -> u64 {
+    ctx.settings().u64(if is_vip {
+        "movie-price-vip"
+    } else {
+        "movie-price"
+    })
+}
+
+fn buy(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
+    let movie = find_live(ctx.db(), args.u64("movie_id")?)?;
+    if movie.free {
+        return Err(CmdError::conflict(format!(
+            "movie {} is free: download it without buying",
+            movie.id
+        )));
+    }
+    let is_vip = services::is_vip(ctx)?;
+    let amount = price(ctx, is_vip);
+    let order = services::charge(ctx, movie.id, amount).map_err(|e| match e.code {
+        ErrorCode::Conflict => CmdError::conflict(format!("you already bought movie {}", movie.id)),
+        _ => e,
+    })?;
+    let who = ctx.user()?.name.clone();
+    log::info!("{who} bought movie {} for {amount}", movie.id);
+    Ok(json!({
+        "movie_id": movie.id,
+        "name": movie.name,
+        "amount": amount,
+        "is_vip": is_vip,
+        "bought_at": order["created_at"],
+    })
+    .into())
+}

@@ -1,0 +1,103 @@
+//! `movies.download`: streams a movie, after the free-download wait where it applies.
+//!
+//! Wire form: `{"type":"movies.download","movie_id":3,"offset":0}` →
+//! `{id, name, free, size, md5, offset, wait_s, file_size}` followed by `file_size` bytes, where
+//! `size` is the whole file and `file_size = size - offset` is what follows (resume with the
+//! byte count already saved as `offset`).
+//!
+//! Rules, as in the original service:
+//! - a charged movie needs a purchase first (`movies.buy`), VIP or not;
+//! - a free movie downloaded by a non-VIP caller starts only after `--free-download-wait`
+//!   seconds; VIP callers and charged movies start at once. The server enforces the wait by
+//!   holding the reply on the event loop's timer (`Output::not_before`): no thread sleeps, only
+//!   this connection waits, and the client cannot skip it. `wait_s` in the reply says how long
+//!   it was held, for clients that show a countdown while they wait for it.
+//!
+//! Core streams the bytes in chunks from the blob store on a thread of its own, with
+//! backpressure from the socket. When the last byte has gone out a record is written (user,
+//! movie, time, offset, bytes); an interrupted download writes none.
+//!
+//! Errors: `not_found` (unknown or deleted movie), `payment_required` (charged movie not
+//! bought), `bad_args` (`offset` beyond the end of the file).
+
+use std::time::{Duration, Instant};
+
+use kino_api::serde_json::json;
+use kino_api::{Args, Body, CmdError, Command, Ctx, ErrorCode, OnComplete, Output};
+
+use crate::buy::price;
+use crate::movie::find_live;
+use crate::{records, services};
+
+/// The spec.
+pub fn command() -> Command {
+    Command::new(
+        "movies.download",
+        "Download a movie (free ones: after a wait unless you are VIP)",
+        download,
+    )
+    .download()
+    .req_uint("movie_id", "the movie's id (`id` in movies.list)")
+    .opt_uint("offset", "resume from this byte (default 0)")
+}
+
+fn download(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
+    let movie = find_live(ctx.db(), args.u64("movie_id")?)?;
+    let offset = args.opt_u64("offset")?.unwrap_or(0);
+    if offset > movie.size {
+        return Err(CmdError::bad_args(format!(
+            "offset {offset} is beyond the end of the file ({} bytes)",
+            movie.size
+        )));
+    }
+    let is_vip = services::is_vip(ctx)?;
+    if !movie.free && !services::owns(ctx, movie.id)? {
+        return Err(CmdError::new(
+            ErrorCode::PaymentRequired,
+            format!(
+                "movie {} costs {}: buy it first (movies.buy)",
+                movie.id,
+                price(ctx, is_vip)
+            ),
+        ));
+    }
+    let wait_s = if movie.free && !is_vip {
+        ctx.settings().u64("free-download-wait")
+    } else {
+        0
+    };
+    let (source, stored_size) = ctx
+        .blobs()
+        .open(&movie.md5, offset)
+        .map_err(|e| CmdError::internal(format!("movie {} has no readable file: {e}", movie.id)))?;
+    if stored_size != movie.size {
+        return Err(CmdError::internal(format!(
+            "movie {} is {} bytes in the table but {stored_size} on disk",
+            movie.id, movie.size
+        )));
+    }
+    let who = ctx.user()?.clone();
+    let movie_id = movie.id;
+    let on_complete: OnComplete = Box::new(move |ctx: &mut Ctx, sent: u64| {
+        records::record(ctx.db(), &who, movie_id, offset, sent)
+    });
+    let data = json!({
+        "id": movie.id,
+        "name": movie.name,
+        "free": movie.free,
+        "size": movie.size,
+        "md5": movie.md5,
+        "offset": offset,
+        "wait_s": wait_s,
+    });
+    let out = Output::from(data).with_body(Body {
+        len: movie.size - offset,
+        source,
+        on_complete: Some(on_complete),
+    });
+    Ok(if wait_s > 0 {
+        out.not_before(Instant::now() + Duration::from_secs(wait_s))
+    } else {
+        out
+    })
+}

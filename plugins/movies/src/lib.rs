@@ -1,0 +1,116 @@
+//! The movies plugin: the video library. Admins check, upload and delete movies and read
+//! statistics; users list, buy and download them, and read their own download records.
+//!
+//! Movie files live in core's content-addressed blob store under their MD5, never under a name
+//! the client sent; this plugin's tables hold the catalogue (`movies`) and the download records
+//! (`download_records`). Prices depend on VIP state and every charge is an order, both owned by
+//! the vip plugin: this plugin reaches them only through commands (`vip.status`, and the
+//! internal `vip.charge`, `vip.owns`, `vip.sales`), never through its tables or its crate. See
+//! [`services`].
+//!
+//! Layout:
+//! - [`movie`]: the `movies` table, the row type, MD5 keys.
+//! - [`name`]: display names from client file names.
+//! - [`upload`]: `movies.check`, `movies.upload`.
+//! - [`list`]: `movies.list`.
+//! - [`delete`]: `movies.delete`.
+//! - [`buy`]: `movies.buy`.
+//! - [`download`]: `movies.download`, with the free-download wait.
+//! - [`records`]: `movies.records` and writing a record when a download completes.
+//! - [`stats`]: `movies.stats`.
+//! - [`services`]: the vip plugin's commands, as this plugin calls them.
+
+pub mod buy;
+pub mod delete;
+pub mod download;
+pub mod list;
+pub mod movie;
+pub mod name;
+pub mod records;
+pub mod services;
+pub mod stats;
+pub mod upload;
+
+use kino_api::serde_json::json;
+use kino_api::{Command, Migration, Plugin, Setting};
+
+/// The plugin value the server lists.
+#[derive(Debug, Default)]
+pub struct Movies;
+
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "movies",
+        sql: "CREATE TABLE movies (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                md5 TEXT NOT NULL UNIQUE,
+                size INTEGER NOT NULL CHECK (size >= 0),
+                free INTEGER NOT NULL,
+                deleted INTEGER NOT NULL DEFAULT 0,
+                uploader_id INTEGER NOT NULL,
+                uploaded_at TEXT NOT NULL,
+                deleted_at TEXT
+              );
+              CREATE INDEX movies_newest ON movies (deleted, uploaded_at);",
+    },
+    Migration {
+        version: 2,
+        name: "download_records",
+        sql: "CREATE TABLE download_records (
+                id INTEGER PRIMARY KEY,
+                user_id INTEGER NOT NULL,
+                user_name TEXT NOT NULL,
+                movie_id INTEGER NOT NULL REFERENCES movies (id),
+                start_offset INTEGER NOT NULL,
+                bytes INTEGER NOT NULL,
+                downloaded_at TEXT NOT NULL
+              );
+              CREATE INDEX download_records_by_user ON download_records (user_id, id);
+              CREATE INDEX download_records_by_movie ON download_records (movie_id);",
+    },
+];
+
+impl Plugin for Movies {
+    fn name(&self) -> &'static str {
+        "movies"
+    }
+
+    fn migrations(&self) -> &'static [Migration] {
+        MIGRATIONS
+    }
+
+    fn settings(&self) -> Vec<Setting> {
+        vec![
+            Setting {
+                name: "free-download-wait",
+                help: "Seconds a non-VIP user waits before a free movie's download starts",
+                default: json!(30),
+            },
+            Setting {
+                name: "movie-price",
+                help: "Price of a charged movie for a regular user",
+                default: json!(10),
+            },
+            Setting {
+                name: "movie-price-vip",
+                help: "Price of a charged movie for a VIP user",
+                default: json!(5),
+            },
+        ]
+    }
+
+    fn commands(&self) -> Vec<Command> {
+        vec![
+            upload::check_command(),
+            upload::upload_command(),
+            delete::command(),
+            list::command(),
+            buy::command(),
+            download::command(),
+            records::command(),
+            stats::command(),
+        ]
+    }
+}

@@ -1,0 +1,58 @@
+//! `movies.list`: the catalogue, newest first, deleted movies excluded.
+//!
+//! Wire form: `{"type":"movies.list","kind":"free","q":"matrix","limit":50,"offset":0}` →
+//! `[{id, name, free, size, md5, uploaded_at}]` (an empty array when nothing matches).
+//! `kind` is `all` (default), `free` or `charge`, as in the original `movie_type`; `q` keeps
+//! names containing it, ignoring ASCII case, with `%` and `_` taken literally.
+//! Errors: `unauthenticated`, `bad_args` (unknown `kind`, `limit` over 1000).
+
+use kino_api::serde_json::Value;
+use kino_api::{Args, CmdError, Command, Ctx, Output, SqlValue};
+
+use crate::movie::{escape_like, Movie, COLUMNS};
+
+/// Rows returned when the request gives no `limit`.
+pub const DEFAULT_LIMIT: u64 = 100;
+/// Largest `limit` accepted.
+pub const MAX_LIMIT: u64 = 1000;
+
+/// The spec.
+pub fn command() -> Command {
+    Command::new("movies.list", "Movies, newest first", list)
+        .choice(
+            "kind",
+            &["all", "free", "charge"],
+            "all (default), free or charge",
+        )
+        .opt_str("q", "only names containing this")
+        .opt_uint("limit", "at most this many (default 100, max 1000)")
+        .opt_uint("offset", "skip this many of the newest")
+}
+
+fn list(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
+    let limit = args.opt_u64("limit")?.unwrap_or(DEFAULT_LIMIT);
+    if limit > MAX_LIMIT {
+        return Err(CmdError::bad_args(format!("limit is at most {MAX_LIMIT}")));
+    }
+    let offset = args.opt_u64("offset")?.unwrap_or(0);
+    let mut sql = format!("SELECT {COLUMNS} FROM movies WHERE deleted = 0");
+    let mut params: Vec<SqlValue> = Vec::new();
+    match args.str_or("kind", "all")? {
+        "free" => sql.push_str(" AND free = 1"),
+        "charge" => sql.push_str(" AND free = 0"),
+        _ => {}
+    }
+    if let Some(q) = args.opt_str("q")?.filter(|q| !q.is_empty()) {
+        sql.push_str(" AND LOWER(name) LIKE LOWER(?) ESCAPE '\\'");
+        params.push(format!("%{}%", escape_like(q)).into());
+    }
+    sql.push_str(" ORDER BY uploaded_at DESC, id DESC LIMIT ? OFFSET ?");
+    params.push(limit.into());
+    params.push(offset.into());
+    let rows = ctx.db().query(&sql, &params)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(Movie::from_row(r)?.to_json());
+    }
+    Ok(Value::Array(out).into())
+}

@@ -1,0 +1,131 @@
+//! The `movies` table: one row per distinct content (MD5 is UNIQUE). Deleting is soft, as in
+//! the original: the row stays so download records keep their movie names, and uploading the
+//! same content again brings the row back.
+
+use kino_api::serde_json::{json, Value};
+use kino_api::{params, CmdError, Database, DbError, Row};
+
+/// Columns in the order [`Movie::from_row`] reads them.
+pub const COLUMNS: &str = "id, name, md5, size, free, deleted, uploaded_at";
+
+/// One movie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Movie {
+    /// Row id, the `id` every command takes.
+    pub id: i64,
+    /// Display name (the last component of the uploader's file name).
+    pub name: String,
+    /// Lower-case hex MD5 of the content: its key in the blob store.
+    pub md5: String,
+    /// Bytes.
+    pub size: u64,
+    /// Free movies need no purchase (but non-VIP users wait before the download starts).
+    pub free: bool,
+    /// Soft-deleted: hidden from listings, downloads and purchases.
+    pub deleted: bool,
+    /// RFC 3339; also when a deleted movie was brought back.
+    pub uploaded_at: String,
+}
+
+impl Movie {
+    /// Reads a row selected with [`COLUMNS`].
+    pub fn from_row(r: &Row) -> Result<Movie, DbError> {
+        Ok(Movie {
+            id: r.i64(0)?,
+            name: r.string(1)?,
+            md5: r.string(2)?,
+            size: u64::try_from(r.i64(3)?).map_err(|_| DbError::Type {
+                index: 3,
+                expected: "non-negative integer",
+            })?,
+            free: r.bool(4)?,
+            deleted: r.bool(5)?,
+            uploaded_at: r.string(6)?,
+        })
+    }
+
+    /// The listing form: `{id, name, free, size, md5, uploaded_at}`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "free": self.free,
+            "size": self.size,
+            "md5": self.md5,
+            "uploaded_at": self.uploaded_at,
+        })
+    }
+}
+
+/// The movie with this id, deleted or not.
+pub fn find(db: &mut dyn Database, id: i64) -> Result<Option<Movie>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM movies WHERE id = ?");
+    db.query(&sql, params![id])?
+        .first()
+        .map(Movie::from_row)
+        .transpose()
+}
+
+/// The movie with this content, deleted or not.
+pub fn find_by_md5(db: &mut dyn Database, md5: &str) -> Result<Option<Movie>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM movies WHERE md5 = ?");
+    db.query(&sql, params![md5])?
+        .first()
+        .map(Movie::from_row)
+        .transpose()
+}
+
+/// The movie with the id a request gave, or `not_found` when it does not exist or is deleted
+/// (a deleted movie is gone for every command but the records and statistics).
+pub fn find_live(db: &mut dyn Database, id: u64) -> Result<Movie, CmdError> {
+    let missing = || CmdError::not_found(format!("no movie {id}"));
+    let id = i64::try_from(id).map_err(|_| missing())?;
+    match find(db, id)? {
+        Some(m) if !m.deleted => Ok(m),
+        _ => Err(missing()),
+    }
+}
+
+/// Checks a client's MD5 (32 hex digits, any case) and returns it in lower case, the form the
+/// blob store and the table use.
+pub fn check_md5(md5: &str) -> Result<String, CmdError> {
+    if md5.len() == 32 && md5.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(md5.to_ascii_lowercase())
+    } else {
+        Err(CmdError::bad_args("md5 must be 32 hexadecimal digits"))
+    }
+}
+
+/// Escapes `%`, `_` and `\` so `s` matches only itself in a `LIKE … ESCAPE '\'` pattern.
+pub fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn md5_keys_are_normalised() {
+        assert_eq!(
+            check_md5("5D41402ABC4B2A76B9719D911017C592")
+                .ok()
+                .as_deref(),
+            Some("5d41402abc4b2a76b9719d911017c592")
+        );
+        assert!(check_md5("5d41402abc4b2a76b9719d911017c59").is_err());
+        assert!(check_md5("../../5d41402abc4b2a76b9719d91101").is_err());
+    }
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(escape_like("50%_off\\"), "50\\%\\_off\\\\");
+    }
+}

@@ -1,0 +1,198 @@
+//! `movies.check` and `movies.upload`: the admin's two-step upload, as in the original client
+//! (ask whether the content is already there, then send it).
+
+use std::io::Read;
+
+use kino_api::log;
+use kino_api::serde_json::{json, Value};
+use kino_api::{
+    clock, params, ArgKind, Args, BlobInfo, BlobWriter, CmdError, Command, Ctx, Database, Output,
+    Role,
+};
+
+use crate::movie::{check_md5, find, find_by_md5, Movie};
+use crate::name::display_name;
+
+/// Bytes copied per read from the upload pipe into the blob writer.
+const COPY_CHUNK: usize = 256 * 1024;
+
+/// `movies.check` (md5) → `{exists, id}`.
+///
+/// Wire form: `{"type":"movies.check","md5":"<32 hex>"}` → `{"exists": true, "id": 3}` or
+/// `{"exists": false, "id": null}`. A deleted movie does not exist here: uploading its content
+/// brings it back. Errors: `forbidden` (not an admin), `bad_args` (not 32 hex digits).
+pub fn check_command() -> Command {
+    Command::new(
+        "movies.check",
+        "Whether content with this MD5 is already in the library",
+        check,
+    )
+    .role(Role::Admin)
+    .req_str("md5", "MD5 of the whole file, 32 hex digits")
+}
+
+/// `movies.upload` (name, md5, free; `file_size` bytes follow) →
+/// `{id, name, free, size, md5, uploaded_at, restored}`.
+///
+/// Wire form: `{"type":"movies.upload","name":"C:\\films\\a.mp4","md5":"…","free":true,
+/// "file_size":N}` then N bytes. The bytes stream into a temporary file while their MD5 is
+/// computed; only a complete file whose digest matches `md5` is moved into the blob store, and
+/// only then is the row committed, so no row ever points at a partial file. `restored` is true
+/// when the content belonged to a deleted movie, which comes back with the new name and `free`.
+///
+/// `md5` may be left out by a client that has no full-file MD5 (the legacy plugin's
+/// `update_movie`: the original client sends only a sampled fingerprint). The content is then
+/// keyed by the MD5 computed while receiving, and the duplicate check happens only when
+/// committing. Native clients should declare it: it catches corruption in transit.
+///
+/// Errors: `forbidden` (not an admin); `bad_args` (bad name, bad `md5`, empty file, digest
+/// mismatch, fewer bytes than declared); `conflict` (the content is already a movie: checked
+/// before any byte is stored and again when committing, for two racing uploads); `too_large`
+/// (over `--max-upload`, or the disk has no room: refused before any byte is written).
+pub fn upload_command() -> Command {
+    Command::new(
+        "movies.upload",
+        "Upload a movie (the file's bytes follow)",
+        upload,
+    )
+    .role(Role::Admin)
+    .upload()
+    .req_str(
+        "name",
+        "the file name; only its last path component is kept",
+    )
+    .opt_str(
+        "md5",
+        "MD5 of the whole file, 32 hex digits (checked when given)",
+    )
+    .arg(
+        "free",
+        ArgKind::Bool,
+        true,
+        "true: free to download; false: must be bought",
+    )
+}
+
+fn check(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
+    let md5 = check_md5(args.str("md5")?)?;
+    let live = find_by_md5(ctx.db(), &md5)?.filter(|m| !m.deleted);
+    Ok(json!({"exists": live.is_some(), "id": live.map(|m| m.id)}).into())
+}
+
+fn upload(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
+    let name = display_name(args.str("name")?)?;
+    let md5 = args.opt_str("md5")?.map(check_md5).transpose()?;
+    let free = args
+        .opt_bool("free")?
+        .ok_or_else(|| CmdError::bad_args("missing argument `free`"))?;
+    let uploader = ctx.user()?.clone();
+    let (payload, len) = ctx
+        .take_upload()
+        .ok_or_else(|| CmdError::internal("movies.upload ran without its payload"))?;
+    if len == 0 {
+        return Err(CmdError::bad_args("the file is empty"));
+    }
+    if let Some(md5) = &md5 {
+        if let Some(live) = find_by_md5(ctx.db(), md5)?.filter(|m| !m.deleted) {
+            return Err(already_there(&live));
+        }
+    }
+    let mut writer = ctx.blobs().create(len)?;
+    copy_payload(payload, &mut *writer, len)?;
+    let stored = writer.finish(len, md5.as_deref())?;
+    let (movie, restored) = ctx
+        .db()
+        .transaction(|db| commit_row(db, &name, &stored, free, uploader.user_id))?;
+    log::info!(
+        "{} {} movie {} `{}` ({} bytes, {})",
+        uploader.name,
+        if restored { "restored" } else { "uploaded" },
+        movie.id,
+        movie.name,
+        movie.size,
+        if movie.free { "free" } else { "charged" }
+    );
+    let mut reply = movie.to_json();
+    if let Value::Object(m) = &mut reply {
+        m.insert("restored".into(), json!(restored));
+    }
+    Ok(reply.into())
+}
+
+fn already_there(movie: &Movie) -> CmdError {
+    CmdError::conflict(format!(
+        "this content is already movie {} `{}`",
+        movie.id, movie.name
+    ))
+}
+
+/// Streams `len` payload bytes into the blob writer. A read failure means the client went away
+/// mid-upload; dropping the writer (on return) removes the temporary file.
+fn copy_payload(
+    payload: &mut (dyn Read + Send),
+    writer: &mut dyn BlobWriter,
+    len: u64,
+) -> Result<(), CmdError> {
+    let mut buf = vec![0u8; COPY_CHUNK];
+    let mut copied = 0u64;
+    while copied < len {
+        let want = COPY_CHUNK.min((len - copied) as usize);
+        let n = match payload.read(&mut buf[..want]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(CmdError::bad_args(format!(
+                    "the upload stopped after {copied} of {len} bytes: {e}"
+                )))
+            }
+        };
+        writer
+            .write_all(&buf[..n])
+            .map_err(|e| CmdError::internal(format!("writing an upload: {e}")))?;
+        copied += n as u64;
+    }
+    Ok(())
+}
+
+/// Inserts the row for stored content, or brings a deleted row with that content back.
+fn commit_row(
+    db: &mut dyn Database,
+    name: &str,
+    stored: &BlobInfo,
+    free: bool,
+    uploader_id: i64,
+) -> Result<(Movie, bool), CmdError> {
+    let now = clock::now_rfc3339();
+    let (id, restored) =
+        match find_by_md5(db, &stored.md5)? {
+            Some(live) if !live.deleted => return Err(already_there(&live)),
+            Some(deleted) => {
+                db.execute(
+                "UPDATE movies SET name = ?, free = ?, size = ?, deleted = 0, deleted_at = NULL,
+                        uploader_id = ?, uploaded_at = ?
+                 WHERE id = ?",
+                params![name, free, stored.size, uploader_id, now.as_str(), deleted.id],
+            )?;
+                (deleted.id, true)
+            }
+            None => {
+                let id = db.insert(
+                    "INSERT INTO movies (name, md5, size, free, uploader_id, uploaded_at)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+                    params![
+                        name,
+                        stored.md5.as_str(),
+                        stored.size,
+                        free,
+                        uploader_id,
+                        now.as_str()
+                    ],
+                )?;
+                (id, false)
+            }
+        };
+    let movie = find(db, id)?
+        .ok_or_else(|| CmdError::internal(format!("movie {id} vanished inside its transaction")))?;
+    Ok((movie, restored))
+}
