@@ -46,6 +46,7 @@ pub mod command;
 pub mod ctx;
 pub mod db;
 pub mod error;
+pub mod listener;
 pub mod output;
 pub mod plugin;
 
@@ -56,6 +57,7 @@ pub use ctx::{check_args, Ctx, Host, Identity, SessionChange};
 pub use db::{Database, DbError, Row, SqlValue};
 pub use error::CmdError;
 pub use kino_proto::{ArgInfo, ArgKind, CommandInfo, ErrorCode, PayloadKind, Role};
+pub use listener::{Decoded, Framing, Listener};
 pub use output::{Body, OnComplete, Output};
 pub use plugin::{Migration, Plugin, Setting, Settings};
 

@@ -98,6 +98,11 @@ pub trait Plugin: Send + Sync {
         Ok(Map::new())
     }
 
+    /// Extra listeners with their own framing (off unless their setting holds an address).
+    fn listeners(&self) -> Vec<crate::Listener> {
+        Vec::new()
+    }
+
     /// Called once after migrations, before the server accepts connections (e.g. to clean up).
     fn on_start(&self, ctx: &mut Ctx) -> Result<(), CmdError> {
         let _ = ctx;

@@ -56,6 +56,15 @@ pub struct Sending {
     pub on_complete: Option<OnComplete>,
 }
 
+/// A connection accepted on a plugin's own listener, speaking that plugin's framing.
+#[derive(Clone)]
+pub struct FramedBy {
+    /// The plugin whose commands this connection may run.
+    pub plugin: String,
+    /// How its bytes become a request and a result becomes bytes.
+    pub framing: std::sync::Arc<dyn kino_api::Framing>,
+}
+
 /// A reply held back until a deadline (e.g. the free-download wait).
 pub struct Held {
     /// The encoded reply frame.
@@ -94,6 +103,8 @@ pub struct Conn {
     pub peer_closed: bool,
     /// WRITABLE interest is registered.
     pub writable: bool,
+    /// Set on connections of a plugin listener.
+    pub framed: Option<FramedBy>,
 }
 
 impl Conn {
@@ -116,6 +127,7 @@ impl Conn {
             close_after_flush: false,
             peer_closed: false,
             writable: false,
+            framed: None,
         }
     }
 
@@ -209,6 +221,14 @@ impl Conn {
     /// Whether a half-sent frame or payload is waiting for more bytes.
     pub fn mid_frame(&self) -> bool {
         !matches!(self.read, ReadState::Frames) || !self.input().is_empty()
+    }
+
+    /// Whether it may be closed now that its out-buffer is empty.
+    pub fn done_after_flush(&self) -> bool {
+        self.pending_out() == 0
+            && self.sending.is_none()
+            && self.held.is_none()
+            && (self.close_after_flush && !self.in_flight || self.peer_closed && self.quiet())
     }
 
     /// Nothing is going on: no request in flight, nothing to send.

@@ -8,12 +8,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use kino_api::{check_args, Body, CmdError, Ctx, Exec, Identity, PayloadKind, SessionChange};
+use kino_api::{
+    check_args, Body, CmdError, Ctx, Decoded, Exec, Identity, PayloadKind, SessionChange,
+};
 use kino_proto::{frame::frame_json, parse_request, ErrorCode, Header, Reply};
 use mio::Token;
 use serde_json::Value;
 
-use crate::conn::{Conn, Held, ReadState, Sending};
+use crate::conn::{Conn, FramedBy, Held, ReadState, Sending};
 use crate::host::{authorize, run_handler, ServerHost};
 use crate::pipe::{Pipe, PipeReader};
 use crate::registry::Entry;
@@ -63,6 +65,9 @@ impl Dispatcher {
                 ReadState::Frames => {
                     if conn.in_flight || conn.close_after_flush || self.draining {
                         return progress;
+                    }
+                    if let Some(framed) = conn.framed.clone() {
+                        return self.process_framed(conn, token, &framed) || progress;
                     }
                     match kino_proto::decode_header(conn.input(), self.host.limits.max_frame) {
                         Header::Incomplete => return progress,
@@ -132,7 +137,86 @@ impl Dispatcher {
 
     fn reply_now(&self, conn: &mut Conn, reply: Reply) {
         count_reply(&self.host, reply.ok);
-        conn.queue(&frame_json(&reply));
+        match (&conn.framed, &reply.error) {
+            (Some(f), Some(e)) => {
+                let err = CmdError::new(e.code, e.message.clone());
+                let bytes = f.framing.encode(Err(&err));
+                conn.queue(&bytes);
+            }
+            _ => conn.queue(&frame_json(&reply)),
+        }
+    }
+
+    /// One request on a plugin listener's connection, decoded by its framing. Only that
+    /// plugin's commands may run (its `Internal` ones included), always anonymously; the
+    /// connection closes after the reply.
+    fn process_framed(&mut self, conn: &mut Conn, token: Token, framed: &FramedBy) -> bool {
+        let max = framed.framing.max_message();
+        let (consumed, command, args, payload) = match framed.framing.decode(conn.input()) {
+            Decoded::Incomplete if conn.input().len() < max => return false,
+            Decoded::Incomplete => {
+                log::warn!("{}: message over {max} bytes; closing", conn.peer);
+                return self.drop_framed(conn);
+            }
+            Decoded::Invalid(why) => {
+                log::warn!("{}: invalid message: {why}; closing", conn.peer);
+                return self.drop_framed(conn);
+            }
+            Decoded::Request {
+                consumed,
+                command,
+                args,
+                payload,
+            } => (consumed, command, args, payload),
+        };
+        conn.consume(consumed);
+        conn.close_after_flush = true;
+        let host = Arc::clone(&self.host);
+        let checked = host
+            .registry
+            .get(&command)
+            .filter(|e| e.command.info.name.split('.').next() == Some(framed.plugin.as_str()))
+            .ok_or_else(|| {
+                CmdError::new(
+                    ErrorCode::UnknownCommand,
+                    format!("unknown command `{command}`"),
+                )
+            })
+            .and_then(|entry| {
+                authorize(entry.command.info.role, None, true)?;
+                Ok((entry, check_args(&entry.command.info, &args)?))
+            });
+        let (entry, args) = match checked {
+            Ok(c) => c,
+            Err(e) => {
+                self.reply_now(conn, Reply::err(None, e.code, e.message));
+                return true;
+            }
+        };
+        conn.in_flight = true;
+        conn.caller = None;
+        let name = entry.command.info.name.clone();
+        if entry.command.info.payload == PayloadKind::Upload {
+            let bytes = payload.unwrap_or_default();
+            let len = bytes.len() as u64;
+            let pipe = Arc::new(Pipe::new(bytes.len().max(1), self.chan.notifier(token)));
+            pipe.try_push(&bytes);
+            pipe.finish();
+            self.spawn_upload(token, name, None, None, None, args, pipe, len);
+        } else {
+            let chan = self.chan.clone();
+            self.pool.submit(Box::new(move |db| {
+                let outcome = run_command(&host, db, &name, None, None, None, args, None);
+                chan.send(LoopMsg::Done(token, outcome));
+            }));
+        }
+        true
+    }
+
+    fn drop_framed(&self, conn: &mut Conn) -> bool {
+        conn.clear_input();
+        conn.close_after_flush = true;
+        true
     }
 
     fn check<'h>(
@@ -339,10 +423,10 @@ impl Dispatcher {
                 conn.in_flight = false;
             }
             Ok(out) => {
-                let frame = if out.raw {
-                    frame_json(&out.data)
-                } else {
-                    frame_json(&Reply::ok(id, out.data))
+                let frame = match &conn.framed {
+                    Some(f) => f.framing.encode(Ok(&out.data)),
+                    None if out.raw => frame_json(&out.data),
+                    None => frame_json(&Reply::ok(id, out.data)),
                 };
                 match out.not_before {
                     Some(until) if until > Instant::now() => {

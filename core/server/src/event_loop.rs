@@ -12,7 +12,7 @@ use crossbeam_channel::Receiver;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::conn::{Conn, Held, ReadState};
+use crate::conn::{Conn, FramedBy, Held, ReadState};
 use crate::dispatch::Dispatcher;
 use crate::host::ServerHost;
 use crate::stats::ServerStats;
@@ -22,7 +22,7 @@ use crate::workers::LoopMsg;
 pub const LISTENER: Token = Token(0);
 /// The waker's token.
 pub const WAKER: Token = Token(1);
-const FIRST_CONN: usize = 2;
+const FIRST_LISTENER: usize = 2;
 /// How long a graceful shutdown waits for in-flight work and unsent replies.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -30,6 +30,7 @@ const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 pub struct EventLoop {
     poll: Poll,
     listener: TcpListener,
+    plugin_listeners: HashMap<Token, (TcpListener, FramedBy)>,
     rx: Receiver<LoopMsg>,
     conns: HashMap<Token, Conn>,
     next_token: usize,
@@ -54,18 +55,28 @@ impl EventLoop {
     pub fn new(
         poll: Poll,
         mut listener: TcpListener,
+        extra: Vec<(TcpListener, FramedBy)>,
         rx: Receiver<LoopMsg>,
         stop: Arc<AtomicBool>,
         dispatcher: Dispatcher,
     ) -> io::Result<Self> {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let mut plugin_listeners = HashMap::new();
+        for (i, (mut l, framed)) in extra.into_iter().enumerate() {
+            let token = Token(FIRST_LISTENER + i);
+            poll.registry()
+                .register(&mut l, token, Interest::READABLE)?;
+            plugin_listeners.insert(token, (l, framed));
+        }
+        let first_conn = FIRST_LISTENER + plugin_listeners.len();
         Ok(EventLoop {
             poll,
             listener,
+            plugin_listeners,
             rx,
             conns: HashMap::new(),
-            next_token: FIRST_CONN,
+            next_token: first_conn,
             timers: BTreeSet::new(),
             stop,
             dispatcher,
@@ -92,8 +103,11 @@ impl EventLoop {
             }
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept_all(),
+                    LISTENER => self.accept_all(None),
                     WAKER => {}
+                    token if self.plugin_listeners.contains_key(&token) => {
+                        self.accept_all(Some(token))
+                    }
                     token => self.pump(token),
                 }
             }
@@ -118,6 +132,9 @@ impl EventLoop {
             if self.stop.load(Ordering::Relaxed) && drain_deadline.is_none() {
                 log::info!("shutting down: no new connections, finishing in-flight work");
                 let _ = self.poll.registry().deregister(&mut self.listener);
+                for (l, _) in self.plugin_listeners.values_mut() {
+                    let _ = self.poll.registry().deregister(l);
+                }
                 self.dispatcher.draining = true;
                 drain_deadline = Some(Instant::now() + DRAIN_DEADLINE);
                 let quiet: Vec<Token> = self
@@ -150,15 +167,22 @@ impl EventLoop {
         }
     }
 
-    fn accept_all(&mut self) {
+    /// Accepts on the main listener (`None`) or a plugin's.
+    fn accept_all(&mut self, which: Option<Token>) {
         loop {
-            match self.listener.accept() {
+            let (accepted, framed) = match which.and_then(|t| self.plugin_listeners.get(&t)) {
+                Some((l, framed)) => (l.accept(), Some(framed.clone())),
+                None => (self.listener.accept(), None),
+            };
+            match accepted {
                 Ok((mut stream, peer)) => {
                     let stats = &self.dispatcher.host.stats;
                     if self.conns.len() >= self.host().limits.max_connections {
                         ServerStats::add(&stats.connections_rejected, 1);
                         use std::io::Write;
-                        let _ = stream.write(&busy_frame());
+                        if framed.is_none() {
+                            let _ = stream.write(&busy_frame());
+                        }
                         log::warn!("refused {peer}: connection limit reached");
                         continue;
                     }
@@ -177,7 +201,9 @@ impl EventLoop {
                     ServerStats::add(&stats.connections, 1);
                     ServerStats::add(&stats.connections_total, 1);
                     log::info!("open {peer}");
-                    self.conns.insert(token, Conn::new(stream, peer));
+                    let mut conn = Conn::new(stream, peer);
+                    conn.framed = framed;
+                    self.conns.insert(token, conn);
                     self.pump(token);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -201,7 +227,10 @@ impl EventLoop {
         let Some(conn) = self.conns.get_mut(&token) else {
             return; // a stale event or a result for a closed connection
         };
-        let in_cap = self.dispatcher.host.limits.max_frame + kino_proto::HEADER_LEN;
+        let in_cap = match &conn.framed {
+            Some(f) => f.framing.max_message(),
+            None => self.dispatcher.host.limits.max_frame + kino_proto::HEADER_LEN,
+        };
         let result = (|| -> io::Result<()> {
             loop {
                 let mut progress = self.dispatcher.process_input(conn, token);
@@ -239,8 +268,7 @@ impl EventLoop {
         let Some(conn) = self.conns.get_mut(&token) else {
             return;
         };
-        if conn.pending_out() == 0 && (conn.close_after_flush || (conn.peer_closed && conn.quiet()))
-        {
+        if conn.done_after_flush() {
             self.close(token, "closed");
             return;
         }

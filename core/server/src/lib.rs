@@ -196,10 +196,36 @@ impl Core {
             draining: false,
             new_timers: Vec::new(),
         };
-        let event_loop = EventLoop::new(poll, listener, rx, Arc::clone(&stop), dispatcher)?;
+        let mut extra = Vec::new();
+        let mut extra_addrs = Vec::new();
+        for plugin in dispatcher.host.registry.plugins() {
+            for l in plugin.listeners() {
+                let addr = dispatcher.host.settings.str(l.setting).trim().to_string();
+                if addr.is_empty() {
+                    continue;
+                }
+                let std_l = std::net::TcpListener::bind(&addr)
+                    .map_err(|e| StartError::Setting(format!("--{} {addr}: {e}", l.setting)))?;
+                std_l.set_nonblocking(true)?;
+                log::info!(
+                    "{} listening on {} (--{})",
+                    plugin.name(),
+                    std_l.local_addr()?,
+                    l.setting
+                );
+                extra_addrs.push((l.setting, std_l.local_addr()?));
+                let framed = conn::FramedBy {
+                    plugin: plugin.name().to_string(),
+                    framing: l.framing,
+                };
+                extra.push((mio::net::TcpListener::from_std(std_l), framed));
+            }
+        }
+        let event_loop = EventLoop::new(poll, listener, extra, rx, Arc::clone(&stop), dispatcher)?;
         Ok(Server {
             event_loop,
             local,
+            extra_addrs,
             shutdown: ShutdownHandle { stop, waker },
         })
     }
@@ -226,6 +252,7 @@ impl ShutdownHandle {
 pub struct Server {
     event_loop: EventLoop,
     local: SocketAddr,
+    extra_addrs: Vec<(&'static str, SocketAddr)>,
     shutdown: ShutdownHandle,
 }
 
@@ -233,6 +260,11 @@ impl Server {
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// Plugin listeners that were turned on: their setting name and bound address.
+    pub fn plugin_listener_addrs(&self) -> &[(&'static str, SocketAddr)] {
+        &self.extra_addrs
     }
 
     /// A handle that stops this server.

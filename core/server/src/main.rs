@@ -52,6 +52,9 @@ fn run() -> Result<()> {
     let server = core.listen().context("binding the listen address")?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", server.local_addr())?;
+    for (setting, addr) in server.plugin_listener_addrs() {
+        writeln!(out, "{setting} {addr}")?;
+    }
     out.flush()?;
     drop(out);
     let handle = server.shutdown_handle();

@@ -31,6 +31,8 @@ pub fn fast_auth(config: Config) -> Config {
 pub struct TestServer {
     /// Where clients connect.
     pub addr: SocketAddr,
+    /// Plugin listeners that were turned on, by setting name.
+    pub plugin_listeners: Vec<(&'static str, SocketAddr)>,
     dir: Option<TempDir>,
     data: PathBuf,
     shutdown: ShutdownHandle,
@@ -64,10 +66,12 @@ impl TestServer {
         config.listen = "127.0.0.1:0".into();
         let server = Core::open(config, all).unwrap().listen().unwrap();
         let addr = server.local_addr();
+        let plugin_listeners = server.plugin_listener_addrs().to_vec();
         let shutdown = server.shutdown_handle();
         let thread = std::thread::spawn(move || server.run().unwrap());
         TestServer {
             addr,
+            plugin_listeners,
             dir: None,
             data: data.to_path_buf(),
             shutdown,
