@@ -6,6 +6,7 @@
 
 mod scenarios;
 mod server;
+mod transfer;
 
 use std::path::PathBuf;
 

@@ -61,6 +61,24 @@ pub const ALL: &[Scenario] = &[
         run: logins,
     },
     Scenario {
+        name: "upload_256mib",
+        unit: "MB/s, movies.upload (MD5 + fsync + rename)",
+        server_args: &[],
+        run: crate::transfer::upload_throughput,
+    },
+    Scenario {
+        name: "download_256mib",
+        unit: "MB/s, movies.download",
+        server_args: &["--free-download-wait", "0"],
+        run: crate::transfer::download_throughput,
+    },
+    Scenario {
+        name: "slow_reader_rss_growth",
+        unit: "MiB of server memory growth while a client reads a 256 MiB download at ~20 MB/s",
+        server_args: &["--free-download-wait", "0"],
+        run: crate::transfer::slow_reader_rss,
+    },
+    Scenario {
         name: "idle_connections_rss",
         unit: "KiB of server memory per idle connection (5000 connections)",
         server_args: &[],
