@@ -37,6 +37,7 @@
 //!     }
 //! }
 //! ```
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 
 pub mod args;

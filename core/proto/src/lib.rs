@@ -9,6 +9,7 @@
 //! - [`request`] — turning one frame body into a [`Request`].
 //! - [`reply`] — the `ok`/`error` reply objects.
 //! - [`spec`] — the serialisable description of a command that `help` returns.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 
 pub mod error_code;

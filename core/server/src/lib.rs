@@ -17,6 +17,7 @@
 //! - [`builtins`] — `ping`, `help`, `whoami`, `server.info`.
 //! - [`config`] — flags, TOML file, defaults.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 pub mod builtins;
 pub mod config;
 pub mod conn;

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use kino_api::serde_json::{json, Value};
 use kino_api::ErrorCode;
-use kino_testkit::admin_client;
 use media_support::*;
 
 /// The wait configured for these tests.
@@ -22,7 +21,7 @@ fn original_flow_admin_then_user() {
     let server = server(WAIT.as_secs());
 
     // Admin: `root` was made by the operator command before the server started.
-    let mut admin = admin_client(&server, "root");
+    let mut admin = root(&server);
     let free_film = content(1, 300_000);
     let charged_film = content(2, 200_000);
     let doomed_film = content(3, 1000);
@@ -119,7 +118,7 @@ fn original_flow_admin_then_user() {
     assert_eq!(md5_hex(&bytes), md5_hex(&charged_film));
 
     // VIP: no wait for free movies, at once on another session opened before buying.
-    let mut other_session = server.client();
+    let mut other_session = guarded(server.client());
     other_session
         .call(
             "auth.login",
@@ -195,7 +194,7 @@ fn original_flow_admin_then_user() {
 #[test]
 fn vip_pays_the_vip_price_and_notices_come_newest_first() {
     let server = server(0);
-    let mut admin = admin_client(&server, "root");
+    let mut admin = root(&server);
     let first = upload_id(&mut admin, "one.mp4", &content(10, 5000), false);
     let second = upload_id(&mut admin, "two.mp4", &content(11, 5000), false);
 
@@ -248,7 +247,7 @@ fn prices_follow_the_settings() {
             .setting("movie-price-vip", json!(7))
             .setting("vip-price", json!(99))
     });
-    let mut admin = admin_client(&server, "root");
+    let mut admin = root(&server);
     let a = upload_id(&mut admin, "a.mp4", &content(20, 100), false);
     let b = upload_id(&mut admin, "b.mp4", &content(21, 100), false);
     let (mut user, _) = register_and_login(&server, "carol");

@@ -10,6 +10,7 @@
 //! - [`password`] — argon2id hashing with configurable cost.
 //! - [`account`] — name rules and the account row.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 pub mod account;
 pub mod admin;
 pub mod login;

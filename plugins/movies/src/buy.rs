@@ -1,6 +1,7 @@
 //! `movies.buy`: buys a charged movie.
 //!
-//! Wire form: `{"type":"movies.buy","movie_id":4}` → `{movie_id, name, amount, is_vip, bought_at}`.
+//! Wire form: `{"type":"movies.buy","movie_id":4}` →
+//! `{movie_id, name, amount, is_vip, bought_at}`.
 //! The price is `--movie-price-vip` for a VIP caller and `--movie-price` otherwise, read when
 //! buying; the charge is recorded by the vip plugin as an order of item `movie:<id>` (through
 //! the internal `vip.charge`), so there is one orders table for everything sold.

@@ -9,16 +9,16 @@
 //! [`services`].
 //!
 //! Layout:
-//! - [`movie`]: the `movies` table, the row type, MD5 keys.
-//! - [`name`]: display names from client file names.
-//! - [`upload`]: `movies.check`, `movies.upload`.
-//! - [`list`]: `movies.list`.
-//! - [`delete`]: `movies.delete`.
-//! - [`buy`]: `movies.buy`.
-//! - [`download`]: `movies.download`, with the free-download wait.
-//! - [`records`]: `movies.records` and writing a record when a download completes.
-//! - [`stats`]: `movies.stats`.
-//! - [`services`]: the vip plugin's commands, as this plugin calls them.
+//! - [`movie`] — the `movies` table, the row type, MD5 keys.
+//! - [`name`] — display names from client file names.
+//! - [`upload`] — `movies.check`, `movies.upload`.
+//! - [`list`] — `movies.list`.
+//! - [`delete`] — `movies.delete`.
+//! - [`buy`] — `movies.buy`.
+//! - [`download`] — `movies.download`, with the free-download wait.
+//! - [`records`] — `movies.records` and writing a record when a download completes.
+//! - [`stats`] — `movies.stats`.
+//! - [`services`] — the vip plugin's commands, as this plugin calls them.
 
 pub mod buy;
 pub mod delete;

@@ -6,9 +6,9 @@
 //! the fields they return.
 //!
 //! Layout:
-//! - [`notice`]: the `notices` table, the row type and its JSON form.
-//! - [`publish`]: `notices.publish`.
-//! - [`list`]: `notices.list`.
+//! - [`notice`] — the `notices` table, the row type and its JSON form.
+//! - [`publish`] — `notices.publish`.
+//! - [`list`] — `notices.list`.
 
 pub mod list;
 pub mod notice;

@@ -32,8 +32,15 @@ fn publish(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
     let author = ctx.user()?.clone();
     let created_at = clock::now_rfc3339();
     let id = ctx.db().insert(
-        "INSERT INTO notices (title, content, author_id, author, created_at) VALUES (?, ?, ?, ?, ?)",
-        params![title, content, author.user_id, author.name.as_str(), created_at.as_str()],
+        "INSERT INTO notices (title, content, author_id, author, created_at)
+         VALUES (?, ?, ?, ?, ?)",
+        params![
+            title,
+            content,
+            author.user_id,
+            author.name.as_str(),
+            created_at.as_str()
+        ],
     )?;
     log::info!("{} published notice {id}: {title}", author.name);
     let notice = Notice {

@@ -8,9 +8,9 @@
 //! session the user has.
 //!
 //! Layout:
-//! - [`membership`]: `vip.buy`, `vip.status`.
-//! - [`service`]: the internal commands `vip.charge`, `vip.owns`, `vip.sales`.
-//! - [`orders`]: the `orders` table: insert a charge, look one up, sum them.
+//! - [`membership`] — `vip.buy`, `vip.status`.
+//! - [`service`] — the internal commands `vip.charge`, `vip.owns`, `vip.sales`.
+//! - [`orders`] — the `orders` table: insert a charge, look one up, sum them.
 
 pub mod membership;
 pub mod orders;

@@ -51,7 +51,7 @@ impl FsBlobStore {
 
     fn available(&self) -> u64 {
         nix::sys::statvfs::statvfs(&self.tmp)
-            .map(|s| u64::from(s.blocks_available()).saturating_mul(s.fragment_size()))
+            .map(|s| s.blocks_available().saturating_mul(s.fragment_size()))
             .unwrap_or(u64::MAX)
     }
 }

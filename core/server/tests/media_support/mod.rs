@@ -28,15 +28,16 @@ pub fn server(wait_s: u64) -> TestServer {
 
 /// Deterministic, incompressible-looking bytes; different seeds give different content.
 pub fn content(seed: u32, len: usize) -> Vec<u8> {
-    let mut x: u32 = 0x9e37_79b9 ^ seed.wrapping_mul(0x85eb_ca6b);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect()
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ u64::from(seed).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
 }
 
 /// Lower-case hex MD5.
@@ -135,9 +136,23 @@ pub fn listed(c: &mut Client, kind: &str) -> Vec<String> {
         .collect()
 }
 
+/// How long a test waits for any one reply before failing instead of hanging.
+pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// `c`, failing a read after [`READ_TIMEOUT`].
+pub fn guarded(c: Client) -> Client {
+    c.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    c
+}
+
+/// The admin `root`, logged in on a new connection.
+pub fn root(server: &TestServer) -> Client {
+    guarded(kino_testkit::admin_client(server, "root"))
+}
+
 /// Registers `name` and logs in on a new connection; returns it with the login reply.
 pub fn register_and_login(server: &TestServer, name: &str) -> (Client, Value) {
-    let mut c = server.client();
+    let mut c = guarded(server.client());
     c.call(
         "auth.register",
         json!({"name": name, "password": "pw-of-user"}),
