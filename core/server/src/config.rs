@@ -109,6 +109,8 @@ pub struct Cli {
 /// Operator commands, run against the data directory without serving.
 #[derive(Debug, Subcommand)]
 pub enum Operator {
+    /// Print the command reference (docs/commands.md) of this build, as Markdown
+    Commands,
     /// Manage accounts
     User {
         /// What to do

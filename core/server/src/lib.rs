@@ -16,12 +16,14 @@
 //! - [`store`] — SQLite, migrations, the blob store.
 //! - [`builtins`] — `ping`, `help`, `whoami`, `server.info`.
 //! - [`config`] — flags, TOML file, defaults.
+//! - [`docgen`] — `docs/commands.md` from the registry.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 pub mod builtins;
 pub mod config;
 pub mod conn;
 pub mod dispatch;
+pub mod docgen;
 pub mod event_loop;
 pub mod host;
 pub mod pipe;

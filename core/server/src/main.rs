@@ -26,6 +26,11 @@ fn run() -> Result<()> {
     let plugins = plugins::all();
     let settings = Registry::settings(&plugins)?;
     let (cli, config) = config::from_args(&settings)?;
+    if let Some(Operator::Commands) = cli.command {
+        let registry = Registry::build(kino_server::builtins::commands(), plugins)?;
+        print!("{}", kino_server::docgen::commands_markdown(&registry));
+        return Ok(());
+    }
     let mut core = Core::open(config, plugins).context("starting the server")?;
     if let Some(Operator::User { action }) = cli.command {
         let UserAction::Add {
