@@ -1,1 +1,216 @@
-fn main() {}
+//! `kino`: the Kino shell. Three ways in: an interactive prompt when standard input is a
+//! terminal, one command with `-c` or one per line of piped input, and rhai scripts with
+//! `kino run SCRIPT [ARGS...]`. Exit codes: 0 ok, 1 a command failed, 2 usage, 3 a script
+//! stopped on an error (or the script's own `exit(n)`). A closed output pipe is a clean exit.
+//!
+//! Layout:
+//! - `shell`: one line in any mode; the shell's own commands.
+//! - `line`: splitting `cmd key=value ...` and building arguments from the `help` schema.
+//! - `session`: connection, login, reconnect with the session token.
+//! - `repl` and `complete`: the rustyline prompt, history, completion and hints.
+//! - `render`: tables, key/value lines, `--json`, errors.
+//! - `transfer`: uploads with an MD5 check first, resumable downloads, progress bars.
+//! - `script`: the hardened rhai engine and its functions.
+//! - `files`: listing a folder with a glob, for scripts.
+//! - `cancel`: Ctrl-C during a command in the interactive shell.
+//! - `failure`: why a command failed and the exit code for it.
+
+mod cancel;
+mod complete;
+mod failure;
+mod files;
+mod line;
+mod render;
+mod repl;
+mod script;
+mod session;
+mod shell;
+mod transfer;
+
+use std::cell::RefCell;
+use std::io::{self, BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::failure::Failure;
+use crate::render::Style;
+use crate::script::RunOptions;
+use crate::session::Session;
+use crate::shell::{Flow, Shell};
+
+const EXAMPLES: &str = "\
+Examples:
+  kino                                   interactive prompt on 127.0.0.1:1688
+  kino -c 'movies.list kind=free'        one command, then exit
+  KINO_USER=alice KINO_PASSWORD=... kino --json -c whoami
+  printf 'ping\\nwhoami\\n' | kino         one command per line
+  kino run scripts/bulk_upload.rhai ./films '*.mp4'";
+
+/// The command line. Passwords never come from here: a hidden prompt, `KINO_PASSWORD`, or the
+/// first line of standard input with `--password-stdin`.
+#[derive(Debug, Parser)]
+#[command(name = "kino", version, about = "The Kino shell", after_help = EXAMPLES)]
+struct Cli {
+    /// Server address
+    #[arg(
+        long,
+        env = "KINO_ADDR",
+        default_value = "127.0.0.1:1688",
+        global = true
+    )]
+    addr: String,
+    /// Run one command and exit
+    #[arg(short = 'c', value_name = "COMMAND")]
+    command: Option<String>,
+    /// Print each result's raw `data` as one line of JSON
+    #[arg(long, global = true)]
+    json: bool,
+    /// Go on after a failed command (piped input); the exit code still reports the failure
+    #[arg(long, global = true)]
+    keep_going: bool,
+    /// Log in as NAME first (password from KINO_PASSWORD, --password-stdin or a prompt)
+    #[arg(long, env = "KINO_USER", value_name = "NAME", global = true)]
+    user: Option<String>,
+    /// Read the password from the first line of standard input
+    #[arg(long, global = true)]
+    password_stdin: bool,
+    /// Stop scripts after SECS seconds
+    #[arg(long, value_name = "SECS", global = true)]
+    timeout: Option<u64>,
+    #[command(subcommand)]
+    run: Option<Run>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Run {
+    /// Run a rhai script (see scripts/)
+    Run {
+        /// The script file
+        script: PathBuf,
+        /// Arguments, available to the script as `args`
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut style = Style::detect(cli.json);
+    let interactive = cli.command.is_none() && cli.run.is_none() && io::stdin().is_terminal();
+    if cli.command.is_none() && cli.run.is_none() && !interactive {
+        // Piped input: plain output for programs, no colours.
+        style.color = false;
+    }
+    match run(cli, style, interactive) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            f.report(style);
+            ExitCode::from(f.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli, style: Style, interactive: bool) -> Result<(), Failure> {
+    let mut stdin = io::stdin().lock();
+    let credentials = credentials(&cli, &mut stdin)?;
+    let session = match Session::open(&cli.addr) {
+        Ok(s) => s,
+        Err(e) if interactive => {
+            render::error(
+                style,
+                None,
+                &format!("{}: {e}; the next command retries", cli.addr),
+            );
+            Session::offline(&cli.addr)
+        }
+        // A script may not need the server at once; it connects on its first call.
+        Err(_) if cli.run.is_some() && credentials.is_none() => Session::offline(&cli.addr),
+        Err(e) => return Err(Failure::Local(format!("connecting to {}: {e}", cli.addr))),
+    };
+    let mut shell = Shell {
+        session: Rc::new(RefCell::new(session)),
+        style,
+        script: RunOptions {
+            timeout: cli.timeout.map(Duration::from_secs),
+        },
+    };
+    if let Some((name, password)) = credentials {
+        shell.session.borrow_mut().login(&name, &password)?;
+    }
+    if let Some(Run::Run { script, args }) = &cli.run {
+        return script::run(script, args, shell.session.clone(), style, &shell.script);
+    }
+    if let Some(command) = &cli.command {
+        return shell.execute(command).map(|_| ());
+    }
+    if interactive {
+        drop(stdin);
+        return repl::run(&mut shell);
+    }
+    batch(&mut shell, &mut stdin, cli.keep_going)
+}
+
+/// One command per line of piped input, without the line editor.
+fn batch(shell: &mut Shell, input: &mut dyn BufRead, keep_going: bool) -> Result<(), Failure> {
+    let mut failed = None;
+    let mut text = String::new();
+    loop {
+        text.clear();
+        if input
+            .read_line(&mut text)
+            .map_err(|e| Failure::Local(format!("reading standard input: {e}")))?
+            == 0
+        {
+            break;
+        }
+        match shell.execute(&text) {
+            Ok(Flow::Continue) => {}
+            Ok(Flow::Quit) => break,
+            Err(Failure::BrokenPipe) => return Err(Failure::BrokenPipe),
+            Err(f) if keep_going => {
+                f.report(shell.style);
+                failed = Some(f.exit_code());
+            }
+            Err(f) => return Err(f),
+        }
+    }
+    match failed {
+        Some(code) => Err(Failure::Reported(code)),
+        None => Ok(()),
+    }
+}
+
+/// The login to do before anything else, if any: `--user`/`KINO_USER` with a password from
+/// `--password-stdin`, `KINO_PASSWORD`, or a hidden prompt on a terminal.
+fn credentials(cli: &Cli, stdin: &mut dyn BufRead) -> Result<Option<(String, String)>, Failure> {
+    let Some(user) = cli.user.clone() else {
+        if cli.password_stdin {
+            return Err(Failure::Usage("--password-stdin needs --user NAME".into()));
+        }
+        return Ok(None);
+    };
+    let password = if cli.password_stdin {
+        let mut line = String::new();
+        stdin
+            .read_line(&mut line)
+            .map_err(|e| Failure::Local(format!("reading the password: {e}")))?;
+        line.trim_end_matches(['\n', '\r']).to_string()
+    } else if let Ok(p) = std::env::var("KINO_PASSWORD") {
+        p
+    } else if io::stdin().is_terminal() {
+        rpassword::prompt_password(format!("password for {user}: "))
+            .map_err(|e| Failure::Local(format!("reading the password: {e}")))?
+    } else {
+        return Err(Failure::Usage(
+            "--user needs a password: --password-stdin or KINO_PASSWORD".into(),
+        ));
+    };
+    if password.is_empty() {
+        return Err(Failure::Usage("empty password".into()));
+    }
+    Ok(Some((user, password)))
+}

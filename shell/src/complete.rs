@@ -1,0 +1,203 @@
+//! The line editor's helper: completion of command names (the server's, from `help`, and the
+//! shell's own), of argument keys (`kind=`) and their choices, and of local paths for
+//! `upload`, `run` and `download --out`; grey hints of the arguments still to type, as
+//! redis-cli shows them.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use rustyline::completion::{Completer, FilenameCompleter, Pair};
+use rustyline::highlight::{CmdKind, Highlighter};
+use rustyline::hint::{Hint, Hinter};
+use rustyline::validate::Validator;
+use rustyline::{Context, Helper};
+
+use crate::session::Session;
+use crate::shell::{arg_usage, LOCAL};
+
+/// Completion and hints from the session's cached command list.
+pub struct KinoHelper {
+    session: Rc<RefCell<Session>>,
+    files: FilenameCompleter,
+}
+
+impl KinoHelper {
+    /// A helper reading commands from `session` at each key press (the list changes on
+    /// reconnect).
+    pub fn new(session: Rc<RefCell<Session>>) -> Self {
+        KinoHelper {
+            session,
+            files: FilenameCompleter::new(),
+        }
+    }
+
+    /// Every command name, server and shell, sorted.
+    fn names(&self) -> Vec<String> {
+        let session = self.session.borrow();
+        let mut names: Vec<String> = session.commands().iter().map(|c| c.name.clone()).collect();
+        names.extend(LOCAL.iter().map(|(n, ..)| n.to_string()));
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+/// The words before the cursor: the command, the finished arguments, and the partial word.
+fn split(before: &str) -> (Option<&str>, Vec<&str>, &str) {
+    let partial_start = before
+        .rfind(char::is_whitespace)
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let partial = &before[partial_start..];
+    let mut done = before[..partial_start].split_whitespace();
+    let command = done.next();
+    (command, done.collect(), partial)
+}
+
+impl Completer for KinoHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let before = &line[..pos];
+        let (command, done, partial) = split(before);
+        let start = pos - partial.len();
+        let pairs = |items: Vec<String>, suffix: &str| -> Vec<Pair> {
+            items
+                .into_iter()
+                .filter(|c| c.starts_with(partial))
+                .map(|c| Pair {
+                    display: c.clone(),
+                    replacement: format!("{c}{suffix}"),
+                })
+                .collect()
+        };
+        let Some(command) = command else {
+            return Ok((start, pairs(self.names(), " ")));
+        };
+        match command {
+            "upload" | "run" => return self.files.complete(line, pos, ctx),
+            "download" if done.last() == Some(&"--out") => {
+                return self.files.complete(line, pos, ctx)
+            }
+            "help" if done.is_empty() => return Ok((start, pairs(self.names(), ""))),
+            _ => {}
+        }
+        let session = self.session.borrow();
+        let Some(info) = session.command(command) else {
+            return Ok((start, Vec::new()));
+        };
+        if let Some((key, _)) = partial.split_once('=') {
+            let choices = info
+                .args
+                .iter()
+                .find(|a| a.name == key)
+                .map(|a| a.choices.iter().map(|c| format!("{key}={c}")).collect())
+                .unwrap_or_default();
+            return Ok((start, pairs(choices, " ")));
+        }
+        let unused = info
+            .args
+            .iter()
+            .filter(|a| {
+                !done
+                    .iter()
+                    .any(|w| w.split('=').next() == Some(a.name.as_str()))
+            })
+            .map(|a| format!("{}=", a.name))
+            .collect();
+        Ok((start, pairs(unused, "")))
+    }
+}
+
+/// A grey hint; only command-name hints can be accepted with the right arrow.
+pub struct ArgHint {
+    display: String,
+    completion: Option<String>,
+}
+
+impl Hint for ArgHint {
+    fn display(&self) -> &str {
+        &self.display
+    }
+
+    fn completion(&self) -> Option<&str> {
+        self.completion.as_deref()
+    }
+}
+
+impl Hinter for KinoHelper {
+    type Hint = ArgHint;
+
+    fn hint(&self, line: &str, pos: usize, _: &Context<'_>) -> Option<ArgHint> {
+        if pos < line.len() || line.trim().is_empty() {
+            return None;
+        }
+        let (command, done, partial) = split(line);
+        let Some(command) = command else {
+            // Typing the command word: suggest the rest of the only matching name.
+            let names: Vec<String> = self
+                .names()
+                .into_iter()
+                .filter(|n| n.starts_with(partial))
+                .collect();
+            return match names.as_slice() {
+                [one] if one.len() > partial.len() => Some(ArgHint {
+                    display: one[partial.len()..].to_string(),
+                    completion: Some(one[partial.len()..].to_string()),
+                }),
+                _ => None,
+            };
+        };
+        if !partial.is_empty() {
+            return None;
+        }
+        let rest: Vec<String> = match LOCAL.iter().find(|(n, ..)| *n == command) {
+            Some((_, usage, _)) if done.is_empty() => usage
+                .split_whitespace()
+                .skip(1)
+                .map(str::to_string)
+                .collect(),
+            Some(_) => Vec::new(),
+            None => {
+                let session = self.session.borrow();
+                let info = session.command(command)?;
+                info.args
+                    .iter()
+                    .filter(|a| {
+                        !done
+                            .iter()
+                            .any(|w| w.split('=').next() == Some(a.name.as_str()))
+                    })
+                    .map(arg_usage)
+                    .collect()
+            }
+        };
+        if rest.is_empty() {
+            return None;
+        }
+        Some(ArgHint {
+            display: rest.join(" "),
+            completion: None,
+        })
+    }
+}
+
+impl Highlighter for KinoHelper {
+    fn highlight_hint<'h>(&self, hint: &'h str) -> Cow<'h, str> {
+        Cow::Owned(format!("\x1b[2m{hint}\x1b[0m"))
+    }
+
+    fn highlight_char(&self, _line: &str, _pos: usize, _kind: CmdKind) -> bool {
+        false
+    }
+}
+
+impl Validator for KinoHelper {}
+
+impl Helper for KinoHelper {}

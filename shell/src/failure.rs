@@ -1,0 +1,64 @@
+//! Why a shell command did not succeed, and the exit code each reason maps to: 1 for a failed
+//! command, 2 for a usage mistake, 3 (or the script's own `exit` value) for a script.
+
+use kino_client::ClientError;
+
+use crate::render::{self, Style};
+
+/// A command's failure.
+#[derive(Debug)]
+pub enum Failure {
+    /// The line or the flags are wrong; nothing was sent.
+    Usage(String),
+    /// The server refused, or the connection failed.
+    Client(ClientError),
+    /// A local problem: a file that cannot be read, a checksum that does not match.
+    Local(String),
+    /// Already reported (a script error, failures under `--keep-going`): the exit code.
+    Reported(u8),
+    /// Standard output was closed by its reader (`kino ... | head`): stop quietly.
+    BrokenPipe,
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        Failure::Client(e)
+    }
+}
+
+impl Failure {
+    /// The process exit code for this failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) => 2,
+            Failure::Client(_) | Failure::Local(_) => 1,
+            Failure::Reported(code) => *code,
+            Failure::BrokenPipe => 0,
+        }
+    }
+
+    /// Prints the failure on standard error (scripts and broken pipes print nothing here).
+    pub fn report(&self, style: Style) {
+        match self {
+            Failure::Usage(m) => render::error(style, Some("usage"), m),
+            Failure::Client(ClientError::Server(body)) => {
+                render::error(style, Some(body.code.as_str()), &body.message)
+            }
+            Failure::Client(e) => {
+                render::error(style, None, &format!("{e}; the next command reconnects"))
+            }
+            Failure::Local(m) => render::error(style, None, m),
+            Failure::Reported(_) | Failure::BrokenPipe => {}
+        }
+    }
+
+    /// Turns an error writing results to standard output into a failure: a closed pipe is a
+    /// clean stop, anything else is reported.
+    pub fn from_stdout(e: std::io::Error) -> Failure {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Failure::BrokenPipe
+        } else {
+            Failure::Local(format!("writing output: {e}"))
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The shell's side of one server: the connection, who is logged in, and the command list from
+//! `help`. A dropped connection is reported once; the next command reconnects and carries the
+//! session token, so the login survives without asking for the password again.
+
+use std::io::{Read, Write};
+
+use kino_client::{Client, ClientError};
+use kino_proto::CommandInfo;
+use serde_json::{json, Map, Value};
+
+use crate::render;
+
+/// Who the shell is logged in as, from the `auth.login` reply.
+#[derive(Debug, Clone)]
+pub struct LoggedIn {
+    /// Account name (the prompt shows it).
+    pub name: String,
+    /// `user` or `admin`.
+    pub role: String,
+    /// VIP users never wait for free downloads.
+    pub is_vip: bool,
+}
+
+/// A server connection that reconnects on demand.
+pub struct Session {
+    addr: String,
+    client: Option<Client>,
+    token: Option<String>,
+    user: Option<LoggedIn>,
+    commands: Vec<CommandInfo>,
+}
+
+impl Session {
+    /// Connects to `addr` and reads the command list.
+    pub fn open(addr: &str) -> Result<Session, ClientError> {
+        let mut s = Session::offline(addr);
+        s.client()?;
+        Ok(s)
+    }
+
+    /// A session that will connect on its first command (the shell starts even when the
+    /// server is not up yet).
+    pub fn offline(addr: &str) -> Session {
+        Session {
+            addr: addr.to_string(),
+            client: None,
+            token: None,
+            user: None,
+            commands: Vec::new(),
+        }
+    }
+
+    /// The server address as given.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The logged-in account, if any.
+    pub fn user(&self) -> Option<&LoggedIn> {
+        self.user.as_ref()
+    }
+
+    /// Whether a connection is open now.
+    pub fn is_connected(&self) -> bool {
+        self.client.is_some()
+    }
+
+    /// The server's commands as of the last connect.
+    pub fn commands(&self) -> &[CommandInfo] {
+        &self.commands
+    }
+
+    /// One command's spec.
+    pub fn command(&self, name: &str) -> Option<&CommandInfo> {
+        self.commands.iter().find(|c| c.name == name)
+    }
+
+    /// The open connection, connecting (and re-authenticating with the token) first if needed.
+    fn client(&mut self) -> Result<&mut Client, ClientError> {
+        if self.client.is_none() {
+            let reconnect = self.token.is_some();
+            let mut c = Client::connect(self.addr.as_str())?;
+            // The command list is the shell's only source of names and schemas; an old or odd
+            // server without a usable `help` still gets raw commands through.
+            self.commands = c
+                .call("help", json!({}))
+                .ok()
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default();
+            if reconnect {
+                self.reauthenticate(&mut c)?;
+            }
+            self.client = Some(c);
+        }
+        match self.client.as_mut() {
+            Some(c) => Ok(c),
+            None => Err(ClientError::Protocol("not connected".into())),
+        }
+    }
+
+    /// After a reconnect: checks the token still names a session, else forgets the login.
+    fn reauthenticate(&mut self, c: &mut Client) -> Result<(), ClientError> {
+        let token = self.token.clone().unwrap_or_default();
+        let who = c.call("whoami", json!({ "session": token }))?;
+        if who.get("logged_in").and_then(Value::as_bool) == Some(true) {
+            let name = who.get("name").and_then(Value::as_str).unwrap_or("?");
+            render::note(&format!("reconnected to {} as {name}", self.addr));
+        } else {
+            render::note(&format!(
+                "reconnected to {}; the session has expired, log in again",
+                self.addr
+            ));
+            self.token = None;
+            self.user = None;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on the connection; a failure of the connection itself (or of the local side
+    /// mid-transfer, which leaves the stream out of step) drops it so that the next command
+    /// reconnects.
+    pub fn with_client<T>(
+        &mut self,
+        f: impl FnOnce(&mut Client, Option<&str>) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let token = self.token.clone();
+        let client = self.client()?;
+        let result = f(client, token.as_deref());
+        if let Err(e) = &result {
+            // The failure itself is reported by the caller (which may be a script that
+            // catches it); the connection is simply dropped so the next command reconnects.
+            if !matches!(e, ClientError::Server(_)) {
+                self.client = None;
+            }
+        }
+        result
+    }
+
+    /// Sends one command and returns its `data`. Logins and logouts typed as raw commands
+    /// update the shell's idea of who is logged in.
+    pub fn call(&mut self, command: &str, args: Map<String, Value>) -> Result<Value, ClientError> {
+        let data = self.with_client(|c, token| {
+            let data = c.call(command, with_token(args, token))?;
+            // Any reply with `file_size` is followed by that many bytes (the protocol's rule);
+            // skip them so the connection stays in step even for a command called raw.
+            let n = data.get("file_size").and_then(Value::as_u64).unwrap_or(0);
+            if n > 0 {
+                c.recv_payload(n, &mut std::io::sink(), &mut |_| {})?;
+            }
+            Ok(data)
+        })?;
+        match command {
+            "auth.login" => self.remember_login(&data),
+            "auth.logout" => {
+                self.token = None;
+                self.user = None;
+            }
+            _ => {}
+        }
+        Ok(data)
+    }
+
+    /// Logs in; the token is kept for reconnects (the password is not kept).
+    pub fn login(&mut self, name: &str, password: &str) -> Result<Value, ClientError> {
+        let mut args = Map::new();
+        args.insert("name".into(), json!(name));
+        args.insert("password".into(), json!(password));
+        self.call("auth.login", args)
+    }
+
+    fn remember_login(&mut self, data: &Value) {
+        let text = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_string);
+        self.token = text("session");
+        self.user = Some(LoggedIn {
+            name: text("name").unwrap_or_default(),
+            role: text("role").unwrap_or_else(|| "user".into()),
+            is_vip: data.get("is_vip").and_then(Value::as_bool).unwrap_or(false),
+        });
+    }
+
+    /// Marks the user VIP after a successful `vip.buy` (free downloads stop waiting).
+    pub fn set_vip(&mut self) {
+        if let Some(u) = self.user.as_mut() {
+            u.is_vip = true;
+        }
+    }
+
+    /// Sends a command followed by `len` payload bytes from `source`.
+    pub fn upload(
+        &mut self,
+        command: &str,
+        args: Map<String, Value>,
+        source: &mut dyn Read,
+        len: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Value, ClientError> {
+        self.with_client(|c, token| {
+            c.upload(command, with_token(args, token), source, len, progress)
+        })
+    }
+
+    /// Sends a command whose reply is followed by `data.file_size` bytes: `on_reply` sees the
+    /// reply first (to set up the output and progress), then the bytes go to `out`.
+    pub fn download(
+        &mut self,
+        command: &str,
+        args: Map<String, Value>,
+        on_reply: &mut dyn FnMut(&Value),
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Value, ClientError> {
+        self.with_client(|c, token| {
+            let data = c.call(command, with_token(args, token))?;
+            on_reply(&data);
+            let n = data.get("file_size").and_then(Value::as_u64).unwrap_or(0);
+            c.recv_payload(n, out, progress)?;
+            Ok(data)
+        })
+    }
+}
+
+/// Adds the session token to a request: after a reconnect the new connection is logged in
+/// only through it.
+fn with_token(mut args: Map<String, Value>, token: Option<&str>) -> Value {
+    if let Some(t) = token {
+        args.entry("session").or_insert_with(|| json!(t));
+    }
+    Value::Object(args)
+}

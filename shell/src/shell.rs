@@ -1,0 +1,365 @@
+//! Running one line in any mode (prompt, `-c`, piped input): the shell's own commands that need
+//! the local side (`login`, `register`, `upload`, `download`, `run`, `help`, `quit`), and every
+//! server command by its registry name with `key=value` arguments.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use kino_proto::{ArgKind, CommandInfo, PayloadKind};
+use serde_json::{json, Map, Value};
+
+use crate::failure::Failure;
+use crate::line::{self, Line, Word};
+use crate::render::{self, Style};
+use crate::script::{self, RunOptions};
+use crate::session::Session;
+use crate::transfer::{self, Uploaded};
+
+/// The shell's own commands: name, usage, summary (for `help`, completion and hints).
+pub const LOCAL: &[(&str, &str, &str)] = &[
+    (
+        "login",
+        "login NAME",
+        "log in; the password is asked for without echo",
+    ),
+    (
+        "register",
+        "register NAME [--admin]",
+        "create an account (asks for the password)",
+    ),
+    (
+        "upload",
+        "upload PATH... [--paid]",
+        "upload files as movies, skipping content the server has",
+    ),
+    (
+        "download",
+        "download ID [--out DIR]",
+        "download a movie; run again to resume",
+    ),
+    (
+        "run",
+        "run SCRIPT [ARGS...]",
+        "run a rhai script on this connection",
+    ),
+    ("help", "help [COMMAND]", "list commands, or describe one"),
+    ("quit", "quit", "leave the shell (also Ctrl-D)"),
+];
+
+/// What the caller should do after a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Read the next line.
+    Continue,
+    /// Stop (`quit`).
+    Quit,
+}
+
+/// State shared by every line of one run.
+pub struct Shell {
+    /// The connection, shared with scripts run from this shell.
+    pub session: Rc<RefCell<Session>>,
+    /// Output format.
+    pub style: Style,
+    /// Limits for scripts started with `run`.
+    pub script: RunOptions,
+}
+
+impl Shell {
+    /// Parses and runs one line.
+    pub fn execute(&mut self, text: &str) -> Result<Flow, Failure> {
+        let Some(line) = line::parse(text).map_err(Failure::Usage)? else {
+            return Ok(Flow::Continue);
+        };
+        match line.command.as_str() {
+            "quit" | "exit" => return Ok(Flow::Quit),
+            "help" => self.help(&line)?,
+            "login" => self.login(&line)?,
+            "register" => self.register(&line)?,
+            "upload" => self.upload(&line)?,
+            "download" => self.download(&line)?,
+            "run" => self.run_script(&line)?,
+            _ => self.server_command(&line)?,
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn print(&self, value: &Value) -> Result<(), Failure> {
+        render::data(self.style, value).map_err(Failure::from_stdout)
+    }
+
+    fn server_command(&mut self, line: &Line) -> Result<(), Failure> {
+        let info = self.session.borrow().command(&line.command).cloned();
+        match info.as_ref().map(|i| i.payload) {
+            Some(PayloadKind::Upload) => {
+                return Err(Failure::Usage(format!(
+                    "`{}` sends a file: use `upload PATH`",
+                    line.command
+                )))
+            }
+            Some(PayloadKind::Download) => {
+                return Err(Failure::Usage(format!(
+                    "`{}` receives a file: use `download ID`",
+                    line.command
+                )))
+            }
+            _ => {}
+        }
+        let args = line::server_args(info.as_ref(), &line.words).map_err(Failure::Usage)?;
+        let data = self.session.borrow_mut().call(&line.command, args)?;
+        if line.command == "vip.buy" || data.get("is_vip") == Some(&json!(true)) {
+            self.session.borrow_mut().set_vip();
+        }
+        let shown = match (line.command.as_str(), data) {
+            // The token stays in the shell; printing it would put it in logs and scrollback.
+            ("auth.login", Value::Object(mut m)) => {
+                m.remove("session");
+                Value::Object(m)
+            }
+            (_, d) => d,
+        };
+        self.print(&shown)
+    }
+
+    fn login(&mut self, line: &Line) -> Result<(), Failure> {
+        let [Word::Plain(name)] = line.words.as_slice() else {
+            return Err(Failure::Usage("usage: login NAME".into()));
+        };
+        let password = ask_password("password: ")?;
+        let mut reply = self.session.borrow_mut().login(name, &password)?;
+        if let Value::Object(m) = &mut reply {
+            m.remove("session");
+        }
+        self.print(&reply)
+    }
+
+    fn register(&mut self, line: &Line) -> Result<(), Failure> {
+        let (name, admin) = match line.words.as_slice() {
+            [Word::Plain(n)] => (n, false),
+            [Word::Plain(n), Word::Flag(f)] | [Word::Flag(f), Word::Plain(n)] if f == "admin" => {
+                (n, true)
+            }
+            _ => return Err(Failure::Usage("usage: register NAME [--admin]".into())),
+        };
+        let password = ask_password("password: ")?;
+        if ask_password("again: ")? != password {
+            return Err(Failure::Usage("the passwords differ".into()));
+        }
+        let role = if admin { "admin" } else { "user" };
+        let args = json!({"name": name, "password": password, "role": role});
+        let reply = self.session.borrow_mut().call("auth.register", obj(args))?;
+        self.print(&reply)
+    }
+
+    fn upload(&mut self, line: &Line) -> Result<(), Failure> {
+        let mut paths = Vec::new();
+        let mut free = true;
+        for w in &line.words {
+            match w {
+                Word::Flag(f) if f == "paid" => free = false,
+                Word::Plain(p) => paths.push(PathBuf::from(p)),
+                _ => return Err(Failure::Usage("usage: upload PATH... [--paid]".into())),
+            }
+        }
+        if paths.is_empty() {
+            return Err(Failure::Usage("usage: upload PATH... [--paid]".into()));
+        }
+        let mut failed = None;
+        for path in &paths {
+            let done = transfer::upload(&mut self.session.borrow_mut(), path, free, self.style);
+            match done {
+                Ok(u) => self.print_upload(path, u)?,
+                // One bad file does not stop the others; the command still fails at the end.
+                Err(Failure::BrokenPipe) => return Err(Failure::BrokenPipe),
+                Err(f) if paths.len() > 1 => {
+                    f.report(self.style);
+                    failed = Some(f);
+                }
+                Err(f) => return Err(f),
+            }
+        }
+        match failed {
+            Some(Failure::Client(e)) => Err(Failure::Local(format!("some uploads failed ({e})"))),
+            Some(_) => Err(Failure::Local("some uploads failed".into())),
+            None => Ok(()),
+        }
+    }
+
+    fn print_upload(&self, path: &Path, done: Uploaded) -> Result<(), Failure> {
+        let shown = path.display();
+        let value = match (&done, self.style.json) {
+            (Uploaded::New(m), true) => {
+                json!({"status": "uploaded", "path": shown.to_string(), "movie": m})
+            }
+            (Uploaded::Skipped(id), true) => {
+                json!({"status": "skipped", "path": shown.to_string(), "id": id})
+            }
+            (Uploaded::New(m), false) => json!(format!(
+                "uploaded {shown} (id {}, {} bytes)",
+                render::cell(m.get("id").unwrap_or(&Value::Null)),
+                render::cell(m.get("size").unwrap_or(&Value::Null))
+            )),
+            (Uploaded::Skipped(id), false) => {
+                json!(format!(
+                    "skipped {shown}: already on the server (id {})",
+                    render::cell(id)
+                ))
+            }
+        };
+        self.print(&value)
+    }
+
+    fn download(&mut self, line: &Line) -> Result<(), Failure> {
+        let usage = || Failure::Usage("usage: download ID [--out DIR]".into());
+        let (id, dir) = match line.words.as_slice() {
+            [Word::Plain(id)] => (id, "."),
+            [Word::Plain(id), Word::Flag(f), Word::Plain(d)]
+            | [Word::Flag(f), Word::Plain(d), Word::Plain(id)]
+                if f == "out" =>
+            {
+                (id, d.as_str())
+            }
+            _ => return Err(usage()),
+        };
+        let id: u64 = id.parse().map_err(|_| usage())?;
+        let path = transfer::download(
+            &mut self.session.borrow_mut(),
+            id,
+            Path::new(dir),
+            self.style,
+        )?;
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let shown = path.display().to_string();
+        let value = if self.style.json {
+            json!({"path": shown, "size": size})
+        } else {
+            json!(format!("saved {shown} ({size} bytes)"))
+        };
+        self.print(&value)
+    }
+
+    fn run_script(&mut self, line: &Line) -> Result<(), Failure> {
+        // Script arguments are passed as typed, `key=value` and `--flag` included.
+        let mut words = line.words.iter().map(|w| match w {
+            Word::Pair(k, v) => format!("{k}={v}"),
+            Word::Flag(f) => format!("--{f}"),
+            Word::Plain(p) => p.clone(),
+        });
+        let Some(path) = words.next() else {
+            return Err(Failure::Usage("usage: run SCRIPT [ARGS...]".into()));
+        };
+        let args: Vec<String> = words.collect();
+        script::run(
+            Path::new(&path),
+            &args,
+            self.session.clone(),
+            self.style,
+            &self.script,
+        )
+    }
+
+    fn help(&mut self, line: &Line) -> Result<(), Failure> {
+        // Reconnects if needed, so the list is the server's current one.
+        if !self.session.borrow().is_connected() {
+            self.session.borrow_mut().call("ping", Map::new())?;
+        }
+        let session = self.session.borrow();
+        match line.words.as_slice() {
+            [] if self.style.json => self.print(&json!(session.commands())),
+            [] => {
+                let mut rows: Vec<Value> = session
+                    .commands()
+                    .iter()
+                    .map(|c| json!({"command": c.name, "role": c.role.as_str(), "usage": usage(c), "summary": c.summary}))
+                    .collect();
+                rows.extend(LOCAL.iter().map(
+                    |(n, u, s)| json!({"command": n, "role": "shell", "usage": u, "summary": s}),
+                ));
+                self.print(&Value::Array(rows))
+            }
+            [Word::Plain(name)] => {
+                if let Some(c) = session.command(name) {
+                    if self.style.json {
+                        return self.print(&json!(c));
+                    }
+                    let mut text = format!(
+                        "{}\n  {}\n  role: {}\n",
+                        usage(c),
+                        c.summary,
+                        c.role.as_str()
+                    );
+                    for a in &c.args {
+                        let need = if a.required { "required" } else { "optional" };
+                        text.push_str(&format!(
+                            "  {:<10} {need}, {}: {}\n",
+                            a.name,
+                            kind_name(a.kind),
+                            a.doc
+                        ));
+                    }
+                    return self.print(&json!(text.trim_end()));
+                }
+                match LOCAL.iter().find(|(n, ..)| n == name) {
+                    Some((_, u, s)) => self.print(&json!(format!("{u}\n  {s}"))),
+                    None => Err(Failure::Usage(format!(
+                        "no command `{name}`; `help` lists them"
+                    ))),
+                }
+            }
+            _ => Err(Failure::Usage("usage: help [COMMAND]".into())),
+        }
+    }
+}
+
+/// `name key=<kind> [opt=<a|b>]`: a command's usage line from its schema.
+pub fn usage(c: &CommandInfo) -> String {
+    let mut s = c.name.clone();
+    for a in &c.args {
+        s.push(' ');
+        s.push_str(&arg_usage(a));
+    }
+    s
+}
+
+/// `key=<kind>` for a required argument, `[key=<kind>]` for an optional one.
+pub fn arg_usage(a: &kino_proto::ArgInfo) -> String {
+    let value = if a.choices.is_empty() {
+        format!("<{}>", kind_name(a.kind))
+    } else {
+        a.choices.join("|")
+    };
+    if a.required {
+        format!("{}={value}", a.name)
+    } else {
+        format!("[{}={value}]", a.name)
+    }
+}
+
+fn kind_name(k: ArgKind) -> &'static str {
+    match k {
+        ArgKind::String => "string",
+        ArgKind::Int => "int",
+        ArgKind::Uint => "uint",
+        ArgKind::Number => "number",
+        ArgKind::Bool => "bool",
+        ArgKind::Any => "json",
+    }
+}
+
+/// Reads a password from the terminal without echo; never from the command line.
+fn ask_password(prompt: &str) -> Result<String, Failure> {
+    let p = rpassword::prompt_password(prompt)
+        .map_err(|e| Failure::Local(format!("reading the password: {e}")))?;
+    if p.is_empty() {
+        return Err(Failure::Usage("empty password".into()));
+    }
+    Ok(p)
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
