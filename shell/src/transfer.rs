@@ -228,30 +228,12 @@ fn finish(
     Ok(target.to_path_buf())
 }
 
-/// The listing entry of movie `id` (name, size, md5, free), found by paging `movies.list`:
-/// the partial file is named after the movie, so the name is needed before the download.
+/// The catalogue entry of movie `id` (name, size, md5, free), from `movies.get`: the partial
+/// file is named after the movie, so the name is needed before the download starts.
 fn find_movie(session: &mut Session, id: u64) -> Option<Value> {
-    const PAGE: u64 = 500;
-    let mut offset = 0;
-    loop {
-        let page = session
-            .call(
-                "movies.list",
-                obj(json!({"kind": "all", "limit": PAGE, "offset": offset})),
-            )
-            .ok()?;
-        let items = page.as_array()?;
-        if let Some(m) = items
-            .iter()
-            .find(|m| m.get("id").and_then(Value::as_u64) == Some(id))
-        {
-            return Some(m.clone());
-        }
-        if (items.len() as u64) < PAGE {
-            return None;
-        }
-        offset += PAGE;
-    }
+    session
+        .call("movies.get", obj(json!({"movie_id": id})))
+        .ok()
 }
 
 /// The last path component of a server-sent name, never `..` or empty: a file name only.

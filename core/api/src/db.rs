@@ -77,6 +77,19 @@ macro_rules! params {
     ($($v:expr),+ $(,)?) => { &[$($crate::SqlValue::from($v)),+] as &[$crate::SqlValue] };
 }
 
+/// Escapes `%`, `_` and `\` so `s` matches only itself in a `LIKE ? ESCAPE '\'` pattern (a
+/// user's search text must not act as a wildcard).
+pub fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Why a database call failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DbError {
@@ -210,5 +223,16 @@ impl dyn Database + '_ {
                 Err(e)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_like;
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(escape_like("movie:"), "movie:");
+        assert_eq!(escape_like("50%_off\\"), "50\\%\\_off\\\\");
     }
 }

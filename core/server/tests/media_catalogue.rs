@@ -199,3 +199,46 @@ fn notices_need_a_title_and_content() {
         ErrorCode::BadArgs
     );
 }
+
+#[test]
+fn get_describes_one_live_movie() {
+    let server = server(0);
+    let mut admin = root(&server);
+    let bytes = content(41, 1000);
+    let id = upload_id(&mut admin, "dir/one.mp4", &bytes, true);
+    let (mut user, _) = register_and_login(&server, "getter");
+    let movie = user.call("movies.get", json!({"movie_id": id})).unwrap();
+    assert_eq!(movie["name"], json!("one.mp4"));
+    assert_eq!(movie["size"], json!(1000));
+    assert_eq!(movie["md5"], json!(md5_hex(&bytes)));
+    admin
+        .call("movies.delete", json!({"movie_id": id}))
+        .unwrap();
+    assert_eq!(
+        code(user.call("movies.get", json!({"movie_id": id}))),
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        code(user.call("movies.get", json!({"movie_id": 9999}))),
+        ErrorCode::NotFound
+    );
+}
+
+#[test]
+fn vip_stats_counts_members_and_sales_for_admins_only() {
+    let server = server(0);
+    let mut admin = root(&server);
+    let charged = upload_id(&mut admin, "paid.mp4", &content(42, 500), false);
+    let (mut a, _) = register_and_login(&server, "stat_a");
+    let (mut b, _) = register_and_login(&server, "stat_b");
+    a.call("vip.buy", json!({})).unwrap();
+    a.call("movies.buy", json!({"movie_id": charged})).unwrap();
+    b.call("movies.buy", json!({"movie_id": charged})).unwrap();
+    assert_eq!(code(b.call("vip.stats", json!({}))), ErrorCode::Forbidden);
+    let stats = admin.call("vip.stats", json!({})).unwrap();
+    assert_eq!(stats["vips"], json!(1));
+    assert_eq!(stats["orders"], json!(3));
+    let vip_price = stats["vip_revenue"].as_i64().unwrap();
+    // The VIP member paid the VIP movie price (5), the other the regular one (10).
+    assert_eq!(stats["revenue"], json!(vip_price + 5 + 10));
+}

@@ -107,6 +107,7 @@ impl Plugin for Movies {
             upload::upload_command(),
             delete::command(),
             list::command(),
+            list::get_command(),
             buy::command(),
             download::command(),
             records::command(),

@@ -9,12 +9,26 @@
 use kino_api::serde_json::Value;
 use kino_api::{Args, CmdError, Command, Ctx, Output, SqlValue};
 
-use crate::movie::{escape_like, Movie, COLUMNS};
+use kino_api::db::escape_like;
+
+use crate::movie::{find_live, Movie, COLUMNS};
 
 /// Rows returned when the request gives no `limit`.
 pub const DEFAULT_LIMIT: u64 = 100;
 /// Largest `limit` accepted.
 pub const MAX_LIMIT: u64 = 1000;
+
+/// `movies.get` (movie_id) → `{id, name, free, size, md5, uploaded_at}`: one movie of the
+/// catalogue (a client naming a download's file before it starts). Deleted or unknown:
+/// `not_found`.
+pub fn get_command() -> Command {
+    Command::new("movies.get", "One movie by id", get)
+        .req_uint("movie_id", "the movie's id (`id` in movies.list)")
+}
+
+fn get(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
+    Ok(find_live(ctx.db(), args.u64("movie_id")?)?.to_json().into())
+}
 
 /// The spec.
 pub fn command() -> Command {

@@ -96,18 +96,6 @@ pub fn check_md5(md5: &str) -> Result<String, CmdError> {
     }
 }
 
-/// Escapes `%`, `_` and `\` so `s` matches only itself in a `LIKE … ESCAPE '\'` pattern.
-pub fn escape_like(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,10 +110,5 @@ mod tests {
         );
         assert!(check_md5("5d41402abc4b2a76b9719d911017c59").is_err());
         assert!(check_md5("../../5d41402abc4b2a76b9719d91101").is_err());
-    }
-
-    #[test]
-    fn like_wildcards_are_escaped() {
-        assert_eq!(escape_like("50%_off\\"), "50\\%\\_off\\\\");
     }
 }

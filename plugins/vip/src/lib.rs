@@ -15,6 +15,7 @@
 pub mod membership;
 pub mod orders;
 pub mod service;
+pub mod stats;
 
 use kino_api::serde_json::{json, Map, Value};
 use kino_api::{CmdError, Command, Ctx, Migration, Plugin, Setting};
@@ -65,6 +66,7 @@ impl Plugin for Vip {
             service::charge_command(),
             service::owns_command(),
             service::sales_command(),
+            stats::command(),
         ]
     }
 

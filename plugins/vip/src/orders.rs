@@ -4,6 +4,7 @@
 //! movie (the movies plugin picks its own names; this plugin does not interpret them). No money
 //! moves; the row is the record of what was charged and when.
 
+use kino_api::db::escape_like;
 use kino_api::{clock, params, CmdError, Database, DbError, Identity, Row};
 
 /// Longest item name accepted.
@@ -124,27 +125,9 @@ pub fn sales(db: &mut dyn Database, prefix: &str) -> Result<Vec<ItemSales>, DbEr
     .collect()
 }
 
-/// Escapes `%`, `_` and `\` so `s` matches only itself in a `LIKE … ESCAPE '\'` pattern.
-pub fn escape_like(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn like_wildcards_are_escaped() {
-        assert_eq!(escape_like("movie:"), "movie:");
-        assert_eq!(escape_like("a%b_c\\"), "a\\%b\\_c\\\\");
-    }
 
     #[test]
     fn item_names_are_checked() {
