@@ -98,8 +98,10 @@ pub trait Plugin: Send + Sync {
         Ok(Map::new())
     }
 
-    /// Extra listeners with their own framing (off unless their setting holds an address).
-    fn listeners(&self) -> Vec<crate::Listener> {
+    /// Extra listeners with their own framing (off unless their setting holds an address);
+    /// `settings` are the resolved settings, e.g. for a message size limit.
+    fn listeners(&self, settings: &Settings) -> Vec<crate::Listener> {
+        let _ = settings;
         Vec::new()
     }
 

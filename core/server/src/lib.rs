@@ -202,7 +202,7 @@ impl Core {
         let mut extra = Vec::new();
         let mut extra_addrs = Vec::new();
         for plugin in dispatcher.host.registry.plugins() {
-            for l in plugin.listeners() {
+            for l in plugin.listeners(&dispatcher.host.settings) {
                 let addr = dispatcher.host.settings.str(l.setting).trim().to_string();
                 if addr.is_empty() {
                     continue;

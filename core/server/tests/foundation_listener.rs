@@ -70,7 +70,7 @@ impl Plugin for LinesPlugin {
             default: json!(""),
         }]
     }
-    fn listeners(&self) -> Vec<Listener> {
+    fn listeners(&self, _: &kino_api::Settings) -> Vec<Listener> {
         vec![Listener {
             setting: "lines-listen",
             framing: Arc::new(Lines),

@@ -9,8 +9,12 @@
 //! - `dsp`: resampling to the analysis rate, high-pass filtering, frame energy.
 //! - `pitch`: per-frame periodicity (normalised square difference function) and
 //!   Viterbi smoothing over 20-cent pitch states plus an unvoiced state.
-//! - `segment`: tuning estimate, note segmentation (semitone Viterbi, energy onsets,
-//!   offsets with reverb-tail handling), blip removal.
+//! - `segment`: tuning estimate, voiced regions, legato/detached boundaries, onsets and
+//!   offsets, blip removal.
+//! - `pieces`: semitone Viterbi inside a region and clean-up of octave slips, glide
+//!   passages and blips.
+//! - `envelope`: attack starts, release ends without reverb tails, dips that are new
+//!   attacks of the same pitch.
 //! - `tempo`: beat-period estimate from inter-onset intervals.
 //! - [`midi`]: Standard MIDI File writer.
 //! - [`score`]: staff-notation rendering to PNG (quantisation, layout, glyphs).
@@ -18,14 +22,18 @@
 #![deny(missing_docs)]
 
 mod dsp;
+mod envelope;
 pub mod midi;
+mod pieces;
 mod pitch;
+pub mod plugin;
 pub mod score;
 mod segment;
 mod tempo;
 pub mod wav;
 
 pub use midi::write_midi;
+pub use plugin::Melody;
 pub use score::render_score;
 pub use wav::{decode_wav, Audio, WavError};
 
