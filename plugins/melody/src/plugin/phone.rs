@@ -69,7 +69,7 @@ impl Framing for MelodiaFraming {
         let request = msg.get("request").and_then(number);
         let data = msg.get("data").and_then(Value::as_str);
         match (request, data) {
-            (Some(r), Some(b64)) if r == 1.0 => {
+            (Some(1.0), Some(b64)) => {
                 let cleaned: Vec<u8> = b64.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
                 let Ok(wav) = base64_decode(&cleaned) else {
                     return invalid("`data` is not base64");
@@ -95,7 +95,7 @@ impl Framing for MelodiaFraming {
                     payload: Some(wav),
                 }
             }
-            (Some(r), Some(key)) if r == 2.0 => {
+            (Some(2.0), Some(key)) => {
                 let mut args = Map::new();
                 args.insert("key".into(), json!(key));
                 Decoded::Request {
