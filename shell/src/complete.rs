@@ -81,7 +81,7 @@ impl Completer for KinoHelper {
             return Ok((start, pairs(self.names(), " ")));
         };
         match command {
-            "upload" | "run" => return self.files.complete(line, pos, ctx),
+            "upload" | "run" | "hum" => return self.files.complete(line, pos, ctx),
             "download" if done.last() == Some(&"--out") => {
                 return self.files.complete(line, pos, ctx)
             }

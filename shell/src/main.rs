@@ -19,6 +19,7 @@ mod cancel;
 mod complete;
 mod failure;
 mod files;
+mod hum;
 mod line;
 mod render;
 mod repl;

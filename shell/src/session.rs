@@ -15,8 +15,6 @@ use crate::render;
 pub struct LoggedIn {
     /// Account name (the prompt shows it).
     pub name: String,
-    /// `user` or `admin`.
-    pub role: String,
     /// VIP users never wait for free downloads.
     pub is_vip: bool,
 }
@@ -173,7 +171,6 @@ impl Session {
         self.token = text("session");
         self.user = Some(LoggedIn {
             name: text("name").unwrap_or_default(),
-            role: text("role").unwrap_or_else(|| "user".into()),
             is_vip: data.get("is_vip").and_then(Value::as_bool).unwrap_or(false),
         });
     }

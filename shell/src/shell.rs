@@ -10,6 +10,7 @@ use kino_proto::{ArgKind, CommandInfo, PayloadKind};
 use serde_json::{json, Map, Value};
 
 use crate::failure::Failure;
+use crate::hum;
 use crate::line::{self, Line, Word};
 use crate::render::{self, Style};
 use crate::script::{self, RunOptions};
@@ -37,6 +38,11 @@ pub const LOCAL: &[(&str, &str, &str)] = &[
         "download",
         "download ID [--out DIR]",
         "download a movie; run again to resume",
+    ),
+    (
+        "hum",
+        "hum PATH.wav [--out DIR]",
+        "transcribe a hummed tune; saves NAME.mid and NAME.png",
     ),
     (
         "run",
@@ -79,6 +85,7 @@ impl Shell {
             "register" => self.register(&line)?,
             "upload" => self.upload(&line)?,
             "download" => self.download(&line)?,
+            "hum" => self.hum(&line)?,
             "run" => self.run_script(&line)?,
             _ => self.server_command(&line)?,
         }
@@ -237,6 +244,50 @@ impl Shell {
             json!(format!("saved {shown} ({size} bytes)"))
         };
         self.print(&value)
+    }
+
+    fn hum(&mut self, line: &Line) -> Result<(), Failure> {
+        let usage = || Failure::Usage("usage: hum PATH.wav [--out DIR]".into());
+        let (wav, dir) = match line.words.as_slice() {
+            [Word::Plain(p)] => (p, "."),
+            [Word::Plain(p), Word::Flag(f), Word::Plain(d)]
+            | [Word::Flag(f), Word::Plain(d), Word::Plain(p)]
+                if f == "out" =>
+            {
+                (p, d.as_str())
+            }
+            _ => return Err(usage()),
+        };
+        let done = hum::hum(
+            &mut self.session.borrow_mut(),
+            Path::new(wav),
+            Path::new(dir),
+        )?;
+        if self.style.json {
+            let mut reply = done.reply;
+            reply["saved"] = json!(done
+                .saved
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>());
+            return self.print(&reply);
+        }
+        let notes = done.reply.get("notes").cloned().unwrap_or(json!([]));
+        if notes.as_array().is_some_and(|n| n.is_empty()) {
+            self.print(&json!("no notes found"))?;
+        } else {
+            self.print(&notes)?;
+        }
+        let tempo = done
+            .reply
+            .get("tempo_bpm")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0);
+        let saved: Vec<String> = done.saved.iter().map(|p| p.display().to_string()).collect();
+        self.print(&json!(format!(
+            "tempo {tempo:.0} bpm; saved {}",
+            saved.join(", ")
+        )))
     }
 
     fn run_script(&mut self, line: &Line) -> Result<(), Failure> {

@@ -143,7 +143,7 @@ pub fn download(
         .map_err(|e| local(&part, e))?;
     let mut out = HashingWriter { file, hasher };
     let free = field("free").and_then(|v| v.as_bool()).unwrap_or(false);
-    let bar = waiting_bar(style, session, free);
+    let bar = waiting_bar(style, field("wait_s").and_then(|v| v.as_u64()), free);
     let reply_bar = bar.clone();
     let label = name.clone();
     let mut on_reply = move |data: &Value| {
@@ -264,23 +264,16 @@ fn bytes_bar(style: Style, len: u64, msg: &str) -> ProgressBar {
     bar
 }
 
-/// A spinner shown while the server holds the reply back. For a free movie and a user who is
-/// not VIP it counts down the server's `free-download-wait` when an admin can read it from
-/// `server.info`, else it shows the time waited.
-fn waiting_bar(style: Style, session: &mut Session, free: bool) -> ProgressBar {
+/// A spinner shown while the server holds the reply back. `wait` is what `movies.get` said a
+/// download by this user would wait (the server's `free-download-wait`, or 0): it counts that
+/// down; without it, it shows the time waited.
+fn waiting_bar(style: Style, wait: Option<u64>, free: bool) -> ProgressBar {
     if !style.tty_err {
         return ProgressBar::hidden();
     }
-    let vip = session.user().is_some_and(|u| u.is_vip);
-    let wait = if free && !vip {
-        free_wait(session)
-    } else {
-        None
-    };
-    let template = match (free && !vip, wait) {
-        (true, Some(_)) => {
-            "{spinner} waiting for the server (free download, up to {wait} s): {left} s left"
-        }
+    let wait = wait.filter(|w| *w > 0);
+    let template = match (free, wait) {
+        (_, Some(_)) => "{spinner} free download: the server starts it in {left} s (of {wait} s)",
         (true, None) => "{spinner} waiting for the server (free download): {elapsed}",
         _ => "{spinner} waiting for the server: {elapsed}",
     };
@@ -302,25 +295,6 @@ fn waiting_bar(style: Style, session: &mut Session, free: bool) -> ProgressBar {
     let bar = ProgressBar::new_spinner().with_style(st);
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
-}
-
-/// The server's `free-download-wait` setting, readable by admins through `server.info`.
-fn free_wait(session: &mut Session) -> Option<u64> {
-    if session.user()?.role != "admin" {
-        return None;
-    }
-    let info = session.call("server.info", Map::new()).ok()?;
-    find_key(&info, "free-download-wait").and_then(Value::as_u64)
-}
-
-fn find_key<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {
-    match v {
-        Value::Object(m) => m
-            .get(key)
-            .or_else(|| m.values().find_map(|x| find_key(x, key))),
-        Value::Array(a) => a.iter().find_map(|x| find_key(x, key)),
-        _ => None,
-    }
 }
 
 fn obj(v: Value) -> Map<String, Value> {

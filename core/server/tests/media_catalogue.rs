@@ -202,7 +202,7 @@ fn notices_need_a_title_and_content() {
 
 #[test]
 fn get_describes_one_live_movie() {
-    let server = server(0);
+    let server = server(7);
     let mut admin = root(&server);
     let bytes = content(41, 1000);
     let id = upload_id(&mut admin, "dir/one.mp4", &bytes, true);

@@ -29,6 +29,16 @@ use crate::buy::price;
 use crate::movie::find_live;
 use crate::{records, services};
 
+/// How long a download is held: `--free-download-wait` for a free movie and a caller who is
+/// not VIP, else nothing.
+pub fn wait_s(ctx: &Ctx, free: bool, is_vip: bool) -> u64 {
+    if free && !is_vip {
+        ctx.settings().u64("free-download-wait")
+    } else {
+        0
+    }
+}
+
 /// The spec.
 pub fn command() -> Command {
     Command::new(
@@ -61,11 +71,7 @@ fn download(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
             ),
         ));
     }
-    let wait_s = if movie.free && !is_vip {
-        ctx.settings().u64("free-download-wait")
-    } else {
-        0
-    };
+    let wait_s = wait_s(ctx, movie.free, is_vip);
     let (source, stored_size) = ctx
         .blobs()
         .open(&movie.md5, offset)

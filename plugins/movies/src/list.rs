@@ -18,16 +18,22 @@ pub const DEFAULT_LIMIT: u64 = 100;
 /// Largest `limit` accepted.
 pub const MAX_LIMIT: u64 = 1000;
 
-/// `movies.get` (movie_id) → `{id, name, free, size, md5, uploaded_at}`: one movie of the
-/// catalogue (a client naming a download's file before it starts). Deleted or unknown:
-/// `not_found`.
+/// `movies.get` (movie_id) → `{id, name, free, size, md5, uploaded_at, wait_s}`: one movie of
+/// the catalogue, and `wait_s`, how long a download of it by the caller would be held now (the
+/// free-download wait, 0 for VIPs and charged movies), so a client can name the file and show a
+/// countdown before it starts. Deleted or unknown: `not_found`.
 pub fn get_command() -> Command {
     Command::new("movies.get", "One movie by id", get)
         .req_uint("movie_id", "the movie's id (`id` in movies.list)")
 }
 
 fn get(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    Ok(find_live(ctx.db(), args.u64("movie_id")?)?.to_json().into())
+    let movie = find_live(ctx.db(), args.u64("movie_id")?)?;
+    let is_vip = crate::services::is_vip(ctx)?;
+    let wait_s = crate::download::wait_s(ctx, movie.free, is_vip);
+    let mut out = movie.to_json();
+    out["wait_s"] = wait_s.into();
+    Ok(out.into())
 }
 
 /// The spec.

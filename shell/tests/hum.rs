@@ -1,0 +1,82 @@
+//! `hum PATH.wav [--out DIR]` through the real binary: the notes are printed, and the MIDI file
+//! and score are saved under the WAV's name.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{add_user, kino, server_with};
+use kino_melody::wav::encode_wav_pcm16;
+use serde_json::json;
+
+fn tune() -> Vec<u8> {
+    let rate = 16_000u32;
+    let mut samples = vec![0.0f32; 4000];
+    for pitch in [67.0f64, 69.0, 71.0] {
+        let f = 440.0 * 2f64.powf((pitch - 69.0) / 12.0);
+        for i in 0..8000 {
+            let t = f64::from(i) / f64::from(rate);
+            let env = (t / 0.02).min(1.0).min((0.5 - t) / 0.03).max(0.0);
+            samples.push((0.3 * env * (2.0 * std::f64::consts::PI * f * t).sin()) as f32);
+        }
+        samples.extend(std::iter::repeat_n(0.0, 2000));
+    }
+    encode_wav_pcm16(rate, &samples)
+}
+
+#[test]
+fn hum_prints_notes_and_saves_midi_and_png() {
+    let s = server_with(vec![Arc::new(kino_melody::Melody)]);
+    add_user(&s, "singer", "pw");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tune.wav"), tune()).unwrap();
+    let out = dir.path().join("out");
+    let ran = kino(&s)
+        .user("singer", "pw")
+        .cwd(dir.path())
+        .args([
+            "--json",
+            "-c",
+            &format!("hum tune.wav --out {}", out.display()),
+        ])
+        .run();
+    let reply = ran.expect_code(0).json_lines().remove(0);
+    let pitches: Vec<_> = reply["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["pitch"].clone())
+        .collect();
+    assert_eq!(pitches, vec![json!(67), json!(69), json!(71)]);
+    let midi = std::fs::read(out.join("tune.mid")).unwrap();
+    assert_eq!(&midi[..4], b"MThd");
+    let png = std::fs::read(out.join("tune.png")).unwrap();
+    assert_eq!(&png[..4], b"\x89PNG");
+    assert!(!out.join("tune.mid.part").exists());
+
+    // Plain output: a table of notes, then where the files went.
+    let ran = kino(&s)
+        .user("singer", "pw")
+        .cwd(dir.path())
+        .args(["-c", "hum tune.wav"])
+        .run();
+    ran.expect_code(0);
+    assert!(
+        ran.stdout.contains("G4") && ran.stdout.contains("B4"),
+        "{}",
+        ran.stdout
+    );
+    assert!(ran.stdout.contains("tune.mid"), "{}", ran.stdout);
+
+    // Not a WAV: the server's error, exit code 1, nothing saved.
+    std::fs::write(dir.path().join("bad.wav"), b"nope").unwrap();
+    let ran = kino(&s)
+        .user("singer", "pw")
+        .cwd(dir.path())
+        .args(["-c", "hum bad.wav"])
+        .run();
+    ran.expect_code(1);
+    assert!(ran.stderr.contains("bad_args"), "{}", ran.stderr);
+    assert!(!dir.path().join("bad.mid").exists());
+}
