@@ -283,3 +283,28 @@ fn every_type_needs_a_login_and_keeps_the_stream_in_sync() {
     }
     assert_ok(&c.register("late", "pw", "user"), "注册成功");
 }
+
+#[test]
+fn content_uploaded_natively_is_recognised_after_one_refused_legacy_upload() {
+    use legacy_support::{assert_ok, assert_refused, md5_hex, movie_bytes, server, Legacy};
+    let server = server();
+    let file = movie_bytes(9, 40_000);
+    let mut native = kino_testkit::admin_client(&server, "root");
+    native
+        .upload(
+            "movies.upload",
+            json!({"name": "native.mp4", "md5": md5_hex(&file), "free": true}),
+            &mut &file[..],
+            file.len() as u64,
+            &mut |_| {},
+        )
+        .unwrap();
+    let mut old = Legacy::connect(server.addr);
+    assert_ok(&old.register("oldadmin", "pw", "admin"), "注册成功");
+    assert_ok(&old.login("oldadmin", "pw", "admin"), "登陆成功");
+    // No legacy upload ever named this content, so the fingerprint is unknown at first...
+    assert_ok(&old.check_movie(&file), "可以上传");
+    assert_refused(&old.update_movie("again.mp4", &file, true), "该电影已存在");
+    // ...and once the refused upload has matched it, the client is told it exists.
+    assert_refused(&old.check_movie(&file), "该电影已存在");
+}

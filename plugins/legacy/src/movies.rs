@@ -175,20 +175,65 @@ fn update(ctx: &mut Ctx, args: &Args) -> LegacyResult {
     // by the MD5 it computes while receiving.
     let stored = match ctx.call("movies.upload", json!({"name": name, "free": free})) {
         Ok(s) => s,
-        Err(e) if e.code == ErrorCode::Conflict => return Err(Refusal::new("该电影已存在")),
+        Err(e) if e.code == ErrorCode::Conflict => {
+            let size = args.u64("file_size").unwrap_or(0);
+            remember_existing(ctx, &fp, size)?;
+            return Err(Refusal::new("该电影已存在"));
+        }
         Err(e) => return Err(e.into()),
     };
     let (Some(id), Some(md5)) = (stored["id"].as_i64(), stored["md5"].as_str()) else {
         return Err(CmdError::internal(format!("movies.upload answered {stored}")).into());
     };
+    remember(ctx, &fp, id, md5)?;
+    Ok(reply::ok("上传成功"))
+}
+
+/// Records that a legacy fingerprint stands for the movie `id` with content `md5`.
+fn remember(ctx: &mut Ctx, fp: &str, id: i64, md5: &str) -> Result<(), CmdError> {
     ctx.db().execute(
         "INSERT INTO legacy_fingerprints (fingerprint, movie_id, md5, created_at)
          VALUES (?, ?, ?, ?)
          ON CONFLICT (fingerprint) DO UPDATE
            SET movie_id = excluded.movie_id, md5 = excluded.md5, created_at = excluded.created_at",
-        params![fp.as_str(), id, md5, clock::now_rfc3339()],
+        params![fp, id, md5, clock::now_rfc3339()],
     )?;
-    Ok(reply::ok("上传成功"))
+    Ok(())
+}
+
+/// The original client's fingerprint of stored content: the MD5 of 10 bytes read at 0,
+/// size/3, 2·(size/3) and size-10 (`get_file_md5` in its lib/common.py).
+fn stored_fingerprint(ctx: &Ctx, md5: &str, size: u64) -> Result<String, CmdError> {
+    use kino_api::BlobError;
+    use md5::{Digest, Md5};
+    use std::io::Read;
+    let mut hasher = Md5::new();
+    for at in [0, size / 3, size / 3 * 2, size.saturating_sub(10)] {
+        let (reader, _) = ctx.blobs().open(md5, at)?;
+        let mut sample = Vec::with_capacity(10);
+        reader
+            .take(10)
+            .read_to_end(&mut sample)
+            .map_err(|e| CmdError::from(BlobError::Io(e)))?;
+        hasher.update(&sample);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// After a `conflict`, the content is already a movie that no legacy fingerprint points at (it
+/// came from a native client). Finds it among the movies of the same size by recomputing the
+/// fingerprint from the stored bytes, and remembers it, so `check_movie` answers "exists" from
+/// now on instead of inviting the same upload again.
+fn remember_existing(ctx: &mut Ctx, fp: &str, size: u64) -> Result<(), CmdError> {
+    for m in crate::all_rows(ctx, "movies.list", json!({"kind": "all"}))? {
+        let (Some(id), Some(md5)) = (m["id"].as_i64(), m["md5"].as_str()) else {
+            continue;
+        };
+        if m["size"].as_u64() == Some(size) && stored_fingerprint(ctx, md5, size)? == fp {
+            return remember(ctx, fp, id, md5);
+        }
+    }
+    Ok(())
 }
 
 fn list(ctx: &mut Ctx, args: &Args) -> LegacyResult {
