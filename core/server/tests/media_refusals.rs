@@ -40,6 +40,10 @@ fn users_are_forbidden_every_admin_command() {
         code(user.call("notices.publish", json!({"title": "t", "content": "c"}))),
         ErrorCode::Forbidden
     );
+    assert_eq!(
+        code(user.call("vip.stats", json!({}))),
+        ErrorCode::Forbidden
+    );
     // The refused upload's bytes were discarded: the connection is still in step.
     assert_eq!(user.call("ping", json!({})).unwrap(), json!("pong"));
     assert_eq!(listed(&mut user, "all"), ["film.mp4"]);
@@ -95,6 +99,7 @@ fn internal_services_are_not_on_the_wire() {
             "movies.check",
             "movies.delete",
             "movies.download",
+            "movies.get",
             "movies.list",
             "movies.records",
             "movies.stats",
@@ -102,6 +107,7 @@ fn internal_services_are_not_on_the_wire() {
             "notices.list",
             "notices.publish",
             "vip.buy",
+            "vip.stats",
             "vip.status",
         ]
     );
