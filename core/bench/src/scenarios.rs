@@ -129,41 +129,28 @@ fn ping_pipelined(s: &Spawned) -> Result<f64> {
 }
 
 fn ping_many(s: &Spawned) -> Result<f64> {
-    let started = Instant::now();
-    let until = started + SECONDS;
     let addr = s.addr;
-    let threads: Vec<_> = (0..4)
-        .map(|_| {
-            std::thread::spawn(move || -> Result<u64> {
-                let mut clients = (0..16)
-                    .map(|_| Client::connect(addr))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let mut n = 0;
-                while Instant::now() < until {
-                    for c in clients.iter_mut() {
-                        for _ in 0..16 {
-                            c.send(&json!({"type": "ping"}))?;
-                        }
-                        c.flush()?;
-                    }
-                    for c in clients.iter_mut() {
-                        for _ in 0..16 {
-                            c.recv()?;
-                            n += 1;
-                        }
-                    }
+    rate_across_threads(4, SECONDS, move |until| {
+        let mut clients = (0..16)
+            .map(|_| Client::connect(addr))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut n = 0;
+        while Instant::now() < until {
+            for c in clients.iter_mut() {
+                for _ in 0..16 {
+                    c.send(&json!({"type": "ping"}))?;
                 }
-                Ok(n)
-            })
-        })
-        .collect();
-    let mut total = 0;
-    for t in threads {
-        total += t
-            .join()
-            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
-    }
-    Ok(total as f64 / started.elapsed().as_secs_f64())
+                c.flush()?;
+            }
+            for c in clients.iter_mut() {
+                for _ in 0..16 {
+                    c.recv()?;
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    })
 }
 
 fn two_send(s: &Spawned) -> Result<f64> {
@@ -199,52 +186,50 @@ fn admin_token(s: &Spawned) -> Result<String> {
 fn pool_command(s: &Spawned) -> Result<f64> {
     // `auth.users` runs on the pool: this measures the worker hand-off, the waker and SQLite.
     let token = admin_token(s)?;
-    let started = Instant::now();
-    let until = started + SECONDS;
-    let threads: Vec<_> = (0..8)
-        .map(|_| {
-            let addr = s.addr;
-            let token = token.clone();
-            std::thread::spawn(move || -> Result<u64> {
-                let mut c = Client::connect(addr)?;
-                let mut n = 0;
-                while Instant::now() < until {
-                    c.call("auth.users", json!({"session": token}))?;
-                    n += 1;
-                }
-                Ok(n)
-            })
-        })
-        .collect();
-    let mut total = 0;
-    for t in threads {
-        total += t
-            .join()
-            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
-    }
-    Ok(total as f64 / started.elapsed().as_secs_f64())
+    let addr = s.addr;
+    rate_across_threads(8, SECONDS, move |until| {
+        let mut c = Client::connect(addr)?;
+        let mut n = 0;
+        while Instant::now() < until {
+            c.call("auth.users", json!({"session": token}))?;
+            n += 1;
+        }
+        Ok(n)
+    })
 }
 
 fn logins(s: &Spawned) -> Result<f64> {
+    let addr = s.addr;
+    rate_across_threads(4, Duration::from_secs(3), move |until| {
+        let mut c = Client::connect(addr)?;
+        let mut n = 0;
+        while Instant::now() < until {
+            c.call("auth.login", json!({"name": ADMIN.0, "password": ADMIN.1}))?;
+            n += 1;
+        }
+        Ok(n)
+    })
+}
+
+/// Runs `threads` client loops until `span` has passed; each returns how many requests it made.
+/// The result is requests per second over all of them.
+fn rate_across_threads(
+    threads: usize,
+    span: Duration,
+    body: impl Fn(Instant) -> Result<u64> + Send + Sync + 'static,
+) -> Result<f64> {
     let started = Instant::now();
-    let until = started + Duration::from_secs(3);
-    let threads: Vec<_> = (0..4)
+    let until = started + span;
+    let body = std::sync::Arc::new(body);
+    let handles: Vec<_> = (0..threads)
         .map(|_| {
-            let addr = s.addr;
-            std::thread::spawn(move || -> Result<u64> {
-                let mut c = Client::connect(addr)?;
-                let mut n = 0;
-                while Instant::now() < until {
-                    c.call("auth.login", json!({"name": ADMIN.0, "password": ADMIN.1}))?;
-                    n += 1;
-                }
-                Ok(n)
-            })
+            let body = std::sync::Arc::clone(&body);
+            std::thread::spawn(move || body(until))
         })
         .collect();
     let mut total = 0;
-    for t in threads {
-        total += t
+    for h in handles {
+        total += h
             .join()
             .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
     }

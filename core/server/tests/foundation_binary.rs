@@ -29,11 +29,8 @@ fn add_admin(data: &Path, name: &str, password: &str) {
     assert!(String::from_utf8_lossy(&out.stdout).contains("created admin"));
 }
 
-#[test]
-fn operator_admin_then_serve_then_graceful_stop() {
-    let dir = tempfile::tempdir().unwrap();
-    add_admin(dir.path(), "root", "top secret");
-    let mut server = BinServer::start(Path::new(BIN), dir.path(), &[]);
+/// Logs in as `root`; returns the client and the session token.
+fn login_root(server: &BinServer) -> (kino_client::Client, String) {
     let mut c = server.client();
     let reply = c
         .call(
@@ -42,6 +39,15 @@ fn operator_admin_then_serve_then_graceful_stop() {
         )
         .unwrap();
     assert_eq!(reply["role"], json!("admin"));
+    (c, reply["session"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn operator_admin_then_serve_then_graceful_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    add_admin(dir.path(), "root", "top secret");
+    let mut server = BinServer::start(Path::new(BIN), dir.path(), &[]);
+    let (mut c, token) = login_root(&server);
     assert!(c.call("server.info", json!({})).unwrap()["uptime_s"].is_u64());
 
     nix_kill(server.child.id(), "TERM");
@@ -58,17 +64,11 @@ fn operator_admin_then_serve_then_graceful_stop() {
     };
     assert!(status.success(), "{status:?}");
 
+    // The account survives the restart; the session does not.
     let server = BinServer::start(Path::new(BIN), dir.path(), &[]);
-    let mut c = server.client();
-    let reply = c
-        .call(
-            "auth.login",
-            json!({"name": "root", "password": "top secret"}),
-        )
-        .unwrap();
-    assert_eq!(reply["name"], json!("root"));
-    // The old session ended with the restart.
-    assert!(c.call("whoami", json!({"session": "x"})).unwrap()["logged_in"] == json!(false));
+    let (mut c, _) = login_root(&server);
+    let old = c.call("whoami", json!({"session": token})).unwrap();
+    assert_eq!(old["logged_in"], json!(false));
 }
 
 #[test]
