@@ -6,6 +6,14 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// CPU time of this thread in seconds (Linux `/proc/thread-self/schedstat`), so that
+/// the speed factor does not depend on other load on the machine; `None` elsewhere.
+fn cpu_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(ns / 1e9)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let png = if let Some(i) = args.iter().position(|a| a == "--png") {
@@ -35,6 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or_default();
         let bytes = std::fs::read(path)?;
         let t0 = Instant::now();
+        let c0 = cpu_seconds();
         let audio = match kino_melody::decode_wav(&bytes, 3600.0) {
             Ok(a) => a,
             Err(e) => {
@@ -44,12 +53,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         let tr = kino_melody::transcribe(&audio, &kino_melody::Params::default());
         let midi = kino_melody::write_midi(&tr);
-        let dt = t0.elapsed().as_secs_f64();
+        let wall = t0.elapsed().as_secs_f64();
+        let dt = match (c0, cpu_seconds()) {
+            (Some(a), Some(b)) if b > a => b - a,
+            _ => wall,
+        };
         let dur = audio.duration_s();
         audio_s += dur;
         cpu_s += dt;
         println!(
-            "{stem:<24} {dur:6.2} s audio  {:7.1} ms  {:4} notes  {:6.1} bpm  x{:.0}",
+            "{stem:<24} {dur:6.2} s audio  {:7.1} ms CPU  {:4} notes  {:6.1} bpm  x{:.0}",
             dt * 1000.0,
             tr.notes.len(),
             tr.tempo_bpm,
@@ -66,7 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!(
-        "total: {} clips, {audio_s:.1} s audio in {cpu_s:.3} s: speed factor x{:.0}",
+        "total: {} clips, {audio_s:.1} s audio in {cpu_s:.3} s CPU (one thread): speed factor x{:.0}",
         wavs.len(),
         audio_s / cpu_s.max(1e-9)
     );

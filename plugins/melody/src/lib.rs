@@ -18,6 +18,7 @@
 //! - `tempo`: beat-period estimate from inter-onset intervals.
 //! - [`midi`]: Standard MIDI File writer.
 //! - [`score`]: staff-notation rendering to PNG (quantisation, layout, glyphs).
+//! - [`plugin`]: the Kino server plugin that exposes all this as commands.
 
 #![deny(missing_docs)]
 

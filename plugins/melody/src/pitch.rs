@@ -24,6 +24,9 @@ const MIDI_HI: f32 = 88.0;
 const BIN_ST: f32 = 0.2;
 /// Analysis window for the NSDF (seconds): two periods of the lowest pitch.
 const NSDF_WIN_S: f64 = 0.034;
+/// Periodicity at which a frame starts to count as voiced, and where it surely is.
+const CLARITY_LO: f32 = 0.35;
+const CLARITY_HI: f32 = 0.7;
 /// Most candidates kept per frame.
 const MAX_CANDS: usize = 6;
 
@@ -66,6 +69,7 @@ fn candidates(sig: &Signal) -> (Vec<[Cand; MAX_CANDS]>, Vec<f32>) {
     let tau_min = ((sig.rate / freq_hi).floor() as usize).max(2);
     let tau_max = ((sig.rate / freq_lo).ceil() as usize).min(n - 2);
     let mut nsdf = vec![0.0f32; tau_max + 2];
+    let mut frame = vec![0.0f32; n];
     let ks: [f32; 7] = [0.66, 0.72, 0.78, 0.84, 0.88, 0.92, 0.96];
     let mut out = Vec::with_capacity(sig.frames);
     let mut clar = Vec::with_capacity(sig.frames);
@@ -88,7 +92,7 @@ fn candidates(sig: &Signal) -> (Vec<[Cand; MAX_CANDS]>, Vec<f32>) {
             clar.push(0.0);
             continue;
         }
-        let frame: Vec<f32> = buf[..n].to_vec();
+        frame.copy_from_slice(&buf[..n]);
         if fwd
             .process_with_scratch(&mut buf, &mut spec, &mut scratch_f)
             .is_err()
@@ -239,14 +243,14 @@ pub fn percentile(v: &[f32], q: f64) -> f32 {
 fn voicing_prob(energy_db: &[f32], clarity: &[f32]) -> Vec<f32> {
     let loud = percentile(energy_db, 0.97);
     let floor = percentile(energy_db, 0.10);
-    // Quieter than 40 dB under the voice, or within 3 dB of the noise floor: not voice.
-    let gate = (loud - 40.0).max(floor + 3.0).min(loud - 6.0);
+    // Quieter than 40 dB under the voice, or within 1 dB of the noise floor: not voice.
+    let gate = (loud - 40.0).max(floor + 1.0).min(loud - 10.0);
     energy_db
         .iter()
         .zip(clarity)
         .map(|(&e, &c)| {
-            let pc = ((c - 0.45) / 0.35).clamp(0.0, 1.0);
-            let pe = ((e - gate) / 6.0).clamp(0.0, 1.0);
+            let pc = ((c - CLARITY_LO) / (CLARITY_HI - CLARITY_LO)).clamp(0.0, 1.0);
+            let pe = ((e - gate) / 5.0).clamp(0.0, 1.0);
             pc * pe
         })
         .collect()
@@ -295,19 +299,33 @@ fn decode_run(cands: &[[Cand; MAX_CANDS]], voicing: &[f32], nb: usize, out: &mut
     let mut emit = vec![0.0f32; nb];
     let mut next = vec![0.0f32; nb + 1];
     for t in 0..n {
-        // Emissions.
+        // Emissions: a Gaussian (25 cents) around each candidate over a floor. Only the
+        // bins near a candidate differ from the floor, so only those are computed.
         let pv = voicing[t].clamp(0.001, 0.999);
         let floor = 0.08 / nb as f32;
-        for (b, e) in emit.iter_mut().enumerate() {
-            let m = bin_midi(b);
-            let mut s = 0.0f32;
-            for c in cands[t].iter().filter(|c| c.weight > 0.0) {
-                let d = (m - c.midi) / 0.25;
+        let base = (pv * floor).ln();
+        emit.fill(0.0);
+        let mut lo_b = nb;
+        let mut hi_b = 0;
+        for c in cands[t].iter().filter(|c| c.weight > 0.0) {
+            let centre = (c.midi - MIDI_LO) / BIN_ST;
+            let a = (centre - 4.0).floor().max(0.0) as usize;
+            let z = ((centre + 4.0).ceil().max(0.0) as usize).min(nb - 1);
+            for (b, e) in emit.iter_mut().enumerate().take(z + 1).skip(a) {
+                let d = (bin_midi(b) - c.midi) / 0.25;
                 if d.abs() < 3.0 {
-                    s += c.weight * (-0.5 * d * d).exp();
+                    *e += c.weight * (-0.5 * d * d).exp();
                 }
             }
-            *e = (pv * (0.92 * s + floor)).ln();
+            lo_b = lo_b.min(a);
+            hi_b = hi_b.max(z + 1);
+        }
+        for (b, e) in emit.iter_mut().enumerate() {
+            *e = if b >= lo_b && b < hi_b && *e > 0.0 {
+                (pv * (0.92 * *e + floor)).ln()
+            } else {
+                base
+            };
         }
         let e_unv = (1.0 - pv).ln();
         // Distance transform over voiced states: best predecessor with linear cost.

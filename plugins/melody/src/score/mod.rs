@@ -1,7 +1,114 @@
-//! Staff notation rendering (stub).
-use crate::Transcription;
+//! Staff-notation rendering of a transcription to PNG.
+//!
+//! - `quantize`: measured times to bars of notes and rests on the tempo's sixteenth grid.
+//! - `layout`: clef choice, staff positions, accidentals, spacing and line breaks.
+//! - `draw`: one system: staff, clef, time signature, bar lines, stems and beams.
+//! - `notes`: heads, ledger lines, accidentals, dots, flags, ties and rests.
+//! - `glyphs`: the embedded fonts and their outlines as vector paths.
 
-/// Renders the transcription as a PNG.
-pub fn render_score(_t: &Transcription, _title: &str) -> Vec<u8> {
-    Vec::new()
+mod draw;
+mod glyphs;
+mod layout;
+mod notes;
+mod quantize;
+
+use crate::Transcription;
+use glyphs::{Align, Fonts};
+use tiny_skia::{Color, Pixmap};
+
+/// Page width in pixels (A4 at about 150 dpi).
+pub const PAGE_WIDTH: u32 = 1240;
+/// Staff space in pixels.
+const SP: f32 = 12.0;
+const MARGIN: f32 = 70.0;
+const TOP: f32 = 150.0;
+
+/// Renders the transcription as a page of staff notation (PNG bytes, 1240 px wide):
+/// title, tempo mark, treble or bass clef chosen from the range, 4/4 time, notes
+/// quantised to sixteenths with ties, beams, dots, rests and sharps, wrapped into as
+/// many systems as needed. An empty transcription gives a staff with a whole rest and
+/// the words "no notes detected".
+pub fn render_score(t: &Transcription, title: &str) -> Vec<u8> {
+    let fonts = Fonts::load();
+    let measures = quantize::quantize(t);
+    let clef = layout::choose_clef(t.notes.iter().map(|n| n.pitch));
+    let width = PAGE_WIDTH as f32;
+    let systems = layout::layout(&measures, clef, MARGIN, width - 2.0 * MARGIN, SP);
+    // Vertical placement: each system gets room for its highest and lowest notes.
+    let mut bottoms = Vec::with_capacity(systems.len());
+    let mut y = TOP;
+    for s in &systems {
+        let above = (s.pos_range.1 - 8).max(6) as f32 * SP / 2.0;
+        let below = (-s.pos_range.0).max(6) as f32 * SP / 2.0;
+        let bottom = y + above + 4.0 * SP;
+        bottoms.push(bottom);
+        y = bottom + below + 2.5 * SP;
+    }
+    let height = (y + 60.0).ceil().max(300.0) as u32;
+    let Some(mut pm) = Pixmap::new(PAGE_WIDTH, height) else {
+        return Vec::new();
+    };
+    pm.fill(Color::WHITE);
+    let ink = Color::from_rgba8(20, 20, 20, 255);
+    let grey = Color::from_rgba8(90, 90, 90, 255);
+    let title = if title.trim().is_empty() {
+        "Melody"
+    } else {
+        title.trim()
+    };
+    let title: String = title.chars().take(80).collect();
+    fonts.text(
+        &mut pm,
+        &title,
+        30.0,
+        (width / 2.0, 70.0),
+        Align::Center,
+        ink,
+    );
+    let sub = if t.notes.is_empty() {
+        "no notes detected".to_string()
+    } else {
+        let lo = t.notes.iter().map(|n| n.pitch).min().unwrap_or(60);
+        let hi = t.notes.iter().map(|n| n.pitch).max().unwrap_or(60);
+        format!(
+            "{} notes, {} to {}, transcribed from humming",
+            t.notes.len(),
+            crate::note_name(lo),
+            crate::note_name(hi)
+        )
+    };
+    fonts.text(
+        &mut pm,
+        &sub,
+        15.0,
+        (width / 2.0, 98.0),
+        Align::Center,
+        grey,
+    );
+    let bpm = t.tempo_bpm.clamp(1.0, 999.0).round();
+    if let Some(&b0) = bottoms.first() {
+        let above = systems.first().map_or(6, |s| (s.pos_range.1 - 8).max(6));
+        let ty = (b0 - 4.0 * SP - above as f32 * SP / 2.0 + 6.0).max(TOP - 8.0);
+        fonts.text(
+            &mut pm,
+            &format!("\u{2669} = {bpm}"),
+            17.0,
+            (MARGIN, ty),
+            Align::Left,
+            ink,
+        );
+    }
+    let last_i = systems.len().saturating_sub(1);
+    for (i, (s, &bottom)) in systems.iter().zip(&bottoms).enumerate() {
+        let x1 = s.bar_ends.last().copied().unwrap_or(width - MARGIN);
+        let staff = draw::Staff {
+            bottom,
+            sp: SP,
+            x0: MARGIN,
+            x1,
+            ink,
+        };
+        draw::system(&mut pm, &fonts, s, clef, &staff, i == last_i);
+    }
+    pm.encode_png().unwrap_or_default()
 }

@@ -1,0 +1,159 @@
+//! Energy-envelope decisions: where an attack starts, where a release ends (without
+//! the reverb tail), and which dips inside a same-pitch stretch are new attacks.
+
+use crate::pitch::percentile;
+use crate::segment::Seg;
+
+/// Offsets: the note ends where its energy has fallen this far under its level (dB).
+const OFFSET_DROP_DB: f32 = 10.0;
+/// Energy dip that splits a same-pitch stretch (dB under the maxima on both sides).
+const DIP_DB: f32 = 8.0;
+/// A dip this deep splits even while the sound stays periodic (dB).
+const DEEP_DIP_DB: f32 = 10.0;
+/// Periodicity under which a dip counts as the voice stopping.
+const DIP_CLARITY: f32 = 0.5;
+/// A dip must be this much deeper (dB) than the other dips around it (vibrato).
+const DIP_MARGIN_DB: f32 = 4.0;
+/// An attack starts where the energy rises this far over the level before it (dB).
+const ONSET_BASE_DB: f32 = 3.0;
+/// After the offset the energy must stay under the threshold plus this (dB).
+const OFFSET_HYST_DB: f32 = 2.0;
+/// The final decay is followed back while the energy `DECAY_SPAN`
+/// frames, 30 ms) was at least `DECAY_MIN_DB` higher: 20 dB/s, slower than any room's tail
+/// (RT60 under 3 s) and faster than a note's own swell or fade.
+const DECAY_SPAN: usize = 6;
+const DECAY_MIN_DB: f32 = 0.6;
+
+pub fn max_of(v: &[f32]) -> f32 {
+    v.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+}
+
+pub fn min_of(v: &[f32]) -> f32 {
+    v.iter().copied().fold(f32::INFINITY, f32::min)
+}
+
+pub fn argmin(v: &[f32]) -> usize {
+    v.iter()
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(i, _)| i)
+}
+
+/// Moving average over `2 * half + 1` frames.
+pub fn smooth(v: &[f32], half: usize) -> Vec<f32> {
+    (0..v.len())
+        .map(|i| {
+            let a = i.saturating_sub(half);
+            let b = (i + half + 1).min(v.len());
+            v[a..b].iter().sum::<f32>() / (b - a) as f32
+        })
+        .collect()
+}
+
+/// Start of the attack that leads up to the voiced frame `vs`: walk back from `vs` to
+/// the last frame within `ONSET_BASE_DB` of the level before the attack (the 25th
+/// percentile of the energy between `lo` and `vs`, i.e. noise or a reverb tail).
+pub fn attack_start(e: &[f32], lo: usize, vs: usize) -> usize {
+    if vs <= lo {
+        return vs;
+    }
+    let base = percentile(&e[lo..vs], 0.25);
+    let mut t = vs;
+    while t > lo && e[t - 1] > base + ONSET_BASE_DB {
+        t -= 1;
+    }
+    t
+}
+
+/// End of a note's release: the first frame after `start` where the energy is
+/// `OFFSET_DROP_DB` under its running maximum of the last `win` frames and stays
+/// there until `limit` (the next onset, or a bounded search window). Reverb tails decay
+/// slowly after the release and level fluctuations inside a note come back up, so the
+/// condition finds the release whatever the room.
+pub fn release_end(e: &[f32], start: usize, limit: usize, win: usize, release: usize) -> usize {
+    let limit = limit.min(e.len());
+    if limit <= start + 1 {
+        return limit;
+    }
+    // Suffix maxima of e over [t, limit).
+    let mut suffix = vec![f32::NEG_INFINITY; limit - start + 1];
+    for t in (start..limit).rev() {
+        suffix[t - start] = suffix[t + 1 - start].max(e[t]);
+    }
+    // The note's level is measured after its first half-window: a legato note starts
+    // on the tail of the previous, possibly louder, one.
+    let body = (start + win / 2).min(limit - 1);
+    let mut drop = limit;
+    for t in body + 1..limit {
+        let m = max_of(&e[t.saturating_sub(win).max(body)..t]);
+        let thr = m - OFFSET_DROP_DB;
+        if e[t] < thr && suffix[t - start] < thr + OFFSET_HYST_DB {
+            drop = t;
+            break;
+        }
+    }
+    // In a reverberant room the energy after the release decays slowly, so the drop
+    // comes late. The release starts where the final decay begins; a voice's release
+    // lasts a few tens of milliseconds, so the note ends at most that long after it.
+    let mut p = drop.min(e.len() - 1);
+    while p >= start + DECAY_SPAN && e[p - DECAY_SPAN] - e[p] >= DECAY_MIN_DB {
+        p -= 1;
+    }
+    drop.min(p + release)
+}
+
+/// Splits a segment at energy valleys that mark a new attack of the same pitch: the
+/// energy must dip `DIP_DB` under the maxima within `w` frames on both sides while the
+/// periodicity breaks down (the voice stopped), or dip `DEEP_DIP_DB` whatever the
+/// periodicity (a gap filled by a pitched reverb tail). Vibrato through a room's
+/// resonances makes periodic loudness dips of 10 dB or so, but the voice stays
+/// periodic through them, so they do not split.
+pub fn split_on_dips(s: Seg, e: &[f32], clarity: &[f32], min_len: usize, w: usize) -> Vec<Seg> {
+    // (fall into the dip, rise out of it) in dB.
+    let sides = |t: usize, lo: usize, hi: usize| -> (f32, f32) {
+        let before = max_of(&e[t.saturating_sub(w).max(lo)..t]);
+        let after = max_of(&e[t..(t + w).min(hi)]);
+        (before - e[t], after - e[t])
+    };
+    let depth_at = |t: usize, lo: usize, hi: usize| -> f32 {
+        let (f, r) = sides(t, lo, hi);
+        f.min(r)
+    };
+    let is_min = |t: usize| e[t] <= e[t - 1] && e[t] < e[t + 1];
+    let mut out = Vec::new();
+    let mut cur = s;
+    let mut t = cur.start + min_len;
+    while t + min_len < cur.end {
+        if is_min(t) {
+            let depth = depth_at(t, cur.start, cur.end);
+            let clar = min_of(&clarity[t.saturating_sub(2)..(t + 3).min(clarity.len())]);
+            // Dips of vibrato recur every 150-250 ms; a new attack stands out of them.
+            let (lo, hi) = (
+                t.saturating_sub(2 * w).max(s.start + 1),
+                (t + 2 * w).min(s.end - 1),
+            );
+            let others = (lo..hi)
+                .filter(|&u| u.abs_diff(t) > w / 2 && is_min(u))
+                .map(|u| depth_at(u, s.start, s.end))
+                .fold(0.0f32, f32::max);
+            let stands_out = depth >= others + DIP_MARGIN_DB;
+            let (fall, rise) = sides(t, cur.start, cur.end);
+            // A release into a gap followed by the (possibly softer) next attack.
+            let release_gap = fall >= DEEP_DIP_DB + 2.0 && rise >= DIP_DB;
+            let deep = depth >= DEEP_DIP_DB || release_gap;
+            if stands_out && (deep || (depth >= DIP_DB && clar < DIP_CLARITY)) {
+                out.push(Seg {
+                    start: cur.start,
+                    end: t,
+                    pitch: cur.pitch,
+                });
+                cur.start = t;
+                t += min_len;
+                continue;
+            }
+        }
+        t += 1;
+    }
+    out.push(cur);
+    out
+}
