@@ -206,6 +206,16 @@ pub fn segment(track: &Track, min_note_s: f64) -> Vec<Note> {
     }
     segs.iter()
         .filter(|s| s.end > s.start && s.end - s.start >= min_len)
+        // A note is pitched sound: a stretch that is mostly silence or breath between two
+        // notes (a detached gap inside a joined region) is not one, however long.
+        .filter(|s| {
+            midi[s.start..s.end]
+                .iter()
+                .filter(|m| m.is_finite())
+                .count()
+                * 2
+                >= min_len
+        })
         .filter(|s| max_of(&e[s.start..s.end]) >= loud - QUIET_DB)
         .map(|s| Note {
             onset_s: s.start as f64 * hop,

@@ -153,3 +153,31 @@ fn odd_inputs_do_not_panic() {
         );
     }
 }
+
+#[test]
+fn detached_notes_with_digital_silence_between_stay_four_notes() {
+    // Clean harmonic tones with 120 ms of exact silence between them: the gaps are short
+    // enough to be joined as possible legato, but silence is never a note of its own.
+    let rate = 16_000u32;
+    let mut samples = vec![0.0f32; 4800];
+    let mut want = Vec::new();
+    for &(pitch, secs) in &[(60u8, 0.5f64), (62, 0.5), (64, 0.5), (67, 0.8)] {
+        want.push((samples.len() as f64 / f64::from(rate), pitch));
+        let f = 440.0 * 2f64.powf((f64::from(pitch) - 69.0) / 12.0);
+        for i in 0..(secs * f64::from(rate)) as usize {
+            let t = i as f64 / f64::from(rate);
+            let env = (t / 0.02).min(1.0).min((secs - t) / 0.03).max(0.0);
+            let s: f64 = (1..=4)
+                .map(|h| (2.0 * std::f64::consts::PI * f * f64::from(h) * t).sin() / f64::from(h))
+                .sum();
+            samples.push((0.3 * env * s) as f32);
+        }
+        samples.extend(std::iter::repeat_n(0.0, 1920));
+    }
+    let got = run(samples, rate);
+    assert_eq!(got.len(), want.len(), "{got:?}");
+    for (g, (onset, pitch)) in got.iter().zip(want) {
+        assert_eq!(g.pitch, pitch, "{got:?}");
+        assert!((g.onset_s - onset).abs() < 0.05, "{got:?}");
+    }
+}
