@@ -2,33 +2,29 @@
 //! check role and arguments once, in core (redis `processCommand`), then run the handler inline,
 //! on the pool, or on a transfer thread, and turn its result into reply bytes.
 
-use std::io::{self, Read};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use kino_api::{
-    check_args, Body, CmdError, Ctx, Decoded, Exec, Identity, PayloadKind, SessionChange,
-};
-use kino_proto::{frame::frame_json, parse_request, ErrorCode, Header, Reply};
+use kino_api::{check_args, CmdError, Ctx, Exec, Identity, PayloadKind};
+use kino_proto::{parse_request, ErrorCode, Header, Reply};
 use mio::Token;
 use serde_json::Value;
 
-use crate::conn::{Conn, FramedBy, Held, ReadState, Sending};
+use crate::conn::{Conn, ReadState};
 use crate::host::{authorize, run_handler, ServerHost};
 use crate::pipe::{Pipe, PipeReader};
 use crate::registry::Entry;
-use crate::stats::ServerStats;
 use crate::store::SqliteDb;
 use crate::workers::{LoopChannel, LoopMsg, Outcome, WorkerPool};
 
 /// Bytes buffered between the socket and a transfer thread, per direction.
-const PIPE_CAP: usize = 1024 * 1024;
+pub(crate) const PIPE_CAP: usize = 1024 * 1024;
 /// Chunk size of a body pump.
-const CHUNK: usize = 64 * 1024;
+pub(crate) const CHUNK: usize = 64 * 1024;
 /// Out-buffer level under which more body chunks are pulled in.
-const OUT_LOW_WATER: usize = 256 * 1024;
+pub(crate) const OUT_LOW_WATER: usize = 256 * 1024;
 
 /// The parts of the server the loop hands requests to.
 pub struct Dispatcher {
@@ -133,90 +129,6 @@ impl Dispatcher {
                 }
             }
         }
-    }
-
-    fn reply_now(&self, conn: &mut Conn, reply: Reply) {
-        count_reply(&self.host, reply.ok);
-        match (&conn.framed, &reply.error) {
-            (Some(f), Some(e)) => {
-                let err = CmdError::new(e.code, e.message.clone());
-                let bytes = f.framing.encode(Err(&err));
-                conn.queue(&bytes);
-            }
-            _ => conn.queue(&frame_json(&reply)),
-        }
-    }
-
-    /// One request on a plugin listener's connection, decoded by its framing. Only that
-    /// plugin's commands may run (its `Internal` ones included), always anonymously; the
-    /// connection closes after the reply.
-    fn process_framed(&mut self, conn: &mut Conn, token: Token, framed: &FramedBy) -> bool {
-        let max = framed.framing.max_message();
-        let (consumed, command, args, payload) = match framed.framing.decode(conn.input()) {
-            Decoded::Incomplete if conn.input().len() < max => return false,
-            Decoded::Incomplete => {
-                log::warn!("{}: message over {max} bytes; closing", conn.peer);
-                return self.drop_framed(conn);
-            }
-            Decoded::Invalid(why) => {
-                log::warn!("{}: invalid message: {why}; closing", conn.peer);
-                return self.drop_framed(conn);
-            }
-            Decoded::Request {
-                consumed,
-                command,
-                args,
-                payload,
-            } => (consumed, command, args, payload),
-        };
-        conn.consume(consumed);
-        conn.close_after_flush = true;
-        let host = Arc::clone(&self.host);
-        let checked = host
-            .registry
-            .get(&command)
-            .filter(|e| e.command.info.name.split('.').next() == Some(framed.plugin.as_str()))
-            .ok_or_else(|| {
-                CmdError::new(
-                    ErrorCode::UnknownCommand,
-                    format!("unknown command `{command}`"),
-                )
-            })
-            .and_then(|entry| {
-                authorize(entry.command.info.role, None, true)?;
-                Ok((entry, check_args(&entry.command.info, &args)?))
-            });
-        let (entry, args) = match checked {
-            Ok(c) => c,
-            Err(e) => {
-                self.reply_now(conn, Reply::err(None, e.code, e.message));
-                return true;
-            }
-        };
-        conn.in_flight = true;
-        conn.caller = None;
-        let name = entry.command.info.name.clone();
-        if entry.command.info.payload == PayloadKind::Upload {
-            let bytes = payload.unwrap_or_default();
-            let len = bytes.len() as u64;
-            let pipe = Arc::new(Pipe::new(bytes.len().max(1), self.chan.notifier(token)));
-            pipe.try_push(&bytes);
-            pipe.finish();
-            self.spawn_upload(token, name, None, None, None, args, pipe, len);
-        } else {
-            let chan = self.chan.clone();
-            self.pool.submit(Box::new(move |db| {
-                let outcome = run_command(&host, db, &name, None, None, None, args, None);
-                chan.send(LoopMsg::Done(token, outcome));
-            }));
-        }
-        true
-    }
-
-    fn drop_framed(&self, conn: &mut Conn) -> bool {
-        conn.clear_input();
-        conn.close_after_flush = true;
-        true
     }
 
     fn check<'h>(
@@ -348,7 +260,7 @@ impl Dispatcher {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn spawn_upload(
+    pub(crate) fn spawn_upload(
         &self,
         token: Token,
         name: String,
@@ -400,174 +312,6 @@ impl Dispatcher {
                 },
             ));
         }
-    }
-
-    /// Applies a finished command to its connection; a held reply gets a timer.
-    pub fn finish(&mut self, conn: &mut Conn, token: Token, outcome: Outcome) {
-        if let ReadState::Upload { remaining, pipe } = &conn.read {
-            // The handler returned before reading the whole payload: drop the rest.
-            pipe.abort();
-            conn.read = ReadState::Discard {
-                remaining: *remaining,
-            };
-        }
-        match outcome.session_change {
-            Some(SessionChange::Bind(t)) => conn.session = Some(t),
-            Some(SessionChange::Unbind) => conn.session = None,
-            None => {}
-        }
-        let id = outcome.id;
-        match outcome.result {
-            Err(e) => {
-                self.reply_now(conn, Reply::err(id, e.code, e.message));
-                conn.in_flight = false;
-            }
-            Ok(out) => {
-                let frame = match &conn.framed {
-                    Some(f) => f.framing.encode(Ok(&out.data)),
-                    None if out.raw => frame_json(&out.data),
-                    None => frame_json(&Reply::ok(id, out.data)),
-                };
-                match out.not_before {
-                    Some(until) if until > Instant::now() => {
-                        conn.held = Some(Held {
-                            frame,
-                            body: out.body,
-                        });
-                        self.new_timers.push((until, token));
-                    }
-                    _ => self.emit(conn, token, frame, out.body),
-                }
-            }
-        }
-    }
-
-    /// Queues a reply frame and starts streaming its body, if any.
-    pub fn emit(&mut self, conn: &mut Conn, token: Token, frame: Vec<u8>, body: Option<Body>) {
-        count_reply(&self.host, true);
-        conn.queue(&frame);
-        let Some(body) = body else {
-            conn.in_flight = false;
-            return;
-        };
-        let Body {
-            len,
-            mut source,
-            on_complete,
-        } = body;
-        if len == 0 {
-            self.complete(conn, token, on_complete, 0);
-            return;
-        }
-        let pipe = Arc::new(Pipe::new(PIPE_CAP, self.chan.notifier(token)));
-        let producer = Arc::clone(&pipe);
-        let spawned = std::thread::Builder::new()
-            .name("kino-send".into())
-            .spawn(move || {
-                let mut left = len;
-                while left > 0 {
-                    let mut chunk = vec![0u8; CHUNK.min(left as usize)];
-                    match source.read(&mut chunk) {
-                        Ok(0) => break,
-                        Ok(n) => {
-                            chunk.truncate(n);
-                            left -= n as u64;
-                            if !producer.push_blocking(chunk) {
-                                return;
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            log::error!("reading a reply body: {e}");
-                            break;
-                        }
-                    }
-                }
-                producer.finish();
-            });
-        if let Err(e) = spawned {
-            log::error!("spawning a send thread: {e}");
-            conn.close_after_flush = true;
-            conn.in_flight = false;
-            return;
-        }
-        conn.sending = Some(Sending {
-            pipe,
-            remaining: len,
-            sent: 0,
-            on_complete,
-        });
-    }
-
-    /// Pulls body chunks into the out-buffer; returns whether the body finished.
-    pub fn fill_body(&mut self, conn: &mut Conn, token: Token) -> io::Result<bool> {
-        while conn.pending_out() < OUT_LOW_WATER {
-            let Some(s) = conn.sending.as_mut() else {
-                return Ok(false);
-            };
-            match s.pipe.try_pop() {
-                Some(mut chunk) => {
-                    chunk.truncate(s.remaining.min(chunk.len() as u64) as usize);
-                    s.remaining -= chunk.len() as u64;
-                    s.sent += chunk.len() as u64;
-                    conn.queue(&chunk);
-                }
-                None if s.pipe.drained() && s.remaining > 0 => {
-                    // The source ended early: the client was promised more bytes than exist, so
-                    // the stream cannot be kept in sync.
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "reply body ended early",
-                    ));
-                }
-                None => return Ok(false),
-            }
-            if conn.sending.as_ref().is_some_and(|s| s.remaining == 0) {
-                if let Some(s) = conn.sending.take() {
-                    s.pipe.abort();
-                    self.complete(conn, token, s.on_complete, s.sent);
-                }
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
-    /// A body went out whole. Its hook (e.g. the download record) runs on a worker, and the
-    /// connection takes no next request until it has: a client that asks for its records right
-    /// after a download sees that download.
-    fn complete(
-        &mut self,
-        conn: &mut Conn,
-        token: Token,
-        hook: Option<kino_api::OnComplete>,
-        sent: u64,
-    ) {
-        let Some(hook) = hook else {
-            conn.in_flight = false;
-            return;
-        };
-        let host = Arc::clone(&self.host);
-        let chan = self.chan.clone();
-        let caller = conn.caller.clone();
-        let session = conn.session.clone();
-        self.pool.submit(Box::new(move |db| {
-            let mut ctx = Ctx::new(&*host, db, caller, session);
-            let outcome = catch_unwind(AssertUnwindSafe(|| hook(&mut ctx, sent)));
-            match outcome {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => log::warn!("completion hook failed: {e}"),
-                Err(_) => log::error!("completion hook panicked"),
-            }
-            chan.send(LoopMsg::Released(token));
-        }));
-    }
-}
-
-fn count_reply(host: &ServerHost, ok: bool) {
-    ServerStats::add(&host.stats.commands, 1);
-    if !ok {
-        ServerStats::add(&host.stats.errors, 1);
     }
 }
 

@@ -7,7 +7,9 @@
 //! Layout:
 //! - [`event_loop`]: the readiness loop: accept, read, write, timers, shutdown.
 //! - [`conn`] — one connection's buffers and state.
-//! - [`dispatch`] — request → checks → handler (inline, pool or transfer thread) → reply bytes.
+//! - [`dispatch`] — request → checks → handler (inline, pool or transfer thread).
+//! - `replies` — results → reply bytes, held replies, streamed bodies, completion hooks.
+//! - `framed` — requests on a plugin's own listener, in its framing.
 //! - [`registry`] — the command table, name rules, per-command counters.
 //! - [`host`] — the `Host` implementation handlers reach through `Ctx`; panic catching.
 //! - [`workers`] — the worker pool and the channel + waker back to the loop.
@@ -25,9 +27,11 @@ pub mod conn;
 pub mod dispatch;
 pub mod docgen;
 pub mod event_loop;
+mod framed;
 pub mod host;
 pub mod pipe;
 pub mod registry;
+mod replies;
 pub mod session;
 pub mod stats;
 pub mod store;

@@ -1,0 +1,94 @@
+//! Requests on a plugin's own listener (e.g. the Melodia phone app): the plugin's framing turns
+//! bytes into one request, which runs anonymously and may reach only that plugin's commands
+//! (its `Internal` ones included); the connection closes after the reply.
+
+use std::sync::Arc;
+
+use kino_api::{check_args, CmdError, Decoded, PayloadKind};
+use kino_proto::{ErrorCode, Reply};
+use mio::Token;
+
+use crate::conn::{Conn, FramedBy};
+use crate::dispatch::{run_command, Dispatcher};
+use crate::host::authorize;
+use crate::pipe::Pipe;
+use crate::workers::LoopMsg;
+
+impl Dispatcher {
+    /// One request on a plugin listener's connection, decoded by its framing. Only that
+    /// plugin's commands may run (its `Internal` ones included), always anonymously; the
+    /// connection closes after the reply.
+    pub(crate) fn process_framed(
+        &mut self,
+        conn: &mut Conn,
+        token: Token,
+        framed: &FramedBy,
+    ) -> bool {
+        let max = framed.framing.max_message();
+        let (consumed, command, args, payload) = match framed.framing.decode(conn.input()) {
+            Decoded::Incomplete if conn.input().len() < max => return false,
+            Decoded::Incomplete => {
+                log::warn!("{}: message over {max} bytes; closing", conn.peer);
+                return self.drop_framed(conn);
+            }
+            Decoded::Invalid(why) => {
+                log::warn!("{}: invalid message: {why}; closing", conn.peer);
+                return self.drop_framed(conn);
+            }
+            Decoded::Request {
+                consumed,
+                command,
+                args,
+                payload,
+            } => (consumed, command, args, payload),
+        };
+        conn.consume(consumed);
+        conn.close_after_flush = true;
+        let host = Arc::clone(&self.host);
+        let checked = host
+            .registry
+            .get(&command)
+            .filter(|e| e.command.info.name.split('.').next() == Some(framed.plugin.as_str()))
+            .ok_or_else(|| {
+                CmdError::new(
+                    ErrorCode::UnknownCommand,
+                    format!("unknown command `{command}`"),
+                )
+            })
+            .and_then(|entry| {
+                authorize(entry.command.info.role, None, true)?;
+                Ok((entry, check_args(&entry.command.info, &args)?))
+            });
+        let (entry, args) = match checked {
+            Ok(c) => c,
+            Err(e) => {
+                self.reply_now(conn, Reply::err(None, e.code, e.message));
+                return true;
+            }
+        };
+        conn.in_flight = true;
+        conn.caller = None;
+        let name = entry.command.info.name.clone();
+        if entry.command.info.payload == PayloadKind::Upload {
+            let bytes = payload.unwrap_or_default();
+            let len = bytes.len() as u64;
+            let pipe = Arc::new(Pipe::new(bytes.len().max(1), self.chan.notifier(token)));
+            pipe.try_push(&bytes);
+            pipe.finish();
+            self.spawn_upload(token, name, None, None, None, args, pipe, len);
+        } else {
+            let chan = self.chan.clone();
+            self.pool.submit(Box::new(move |db| {
+                let outcome = run_command(&host, db, &name, None, None, None, args, None);
+                chan.send(LoopMsg::Done(token, outcome));
+            }));
+        }
+        true
+    }
+
+    fn drop_framed(&self, conn: &mut Conn) -> bool {
+        conn.clear_input();
+        conn.close_after_flush = true;
+        true
+    }
+}

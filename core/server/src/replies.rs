@@ -1,0 +1,202 @@
+//! From a command's result to bytes on the socket: reply frames (or a plugin listener's own
+//! encoding), held replies, bodies streamed from a pump thread through a bounded pipe, and the
+//! completion hook that runs once a body went out whole.
+
+use std::io::{self, Read};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Instant;
+
+use kino_api::{Body, CmdError, Ctx, SessionChange};
+use kino_proto::{frame::frame_json, Reply};
+use mio::Token;
+
+use crate::conn::{Conn, Held, ReadState, Sending};
+use crate::dispatch::{Dispatcher, CHUNK, OUT_LOW_WATER, PIPE_CAP};
+use crate::host::ServerHost;
+use crate::pipe::Pipe;
+use crate::stats::ServerStats;
+use crate::workers::{LoopMsg, Outcome};
+
+impl Dispatcher {
+    /// Queues a reply for a request answered without running a handler (or failed).
+    pub(crate) fn reply_now(&self, conn: &mut Conn, reply: Reply) {
+        count_reply(&self.host, reply.ok);
+        match (&conn.framed, &reply.error) {
+            (Some(f), Some(e)) => {
+                let err = CmdError::new(e.code, e.message.clone());
+                let bytes = f.framing.encode(Err(&err));
+                conn.queue(&bytes);
+            }
+            _ => conn.queue(&frame_json(&reply)),
+        }
+    }
+
+    /// Applies a finished command to its connection; a held reply gets a timer.
+    pub fn finish(&mut self, conn: &mut Conn, token: Token, outcome: Outcome) {
+        if let ReadState::Upload { remaining, pipe } = &conn.read {
+            // The handler returned before reading the whole payload: drop the rest.
+            pipe.abort();
+            conn.read = ReadState::Discard {
+                remaining: *remaining,
+            };
+        }
+        match outcome.session_change {
+            Some(SessionChange::Bind(t)) => conn.session = Some(t),
+            Some(SessionChange::Unbind) => conn.session = None,
+            None => {}
+        }
+        let id = outcome.id;
+        match outcome.result {
+            Err(e) => {
+                self.reply_now(conn, Reply::err(id, e.code, e.message));
+                conn.in_flight = false;
+            }
+            Ok(out) => {
+                let frame = match &conn.framed {
+                    Some(f) => f.framing.encode(Ok(&out.data)),
+                    None if out.raw => frame_json(&out.data),
+                    None => frame_json(&Reply::ok(id, out.data)),
+                };
+                match out.not_before {
+                    Some(until) if until > Instant::now() => {
+                        conn.held = Some(Held {
+                            frame,
+                            body: out.body,
+                        });
+                        self.new_timers.push((until, token));
+                    }
+                    _ => self.emit(conn, token, frame, out.body),
+                }
+            }
+        }
+    }
+
+    /// Queues a reply frame and starts streaming its body, if any.
+    pub fn emit(&mut self, conn: &mut Conn, token: Token, frame: Vec<u8>, body: Option<Body>) {
+        count_reply(&self.host, true);
+        conn.queue(&frame);
+        let Some(body) = body else {
+            conn.in_flight = false;
+            return;
+        };
+        let Body {
+            len,
+            mut source,
+            on_complete,
+        } = body;
+        if len == 0 {
+            self.complete(conn, token, on_complete, 0);
+            return;
+        }
+        let pipe = Arc::new(Pipe::new(PIPE_CAP, self.chan.notifier(token)));
+        let producer = Arc::clone(&pipe);
+        let spawned = std::thread::Builder::new()
+            .name("kino-send".into())
+            .spawn(move || {
+                let mut left = len;
+                while left > 0 {
+                    let mut chunk = vec![0u8; CHUNK.min(left as usize)];
+                    match source.read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            chunk.truncate(n);
+                            left -= n as u64;
+                            if !producer.push_blocking(chunk) {
+                                return;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            log::error!("reading a reply body: {e}");
+                            break;
+                        }
+                    }
+                }
+                producer.finish();
+            });
+        if let Err(e) = spawned {
+            log::error!("spawning a send thread: {e}");
+            conn.close_after_flush = true;
+            conn.in_flight = false;
+            return;
+        }
+        conn.sending = Some(Sending {
+            pipe,
+            remaining: len,
+            sent: 0,
+            on_complete,
+        });
+    }
+
+    /// Pulls body chunks into the out-buffer; returns whether the body finished.
+    pub fn fill_body(&mut self, conn: &mut Conn, token: Token) -> io::Result<bool> {
+        while conn.pending_out() < OUT_LOW_WATER {
+            let Some(s) = conn.sending.as_mut() else {
+                return Ok(false);
+            };
+            match s.pipe.try_pop() {
+                Some(mut chunk) => {
+                    chunk.truncate(s.remaining.min(chunk.len() as u64) as usize);
+                    s.remaining -= chunk.len() as u64;
+                    s.sent += chunk.len() as u64;
+                    conn.queue(&chunk);
+                }
+                None if s.pipe.drained() && s.remaining > 0 => {
+                    // The source ended early: the client was promised more bytes than exist, so
+                    // the stream cannot be kept in sync.
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "reply body ended early",
+                    ));
+                }
+                None => return Ok(false),
+            }
+            if conn.sending.as_ref().is_some_and(|s| s.remaining == 0) {
+                if let Some(s) = conn.sending.take() {
+                    s.pipe.abort();
+                    self.complete(conn, token, s.on_complete, s.sent);
+                }
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// A body went out whole. Its hook (e.g. the download record) runs on a worker, and the
+    /// connection takes no next request until it has: a client that asks for its records right
+    /// after a download sees that download.
+    fn complete(
+        &mut self,
+        conn: &mut Conn,
+        token: Token,
+        hook: Option<kino_api::OnComplete>,
+        sent: u64,
+    ) {
+        let Some(hook) = hook else {
+            conn.in_flight = false;
+            return;
+        };
+        let host = Arc::clone(&self.host);
+        let chan = self.chan.clone();
+        let caller = conn.caller.clone();
+        let session = conn.session.clone();
+        self.pool.submit(Box::new(move |db| {
+            let mut ctx = Ctx::new(&*host, db, caller, session);
+            let outcome = catch_unwind(AssertUnwindSafe(|| hook(&mut ctx, sent)));
+            match outcome {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => log::warn!("completion hook failed: {e}"),
+                Err(_) => log::error!("completion hook panicked"),
+            }
+            chan.send(LoopMsg::Released(token));
+        }));
+    }
+}
+
+pub(crate) fn count_reply(host: &ServerHost, ok: bool) {
+    ServerStats::add(&host.stats.commands, 1);
+    if !ok {
+        ServerStats::add(&host.stats.errors, 1);
+    }
+}
