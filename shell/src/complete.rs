@@ -14,7 +14,8 @@ use rustyline::validate::Validator;
 use rustyline::{Context, Helper};
 
 use crate::session::Session;
-use crate::shell::{arg_usage, LOCAL};
+use crate::shell::LOCAL;
+use crate::usage::arg_usage;
 
 /// Completion and hints from the session's cached command list.
 pub struct KinoHelper {

@@ -27,6 +27,7 @@ mod script;
 mod session;
 mod shell;
 mod transfer;
+mod usage;
 
 use std::cell::RefCell;
 use std::io::{self, BufRead, IsTerminal};

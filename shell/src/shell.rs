@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use kino_proto::{ArgKind, CommandInfo, PayloadKind};
+use kino_proto::PayloadKind;
 use serde_json::{json, Map, Value};
 
 use crate::failure::Failure;
@@ -16,6 +16,7 @@ use crate::render::{self, Style};
 use crate::script::{self, RunOptions};
 use crate::session::Session;
 use crate::transfer::{self, Uploaded};
+use crate::usage::{kind_name, usage};
 
 /// The shell's own commands: name, usage, summary (for `help`, completion and hints).
 pub const LOCAL: &[(&str, &str, &str)] = &[
@@ -360,41 +361,6 @@ impl Shell {
             }
             _ => Err(Failure::Usage("usage: help [COMMAND]".into())),
         }
-    }
-}
-
-/// `name key=<kind> [opt=<a|b>]`: a command's usage line from its schema.
-pub fn usage(c: &CommandInfo) -> String {
-    let mut s = c.name.clone();
-    for a in &c.args {
-        s.push(' ');
-        s.push_str(&arg_usage(a));
-    }
-    s
-}
-
-/// `key=<kind>` for a required argument, `[key=<kind>]` for an optional one.
-pub fn arg_usage(a: &kino_proto::ArgInfo) -> String {
-    let value = if a.choices.is_empty() {
-        format!("<{}>", kind_name(a.kind))
-    } else {
-        a.choices.join("|")
-    };
-    if a.required {
-        format!("{}={value}", a.name)
-    } else {
-        format!("[{}={value}]", a.name)
-    }
-}
-
-fn kind_name(k: ArgKind) -> &'static str {
-    match k {
-        ArgKind::String => "string",
-        ArgKind::Int => "int",
-        ArgKind::Uint => "uint",
-        ArgKind::Number => "number",
-        ArgKind::Bool => "bool",
-        ArgKind::Any => "json",
     }
 }
 

@@ -1,0 +1,38 @@
+//! Usage lines built from a command's schema (`help`, hints): `name key=<kind> [opt=a|b]`.
+
+use kino_proto::{ArgInfo, ArgKind, CommandInfo};
+
+/// `name key=<kind> [opt=<a|b>]`: a command's usage line from its schema.
+pub fn usage(c: &CommandInfo) -> String {
+    let mut s = c.name.clone();
+    for a in &c.args {
+        s.push(' ');
+        s.push_str(&arg_usage(a));
+    }
+    s
+}
+
+/// `key=<kind>` for a required argument, `[key=<kind>]` for an optional one.
+pub fn arg_usage(a: &ArgInfo) -> String {
+    let value = if a.choices.is_empty() {
+        format!("<{}>", kind_name(a.kind))
+    } else {
+        a.choices.join("|")
+    };
+    if a.required {
+        format!("{}={value}", a.name)
+    } else {
+        format!("[{}={value}]", a.name)
+    }
+}
+
+pub fn kind_name(k: ArgKind) -> &'static str {
+    match k {
+        ArgKind::String => "string",
+        ArgKind::Int => "int",
+        ArgKind::Uint => "uint",
+        ArgKind::Number => "number",
+        ArgKind::Bool => "bool",
+        ArgKind::Any => "json",
+    }
+}
