@@ -339,10 +339,14 @@ pub fn run_command(
         ctx = ctx.with_upload(reader, len);
     }
     let result = run_handler(entry, &mut ctx, &args);
-    if let Err(e) = &result {
-        if e.code == ErrorCode::Internal {
-            log::warn!("{name} failed: {}", e.message);
-        }
+    match &result {
+        // One line per failed command; the detail of an internal error was logged where it
+        // happened.
+        Err(e) => log::warn!(
+            "{name} failed for {}: {e}",
+            ctx.caller().map_or("anonymous", |c| c.name.as_str())
+        ),
+        Ok(_) => log::debug!("{name} done"),
     }
     let session_change = ctx.session_change().cloned();
     Outcome {
