@@ -106,6 +106,12 @@ pub fn run(
     };
     let mut scope = Scope::new();
     scope.push_constant("args", script_args);
+    // Where the script lives, so it can find files shipped beside it wherever it is run from.
+    let dir = Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    scope.push_constant("script_dir", dir.display().to_string());
     match engine.run_ast_with_scope(&mut scope, &ast) {
         Ok(()) => Ok(()),
         Err(_) if broken_pipe.get() => Err(Failure::BrokenPipe),

@@ -116,6 +116,7 @@ pub fn download(
         .and_then(|v| v.as_str().map(safe_name))
         .unwrap_or_else(|| format!("movie-{id}"));
     let size = field("size").and_then(|v| v.as_u64());
+    fs::create_dir_all(dir).map_err(|e| local(dir, e))?;
     let target = dir.join(&name);
     let part = dir.join(format!("{name}.part"));
     let mut offset = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);

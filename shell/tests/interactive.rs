@@ -58,7 +58,8 @@ fn login_command_completion_and_ctrl_d_in_a_terminal() {
     p.flush().unwrap();
     // The editor redraws the prompt at every key, so wait for the output itself.
     p.exp_string("logged_in").unwrap();
-    let out = p.exp_string("user_id").unwrap();
+    // Fields print in the order the server wrote them; `role` comes last.
+    let out = p.exp_string("role").unwrap();
     assert!(out.contains("alice"), "{out:?}");
 
     // One server command with arguments (no movies yet).

@@ -104,15 +104,17 @@ fn download_waits_for_free_movies_and_resumes_from_a_partial_file() {
     let original = std::fs::read(src.path().join("big.mp4")).unwrap();
     add_user(&s, "alice", "alice-pw-1");
 
-    // A whole download: the non-VIP wait (1 s in these tests) comes first.
-    let out = tempfile::tempdir().unwrap();
+    // A whole download: the non-VIP wait (1 s in these tests) comes first. `--out` names a
+    // folder that does not exist yet.
+    let top = tempfile::tempdir().unwrap();
+    let out = top.path().join("new").join("folder");
     let started = Instant::now();
     let ran = kino(&s)
         .user("alice", "alice-pw-1")
         .args([
             "--json",
             "-c",
-            &format!("download {id} --out {}", out.path().display()),
+            &format!("download {id} --out {}", out.display()),
         ])
         .run();
     let reply = ran.expect_code(0).json_lines().remove(0);
@@ -121,7 +123,7 @@ fn download_waits_for_free_movies_and_resumes_from_a_partial_file() {
         "the server's wait"
     );
     assert_eq!(reply["size"], json!(700_000));
-    assert_eq!(std::fs::read(out.path().join("big.mp4")).unwrap(), original);
+    assert_eq!(std::fs::read(out.join("big.mp4")).unwrap(), original);
 
     // An interrupted download left NAME.part: the next run asks only for the rest.
     let again = tempfile::tempdir().unwrap();

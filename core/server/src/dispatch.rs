@@ -254,7 +254,7 @@ impl Dispatcher {
             let name = info.name.clone();
             self.pool.submit(Box::new(move |db| {
                 let outcome = run_command(&host, db, &name, id, caller, session, args, None);
-                chan.send(LoopMsg::Done(token, outcome));
+                chan.send(LoopMsg::Done(token, Box::new(outcome)));
             }));
         }
     }
@@ -299,17 +299,17 @@ impl Dispatcher {
                     },
                 };
                 pipe.abort();
-                chan.send(LoopMsg::Done(token, outcome));
+                chan.send(LoopMsg::Done(token, Box::new(outcome)));
             });
         if let Err(e) = spawned {
             log::error!("spawning an upload thread: {e}");
             self.chan.send(LoopMsg::Done(
                 token,
-                Outcome {
+                Box::new(Outcome {
                     id: None,
                     result: Err(CmdError::internal(e)),
                     session_change: None,
-                },
+                }),
             ));
         }
     }

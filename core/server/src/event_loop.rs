@@ -115,7 +115,7 @@ impl EventLoop {
                 match msg {
                     LoopMsg::Done(token, outcome) => {
                         if let Some(conn) = self.conns.get_mut(&token) {
-                            self.dispatcher.finish(conn, token, outcome);
+                            self.dispatcher.finish(conn, token, *outcome);
                             self.pump(token);
                         }
                     }

@@ -80,7 +80,7 @@ impl Dispatcher {
             let chan = self.chan.clone();
             self.pool.submit(Box::new(move |db| {
                 let outcome = run_command(&host, db, &name, None, None, None, args, None);
-                chan.send(LoopMsg::Done(token, outcome));
+                chan.send(LoopMsg::Done(token, Box::new(outcome)));
             }));
         }
         true

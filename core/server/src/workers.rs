@@ -24,8 +24,8 @@ pub struct Outcome {
 
 /// Messages to the event loop.
 pub enum LoopMsg {
-    /// A command finished.
-    Done(Token, Outcome),
+    /// A command finished (boxed: results are large next to the other messages).
+    Done(Token, Box<Outcome>),
     /// A transfer pipe has room or data again: pump that connection.
     Wake(Token),
     /// A reply body's completion hook has run: the connection may take its next request.
