@@ -81,6 +81,17 @@ impl Args {
         }
     }
 
+    /// `(limit, offset)` of a list command declared with [`crate::Command::paged`]; a `limit`
+    /// over [`crate::command::PAGE_MAX`] is `bad_args`.
+    pub fn page(&self) -> Result<(u64, u64), CmdError> {
+        use crate::command::{PAGE_DEFAULT, PAGE_MAX};
+        let limit = self.opt_u64("limit")?.unwrap_or(PAGE_DEFAULT);
+        if limit > PAGE_MAX {
+            return Err(CmdError::bad_args(format!("limit is at most {PAGE_MAX}")));
+        }
+        Ok((limit, self.opt_u64("offset")?.unwrap_or(0)))
+    }
+
     /// An optional boolean.
     pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, CmdError> {
         match self.get(name) {
@@ -127,5 +138,11 @@ mod tests {
         assert_eq!(a.opt_str("nul").ok(), Some(None));
         assert!(a.str("missing").is_err());
         assert!(a.str("n").is_err());
+        assert_eq!(args(json!({})).page().ok(), Some((100, 0)));
+        assert_eq!(
+            args(json!({"limit": 5, "offset": 2})).page().ok(),
+            Some((5, 2))
+        );
+        assert!(args(json!({"limit": 1001})).page().is_err());
     }
 }

@@ -7,6 +7,11 @@ use kino_proto::{ArgInfo, ArgKind, CommandInfo, PayloadKind, Role};
 
 use crate::{Args, CmdError, Ctx, Output};
 
+/// Rows a list command returns when the request gives no `limit`.
+pub const PAGE_DEFAULT: u64 = 100;
+/// Largest `limit` a list command accepts.
+pub const PAGE_MAX: u64 = 1000;
+
 /// Where a handler runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exec {
@@ -133,6 +138,13 @@ impl Command {
     /// An optional non-negative integer.
     pub fn opt_uint(self, name: &str, doc: &str) -> Self {
         self.arg(name, ArgKind::Uint, false, doc)
+    }
+
+    /// The `limit` and `offset` of a list command, read back with [`Args::page`]. One rule
+    /// for every list: at most [`PAGE_MAX`] rows, [`PAGE_DEFAULT`] when not asked.
+    pub fn paged(self) -> Self {
+        self.opt_uint("limit", "at most this many (default 100, max 1000)")
+            .opt_uint("offset", "skip this many of the newest")
     }
 
     /// An optional boolean.

@@ -77,7 +77,7 @@ impl Plugin for Legacy {
 }
 
 /// Rows asked for per page when reading a whole native list.
-const PAGE: u64 = 1000;
+const PAGE: u64 = kino_api::PAGE_MAX;
 /// Pages read at most (100 000 rows): the original answered every row in one frame, and this
 /// bounds that frame.
 const MAX_PAGES: u64 = 100;

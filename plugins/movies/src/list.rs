@@ -13,11 +13,6 @@ use kino_api::db::escape_like;
 
 use crate::movie::{find_live, Movie, COLUMNS};
 
-/// Rows returned when the request gives no `limit`.
-pub const DEFAULT_LIMIT: u64 = 100;
-/// Largest `limit` accepted.
-pub const MAX_LIMIT: u64 = 1000;
-
 /// `movies.get` (movie_id) → `{id, name, free, size, md5, uploaded_at, wait_s}`: one movie of
 /// the catalogue, and `wait_s`, how long a download of it by the caller would be held now (the
 /// free-download wait, 0 for VIPs and charged movies), so a client can name the file and show a
@@ -45,16 +40,11 @@ pub fn command() -> Command {
             "all (default), free or charge",
         )
         .opt_str("q", "only names containing this")
-        .opt_uint("limit", "at most this many (default 100, max 1000)")
-        .opt_uint("offset", "skip this many of the newest")
+        .paged()
 }
 
 fn list(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let limit = args.opt_u64("limit")?.unwrap_or(DEFAULT_LIMIT);
-    if limit > MAX_LIMIT {
-        return Err(CmdError::bad_args(format!("limit is at most {MAX_LIMIT}")));
-    }
-    let offset = args.opt_u64("offset")?.unwrap_or(0);
+    let (limit, offset) = args.page()?;
     let mut sql = format!("SELECT {COLUMNS} FROM movies WHERE deleted = 0");
     let mut params: Vec<SqlValue> = Vec::new();
     match args.str_or("kind", "all")? {

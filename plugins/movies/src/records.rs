@@ -9,11 +9,6 @@
 use kino_api::serde_json::{json, Value};
 use kino_api::{clock, params, Args, CmdError, Command, Ctx, Database, Identity, Output};
 
-/// Rows returned when the request gives no `limit`.
-pub const DEFAULT_LIMIT: u64 = 100;
-/// Largest `limit` accepted.
-pub const MAX_LIMIT: u64 = 1000;
-
 /// The spec.
 pub fn command() -> Command {
     Command::new(
@@ -21,8 +16,7 @@ pub fn command() -> Command {
         "Your download records, newest first",
         records,
     )
-    .opt_uint("limit", "at most this many (default 100, max 1000)")
-    .opt_uint("offset", "skip this many of the newest")
+    .paged()
 }
 
 /// Records that `who` received `bytes` bytes of a movie starting at `offset`.
@@ -50,11 +44,7 @@ pub fn record(
 }
 
 fn records(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let limit = args.opt_u64("limit")?.unwrap_or(DEFAULT_LIMIT);
-    if limit > MAX_LIMIT {
-        return Err(CmdError::bad_args(format!("limit is at most {MAX_LIMIT}")));
-    }
-    let offset = args.opt_u64("offset")?.unwrap_or(0);
+    let (limit, offset) = args.page()?;
     let user_id = ctx.user()?.user_id;
     let rows = ctx.db().query(
         "SELECT r.id, r.movie_id, m.name, r.start_offset, r.bytes, r.downloaded_at

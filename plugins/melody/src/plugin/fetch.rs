@@ -27,9 +27,7 @@ pub fn fetch_command() -> Command {
 
 /// `melody.list`.
 pub fn list_command() -> Command {
-    Command::new("melody.list", "Your transcriptions, newest first", list)
-        .opt_uint("limit", "at most this many (default 100, max 1000)")
-        .opt_uint("offset", "skip this many of the newest")
+    Command::new("melody.list", "Your transcriptions, newest first", list).paged()
 }
 
 /// The body for one stored file.
@@ -60,11 +58,7 @@ fn fetch(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
 }
 
 fn list(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let limit = args.opt_u64("limit")?.unwrap_or(100);
-    if limit > 1000 {
-        return Err(CmdError::bad_args("limit is at most 1000"));
-    }
-    let offset = args.opt_u64("offset")?.unwrap_or(0);
+    let (limit, offset) = args.page()?;
     let user_id = ctx.user()?.user_id;
     let rows = ctx.db().query(
         "SELECT o.key, o.title, r.notes_json, r.tempo_bpm, r.duration_s, o.created_at
