@@ -16,7 +16,7 @@ use crate::render::{self, Style};
 use crate::script::{self, RunOptions};
 use crate::session::Session;
 use crate::transfer::{self, Uploaded};
-use crate::usage::{kind_name, usage};
+use crate::usage::usage;
 
 /// The shell's own commands: name, usage, summary (for `help`, completion and hints).
 pub const LOCAL: &[(&str, &str, &str)] = &[
@@ -346,7 +346,7 @@ impl Shell {
                         text.push_str(&format!(
                             "  {:<10} {need}, {}: {}\n",
                             a.name,
-                            kind_name(a.kind),
+                            a.kind.as_str(),
                             a.doc
                         ));
                     }

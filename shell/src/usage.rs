@@ -1,6 +1,6 @@
 //! Usage lines built from a command's schema (`help`, hints): `name key=<kind> [opt=a|b]`.
 
-use kino_proto::{ArgInfo, ArgKind, CommandInfo};
+use kino_proto::{ArgInfo, CommandInfo};
 
 /// `name key=<kind> [opt=<a|b>]`: a command's usage line from its schema.
 pub fn usage(c: &CommandInfo) -> String {
@@ -15,7 +15,7 @@ pub fn usage(c: &CommandInfo) -> String {
 /// `key=<kind>` for a required argument, `[key=<kind>]` for an optional one.
 pub fn arg_usage(a: &ArgInfo) -> String {
     let value = if a.choices.is_empty() {
-        format!("<{}>", kind_name(a.kind))
+        format!("<{}>", a.kind.as_str())
     } else {
         a.choices.join("|")
     };
@@ -23,16 +23,5 @@ pub fn arg_usage(a: &ArgInfo) -> String {
         format!("{}={value}", a.name)
     } else {
         format!("[{}={value}]", a.name)
-    }
-}
-
-pub fn kind_name(k: ArgKind) -> &'static str {
-    match k {
-        ArgKind::String => "string",
-        ArgKind::Int => "int",
-        ArgKind::Uint => "uint",
-        ArgKind::Number => "number",
-        ArgKind::Bool => "bool",
-        ArgKind::Any => "json",
     }
 }

@@ -47,6 +47,20 @@ pub enum ArgKind {
     Any,
 }
 
+impl ArgKind {
+    /// The wire name, as `help` shows it (`string`, `uint`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArgKind::String => "string",
+            ArgKind::Int => "int",
+            ArgKind::Uint => "uint",
+            ArgKind::Number => "number",
+            ArgKind::Bool => "bool",
+            ArgKind::Any => "any",
+        }
+    }
+}
+
 /// One argument of a command.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArgInfo {

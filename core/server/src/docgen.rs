@@ -3,20 +3,9 @@
 
 use std::fmt::Write;
 
-use kino_api::{ArgKind, PayloadKind, Role};
+use kino_api::{PayloadKind, Role};
 
 use crate::registry::Registry;
-
-fn kind(k: ArgKind) -> &'static str {
-    match k {
-        ArgKind::String => "string",
-        ArgKind::Int => "int",
-        ArgKind::Uint => "uint",
-        ArgKind::Number => "number",
-        ArgKind::Bool => "bool",
-        ArgKind::Any => "any",
-    }
-}
 
 /// The whole reference page.
 pub fn commands_markdown(registry: &Registry) -> String {
@@ -88,7 +77,7 @@ pub fn commands_markdown(registry: &Registry) -> String {
                 out,
                 "| `{}` | {} | {} | {}{} |",
                 a.name,
-                kind(a.kind),
+                a.kind.as_str(),
                 if a.required { "yes" } else { "no" },
                 a.doc.replace('|', "\\|"),
                 choices
