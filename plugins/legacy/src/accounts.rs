@@ -31,14 +31,7 @@ pub fn register_command() -> Command {
         "Original client: create an account",
         register,
     );
-    let c = reply::arg(c, "name", ArgKind::String, "account name");
-    let c = reply::arg(
-        c,
-        "password",
-        ArgKind::String,
-        "the client's MD5 of the password",
-    );
-    reply::arg(c, "user_type", ArgKind::String, "admin or user")
+    account_args(c)
 }
 
 /// `legacy.login`, alias `login`.
@@ -49,6 +42,11 @@ pub fn login_command() -> Command {
         "Original client: log in; checks the account's role against user_type",
         login,
     );
+    account_args(c)
+}
+
+/// The fields both account types carry: name, the client-hashed password, and the role.
+fn account_args(c: Command) -> Command {
     let c = reply::arg(c, "name", ArgKind::String, "account name");
     let c = reply::arg(
         c,
