@@ -74,7 +74,34 @@ fn bad_request(message: &str, id: Option<Value>) -> RequestError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    proptest! {
+        #[test]
+        fn any_bytes_parse_or_get_a_frame_or_request_error(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            if let Err(e) = parse_request(&body) {
+                prop_assert!(matches!(e.code, ErrorCode::BadFrame | ErrorCode::BadRequest));
+            }
+        }
+
+        #[test]
+        fn any_json_object_with_a_string_type_is_a_request(
+            command in "[a-z]{1,8}(\\.[a-z]{1,8})?",
+            field in "[a-z_]{1,10}",
+            value in any::<i64>(),
+        ) {
+            prop_assume!(!matches!(field.as_str(), "type" | "id" | "session"));
+            let body = json!({"type": command, field.clone(): value}).to_string();
+            match parse_request(body.as_bytes()) {
+                Ok(r) => {
+                    prop_assert_eq!(r.command, command);
+                    prop_assert_eq!(r.args.get(&field), Some(&json!(value)));
+                }
+                Err(e) => prop_assert!(false, "{body}: {e}"),
+            }
+        }
+    }
 
     #[test]
     fn splits_reserved_fields_from_arguments() {
