@@ -1,10 +1,10 @@
 //! Drawing one system: staff, clef, time signature, notes (heads, stems, flags, beams,
 //! dots, ledger lines, accidentals, ties), rests and bar lines.
 
-use super::glyphs::{paint, rect, Align, Fonts, Sym};
+use super::glyphs::{fill, rect, Align, Fonts, Sym};
 use super::layout::{Clef, Item, System};
 use super::notes::{draw_note, draw_rest, draw_tie};
-use tiny_skia::{Color, FillRule, PathBuilder, Pixmap, Transform};
+use tiny_skia::{Color, PathBuilder, Pixmap};
 
 /// Geometry shared by all drawing calls of one system.
 pub struct Staff {
@@ -252,15 +252,7 @@ fn draw_beams(
         pb.line_to(x2 + sw, y2 + dir * th);
         pb.line_to(x1, y1 + dir * th);
         pb.close();
-        if let Some(p) = pb.finish() {
-            pm.fill_path(
-                &p,
-                &paint(st.ink),
-                FillRule::Winding,
-                Transform::identity(),
-                None,
-            );
-        }
+        fill(pm, pb, st.ink);
     };
     let xs: Vec<f32> = g.iter().map(|&k| stem_x(&items[k], up, st)).collect();
     let ys: Vec<f32> = g.iter().map(|&k| tip[k]).collect();

@@ -199,6 +199,11 @@ fn fill_outline(
     if last.is_some() {
         pb.close();
     }
+    fill(pm, pb, color);
+}
+
+/// Fills a finished path in solid colour (an empty path draws nothing).
+pub fn fill(pm: &mut Pixmap, pb: PathBuilder, color: Color) {
     if let Some(path) = pb.finish() {
         pm.fill_path(
             &path,
@@ -223,13 +228,8 @@ pub fn rect(pm: &mut Pixmap, x: f32, y: f32, w: f32, h: f32, color: Color) {
     // Filled as a path: tiny-skia's anti-aliased rectangle blitter trips debug
     // assertions on sub-pixel rectangles.
     if let Some(r) = Rect::from_xywh(x, y, w.max(0.5), h.max(0.5)) {
-        let path = PathBuilder::from_rect(r);
-        pm.fill_path(
-            &path,
-            &paint(color),
-            FillRule::Winding,
-            Transform::identity(),
-            None,
-        );
+        let mut pb = PathBuilder::new();
+        pb.push_rect(r);
+        fill(pm, pb, color);
     }
 }

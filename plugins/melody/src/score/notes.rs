@@ -1,7 +1,7 @@
 //! Notes and rests: heads, ledger lines, accidentals, dots, stems, flags, ties.
 
 use super::draw::{head_cx, stem_x, Staff, HEAD_W};
-use super::glyphs::{paint, rect, Fonts, Sym};
+use super::glyphs::{fill, paint, rect, Fonts, Sym};
 use super::layout::{Accidental, Item, System};
 use tiny_skia::{Color, FillRule, PathBuilder, Pixmap, Transform};
 
@@ -136,15 +136,7 @@ pub fn draw_flag(pm: &mut Pixmap, x: f32, y: f32, dir: f32, st: &Staff) {
         y + dir * 1.25 * sp,
     );
     pb.close();
-    if let Some(p) = pb.finish() {
-        pm.fill_path(
-            &p,
-            &paint(st.ink),
-            FillRule::Winding,
-            Transform::identity(),
-            None,
-        );
-    }
+    fill(pm, pb, st.ink);
 }
 
 /// A tie from this head to the next one (or to the end of the staff).
@@ -179,15 +171,7 @@ pub fn draw_tie(pm: &mut Pixmap, it: &Item, next_cx: Option<f32>, up: bool, st: 
         y,
     );
     pb.close();
-    if let Some(p) = pb.finish() {
-        pm.fill_path(
-            &p,
-            &paint(st.ink),
-            FillRule::Winding,
-            Transform::identity(),
-            None,
-        );
-    }
+    fill(pm, pb, st.ink);
 }
 
 /// A rest glyph at its conventional height; a whole-bar rest is centred.
