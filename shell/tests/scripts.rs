@@ -14,6 +14,12 @@ fn script(dir: &Path, name: &str, text: &str) -> String {
     path.display().to_string()
 }
 
+/// How many rows `COMMAND` lists for the admin, through `kino --json -c`.
+fn rows(s: &kino_testkit::TestServer, command: &str) -> usize {
+    let ran = kino(s).root().args(["--json", "-c", command]).run();
+    ran.expect_code(0).json_lines()[0].as_array().unwrap().len()
+}
+
 #[test]
 fn bulk_upload_run_twice_uploads_nothing_the_second_time() {
     let s = server();
@@ -63,14 +69,7 @@ fn bulk_upload_run_twice_uploads_nothing_the_second_time() {
         "{ran:?}"
     );
 
-    let listed = kino(&s).root().args(["--json", "-c", "movies.list"]).run();
-    assert_eq!(
-        listed.expect_code(0).json_lines()[0]
-            .as_array()
-            .unwrap()
-            .len(),
-        4
-    );
+    assert_eq!(rows(&s, "movies.list"), 4);
 
     // Without an admin login the script says so.
     let ran = kino(&s)
@@ -108,36 +107,15 @@ fn seed_demo_then_admin_report() {
     for n in ["alice", "bob", "carol"] {
         assert!(names.contains(&Value::from(n)), "{names:?}");
     }
-    let movies = kino(&s).root().args(["--json", "-c", "movies.list"]).run();
-    assert_eq!(
-        movies.expect_code(0).json_lines()[0]
-            .as_array()
-            .unwrap()
-            .len(),
-        4
-    );
-    let notices = kino(&s).root().args(["--json", "-c", "notices.list"]).run();
-    assert_eq!(
-        notices.expect_code(0).json_lines()[0]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(rows(&s, "movies.list"), 4);
+    assert_eq!(rows(&s, "notices.list"), 2);
 
     // Seeding again changes nothing.
     let ran = seed();
     ran.expect_code(0);
     assert!(ran.stdout.contains("user alice: already there"), "{ran:?}");
     assert!(ran.stdout.contains("bob: already VIP"), "{ran:?}");
-    let notices = kino(&s).root().args(["--json", "-c", "notices.list"]).run();
-    assert_eq!(
-        notices.expect_code(0).json_lines()[0]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(rows(&s, "notices.list"), 2);
 
     let ran = kino(&s)
         .root()

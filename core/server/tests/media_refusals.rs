@@ -127,13 +127,7 @@ fn a_wrong_md5_is_refused_and_leaves_no_file() {
     );
     assert!(files_under(&server.data().join("tmp")).is_empty());
     assert!(files_under(&server.data().join("blobs")).is_empty());
-    assert_eq!(
-        admin
-            .call("movies.check", json!({"md5": md5_hex(&film)}))
-            .unwrap(),
-        json!({"exists": false, "id": null})
-    );
-    assert!(listed(&mut admin, "all").is_empty());
+    assert_no_movie(&mut admin, &film);
     for not_md5 in ["xyz", "../../../../etc/passwd", &"g".repeat(32)] {
         assert_eq!(
             code(upload_declared(

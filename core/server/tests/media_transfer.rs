@@ -122,13 +122,7 @@ fn a_disconnect_mid_upload_leaves_no_movie_and_no_temp_file() {
     eventually("the temporary file to go", || files_under(&tmp).is_empty());
 
     let mut admin = root(&server);
-    assert_eq!(
-        admin
-            .call("movies.check", json!({"md5": md5_hex(&film)}))
-            .unwrap(),
-        json!({"exists": false, "id": null})
-    );
-    assert!(listed(&mut admin, "all").is_empty());
+    assert_no_movie(&mut admin, &film);
     assert!(files_under(&server.data().join("blobs")).is_empty());
     // The same content uploads cleanly afterwards.
     let id = upload_id(&mut admin, "whole.mp4", &film, true);

@@ -182,3 +182,13 @@ pub fn records_eventually(c: &mut Client, n: usize) -> Value {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// The content is not in the library and the catalogue is empty: a refused or interrupted
+/// upload left nothing behind.
+pub fn assert_no_movie(admin: &mut Client, content: &[u8]) {
+    let check = admin
+        .call("movies.check", json!({"md5": md5_hex(content)}))
+        .unwrap();
+    assert_eq!(check, json!({"exists": false, "id": null}));
+    assert!(listed(admin, "all").is_empty());
+}
