@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use kino_api::{check_args, CmdError, Ctx, Exec, Identity, PayloadKind};
-use kino_proto::{parse_request, ErrorCode, Header, Reply};
+use kino_proto::{parse_request, ErrorCode, Header, Reply, Request, RequestError};
 use mio::Token;
 use serde_json::Value;
 
@@ -82,9 +82,12 @@ impl Dispatcher {
                             return true;
                         }
                         Header::Frame(len) => {
-                            let body = conn.input()[kino_proto::HEADER_LEN..][..len].to_vec();
+                            // Parsed in place: the request owns what it keeps, so the frame
+                            // is never copied out of the input buffer.
+                            let parsed =
+                                parse_request(&conn.input()[kino_proto::HEADER_LEN..][..len]);
                             conn.consume(kino_proto::HEADER_LEN + len);
-                            self.handle_request(conn, token, &body);
+                            self.handle_request(conn, token, parsed);
                             progress = true;
                         }
                     }
@@ -160,8 +163,13 @@ impl Dispatcher {
         })
     }
 
-    fn handle_request(&mut self, conn: &mut Conn, token: Token, body: &[u8]) {
-        let req = match parse_request(body) {
+    fn handle_request(
+        &mut self,
+        conn: &mut Conn,
+        token: Token,
+        parsed: Result<Request, RequestError>,
+    ) {
+        let req = match parsed {
             Ok(r) => r,
             Err(e) => return self.reply_now(conn, Reply::err(e.id, e.code, e.message)),
         };
