@@ -235,3 +235,16 @@ fn the_melodia_listener_is_off_by_default() {
     let server = server();
     assert!(server.plugin_listeners.is_empty());
 }
+
+#[test]
+fn a_recording_over_the_byte_limit_is_too_large_and_the_stream_stays_in_step() {
+    let server = TestServer::with_admin(vec![Arc::new(Melody) as Arc<dyn Plugin>], |c| {
+        c.setting("melody-max-bytes", json!(1000))
+    });
+    let mut alice = user_client(&server, "alice");
+    // Refused before the handler reads the payload: core drops the rest of the bytes.
+    let err = transcribe(&mut alice, &scale(), json!({})).unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::TooLarge));
+    assert_eq!(alice.call("melody.list", json!({})).unwrap(), json!([]));
+    assert_eq!(alice.call("ping", json!({})).unwrap(), json!("pong"));
+}
