@@ -324,3 +324,22 @@ fn logging_out_another_token_keeps_the_callers_own_session() {
         json!(false)
     );
 }
+
+#[test]
+fn a_spent_counter_opens_again_after_the_cool_down() {
+    let server = TestServer::with(vec![], |c| {
+        c.setting("login-failures-per-account-address", json!(2))
+            .setting("login-window", json!(1))
+            .setting("login-cooldown", json!(1))
+    });
+    register(&server, "jane", "jane-pass-1");
+    for _ in 0..2 {
+        let r = login_from(&server, "127.0.0.13", "jane", "wrong-wrong");
+        assert_eq!(code(r), Some(ErrorCode::Unauthenticated));
+    }
+    let r = login_from(&server, "127.0.0.13", "jane", "jane-pass-1");
+    assert_eq!(code(r), Some(ErrorCode::RateLimited));
+    // Counters hold whole seconds: two of them are past a one-second cool-down.
+    std::thread::sleep(Duration::from_millis(2100));
+    assert!(login_from(&server, "127.0.0.13", "jane", "jane-pass-1").is_ok());
+}
