@@ -28,12 +28,12 @@ fn tune() -> Vec<u8> {
 #[test]
 fn hum_prints_notes_and_saves_midi_and_png() {
     let s = server_with(vec![Arc::new(kino_melody::Melody)]);
-    add_user(&s, "singer", "pw");
+    add_user(&s, "singer", "singer-pw-1");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("tune.wav"), tune()).unwrap();
     let out = dir.path().join("out");
     let ran = kino(&s)
-        .user("singer", "pw")
+        .user("singer", "singer-pw-1")
         .cwd(dir.path())
         .args([
             "--json",
@@ -57,7 +57,7 @@ fn hum_prints_notes_and_saves_midi_and_png() {
 
     // Plain output: a table of notes, then where the files went.
     let ran = kino(&s)
-        .user("singer", "pw")
+        .user("singer", "singer-pw-1")
         .cwd(dir.path())
         .args(["-c", "hum tune.wav"])
         .run();
@@ -72,7 +72,7 @@ fn hum_prints_notes_and_saves_midi_and_png() {
     // Not a WAV: the server's error, exit code 1, nothing saved.
     std::fs::write(dir.path().join("bad.wav"), b"nope").unwrap();
     let ran = kino(&s)
-        .user("singer", "pw")
+        .user("singer", "singer-pw-1")
         .cwd(dir.path())
         .args(["-c", "hum bad.wav"])
         .run();

@@ -217,7 +217,7 @@ let out = download(up.id, args[1]);
 print(`downloaded ${out.ends_with("one.mp4")}`);
 connect(args[2]);
 try { call("movies.list"); } catch (e) { print(`fresh connection ${e.code}`); }
-login("root", "root-pw");
+login("root", "root-pass-1");
 print(`login ${call("whoami").name}`);
 "#,
     );

@@ -2,6 +2,7 @@
 //! the other commands.
 
 use std::io::Read;
+use std::net::IpAddr;
 
 use serde_json::{Map, Value};
 
@@ -30,6 +31,8 @@ pub trait Host: Send + Sync {
     fn session_end(&self, token: &str);
     /// Ends every session of a user (e.g. when an admin locks the account).
     fn sessions_end_user(&self, user_id: i64) -> usize;
+    /// Ends every session of a user but `keep` (a password change keeps the caller's own).
+    fn sessions_end_user_except(&self, user_id: i64, keep: &str) -> usize;
     /// Runs every plugin's `on_login` hook and merges their fields.
     fn login_extras(&self, ctx: &mut Ctx) -> Map<String, Value>;
     /// Runs another registered command with this context's caller.
@@ -50,8 +53,9 @@ pub trait Host: Send + Sync {
 pub enum SessionChange {
     /// Bind the connection to this token (login).
     Bind(String),
-    /// Forget the connection's token (logout).
-    Unbind,
+    /// Forget the connection's token if it is this one (logout). A request that logged out
+    /// another token it carried leaves the connection's own login alone.
+    Unbind(String),
 }
 
 /// The context of one command call.
@@ -62,6 +66,7 @@ pub struct Ctx<'a> {
     token: Option<String>,
     upload: Option<(&'a mut (dyn Read + Send), u64)>,
     session_change: Option<SessionChange>,
+    peer: Option<IpAddr>,
 }
 
 impl<'a> Ctx<'a> {
@@ -79,7 +84,21 @@ impl<'a> Ctx<'a> {
             token,
             upload: None,
             session_change: None,
+            peer: None,
         }
+    }
+
+    /// Sets the client's address (core does this for requests from a socket), so that limits
+    /// such as login throttling can be kept per address.
+    pub fn with_peer(mut self, peer: Option<IpAddr>) -> Self {
+        self.peer = peer;
+        self
+    }
+
+    /// The address of the client the request came from; `None` for the operator and start-up
+    /// hooks. Nested [`Ctx::call`]s see the same address.
+    pub fn peer(&self) -> Option<IpAddr> {
+        self.peer
     }
 
     /// Attaches the request's payload (core does this for upload commands).
@@ -141,14 +160,24 @@ impl<'a> Ctx<'a> {
     pub fn end_session(&mut self) {
         if let Some(token) = self.token.take() {
             self.host.session_end(&token);
+            self.session_change = Some(SessionChange::Unbind(token));
         }
         self.caller = None;
-        self.session_change = Some(SessionChange::Unbind);
     }
 
     /// Ends every session a user has, on every connection.
     pub fn end_sessions_of(&self, user_id: i64) -> usize {
         self.host.sessions_end_user(user_id)
+    }
+
+    /// Ends every session of the caller's account except the one this request runs under (a
+    /// password change logs out whoever else holds a token). Without a caller, ends nothing.
+    pub fn end_other_sessions(&self) -> usize {
+        match (&self.caller, &self.token) {
+            (Some(c), Some(t)) => self.host.sessions_end_user_except(c.user_id, t),
+            (Some(c), None) => self.host.sessions_end_user(c.user_id),
+            _ => 0,
+        }
     }
 
     /// What this call did to the connection's session; read by core after the handler.

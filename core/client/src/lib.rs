@@ -58,6 +58,15 @@ impl Client {
         })
     }
 
+    /// Wraps a stream connected some other way (e.g. bound to a chosen local address first).
+    pub fn from_stream(stream: TcpStream) -> Result<Self, ClientError> {
+        stream.set_nodelay(true)?;
+        Ok(Client {
+            reader: BufReader::with_capacity(256 * 1024, stream.try_clone()?),
+            writer: BufWriter::with_capacity(256 * 1024, stream),
+        })
+    }
+
     /// Bounds how long a read may wait (None: forever).
     pub fn set_read_timeout(&self, t: Option<Duration>) -> Result<(), ClientError> {
         self.reader.get_ref().set_read_timeout(t)?;

@@ -3,6 +3,7 @@
 //! on the pool, or on a transfer thread, and turn its result into reply bytes.
 
 use std::io::Read;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -218,6 +219,7 @@ impl Dispatcher {
         };
         conn.in_flight = true;
         conn.caller = checked.caller.clone();
+        let peer = Some(conn.peer.ip());
         let id = req.id;
         let Checked {
             entry,
@@ -246,9 +248,10 @@ impl Dispatcher {
                 args,
                 pipe,
                 len,
+                peer,
             );
         } else if entry.command.exec == Exec::Fast {
-            let mut ctx = Ctx::new(&*host, &mut self.loop_db, caller, session);
+            let mut ctx = Ctx::new(&*host, &mut self.loop_db, caller, session).with_peer(peer);
             let result = run_handler(entry, &mut ctx, &args);
             let outcome = Outcome {
                 id,
@@ -261,7 +264,7 @@ impl Dispatcher {
             let chan = self.chan.clone();
             let name = info.name.clone();
             self.pool.submit(Box::new(move |db| {
-                let outcome = run_command(&host, db, &name, id, caller, session, args, None);
+                let outcome = run_command(&host, db, &name, id, caller, session, args, None, peer);
                 chan.send(LoopMsg::Done(token, Box::new(outcome)));
             }));
         }
@@ -278,6 +281,7 @@ impl Dispatcher {
         args: kino_api::Args,
         pipe: Arc<Pipe>,
         len: u64,
+        peer: Option<IpAddr>,
     ) {
         let host = Arc::clone(&self.host);
         let chan = self.chan.clone();
@@ -298,6 +302,7 @@ impl Dispatcher {
                             session,
                             args,
                             Some(upload),
+                            peer,
                         )
                     }
                     Err(e) => Outcome {
@@ -334,6 +339,7 @@ pub fn run_command(
     session: Option<String>,
     args: kino_api::Args,
     upload: Option<(&mut (dyn Read + Send), u64)>,
+    peer: Option<IpAddr>,
 ) -> Outcome {
     let Some(entry) = host.registry.get(name) else {
         return Outcome {
@@ -342,7 +348,7 @@ pub fn run_command(
             session_change: None,
         };
     };
-    let mut ctx = Ctx::new(host, db, caller, session);
+    let mut ctx = Ctx::new(host, db, caller, session).with_peer(peer);
     if let Some((reader, len)) = upload {
         ctx = ctx.with_upload(reader, len);
     }

@@ -68,6 +68,7 @@ impl Dispatcher {
         };
         conn.in_flight = true;
         conn.caller = None;
+        let peer = Some(conn.peer.ip());
         let name = entry.command.info.name.clone();
         if entry.command.info.payload == PayloadKind::Upload {
             let bytes = payload.unwrap_or_default();
@@ -75,11 +76,11 @@ impl Dispatcher {
             let pipe = Arc::new(Pipe::new(bytes.len().max(1), self.chan.notifier(token)));
             pipe.try_push(&bytes);
             pipe.finish();
-            self.spawn_upload(token, name, None, None, None, args, pipe, len);
+            self.spawn_upload(token, name, None, None, None, args, pipe, len, peer);
         } else {
             let chan = self.chan.clone();
             self.pool.submit(Box::new(move |db| {
-                let outcome = run_command(&host, db, &name, None, None, None, args, None);
+                let outcome = run_command(&host, db, &name, None, None, None, args, None, peer);
                 chan.send(LoopMsg::Done(token, Box::new(outcome)));
             }));
         }

@@ -111,6 +111,10 @@ impl Host for ServerHost {
         self.sessions().end_user(user_id)
     }
 
+    fn sessions_end_user_except(&self, user_id: i64, keep: &str) -> usize {
+        self.sessions().end_user_except(user_id, keep)
+    }
+
     fn login_extras(&self, ctx: &mut Ctx) -> Map<String, Value> {
         let mut out = Map::new();
         for plugin in self.registry.plugins() {

@@ -43,7 +43,10 @@ impl Dispatcher {
         }
         match outcome.session_change {
             Some(SessionChange::Bind(t)) => conn.session = Some(t),
-            Some(SessionChange::Unbind) => conn.session = None,
+            Some(SessionChange::Unbind(t)) if conn.session.as_ref() == Some(&t) => {
+                conn.session = None;
+            }
+            Some(SessionChange::Unbind(_)) => {}
             None => {}
         }
         let id = outcome.id;

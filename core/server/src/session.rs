@@ -71,6 +71,14 @@ impl SessionTable {
         before - self.by_token.len()
     }
 
+    /// Ends every session of a user except `keep`; returns how many.
+    pub fn end_user_except(&mut self, user_id: i64, keep: &str) -> usize {
+        let before = self.by_token.len();
+        self.by_token
+            .retain(|t, s| s.identity.user_id != user_id || t == keep);
+        before - self.by_token.len()
+    }
+
     /// Drops expired sessions (called from the loop's timer).
     pub fn sweep(&mut self, now: Instant) {
         let ttl = self.ttl;
@@ -124,6 +132,19 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(table.end_user(1), 2);
         assert!(table.resolve(&a, now).is_none());
+        assert!(table.resolve(&c, now).is_some());
+    }
+
+    #[test]
+    fn ending_a_user_but_one_keeps_that_one() {
+        let now = Instant::now();
+        let mut table = SessionTable::new(Duration::from_secs(10));
+        let a = table.begin(who(1), now);
+        let b = table.begin(who(1), now);
+        let c = table.begin(who(2), now);
+        assert_eq!(table.end_user_except(1, &a), 1);
+        assert!(table.resolve(&a, now).is_some());
+        assert!(table.resolve(&b, now).is_none());
         assert!(table.resolve(&c, now).is_some());
     }
 }

@@ -23,7 +23,7 @@ fn register_login_whoami_logout() {
     let reg = c
         .call(
             "auth.register",
-            json!({"name": "alice", "password": "s3cret"}),
+            json!({"name": "alice", "password": "s3cret-pw"}),
         )
         .unwrap();
     assert_eq!(
@@ -31,7 +31,10 @@ fn register_login_whoami_logout() {
         (json!("alice"), json!("user"))
     );
     let reply = c
-        .call("auth.login", json!({"name": "alice", "password": "s3cret"}))
+        .call(
+            "auth.login",
+            json!({"name": "alice", "password": "s3cret-pw"}),
+        )
         .unwrap();
     let token = reply["session"].as_str().unwrap().to_string();
     assert_eq!(token.len(), 32);
@@ -68,10 +71,16 @@ fn a_session_token_works_on_another_connection() {
     let server = TestServer::start();
     let (_c, reply) = {
         let mut c = server.client();
-        c.call("auth.register", json!({"name": "bob", "password": "pw"}))
-            .unwrap();
+        c.call(
+            "auth.register",
+            json!({"name": "bob", "password": "pw-of-test"}),
+        )
+        .unwrap();
         let r = c
-            .call("auth.login", json!({"name": "bob", "password": "pw"}))
+            .call(
+                "auth.login",
+                json!({"name": "bob", "password": "pw-of-test"}),
+            )
             .unwrap();
         (c, r)
     };
@@ -97,7 +106,7 @@ fn wrong_password_and_unknown_user_look_the_same() {
     let mut c = server.client();
     c.call(
         "auth.register",
-        json!({"name": "carol", "password": "right"}),
+        json!({"name": "carol", "password": "right-pw"}),
     )
     .unwrap();
     let wrong = c
@@ -116,14 +125,17 @@ fn five_failed_logins_start_a_cool_down() {
     let mut c = server.client();
     c.call(
         "auth.register",
-        json!({"name": "dave", "password": "right"}),
+        json!({"name": "dave", "password": "right-pw"}),
     )
     .unwrap();
     for _ in 0..5 {
         let r = c.call("auth.login", json!({"name": "dave", "password": "wrong"}));
         assert_eq!(code(r), Some(ErrorCode::Unauthenticated));
     }
-    let r = c.call("auth.login", json!({"name": "dave", "password": "right"}));
+    let r = c.call(
+        "auth.login",
+        json!({"name": "dave", "password": "right-pw"}),
+    );
     assert_eq!(code(r), Some(ErrorCode::RateLimited));
 }
 
@@ -131,15 +143,24 @@ fn five_failed_logins_start_a_cool_down() {
 fn names_are_checked_and_unique_ignoring_case() {
     let server = TestServer::start();
     let mut c = server.client();
-    c.call("auth.register", json!({"name": "Erin", "password": "pw"}))
-        .unwrap();
+    c.call(
+        "auth.register",
+        json!({"name": "Erin", "password": "pw-of-test"}),
+    )
+    .unwrap();
     assert_eq!(
-        code(c.call("auth.register", json!({"name": "erin", "password": "pw"}))),
+        code(c.call(
+            "auth.register",
+            json!({"name": "erin", "password": "pw-of-test"})
+        )),
         Some(ErrorCode::Conflict)
     );
     for bad in ["", "a b", "../x", "x".repeat(33).as_str()] {
         assert_eq!(
-            code(c.call("auth.register", json!({"name": bad, "password": "pw"}))),
+            code(c.call(
+                "auth.register",
+                json!({"name": bad, "password": "pw-of-test"})
+            )),
             Some(ErrorCode::BadArgs),
             "{bad}"
         );
@@ -193,17 +214,17 @@ fn admin_sign_up_needs_an_admin_or_the_server_flag() {
     let mut anon = server.client();
     let r = anon.call(
         "auth.register",
-        json!({"name": "evil", "password": "pw", "role": "admin"}),
+        json!({"name": "evil", "password": "pw-of-test", "role": "admin"}),
     );
     assert_eq!(code(r), Some(ErrorCode::Forbidden));
     let mut admin = admin_client(&server, "root");
     admin
         .call(
             "auth.register",
-            json!({"name": "second", "password": "pw", "role": "admin"}),
+            json!({"name": "second", "password": "pw-of-test", "role": "admin"}),
         )
         .unwrap();
-    let (_, reply) = login(&server, "second", "pw");
+    let (_, reply) = login(&server, "second", "pw-of-test");
     assert_eq!(reply["role"], json!("admin"));
 
     let open = TestServer::with(vec![], |c| c.setting("allow-admin-signup", json!(true)));
@@ -211,7 +232,7 @@ fn admin_sign_up_needs_an_admin_or_the_server_flag() {
     let made = anon
         .call(
             "auth.register",
-            json!({"name": "boss", "password": "pw", "role": "admin"}),
+            json!({"name": "boss", "password": "pw-of-test", "role": "admin"}),
         )
         .unwrap();
     assert_eq!(made["role"], json!("admin"));
@@ -235,12 +256,12 @@ fn a_user_id_field_gives_no_power() {
     // ...and the password that changes is always the caller's own.
     user.call(
         "auth.passwd",
-        json!({"old": "pw-of-user", "new": "changed"}),
+        json!({"old": "pw-of-user", "new": "changed-pw"}),
     )
     .unwrap();
-    let (_, reply) = login(&server, "root", "root-pw");
+    let (_, reply) = login(&server, "root", "root-pass-1");
     assert_eq!(reply["name"], json!("root"));
-    let (_, reply) = login(&server, "mallory", "changed");
+    let (_, reply) = login(&server, "mallory", "changed-pw");
     assert_eq!(reply["name"], json!("mallory"));
 }
 
@@ -248,13 +269,19 @@ fn a_user_id_field_gives_no_power() {
 fn passwd_needs_the_old_password() {
     let server = TestServer::start();
     let mut c = user_client(&server, "gina");
-    let r = c.call("auth.passwd", json!({"old": "nope", "new": "new-pw"}));
+    let r = c.call("auth.passwd", json!({"old": "nope", "new": "new-pw-1234"}));
     assert_eq!(code(r), Some(ErrorCode::Unauthenticated));
-    c.call("auth.passwd", json!({"old": "pw-of-user", "new": "new-pw"}))
-        .unwrap();
+    c.call(
+        "auth.passwd",
+        json!({"old": "pw-of-user", "new": "new-pw-1234"}),
+    )
+    .unwrap();
     let mut again = server.client();
     assert!(again
-        .call("auth.login", json!({"name": "gina", "password": "new-pw"}))
+        .call(
+            "auth.login",
+            json!({"name": "gina", "password": "new-pw-1234"})
+        )
         .is_ok());
 }
 

@@ -92,7 +92,7 @@ fn pipelined_requests_are_answered_in_order() {
             0 => json!({"type": "ping", "id": i}),
             1 => json!({"type": "chaos.echo", "id": i, "text": format!("t{i}")}),
             _ => {
-                json!({"type": "auth.register", "id": i, "name": format!("u{i}"), "password": "pw"})
+                json!({"type": "auth.register", "id": i, "name": format!("u{i}"), "password": "pw-of-test"})
             }
         };
         c.send(&req).unwrap();
@@ -108,9 +108,9 @@ fn pipelined_requests_are_answered_in_order() {
 fn later_requests_see_earlier_ones_on_the_same_connection() {
     let server = server();
     let mut c = server.client();
-    c.send(&json!({"type": "auth.register", "name": "seq", "password": "pw"}))
+    c.send(&json!({"type": "auth.register", "name": "seq", "password": "pw-of-test"}))
         .unwrap();
-    c.send(&json!({"type": "auth.login", "name": "seq", "password": "pw"}))
+    c.send(&json!({"type": "auth.login", "name": "seq", "password": "pw-of-test"}))
         .unwrap();
     c.send(&json!({"type": "whoami"})).unwrap();
     assert!(c.recv().unwrap().ok);

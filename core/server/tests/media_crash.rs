@@ -29,7 +29,7 @@ fn add_root(data: &Path) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    writeln!(child.stdin.take().unwrap(), "root-pw").unwrap();
+    writeln!(child.stdin.take().unwrap(), "root-pass-1").unwrap();
     assert!(child.wait().unwrap().success());
 }
 
@@ -39,8 +39,11 @@ fn start(data: &Path) -> BinServer {
 
 fn login_root(server: &BinServer) -> Client {
     let mut c = guarded(server.client());
-    c.call("auth.login", json!({"name": "root", "password": "root-pw"}))
-        .unwrap();
+    c.call(
+        "auth.login",
+        json!({"name": "root", "password": "root-pass-1"}),
+    )
+    .unwrap();
     c
 }
 
@@ -121,8 +124,11 @@ fn kill_loop_keeps_every_listed_movie_whole() {
         let addr = server.addr;
         let uploader = std::thread::spawn(move || {
             let mut c = Client::connect(addr).unwrap();
-            if c.call("auth.login", json!({"name": "root", "password": "root-pw"}))
-                .is_err()
+            if c.call(
+                "auth.login",
+                json!({"name": "root", "password": "root-pass-1"}),
+            )
+            .is_err()
             {
                 return;
             }

@@ -158,7 +158,10 @@ pub fn user_client(server: &TestServer, name: &str) -> Client {
 pub fn admin_client(server: &TestServer, name: &str) -> Client {
     let mut root = server.client();
     if root
-        .call("auth.login", json!({"name": "root", "password": "root-pw"}))
+        .call(
+            "auth.login",
+            json!({"name": "root", "password": "root-pass-1"}),
+        )
         .is_err()
     {
         panic!("admin_client needs the `root` admin: start with TestServer::with_admin");
@@ -181,11 +184,11 @@ pub fn admin_client(server: &TestServer, name: &str) -> Client {
 }
 
 impl TestServer {
-    /// Like [`TestServer::with`], with an admin account `root` (password `root-pw`) made
+    /// Like [`TestServer::with`], with an admin account `root` (password `root-pass-1`) made
     /// offline by the operator path before the server starts.
     pub fn with_admin(plugins: Vec<Arc<dyn Plugin>>, tweak: impl FnOnce(Config) -> Config) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        add_user(dir.path(), plugins.clone(), "root", "root-pw", true);
+        add_user(dir.path(), plugins.clone(), "root", "root-pass-1", true);
         let mut s = Self::in_dir(dir.path(), plugins, tweak);
         s.dir = Some(dir);
         s

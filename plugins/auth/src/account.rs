@@ -1,33 +1,27 @@
-//! Account names and rows.
+//! The account row, and the password policy.
 
-use kino_api::{params, CmdError, Ctx, Database, Identity, Role};
+use kino_api::{params, CmdError, Ctx, Database, Identity, Role, Row};
 
-/// Longest account name.
-pub const MAX_NAME: usize = 32;
+use crate::names::fold;
+
 /// Longest password accepted (hashing cost grows with length).
 pub const MAX_PASSWORD: usize = 1024;
 
-/// Checks a new account name: 1-32 letters, digits, `_`, `-`, `.`.
-pub fn check_name(name: &str) -> Result<(), CmdError> {
-    let ok_len = !name.is_empty() && name.chars().count() <= MAX_NAME;
-    let ok_chars = name
-        .chars()
-        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if ok_len && ok_chars {
-        Ok(())
-    } else {
-        Err(CmdError::bad_args(format!(
-            "a name is 1-{MAX_NAME} letters, digits, `_`, `-` or `.`"
-        )))
-    }
-}
-
-/// Checks a password's length.
-pub fn check_password(password: &str) -> Result<(), CmdError> {
-    if password.is_empty() || password.len() > MAX_PASSWORD {
+/// Checks a new password: at least `min_chars` characters (the `password-min-length`
+/// setting), at most [`MAX_PASSWORD`] bytes, and not the account's own name in any case or
+/// width (the first thing a guesser tries).
+pub fn check_password(password: &str, min_chars: u64, name_key: &str) -> Result<(), CmdError> {
+    let chars = password.chars().count() as u64;
+    if chars < min_chars.max(1) || password.len() > MAX_PASSWORD {
         return Err(CmdError::bad_args(format!(
-            "a password is 1-{MAX_PASSWORD} bytes"
+            "a password is at least {} characters and at most {MAX_PASSWORD} bytes",
+            min_chars.max(1)
         )));
+    }
+    if fold(password) == name_key {
+        return Err(CmdError::bad_args(
+            "a password must not be the account's name",
+        ));
     }
     Ok(())
 }
@@ -36,40 +30,46 @@ pub fn check_password(password: &str) -> Result<(), CmdError> {
 pub struct Account {
     /// Row id.
     pub id: i64,
-    /// Name as registered.
+    /// Name as registered (NFKC).
     pub name: String,
+    /// The folded name it is unique under.
+    pub name_key: String,
     /// `user` or `admin`.
     pub role: Role,
     /// PHC string.
     pub password_hash: String,
     /// Locked by an admin.
     pub locked: bool,
-    /// Failed logins in a row.
-    pub failed_logins: i64,
-    /// Unix time before which logins are refused.
-    pub cooldown_until: i64,
 }
 
+const COLUMNS: &str = "SELECT id, name, name_key, role, password_hash, locked FROM users";
+
 impl Account {
-    /// Looks an account up by name (case-insensitive, as names are unique that way).
+    /// Looks an account up by name, folded (any case, any width).
     pub fn find(db: &mut dyn Database, name: &str) -> Result<Option<Account>, CmdError> {
-        let Some(r) = db.query_one(
-            "SELECT id, name, role, password_hash, locked, failed_logins, cooldown_until
-             FROM users WHERE name = ?",
-            params![name],
-        )?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(Account {
+        let sql = format!("{COLUMNS} WHERE name_key = ?");
+        db.query_one(&sql, params![fold(name)])?
+            .map(|r| Account::from_row(&r))
+            .transpose()
+    }
+
+    /// Looks an account up by id (the session's user).
+    pub fn by_id(db: &mut dyn Database, id: i64) -> Result<Option<Account>, CmdError> {
+        let sql = format!("{COLUMNS} WHERE id = ?");
+        db.query_one(&sql, params![id])?
+            .map(|r| Account::from_row(&r))
+            .transpose()
+    }
+
+    fn from_row(r: &Row) -> Result<Account, CmdError> {
+        Ok(Account {
             id: r.i64(0)?,
             name: r.string(1)?,
-            role: parse_role(r.str(2)?),
-            password_hash: r.string(3)?,
-            locked: r.bool(4)?,
-            failed_logins: r.i64(5)?,
-            cooldown_until: r.i64(6)?,
-        }))
+            name_key: r.string(2)?,
+            role: parse_role(r.str(3)?),
+            password_hash: r.string(4)?,
+            locked: r.bool(5)?,
+        })
     }
 
     /// The session identity of this account.
@@ -101,20 +101,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn name_rules() {
-        for ok in ["a", "alice", "bob_2", "x-y.z", "中文", &"n".repeat(32)] {
-            assert!(check_name(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "",
-            "a b",
-            "../x",
-            "a/b",
-            "tab\t",
-            &"n".repeat(33),
-            "semi;colon",
-        ] {
-            assert!(check_name(bad).is_err(), "{bad}");
-        }
+    fn password_policy() {
+        assert!(check_password("long enough", 8, "alice").is_ok());
+        assert!(check_password("short", 8, "alice").is_err());
+        assert!(check_password("", 0, "alice").is_err());
+        assert!(check_password(&"x".repeat(MAX_PASSWORD + 1), 8, "alice").is_err());
+        assert!(check_password("ALICEBOB", 8, "alicebob").is_err());
+        assert!(check_password("ａｌｉｃｅｂｏｂ", 8, "alicebob").is_err());
+        // Characters, not bytes: eight CJK characters are eight.
+        assert!(check_password("密码密码密码密码", 8, "alice").is_ok());
     }
 }

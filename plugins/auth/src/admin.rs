@@ -24,7 +24,8 @@ pub fn lock_command() -> Command {
     .req_str("name", "account to lock")
 }
 
-/// `auth.unlock` (name) → `{name, locked: false}`; also clears a login cool-down.
+/// `auth.unlock` (name) → `{name, locked: false}`; also clears the account's login counters
+/// at every address.
 pub fn unlock_command() -> Command {
     Command::new("auth.unlock", "Unlock an account", |ctx, args| {
         set_locked(ctx, args, false)
@@ -58,9 +59,12 @@ fn set_locked(ctx: &mut Ctx, args: &Args, locked: bool) -> Result<Output, CmdErr
         return Err(CmdError::conflict("you cannot lock your own account"));
     }
     ctx.db().execute(
-        "UPDATE users SET locked = ?, failed_logins = 0, cooldown_until = 0 WHERE id = ?",
+        "UPDATE users SET locked = ? WHERE id = ?",
         params![locked, account.id],
     )?;
+    if !locked {
+        crate::throttle::clear_account(ctx.db(), &account.name_key)?;
+    }
     let ended = if locked {
         ctx.end_sessions_of(account.id)
     } else {

@@ -4,19 +4,25 @@
 //!
 //! Layout:
 //! - [`register`] — `auth.register`.
-//! - [`login`] — `auth.login`, `auth.logout`, the failed-login cool-down.
+//! - [`login`] — `auth.login`, `auth.logout`.
+//! - [`throttle`] — failed-login counters per (account, address) and per address.
 //! - [`passwd`] — `auth.passwd`.
 //! - [`admin`] — `auth.users`, `auth.lock`, `auth.unlock`.
 //! - [`password`] — argon2id hashing with configurable cost.
-//! - [`account`] — name rules and the account row.
+//! - [`names`] — folding names (NFKC, case) and the one-script rule.
+//! - [`account`] — the account row and the password policy.
+//! - [`migrate`] — folded keys for accounts made before names were folded.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 pub mod account;
 pub mod admin;
 pub mod login;
+pub mod migrate;
+pub mod names;
 pub mod passwd;
 pub mod password;
 pub mod register;
+pub mod throttle;
 
 use std::sync::Arc;
 
@@ -38,10 +44,11 @@ impl Auth {
     }
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "users",
-    sql: "CREATE TABLE users (
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "users",
+        sql: "CREATE TABLE users (
             id INTEGER PRIMARY KEY,
             name TEXT NOT NULL UNIQUE COLLATE NOCASE,
             role TEXT NOT NULL CHECK (role IN ('user', 'admin')),
@@ -51,7 +58,25 @@ const MIGRATIONS: &[Migration] = &[Migration {
             cooldown_until INTEGER NOT NULL DEFAULT 0,
             created_at TEXT NOT NULL
           );",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "folded names and login throttle",
+        // `name_key` is filled for older rows by `migrate::fold_existing` at start-up (folding
+        // needs Unicode tables SQL does not have). `failed_logins` and `cooldown_until` are no
+        // longer used: counters live in `login_throttle`, keyed by client address.
+        sql: "ALTER TABLE users ADD COLUMN name_key TEXT;
+          CREATE UNIQUE INDEX users_name_key ON users (name_key);
+          CREATE TABLE login_throttle (
+            scope TEXT NOT NULL,
+            addr TEXT NOT NULL,
+            failures INTEGER NOT NULL,
+            reset_at INTEGER NOT NULL,
+            PRIMARY KEY (scope, addr)
+          );
+          CREATE INDEX login_throttle_reset ON login_throttle (reset_at);",
+    },
+];
 
 impl Plugin for Auth {
     fn name(&self) -> &'static str {
@@ -65,9 +90,29 @@ impl Plugin for Auth {
     fn settings(&self) -> Vec<Setting> {
         vec![
             Setting {
-                name: "login-cooldown",
-                help: "Seconds an account is refused after 5 failed logins in a row",
+                name: throttle::PER_ACCOUNT_ADDRESS,
+                help: "Failed logins allowed per account from one address in a window",
+                default: json!(5),
+            },
+            Setting {
+                name: throttle::PER_ADDRESS,
+                help: "Failed logins allowed from one address (IPv6: one /64) over all accounts in a window",
+                default: json!(20),
+            },
+            Setting {
+                name: throttle::WINDOW,
+                help: "Seconds over which failed logins are counted",
+                default: json!(900),
+            },
+            Setting {
+                name: throttle::COOLDOWN,
+                help: "Seconds logins are refused once a failed-login limit is reached",
                 default: json!(300),
+            },
+            Setting {
+                name: "password-min-length",
+                help: "Fewest characters in a new password",
+                default: json!(8),
             },
             Setting {
                 name: "allow-admin-signup",
@@ -103,6 +148,7 @@ impl Plugin for Auth {
     fn on_start(&self, ctx: &mut Ctx) -> Result<(), CmdError> {
         let s = ctx.settings();
         self.hasher
-            .configure(s.u64("argon2-memory-kib"), s.u64("argon2-iterations"))
+            .configure(s.u64("argon2-memory-kib"), s.u64("argon2-iterations"))?;
+        migrate::fold_existing(ctx.db())
     }
 }

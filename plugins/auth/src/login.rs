@@ -3,24 +3,28 @@
 //! Login wire form: `{"type":"auth.login","name":"alice","password":"..."}` →
 //! `{"session": "<32 hex>", "user_id": 7, "name": "alice", "role": "user", "is_vip": false, ...}`
 //! plus whatever other plugins add through their `on_login` hook (the newest notice, VIP state).
-//! The connection is logged in from then on; the token logs in any other connection.
+//! The connection is logged in from then on; the token logs in any other connection. The name
+//! is folded ([`crate::names`]), so `ALICE` and full-width `ａｌｉｃｅ` log in as `alice`.
 //!
-//! A wrong password and an unknown name give the same `unauthenticated` reply, message included,
-//! so names cannot be probed. Five failures in a row refuse the account (`rate_limited`) for
-//! `--login-cooldown` seconds. A locked account (`locked`) is reported only after the right
-//! password, for the same reason.
+//! A wrong password and an unknown name get the same `unauthenticated` reply, message included,
+//! so names cannot be probed. Every check is first counted against the caller's address
+//! ([`crate::throttle`]); a spent counter answers `rate_limited` without checking anything. A
+//! locked account (`locked`) is reported only after the right password, for the same reason.
+//!
+//! Logout wire form: `{"type":"auth.logout"}` → `{"logged_out": "alice"}`. It ends the session
+//! the request runs under: the connection's own, or the one named by the request's `session`
+//! field. Ending another token leaves the connection's own login in place.
 
 use std::sync::Arc;
 
 use kino_api::log;
 use kino_api::serde_json::{json, Map, Value};
-use kino_api::{clock, params, Args, CmdError, Command, Ctx, ErrorCode, Output, Role};
+use kino_api::{Args, CmdError, Command, Ctx, ErrorCode, Output, Role};
 
 use crate::account::Account;
+use crate::names::{fold, MAX_NAME};
 use crate::password::Hasher;
-
-/// Failed logins in a row that start a cool-down.
-pub const MAX_FAILURES: i64 = 5;
+use crate::throttle;
 
 const WRONG: &str = "wrong name or password";
 
@@ -44,30 +48,24 @@ pub fn logout_command() -> Command {
 fn login(hasher: &Hasher, ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
     let name = args.str("name")?;
     let password = args.str("password")?;
-    let Some(account) = Account::find(ctx.db(), name)? else {
+    let key = fold(name);
+    // A name longer than any account's cannot exist; it gets no counter of its own (the
+    // address counter still applies), so it cannot grow the table with huge keys.
+    let could_exist = !key.is_empty() && key.chars().count() <= MAX_NAME + 24;
+    let attempt = throttle::reserve(ctx, could_exist.then_some(key.as_str()))?;
+    let account = if could_exist {
+        Account::find(ctx.db(), &key)?
+    } else {
+        None
+    };
+    let Some(account) = account else {
         hasher.verify_dummy(password);
         return Err(CmdError::unauthenticated(WRONG));
     };
-    let now = clock::unix_now();
-    if account.cooldown_until > now {
-        return Err(CmdError::new(
-            ErrorCode::RateLimited,
-            format!(
-                "too many failed logins; try again in {} s",
-                account.cooldown_until - now
-            ),
-        ));
-    }
     if !hasher.verify(password, &account.password_hash) {
-        record_failure(ctx, &account, now)?;
         return Err(CmdError::unauthenticated(WRONG));
     }
-    if account.failed_logins > 0 {
-        ctx.db().execute(
-            "UPDATE users SET failed_logins = 0 WHERE id = ?",
-            params![account.id],
-        )?;
-    }
+    attempt.succeeded(ctx);
     if account.locked {
         return Err(CmdError::new(
             ErrorCode::Locked,
@@ -85,27 +83,6 @@ fn login(hasher: &Hasher, ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError
     reply.extend(extras);
     log::info!("login {}", account.name);
     Ok(Value::Object(reply).into())
-}
-
-fn record_failure(ctx: &mut Ctx, account: &Account, now: i64) -> Result<(), CmdError> {
-    let failures = account.failed_logins + 1;
-    if failures >= MAX_FAILURES {
-        let until = now + ctx.settings().u64("login-cooldown") as i64;
-        ctx.db().execute(
-            "UPDATE users SET failed_logins = 0, cooldown_until = ? WHERE id = ?",
-            params![until, account.id],
-        )?;
-        log::warn!(
-            "{} refused until {until}: {failures} failed logins",
-            account.name
-        );
-    } else {
-        ctx.db().execute(
-            "UPDATE users SET failed_logins = ? WHERE id = ?",
-            params![failures, account.id],
-        )?;
-    }
-    Ok(())
 }
 
 fn logout(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {

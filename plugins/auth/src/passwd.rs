@@ -1,15 +1,21 @@
 //! `auth.passwd`: change one's own password; needs the old one.
 //!
-//! Wire form: `{"type":"auth.passwd","old":"...","new":"..."}` → `{"changed": true}`.
-//! The account comes from the session only; no field names whose password changes.
+//! Wire form: `{"type":"auth.passwd","old":"...","new":"..."}` →
+//! `{"changed": true, "sessions_ended": N}`.
+//! The account comes from the session only; no field names whose password changes. A wrong old
+//! password counts as a failed login from the caller's address ([`crate::throttle`]), so a
+//! stolen token cannot be used to guess the password. Once changed, every other session of the
+//! account ends (whoever else holds a token is logged out); the caller's own stays.
+//! Errors: `unauthenticated` (old password wrong), `rate_limited`, `bad_args` (password policy).
 
 use std::sync::Arc;
 
 use kino_api::serde_json::json;
-use kino_api::{params, Args, CmdError, Command, Ctx, Output};
+use kino_api::{log, params, Args, CmdError, Command, Ctx, Output};
 
-use crate::account::{check_password, require};
+use crate::account::{check_password, Account};
 use crate::password::Hasher;
+use crate::throttle;
 
 /// The spec.
 pub fn command(hasher: Arc<Hasher>) -> Command {
@@ -21,17 +27,29 @@ pub fn command(hasher: Arc<Hasher>) -> Command {
 }
 
 fn passwd(hasher: &Hasher, ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let name = ctx.user()?.name.clone();
+    let user_id = ctx.user()?.user_id;
     let new = args.str("new")?;
-    check_password(new)?;
-    let account = require(ctx, &name)?;
+    let account = Account::by_id(ctx.db(), user_id)?
+        .ok_or_else(|| CmdError::not_found("your account no longer exists"))?;
+    check_password(
+        new,
+        ctx.settings().u64("password-min-length"),
+        &account.name_key,
+    )?;
+    let attempt = throttle::reserve(ctx, Some(&account.name_key))?;
     if !hasher.verify(args.str("old")?, &account.password_hash) {
         return Err(CmdError::unauthenticated("the old password is wrong"));
     }
+    attempt.succeeded(ctx);
     let hash = hasher.hash(new)?;
     ctx.db().execute(
         "UPDATE users SET password_hash = ? WHERE id = ?",
         params![hash, account.id],
     )?;
-    Ok(json!({"changed": true}).into())
+    let ended = ctx.end_other_sessions();
+    log::info!(
+        "{} changed their password; {ended} other sessions ended",
+        account.name
+    );
+    Ok(json!({"changed": true, "sessions_ended": ended}).into())
 }

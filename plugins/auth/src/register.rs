@@ -2,7 +2,8 @@
 //!
 //! Wire form: `{"type":"auth.register","name":"alice","password":"...","role":"user"}` →
 //! `{"user_id": 7, "name": "alice", "role": "user"}`.
-//! Errors: `bad_args` (name or password rules), `conflict` (name taken, case-insensitively),
+//! Errors: `bad_args` (name rules in [`crate::names`], password policy in
+//! [`crate::account::check_password`]), `conflict` (the name is taken in any case or width),
 //! `forbidden` (`role: "admin"` without an admin session, unless the server runs with
 //! `--allow-admin-signup`).
 
@@ -12,7 +13,8 @@ use kino_api::log;
 use kino_api::serde_json::json;
 use kino_api::{clock, params, Args, CmdError, Command, Ctx, Output, Role};
 
-use crate::account::{check_name, check_password};
+use crate::account::check_password;
+use crate::names;
 use crate::password::Hasher;
 
 /// The spec.
@@ -23,17 +25,21 @@ pub fn command(hasher: Arc<Hasher>) -> Command {
         move |ctx, args| register(&hasher, ctx, args),
     )
     .role(Role::Anon)
-    .req_str("name", "1-32 letters, digits, _ - .")
-    .req_str("password", "the password")
+    .req_str("name", "1-32 letters, digits, _ - . in one script")
+    .req_str(
+        "password",
+        "at least password-min-length characters, not the name",
+    )
     .choice("role", &["user", "admin"], "user (default) or admin")
 }
 
 fn register(hasher: &Hasher, ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let name = args.str("name")?;
+    let typed = args.str("name")?;
     let password = args.str("password")?;
     let role = args.str_or("role", "user")?;
-    check_name(name)?;
-    check_password(password)?;
+    let key = names::check_new(typed)?;
+    let name = names::display(typed);
+    check_password(password, ctx.settings().u64("password-min-length"), &key)?;
     if role == "admin" && !ctx.is_admin() && !ctx.settings().bool("allow-admin-signup") {
         return Err(CmdError::forbidden(
             "only an admin can create an admin (or start the server with --allow-admin-signup)",
@@ -43,8 +49,9 @@ fn register(hasher: &Hasher, ctx: &mut Ctx, args: &Args) -> Result<Output, CmdEr
     let id = ctx
         .db()
         .insert(
-            "INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
-            params![name, role, hash, clock::now_rfc3339()],
+            "INSERT INTO users (name, name_key, role, password_hash, created_at)
+             VALUES (?, ?, ?, ?, ?)",
+            params![&name, &key, role, hash, clock::now_rfc3339()],
         )
         .map_err(|e| match e {
             kino_api::DbError::Constraint(_) => {

@@ -1,5 +1,5 @@
 //! Shared by the shell's integration tests: a real server with the media plugins (and an
-//! admin `root`/`root-pw`), and a builder that runs the real `kino` binary against it with a
+//! admin `root`/`root-pass-1`), and a builder that runs the real `kino` binary against it with a
 //! clean environment and a private data directory for history.
 #![allow(dead_code, clippy::unwrap_used)]
 
@@ -22,7 +22,7 @@ pub fn media_plugins() -> Vec<Arc<dyn Plugin>> {
     ]
 }
 
-/// A server with the media plugins, an admin `root` (password `root-pw`) and a one-second
+/// A server with the media plugins, an admin `root` (password `root-pass-1`) and a one-second
 /// free-download wait.
 pub fn server() -> TestServer {
     server_with(Vec::new())
@@ -117,7 +117,7 @@ impl Kino {
 
     /// Logs in as the admin `root`.
     pub fn root(self) -> Self {
-        self.user("root", "root-pw")
+        self.user("root", "root-pass-1")
     }
 
     /// Adds arguments.
