@@ -15,7 +15,8 @@
 //!
 //! Core streams the bytes in chunks from the blob store on a thread of its own, with
 //! backpressure from the socket. When the last byte has gone out a record is written (user,
-//! movie, time, offset, bytes); an interrupted download writes none.
+//! movie, time, offset, bytes); an interrupted download writes none, and neither does one that
+//! sends no byte (`offset` equal to the size).
 //!
 //! Errors: `not_found` (unknown or deleted movie), `payment_required` (charged movie not
 //! bought), `bad_args` (`offset` beyond the end of the file).
@@ -29,11 +30,15 @@ use crate::buy::price;
 use crate::movie::find_live;
 use crate::{records, services};
 
+/// The longest `--free-download-wait`: one day. Larger values are refused at start-up (a wait
+/// near `u64::MAX` seconds overflows the timer's `Instant`).
+pub const MAX_WAIT_S: u64 = 24 * 60 * 60;
+
 /// How long a download is held: `--free-download-wait` for a free movie and a caller who is
 /// not VIP, else nothing.
 pub fn wait_s(ctx: &Ctx, free: bool, is_vip: bool) -> u64 {
     if free && !is_vip {
-        ctx.settings().u64("free-download-wait")
+        ctx.settings().u64("free-download-wait").min(MAX_WAIT_S)
     } else {
         0
     }
@@ -85,6 +90,9 @@ fn download(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
     let who = ctx.user()?.clone();
     let movie_id = movie.id;
     let on_complete: OnComplete = Box::new(move |ctx: &mut Ctx, sent: u64| {
+        if sent == 0 {
+            return Ok(());
+        }
         records::record(ctx.db(), &who, movie_id, offset, sent)
     });
     let data = json!({
@@ -101,9 +109,9 @@ fn download(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
         source,
         on_complete: Some(on_complete),
     });
-    Ok(if wait_s > 0 {
-        out.not_before(Instant::now() + Duration::from_secs(wait_s))
-    } else {
-        out
+    let until = Instant::now().checked_add(Duration::from_secs(wait_s));
+    Ok(match until {
+        Some(until) if wait_s > 0 => out.not_before(until),
+        _ => out,
     })
 }

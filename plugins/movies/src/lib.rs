@@ -32,7 +32,7 @@ pub mod stats;
 pub mod upload;
 
 use kino_api::serde_json::json;
-use kino_api::{Command, Migration, Plugin, Setting};
+use kino_api::{CmdError, Command, Ctx, Migration, Plugin, Setting};
 
 /// The plugin value the server lists.
 #[derive(Debug, Default)]
@@ -85,8 +85,13 @@ impl Plugin for Movies {
         vec![
             Setting {
                 name: "free-download-wait",
-                help: "Seconds a non-VIP user waits before a free movie's download starts",
+                help: "Seconds a non-VIP user waits before a free movie's download starts (at most 86400)",
                 default: json!(30),
+            },
+            Setting {
+                name: "movie-search-max-chars",
+                help: "Longest `q` movies.list accepts, in characters",
+                default: json!(200),
             },
             Setting {
                 name: "movie-price",
@@ -99,6 +104,21 @@ impl Plugin for Movies {
                 default: json!(5),
             },
         ]
+    }
+
+    /// Refuses settings that cannot work, before the server accepts anyone.
+    fn on_start(&self, ctx: &mut Ctx) -> Result<(), CmdError> {
+        let wait = ctx.settings().get("free-download-wait");
+        if wait
+            .and_then(|v| v.as_u64())
+            .is_none_or(|s| s > download::MAX_WAIT_S)
+        {
+            return Err(CmdError::bad_args(format!(
+                "--free-download-wait must be 0..={} seconds (one day)",
+                download::MAX_WAIT_S
+            )));
+        }
+        Ok(())
     }
 
     fn commands(&self) -> Vec<Command> {

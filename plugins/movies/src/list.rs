@@ -3,8 +3,12 @@
 //! Wire form: `{"type":"movies.list","kind":"free","q":"matrix","limit":50,"offset":0}` →
 //! `[{id, name, free, size, md5, uploaded_at}]` (an empty array when nothing matches).
 //! `kind` is `all` (default), `free` or `charge`, as in the original `movie_type`; `q` keeps
-//! names containing it, ignoring ASCII case, with `%` and `_` taken literally.
-//! Errors: `unauthenticated`, `bad_args` (unknown `kind`, `limit` over 1000).
+//! names containing it, ignoring ASCII case, with `%` and `_` taken literally. `q` is at most
+//! `--movie-search-max-chars` characters (default 200; SQLite refuses LIKE patterns over 50,000
+//! bytes) and holds no control characters (a NUL would end the pattern early and match
+//! everything).
+//! Errors: `unauthenticated`, `bad_args` (unknown `kind`, `limit` over 1000, `q` too long or
+//! holding control characters).
 
 use kino_api::serde_json::Value;
 use kino_api::{Args, CmdError, Command, Ctx, Output, SqlValue};
@@ -53,6 +57,7 @@ fn list(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
         _ => {}
     }
     if let Some(q) = args.opt_str("q")?.filter(|q| !q.is_empty()) {
+        check_query(q, ctx.settings().u64("movie-search-max-chars"))?;
         sql.push_str(" AND LOWER(name) LIKE LOWER(?) ESCAPE '\\'");
         params.push(format!("%{}%", escape_like(q)).into());
     }
@@ -65,4 +70,17 @@ fn list(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
         out.push(Movie::from_row(r)?.to_json());
     }
     Ok(Value::Array(out).into())
+}
+
+/// Refuses a search text that is too long or holds control characters.
+fn check_query(q: &str, max_chars: u64) -> Result<(), CmdError> {
+    if q.chars().any(char::is_control) {
+        return Err(CmdError::bad_args("`q` holds control characters"));
+    }
+    if q.chars().count() as u64 > max_chars {
+        return Err(CmdError::bad_args(format!(
+            "`q` is over {max_chars} characters (--movie-search-max-chars)"
+        )));
+    }
+    Ok(())
 }
