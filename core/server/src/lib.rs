@@ -140,7 +140,9 @@ impl Core {
     pub fn open(config: Config, plugins: Vec<Arc<dyn Plugin>>) -> Result<Core, StartError> {
         std::fs::create_dir_all(&config.data)?;
         let settings = resolve_settings(&plugins, &config.settings)?;
-        let mut db = SqliteDb::open(&config.data.join("kino.db"))?;
+        let db_path = config.data.join("kino.db");
+        store::sqlite::set_page_cap(&db_path, config.limits.db_max_pages);
+        let mut db = SqliteDb::open(&db_path)?;
         for p in &plugins {
             migrate::apply(&mut db, p.name(), p.migrations())?;
         }

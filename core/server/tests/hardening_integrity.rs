@@ -101,3 +101,46 @@ fn a_free_download_wait_past_one_day_is_refused_at_start_up() {
     let config = Config::new(dir.path()).setting("free-download-wait", json!(86_400));
     assert!(Core::open(config, plugins()).is_ok());
 }
+
+/// A full disk, made real with `--db-max-pages`: SQLite itself refuses to grow the file with
+/// `SQLITE_FULL`, as it does when the disk is full. (A cap of 1 is raised by SQLite to the
+/// file's current size, so the first write that needs a new page fails.)
+#[test]
+fn writes_on_a_full_database_are_unavailable_and_reads_go_on() {
+    let server = TestServer::with_admin(plugins(), |mut c| {
+        c.limits.db_max_pages = 1;
+        c.setting("free-download-wait", json!(0))
+    });
+    let mut admin = root(&server);
+    let (mut early, _) = register_and_login(&server, "early");
+    let mut anon = guarded(server.client());
+    let mut refused = None;
+    for i in 0..500 {
+        let r = anon.call(
+            "auth.register",
+            json!({"name": format!("user{i}"), "password": "pw-of-user"}),
+        );
+        if let Err(e) = r {
+            refused = Some(e);
+            break;
+        }
+    }
+    let refused = refused.expect("the database never filled");
+    assert_eq!(refused.code(), Some(ErrorCode::Unavailable), "{refused}");
+    assert!(refused.to_string().contains("storage is full"), "{refused}");
+    let notice = json!({"title": "big", "content": "x".repeat(9_000)});
+    assert_eq!(
+        code(admin.call("notices.publish", notice)),
+        ErrorCode::Unavailable
+    );
+    // Reads still answer, on old and new connections.
+    assert_eq!(admin.call("notices.list", json!({})).unwrap(), json!([]));
+    assert_eq!(early.call("movies.list", json!({})).unwrap(), json!([]));
+    assert_eq!(
+        early.call("vip.status", json!({})).unwrap()["is_vip"],
+        json!(false)
+    );
+    let (mut again, login) = kino_testkit::login(&server, "early", "pw-of-user");
+    assert_eq!(login["name"], json!("early"));
+    assert!(again.call("whoami", json!({})).is_ok());
+}
