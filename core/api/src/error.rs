@@ -94,6 +94,10 @@ impl From<crate::BlobError> for CmdError {
             crate::BlobError::Incomplete { expected, got } => {
                 CmdError::bad_args(format!("payload ended after {got} of {expected} bytes"))
             }
+            crate::BlobError::Damaged { .. } => CmdError::unavailable(
+                "this content is damaged on the server; an admin must upload it again",
+                e,
+            ),
             crate::BlobError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => {
                 CmdError::unavailable(STORAGE_FULL, e)
             }

@@ -118,6 +118,14 @@ pub struct Cli {
 pub enum Operator {
     /// Print the command reference (docs/commands.md) of this build, as Markdown
     Commands,
+    /// Check the data directory: database integrity, every referenced blob's size and MD5,
+    /// orphan blobs. Exits non-zero when it finds a problem.
+    Check {
+        /// Move damaged and orphan blobs to `<data>/quarantine/` and mark their rows damaged
+        /// (run with the server stopped)
+        #[arg(long)]
+        repair: bool,
+    },
     /// Manage accounts
     User {
         /// What to do

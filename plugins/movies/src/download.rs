@@ -14,20 +14,24 @@
 //!   it was held, for clients that show a countdown while they wait for it.
 //!
 //! Core streams the bytes in chunks from the blob store on a thread of its own, with
-//! backpressure from the socket. When the last byte has gone out a record is written (user,
+//! backpressure from the socket. The store checks the file against its MD5 as it goes: an
+//! altered file ends the download before its last bytes (the connection closes, the client
+//! never holds a complete-looking wrong file) and goes to quarantine, and the movie is marked
+//! damaged the next time it is looked up. When the last byte has gone out a record is written (user,
 //! movie, time, offset, bytes); an interrupted download writes none, and neither does one that
 //! sends no byte (`offset` equal to the size).
 //!
 //! Errors: `not_found` (unknown or deleted movie), `payment_required` (charged movie not
-//! bought), `bad_args` (`offset` beyond the end of the file).
+//! bought), `bad_args` (`offset` beyond the end of the file), `unavailable` (the movie is
+//! damaged).
 
 use std::time::{Duration, Instant};
 
 use kino_api::serde_json::json;
-use kino_api::{Args, Body, CmdError, Command, Ctx, ErrorCode, OnComplete, Output};
+use kino_api::{log, Args, BlobError, Body, CmdError, Command, Ctx, ErrorCode, OnComplete, Output};
 
 use crate::buy::price;
-use crate::movie::find_live;
+use crate::movie::{damaged, find_servable, mark_damaged};
 use crate::{records, services};
 
 /// The longest `--free-download-wait`: one day. Larger values are refused at start-up (a wait
@@ -57,7 +61,7 @@ pub fn command() -> Command {
 }
 
 fn download(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let movie = find_live(ctx.db(), args.u64("movie_id")?)?;
+    let movie = find_servable(ctx, args.u64("movie_id")?)?;
     let offset = args.opt_u64("offset")?.unwrap_or(0);
     if offset > movie.size {
         return Err(CmdError::bad_args(format!(
@@ -77,15 +81,22 @@ fn download(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
         ));
     }
     let wait_s = wait_s(ctx, movie.free, is_vip);
-    let (source, stored_size) = ctx
-        .blobs()
-        .open(&movie.md5, offset)
-        .map_err(|e| CmdError::internal(format!("movie {} has no readable file: {e}", movie.id)))?;
+    let (source, stored_size) = match ctx.blobs().open(&movie.md5, offset) {
+        Ok(opened) => opened,
+        Err(BlobError::NotFound(_)) => {
+            mark_damaged(ctx.db(), &movie, "its file is missing")?;
+            return Err(damaged(&movie));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if stored_size != movie.size {
-        return Err(CmdError::internal(format!(
-            "movie {} is {} bytes in the table but {stored_size} on disk",
-            movie.id, movie.size
-        )));
+        drop(source);
+        if let Err(e) = ctx.blobs().quarantine(&movie.md5) {
+            log::error!("quarantining blob {}: {e}", movie.md5);
+        }
+        let why = format!("its file is {stored_size} bytes, not {}", movie.size);
+        mark_damaged(ctx.db(), &movie, &why)?;
+        return Err(damaged(&movie));
     }
     let who = ctx.user()?.clone();
     let movie_id = movie.id;

@@ -32,7 +32,7 @@ pub mod stats;
 pub mod upload;
 
 use kino_api::serde_json::json;
-use kino_api::{CmdError, Command, Ctx, Migration, Plugin, Setting};
+use kino_api::{BlobRefs, CmdError, Command, Ctx, Migration, Plugin, Setting};
 
 /// The plugin value the server lists.
 #[derive(Debug, Default)]
@@ -70,6 +70,11 @@ const MIGRATIONS: &[Migration] = &[
               CREATE INDEX download_records_by_user ON download_records (user_id, id);
               CREATE INDEX download_records_by_movie ON download_records (movie_id);",
     },
+    Migration {
+        version: 3,
+        name: "damaged",
+        sql: "ALTER TABLE movies ADD COLUMN damaged INTEGER NOT NULL DEFAULT 0;",
+    },
 ];
 
 impl Plugin for Movies {
@@ -104,6 +109,13 @@ impl Plugin for Movies {
                 default: json!(5),
             },
         ]
+    }
+
+    fn blob_refs(&self) -> &'static [BlobRefs] {
+        &[BlobRefs {
+            query: "SELECT 'movie ' || id || ' `' || name || '`', md5, size, damaged FROM movies",
+            mark_damaged: Some("UPDATE movies SET damaged = 1 WHERE md5 = ?"),
+        }]
     }
 
     /// Refuses settings that cannot work, before the server accepts anyone.

@@ -6,7 +6,9 @@
 //! names containing it, ignoring ASCII case, with `%` and `_` taken literally. `q` is at most
 //! `--movie-search-max-chars` characters (default 200; SQLite refuses LIKE patterns over 50,000
 //! bytes) and holds no control characters (a NUL would end the pattern early and match
-//! everything).
+//! everything). Damaged movies (file missing or altered) are left out: each listed movie's
+//! file is checked for its size, and one found missing is marked damaged and the page read
+//! again.
 //! Errors: `unauthenticated`, `bad_args` (unknown `kind`, `limit` over 1000, `q` too long or
 //! holding control characters).
 
@@ -15,19 +17,22 @@ use kino_api::{Args, CmdError, Command, Ctx, Output, SqlValue};
 
 use kino_api::db::escape_like;
 
-use crate::movie::{find_live, Movie, COLUMNS};
+use crate::movie::{blob_intact, find_servable, Movie, COLUMNS};
+
+/// Times a page is read again after damaged movies were found on it.
+const MAX_PASSES: usize = 4;
 
 /// `movies.get` (movie_id) → `{id, name, free, size, md5, uploaded_at, wait_s}`: one movie of
 /// the catalogue, and `wait_s`, how long a download of it by the caller would be held now (the
 /// free-download wait, 0 for VIPs and charged movies), so a client can name the file and show a
-/// countdown before it starts. Deleted or unknown: `not_found`.
+/// countdown before it starts. Deleted or unknown: `not_found`; damaged: `unavailable`.
 pub fn get_command() -> Command {
     Command::new("movies.get", "One movie by id", get)
         .req_uint("movie_id", "the movie's id (`id` in movies.list)")
 }
 
 fn get(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let movie = find_live(ctx.db(), args.u64("movie_id")?)?;
+    let movie = find_servable(ctx, args.u64("movie_id")?)?;
     let is_vip = crate::services::is_vip(ctx)?;
     let wait_s = crate::download::wait_s(ctx, movie.free, is_vip);
     let mut out = movie.to_json();
@@ -49,7 +54,7 @@ pub fn command() -> Command {
 
 fn list(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
     let (limit, offset) = args.page()?;
-    let mut sql = format!("SELECT {COLUMNS} FROM movies WHERE deleted = 0");
+    let mut sql = format!("SELECT {COLUMNS} FROM movies WHERE deleted = 0 AND damaged = 0");
     let mut params: Vec<SqlValue> = Vec::new();
     match args.str_or("kind", "all")? {
         "free" => sql.push_str(" AND free = 1"),
@@ -64,10 +69,24 @@ fn list(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
     sql.push_str(" ORDER BY uploaded_at DESC, id DESC LIMIT ? OFFSET ?");
     params.push(limit.into());
     params.push(offset.into());
-    let rows = ctx.db().query(&sql, &params)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        out.push(Movie::from_row(r)?.to_json());
+    // Each pass marks at least one more movie damaged or ends; a few passes fill a page after
+    // files went missing, and the last pass's movies are shown even if short of `limit`.
+    let mut out = Vec::new();
+    for _ in 0..MAX_PASSES {
+        let rows = ctx.db().query(&sql, &params)?;
+        out = Vec::with_capacity(rows.len());
+        let mut found_damage = false;
+        for r in &rows {
+            let movie = Movie::from_row(r)?;
+            if blob_intact(ctx, &movie)? {
+                out.push(movie.to_json());
+            } else {
+                found_damage = true;
+            }
+        }
+        if !found_damage {
+            break;
+        }
     }
     Ok(Value::Array(out).into())
 }
