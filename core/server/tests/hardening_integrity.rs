@@ -334,3 +334,86 @@ fn check_finds_altered_and_lost_blobs_and_orphans_and_repair_quarantines_them() 
     assert_eq!(listed(&mut admin, "all"), ["fine.mp4"]);
     assert_eq!(stats_of(&mut admin, altered_id)["damaged"], json!(true));
 }
+
+/// A data directory with one uploaded movie (so `blobs/` holds a file), the server stopped.
+fn data_with_a_movie() -> tempfile::TempDir {
+    let mut server = server(0);
+    let mut admin = root(&server);
+    upload_id(&mut admin, "kept.mp4", &content(30, 4000), true);
+    let dir = server.take_dir().unwrap();
+    server.stop();
+    for side in ["kino.db-wal", "kino.db-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(side));
+    }
+    dir
+}
+
+fn start_error(data: &Path) -> String {
+    let config = kino_testkit::fast_auth(Config::new(data));
+    let mut all: Vec<std::sync::Arc<dyn kino_api::Plugin>> =
+        vec![std::sync::Arc::new(kino_auth::Auth::new())];
+    all.extend(plugins());
+    match Core::open(config, all) {
+        Ok(_) => panic!("the server started on {}", data.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn an_emptied_database_beside_stored_blobs_is_refused() {
+    let dir = data_with_a_movie();
+    let db = dir.path().join("kino.db");
+    std::fs::File::create(&db).unwrap(); // truncated to zero bytes
+    let err = start_error(dir.path());
+    assert!(err.contains("empty but blobs are stored"), "{err}");
+    assert!(err.contains("kino-server check"), "{err}");
+    std::fs::remove_file(&db).unwrap(); // lost altogether
+    let err = start_error(dir.path());
+    assert!(err.contains("empty but blobs are stored"), "{err}");
+    // Refusing left the blob where it was, and a fresh data directory still starts.
+    assert_eq!(files_under(&dir.path().join("blobs")).len(), 1);
+    let fresh = tempfile::tempdir().unwrap();
+    assert!(Core::open(Config::new(fresh.path()), plugins()).is_ok());
+}
+
+#[test]
+fn a_database_missing_a_plugins_tables_is_refused() {
+    let dir = data_with_a_movie();
+    let conn = rusqlite::Connection::open(dir.path().join("kino.db")).unwrap();
+    conn.execute_batch("DROP TABLE download_records; DROP TABLE movies;")
+        .unwrap();
+    drop(conn);
+    let err = start_error(dir.path());
+    assert!(err.contains("plugin movies"), "{err}");
+    assert!(err.contains("download_records, movies"), "{err}");
+}
+
+#[test]
+fn a_damaged_database_is_refused_with_a_pointer_to_check() {
+    let dir = data_with_a_movie();
+    let db = dir.path().join("kino.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let page: u64 = conn
+        .query_row(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'users'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    drop(conn);
+    let _ = std::fs::remove_file(dir.path().join("kino.db-wal"));
+    let _ = std::fs::remove_file(dir.path().join("kino.db-shm"));
+    // Scribble over the users table's page; the schema on page 1 stays readable.
+    let mut bytes = std::fs::read(&db).unwrap();
+    let at = ((page - 1) * 4096) as usize;
+    bytes[at..at + 4096].fill(0x5a);
+    std::fs::write(&db, &bytes).unwrap();
+    let err = start_error(dir.path());
+    assert!(err.contains("fails PRAGMA quick_check"), "{err}");
+    assert!(err.contains("kino-server check"), "{err}");
+    // A file that is not a database at all.
+    std::fs::write(&db, vec![0x5a; 8192]).unwrap();
+    let err = start_error(dir.path());
+    assert!(err.contains("cannot be opened"), "{err}");
+    assert!(err.contains("kino-server check"), "{err}");
+}
