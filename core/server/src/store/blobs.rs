@@ -116,7 +116,7 @@ impl BlobStore for FsBlobStore {
 
     fn size(&self, md5: &str) -> Option<u64> {
         let meta = fs::metadata(self.path_of(md5).ok()?).ok()?;
-        meta.is_file().then(|| meta.len())
+        meta.is_file().then_some(meta.len())
     }
 
     fn quarantine(&self, md5: &str) -> Result<(), BlobError> {
