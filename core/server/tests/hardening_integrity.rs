@@ -417,3 +417,62 @@ fn a_damaged_database_is_refused_with_a_pointer_to_check() {
     assert!(err.contains("cannot be opened"), "{err}");
     assert!(err.contains("kino-server check"), "{err}");
 }
+
+/// A really full disk: the data directory on an 8 MiB tmpfs filled to the last byte. Needs root
+/// (it mounts the tmpfs), so it is ignored by default; run it with
+/// `cargo test -p kino-server --test hardening_integrity -- --ignored a_full_disk`
+/// as root.
+#[test]
+#[ignore = "needs root to mount a tmpfs"]
+fn a_full_disk_answers_unavailable_and_reads_go_on() {
+    use std::io::Write;
+    let mount = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+        .arg(mount.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "mount failed: run as root");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mount.path().to_path_buf());
+    let data = mount.path().join("data");
+    kino_testkit::add_user(&data, plugins(), "root", "root-pw", true);
+    let mut server = TestServer::in_dir(&data, plugins(), |c| {
+        c.setting("free-download-wait", json!(0))
+    });
+    let mut admin = root(&server);
+    let (mut early, _) = register_and_login(&server, "early");
+    let mut filler = std::fs::File::create(mount.path().join("filler")).unwrap();
+    let chunk = vec![0u8; 64 * 1024];
+    while filler.write_all(&chunk).is_ok() {}
+    let _ = filler.write_all(&chunk[..1]);
+    let mut anon = guarded(server.client());
+    let mut refused = None;
+    for i in 0..5000 {
+        let r = anon.call(
+            "auth.register",
+            json!({"name": format!("user{i}"), "password": "pw-of-user"}),
+        );
+        if let Err(e) = r {
+            refused = Some(e);
+            break;
+        }
+    }
+    let refused = refused.expect("the disk never filled");
+    assert_eq!(refused.code(), Some(ErrorCode::Unavailable), "{refused}");
+    let notice = json!({"title": "t", "content": "x".repeat(9_000)});
+    assert_eq!(
+        code(admin.call("notices.publish", notice)),
+        ErrorCode::Unavailable
+    );
+    assert_eq!(early.call("movies.list", json!({})).unwrap(), json!([]));
+    assert_eq!(admin.call("notices.list", json!({})).unwrap(), json!([]));
+    let (_, login) = kino_testkit::login(&server, "early", "pw-of-user");
+    assert_eq!(login["name"], json!("early"));
+    server.stop();
+}

@@ -6,8 +6,8 @@ use std::io::Read;
 use kino_api::log;
 use kino_api::serde_json::{json, Value};
 use kino_api::{
-    clock, params, ArgKind, Args, BlobInfo, BlobWriter, CmdError, Command, Ctx, Database, Output,
-    Role,
+    clock, params, ArgKind, Args, BlobError, BlobInfo, BlobWriter, CmdError, Command, Ctx,
+    Database, Output, Role,
 };
 
 use crate::movie::{blob_intact, check_md5, find, find_by_md5, Movie};
@@ -157,9 +157,11 @@ fn copy_payload(
                 )))
             }
         };
-        writer
-            .write_all(&buf[..n])
-            .map_err(|e| CmdError::internal(format!("writing an upload: {e}")))?;
+        writer.write_all(&buf[..n]).map_err(|e| match e.kind() {
+            // The disk filled up after the space check: `unavailable`, like every full write.
+            std::io::ErrorKind::StorageFull => CmdError::from(BlobError::Io(e)),
+            _ => CmdError::internal(format!("writing an upload: {e}")),
+        })?;
         copied += n as u64;
     }
     Ok(())
