@@ -50,6 +50,16 @@ impl FsBlobStore {
         })
     }
 
+    /// The store under `data` as it is, creating and cleaning nothing (for `kino-server check`,
+    /// which may run beside a server whose uploads are in `tmp/`).
+    pub fn inspect(data: &Path) -> Self {
+        FsBlobStore {
+            blobs: data.join("blobs"),
+            tmp: data.join("tmp"),
+            quarantine: data.join("quarantine"),
+        }
+    }
+
     /// Where damaged content goes.
     pub fn quarantine_dir(&self) -> &Path {
         &self.quarantine

@@ -43,7 +43,7 @@ impl Report {
 pub fn run(data: &Path, plugins: &[Arc<dyn Plugin>], repair: bool) -> io::Result<Report> {
     let mut report = Report::default();
     let db_path = data.join("kino.db");
-    let blobs = FsBlobStore::open(data)?;
+    let blobs = FsBlobStore::inspect(data);
     let mut db = if db_path.is_file() {
         match SqliteDb::open(&db_path) {
             Ok(db) => Some(db),
@@ -213,7 +213,11 @@ fn md5_of(path: &Path) -> io::Result<String> {
 /// Every file under `blobs/`, by the key its place spells (`ab` + `cdef…`).
 fn stored_blobs(dir: &Path) -> io::Result<BTreeMap<String, std::path::PathBuf>> {
     let mut out = BTreeMap::new();
-    for shard in fs::read_dir(dir)? {
+    let shards = match fs::read_dir(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        other => other?,
+    };
+    for shard in shards {
         let shard = shard?.path();
         let prefix = shard
             .file_name()
