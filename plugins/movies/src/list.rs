@@ -48,7 +48,10 @@ pub fn command() -> Command {
             &["all", "free", "charge"],
             "all (default), free or charge",
         )
-        .opt_str("q", "only names containing this")
+        .opt_str(
+            "q",
+            "only names containing this (at most --movie-search-max-chars characters, no control characters)",
+        )
         .paged()
 }
 
