@@ -47,6 +47,15 @@ pub enum BlobError {
     /// The key is not 32 lower-case hex characters.
     #[error("invalid blob key")]
     BadKey,
+    /// The stored content no longer matches its key (altered, cut short or grown); it has been
+    /// moved to quarantine.
+    #[error("stored content {key} is damaged: {why}")]
+    Damaged {
+        /// The key.
+        key: String,
+        /// What was found.
+        why: String,
+    },
     /// An I/O failure.
     #[error("blob I/O: {0}")]
     Io(#[from] std::io::Error),
@@ -69,10 +78,20 @@ pub trait BlobStore: Send + Sync {
     /// Starts a write of `expected_len` bytes; refuses with `NoSpace` before any byte is written
     /// when the disk cannot hold it.
     fn create(&self, expected_len: u64) -> Result<Box<dyn BlobWriter>, BlobError>;
-    /// Opens stored content at `offset`; returns the reader and the whole size.
+    /// Opens stored content at `offset`; returns the reader and the whole size (the caller
+    /// compares it with the size it recorded). The reader checks the content against its key
+    /// as it goes: when the content ends early or its MD5 differs, the read that would have
+    /// returned the last bytes fails instead (so a reader never gets a complete-looking wrong
+    /// file), the failure is logged and the content is moved to quarantine. Reaching the end
+    /// from an `offset` past 0 hashes the whole content once more.
     fn open(&self, md5: &str, offset: u64) -> Result<(Box<dyn Read + Send>, u64), BlobError>;
     /// Whether content with this MD5 is stored.
     fn exists(&self, md5: &str) -> bool;
+    /// The stored size of content with this MD5 (`None`: not stored), without reading it.
+    fn size(&self, md5: &str) -> Option<u64>;
+    /// Moves content found damaged out of the store into its quarantine, kept for inspection
+    /// but never served again under its key (a missing key is not an error).
+    fn quarantine(&self, md5: &str) -> Result<(), BlobError>;
     /// Removes stored content (a missing key is not an error).
     fn remove(&self, md5: &str) -> Result<(), BlobError>;
 }

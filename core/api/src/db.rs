@@ -107,6 +107,13 @@ pub enum DbError {
         /// What the caller asked for.
         expected: &'static str,
     },
+    /// The database could not grow: the disk is full, or the file reached its configured cap
+    /// (SQLite `SQLITE_FULL`). Reads still work.
+    #[error("database storage is full")]
+    Full,
+    /// The disk failed under the database (SQLite `SQLITE_IOERR`); the detail is for the log.
+    #[error("database I/O error: {0}")]
+    Io(String),
     /// Anything else from the backend.
     #[error("database error: {0}")]
     Backend(String),

@@ -51,7 +51,18 @@ impl CmdError {
         log::error!("internal error: {detail}");
         Self::new(ErrorCode::Internal, "internal server error")
     }
+
+    /// `unavailable`: the server's storage is full or failing; logs `detail`. Every plugin's
+    /// writes reach it through the `DbError` and `BlobError` conversions below, so none has to
+    /// map storage errors itself.
+    pub fn unavailable(message: &str, detail: impl std::fmt::Display) -> Self {
+        log::error!("storage: {detail}");
+        Self::new(ErrorCode::Unavailable, message)
+    }
 }
+
+/// What a caller reads when the disk is full.
+const STORAGE_FULL: &str = "server storage is full; try again later";
 
 impl From<crate::DbError> for CmdError {
     fn from(e: crate::DbError) -> Self {
@@ -60,6 +71,10 @@ impl From<crate::DbError> for CmdError {
                 CmdError::new(ErrorCode::Busy, "the database is busy; try again")
             }
             crate::DbError::Constraint(m) => CmdError::conflict(m),
+            crate::DbError::Full => CmdError::unavailable(STORAGE_FULL, "database is full"),
+            crate::DbError::Io(detail) => {
+                CmdError::unavailable("server storage is failing; try again later", detail)
+            }
             other => CmdError::internal(other),
         }
     }
@@ -78,6 +93,13 @@ impl From<crate::BlobError> for CmdError {
             crate::BlobError::NotFound(k) => CmdError::not_found(format!("no stored content {k}")),
             crate::BlobError::Incomplete { expected, got } => {
                 CmdError::bad_args(format!("payload ended after {got} of {expected} bytes"))
+            }
+            crate::BlobError::Damaged { .. } => CmdError::unavailable(
+                "this content is damaged on the server; an admin must upload it again",
+                e,
+            ),
+            crate::BlobError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => {
+                CmdError::unavailable(STORAGE_FULL, e)
             }
             other => CmdError::internal(other),
         }

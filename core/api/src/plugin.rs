@@ -17,6 +17,19 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
+/// Where a plugin's rows name blobs, for `kino-server check`: each blob a row names is checked
+/// (stored, of its size, with its MD5), and a stored blob no plugin names is an orphan.
+#[derive(Debug, Clone, Copy)]
+pub struct BlobRefs {
+    /// A query returning one row per reference: `(what TEXT, md5 TEXT, size INTEGER or NULL,
+    /// damaged INTEGER)`; `what` names the row in the report (e.g. `movie 3`), `damaged` is 1
+    /// for a row already known damaged (reported, not counted as a problem).
+    pub query: &'static str,
+    /// A statement with one `?`, the MD5, marking every row naming it damaged (run by `check
+    /// --repair`); `None` when the plugin keeps no such mark.
+    pub mark_damaged: Option<&'static str>,
+}
+
 /// A plugin setting. The server turns each into a `--NAME` flag and a config-file key `NAME`.
 #[derive(Debug, Clone)]
 pub struct Setting {
@@ -103,6 +116,12 @@ pub trait Plugin: Send + Sync {
     fn listeners(&self, settings: &Settings) -> Vec<crate::Listener> {
         let _ = settings;
         Vec::new()
+    }
+
+    /// The plugin's references to blobs, for `kino-server check`. A plugin that stores blobs
+    /// must list them, or `check --repair` moves its blobs to quarantine as orphans.
+    fn blob_refs(&self) -> &'static [BlobRefs] {
+        &[]
     }
 
     /// Called once after migrations, before the server accepts connections (e.g. to clean up).

@@ -34,11 +34,13 @@ pub enum ErrorCode {
     Busy,
     /// The server failed; details are in its log, not on the wire.
     Internal,
+    /// The server cannot store anything now (its storage is full or failing); reads still work.
+    Unavailable,
 }
 
 impl ErrorCode {
     /// Every code, for docs and tests.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::BadFrame,
         ErrorCode::BadRequest,
         ErrorCode::UnknownCommand,
@@ -53,6 +55,7 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::Busy,
         ErrorCode::Internal,
+        ErrorCode::Unavailable,
     ];
 
     /// The wire string, e.g. `"bad_args"`.
@@ -72,6 +75,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Busy => "busy",
             ErrorCode::Internal => "internal",
+            ErrorCode::Unavailable => "unavailable",
         }
     }
 }

@@ -24,6 +24,9 @@ pub struct Limits {
     pub session_ttl: Duration,
     /// Worker threads for blocking commands.
     pub workers: usize,
+    /// Largest database file, in SQLite pages (4 KiB each); 0: no cap. Writes past it answer
+    /// `unavailable` as on a full disk, while reads go on (a quota for the database file).
+    pub db_max_pages: u64,
 }
 
 impl Default for Limits {
@@ -35,6 +38,7 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(30),
             session_ttl: Duration::from_secs(30 * 60),
             workers: 4,
+            db_max_pages: 0,
         }
     }
 }
@@ -101,6 +105,9 @@ pub struct Cli {
     /// Worker threads for blocking commands [default: 4]
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Largest database file in 4 KiB pages; writes past it answer `unavailable` (0: no cap) [default: 0]
+    #[arg(long)]
+    pub db_max_pages: Option<u64>,
     /// Operator commands instead of serving
     #[command(subcommand)]
     pub command: Option<Operator>,
@@ -111,6 +118,14 @@ pub struct Cli {
 pub enum Operator {
     /// Print the command reference (docs/commands.md) of this build, as Markdown
     Commands,
+    /// Check the data directory: database integrity, every referenced blob's size and MD5,
+    /// orphan blobs. Exits non-zero when it finds a problem.
+    Check {
+        /// Move damaged and orphan blobs to `<data>/quarantine/` and mark their rows damaged
+        /// (run with the server stopped)
+        #[arg(long)]
+        repair: bool,
+    },
     /// Manage accounts
     User {
         /// What to do
@@ -208,6 +223,9 @@ fn apply_cli(
     if let Some(v) = cli.workers {
         l.workers = v;
     }
+    if let Some(v) = cli.db_max_pages {
+        l.db_max_pages = v;
+    }
     for s in settings {
         if matches.value_source(s.name) != Some(clap::parser::ValueSource::CommandLine) {
             continue;
@@ -271,6 +289,7 @@ pub fn apply_file(
             "max-frame" => l.max_frame = as_u64().ok_or_else(|| bad(&key))? as usize,
             "max-upload" => l.max_upload = as_u64().ok_or_else(|| bad(&key))?,
             "workers" => l.workers = as_u64().ok_or_else(|| bad(&key))? as usize,
+            "db-max-pages" => l.db_max_pages = as_u64().ok_or_else(|| bad(&key))?,
             other => {
                 if !settings.iter().any(|s| s.name == other) {
                     return Err(ConfigError::Invalid(format!(

@@ -71,6 +71,9 @@ pub enum StartError {
     /// A migration failed.
     #[error("{0}")]
     Migrate(#[from] migrate::MigrateError),
+    /// The database is damaged, lost while blobs remain, or missing tables.
+    #[error(transparent)]
+    Unfit(#[from] store::preflight::Unfit),
     /// Bad command or setting names.
     #[error("{0}")]
     Registry(#[from] RegistryError),
@@ -136,11 +139,20 @@ fn resolve_settings(
 }
 
 impl Core {
-    /// Opens the data directory, applies migrations, builds the registry, runs start hooks.
+    /// Opens the data directory, checks the database (see [`store::preflight`]), applies
+    /// migrations, builds the registry, runs start hooks.
     pub fn open(config: Config, plugins: Vec<Arc<dyn Plugin>>) -> Result<Core, StartError> {
         std::fs::create_dir_all(&config.data)?;
         let settings = resolve_settings(&plugins, &config.settings)?;
-        let mut db = SqliteDb::open(&config.data.join("kino.db"))?;
+        let db_path = config.data.join("kino.db");
+        store::sqlite::set_page_cap(&db_path, config.limits.db_max_pages);
+        let mut db = SqliteDb::open(&db_path).map_err(|e| {
+            store::preflight::Unfit(format!(
+                "the database {} cannot be opened: {e}",
+                db_path.display()
+            ))
+        })?;
+        store::preflight::check(&mut db, &config.data, &plugins)?;
         for p in &plugins {
             migrate::apply(&mut db, p.name(), p.migrations())?;
         }

@@ -1,5 +1,6 @@
 //! `kino-server`: parses flags, composes core with the plugins of this build, and serves until
-//! SIGINT or SIGTERM. `kino-server user add NAME [--admin]` creates accounts offline.
+//! SIGINT or SIGTERM. `kino-server user add NAME [--admin]` creates accounts offline;
+//! `kino-server check [--repair]` checks the data directory.
 
 mod plugins;
 
@@ -29,6 +30,21 @@ fn run() -> Result<()> {
     if let Some(Operator::Commands) = cli.command {
         let registry = Registry::build(kino_server::builtins::commands(), plugins)?;
         print!("{}", kino_server::docgen::commands_markdown(&registry));
+        return Ok(());
+    }
+    if let Some(Operator::Check { repair }) = cli.command {
+        let report = kino_server::store::check::run(&config.data, &plugins, repair)
+            .with_context(|| format!("checking {}", config.data.display()))?;
+        for line in &report.lines {
+            println!("{line}");
+        }
+        if report.problems > 0 {
+            bail!(
+                "{} problem(s) in {}",
+                report.problems,
+                config.data.display()
+            );
+        }
         return Ok(());
     }
     let mut core = Core::open(config, plugins).context("starting the server")?;

@@ -179,14 +179,14 @@ fn original_flow_admin_then_user() {
         stats,
         json!([
             {"id": free_id, "name": "Free Film.mp4", "free": true, "deleted": false,
-             "downloads": 3, "bytes_sent": 600_000 + 300_000 - 123_456,
+             "damaged": false, "downloads": 3, "bytes_sent": 600_000 + 300_000 - 123_456,
              "purchases": 0, "revenue": 0},
             {"id": charged_id, "name": "Charged.mkv", "free": false, "deleted": false,
-             "downloads": 1, "bytes_sent": 200_000, "purchases": 1, "revenue": 10},
+             "damaged": false, "downloads": 1, "bytes_sent": 200_000, "purchases": 1, "revenue": 10},
             {"id": doomed_id, "name": "doomed.avi", "free": true, "deleted": true,
-             "downloads": 0, "bytes_sent": 0, "purchases": 0, "revenue": 0},
+             "damaged": false, "downloads": 0, "bytes_sent": 0, "purchases": 0, "revenue": 0},
             {"id": null, "name": "total", "free": null, "deleted": null,
-             "downloads": 4, "bytes_sent": 1_100_000 - 123_456, "purchases": 1, "revenue": 10},
+             "damaged": null, "downloads": 4, "bytes_sent": 1_100_000 - 123_456, "purchases": 1, "revenue": 10},
         ])
     );
 }

@@ -6,13 +6,13 @@
 //! buying; the charge is recorded by the vip plugin as an order of item `movie:<id>` (through
 //! the internal `vip.charge`), so there is one orders table for everything sold.
 //! Errors: `not_found` (unknown or deleted movie), `conflict` (the movie is free, or the caller
-//! already bought it).
+//! already bought it), `unavailable` (the movie is damaged: its file is missing or altered).
 
 use kino_api::log;
 use kino_api::serde_json::json;
 use kino_api::{Args, CmdError, Command, Ctx, ErrorCode, Output};
 
-use crate::movie::find_live;
+use crate::movie::find_servable;
 use crate::services;
 
 /// The spec.
@@ -31,7 +31,7 @@ pub fn price(ctx: &Ctx, is_vip: bool) -> u64 {
 }
 
 fn buy(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let movie = find_live(ctx.db(), args.u64("movie_id")?)?;
+    let movie = find_servable(ctx, args.u64("movie_id")?)?;
     if movie.free {
         return Err(CmdError::conflict(format!(
             "movie {} is free: download it without buying",

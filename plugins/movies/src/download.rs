@@ -14,26 +14,35 @@
 //!   it was held, for clients that show a countdown while they wait for it.
 //!
 //! Core streams the bytes in chunks from the blob store on a thread of its own, with
-//! backpressure from the socket. When the last byte has gone out a record is written (user,
-//! movie, time, offset, bytes); an interrupted download writes none.
+//! backpressure from the socket. The store checks the file against its MD5 as it goes: an
+//! altered file ends the download before its last bytes (the connection closes, the client
+//! never holds a complete-looking wrong file) and goes to quarantine, and the movie is marked
+//! damaged the next time it is looked up. When the last byte has gone out a record is written (user,
+//! movie, time, offset, bytes); an interrupted download writes none, and neither does one that
+//! sends no byte (`offset` equal to the size).
 //!
 //! Errors: `not_found` (unknown or deleted movie), `payment_required` (charged movie not
-//! bought), `bad_args` (`offset` beyond the end of the file).
+//! bought), `bad_args` (`offset` beyond the end of the file), `unavailable` (the movie is
+//! damaged).
 
 use std::time::{Duration, Instant};
 
 use kino_api::serde_json::json;
-use kino_api::{Args, Body, CmdError, Command, Ctx, ErrorCode, OnComplete, Output};
+use kino_api::{log, Args, BlobError, Body, CmdError, Command, Ctx, ErrorCode, OnComplete, Output};
 
 use crate::buy::price;
-use crate::movie::find_live;
+use crate::movie::{damaged, find_servable, mark_damaged};
 use crate::{records, services};
+
+/// The longest `--free-download-wait`: one day. Larger values are refused at start-up (a wait
+/// near `u64::MAX` seconds overflows the timer's `Instant`).
+pub const MAX_WAIT_S: u64 = 24 * 60 * 60;
 
 /// How long a download is held: `--free-download-wait` for a free movie and a caller who is
 /// not VIP, else nothing.
 pub fn wait_s(ctx: &Ctx, free: bool, is_vip: bool) -> u64 {
     if free && !is_vip {
-        ctx.settings().u64("free-download-wait")
+        ctx.settings().u64("free-download-wait").min(MAX_WAIT_S)
     } else {
         0
     }
@@ -52,7 +61,7 @@ pub fn command() -> Command {
 }
 
 fn download(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let movie = find_live(ctx.db(), args.u64("movie_id")?)?;
+    let movie = find_servable(ctx, args.u64("movie_id")?)?;
     let offset = args.opt_u64("offset")?.unwrap_or(0);
     if offset > movie.size {
         return Err(CmdError::bad_args(format!(
@@ -72,19 +81,29 @@ fn download(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
         ));
     }
     let wait_s = wait_s(ctx, movie.free, is_vip);
-    let (source, stored_size) = ctx
-        .blobs()
-        .open(&movie.md5, offset)
-        .map_err(|e| CmdError::internal(format!("movie {} has no readable file: {e}", movie.id)))?;
+    let (source, stored_size) = match ctx.blobs().open(&movie.md5, offset) {
+        Ok(opened) => opened,
+        Err(BlobError::NotFound(_)) => {
+            mark_damaged(ctx.db(), &movie, "its file is missing")?;
+            return Err(damaged(&movie));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if stored_size != movie.size {
-        return Err(CmdError::internal(format!(
-            "movie {} is {} bytes in the table but {stored_size} on disk",
-            movie.id, movie.size
-        )));
+        drop(source);
+        if let Err(e) = ctx.blobs().quarantine(&movie.md5) {
+            log::error!("quarantining blob {}: {e}", movie.md5);
+        }
+        let why = format!("its file is {stored_size} bytes, not {}", movie.size);
+        mark_damaged(ctx.db(), &movie, &why)?;
+        return Err(damaged(&movie));
     }
     let who = ctx.user()?.clone();
     let movie_id = movie.id;
     let on_complete: OnComplete = Box::new(move |ctx: &mut Ctx, sent: u64| {
+        if sent == 0 {
+            return Ok(());
+        }
         records::record(ctx.db(), &who, movie_id, offset, sent)
     });
     let data = json!({
@@ -101,9 +120,9 @@ fn download(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
         source,
         on_complete: Some(on_complete),
     });
-    Ok(if wait_s > 0 {
-        out.not_before(Instant::now() + Duration::from_secs(wait_s))
-    } else {
-        out
+    let until = Instant::now().checked_add(Duration::from_secs(wait_s));
+    Ok(match until {
+        Some(until) if wait_s > 0 => out.not_before(until),
+        _ => out,
     })
 }

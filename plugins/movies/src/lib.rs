@@ -32,7 +32,7 @@ pub mod stats;
 pub mod upload;
 
 use kino_api::serde_json::json;
-use kino_api::{Command, Migration, Plugin, Setting};
+use kino_api::{BlobRefs, CmdError, Command, Ctx, Migration, Plugin, Setting};
 
 /// The plugin value the server lists.
 #[derive(Debug, Default)]
@@ -70,6 +70,11 @@ const MIGRATIONS: &[Migration] = &[
               CREATE INDEX download_records_by_user ON download_records (user_id, id);
               CREATE INDEX download_records_by_movie ON download_records (movie_id);",
     },
+    Migration {
+        version: 3,
+        name: "damaged",
+        sql: "ALTER TABLE movies ADD COLUMN damaged INTEGER NOT NULL DEFAULT 0;",
+    },
 ];
 
 impl Plugin for Movies {
@@ -85,8 +90,13 @@ impl Plugin for Movies {
         vec![
             Setting {
                 name: "free-download-wait",
-                help: "Seconds a non-VIP user waits before a free movie's download starts",
+                help: "Seconds a non-VIP user waits before a free movie's download starts (at most 86400)",
                 default: json!(30),
+            },
+            Setting {
+                name: "movie-search-max-chars",
+                help: "Longest `q` movies.list accepts, in characters",
+                default: json!(200),
             },
             Setting {
                 name: "movie-price",
@@ -99,6 +109,28 @@ impl Plugin for Movies {
                 default: json!(5),
             },
         ]
+    }
+
+    fn blob_refs(&self) -> &'static [BlobRefs] {
+        &[BlobRefs {
+            query: "SELECT 'movie ' || id || ' `' || name || '`', md5, size, damaged FROM movies",
+            mark_damaged: Some("UPDATE movies SET damaged = 1 WHERE md5 = ?"),
+        }]
+    }
+
+    /// Refuses settings that cannot work, before the server accepts anyone.
+    fn on_start(&self, ctx: &mut Ctx) -> Result<(), CmdError> {
+        let wait = ctx.settings().get("free-download-wait");
+        if wait
+            .and_then(|v| v.as_u64())
+            .is_none_or(|s| s > download::MAX_WAIT_S)
+        {
+            return Err(CmdError::bad_args(format!(
+                "--free-download-wait must be 0..={} seconds (one day)",
+                download::MAX_WAIT_S
+            )));
+        }
+        Ok(())
     }
 
     fn commands(&self) -> Vec<Command> {

@@ -3,27 +3,36 @@
 //! Wire form: `{"type":"movies.list","kind":"free","q":"matrix","limit":50,"offset":0}` →
 //! `[{id, name, free, size, md5, uploaded_at}]` (an empty array when nothing matches).
 //! `kind` is `all` (default), `free` or `charge`, as in the original `movie_type`; `q` keeps
-//! names containing it, ignoring ASCII case, with `%` and `_` taken literally.
-//! Errors: `unauthenticated`, `bad_args` (unknown `kind`, `limit` over 1000).
+//! names containing it, ignoring ASCII case, with `%` and `_` taken literally. `q` is at most
+//! `--movie-search-max-chars` characters (default 200; SQLite refuses LIKE patterns over 50,000
+//! bytes) and holds no control characters (a NUL would end the pattern early and match
+//! everything). Damaged movies (file missing or altered) are left out: each listed movie's
+//! file is checked for its size, and one found missing is marked damaged and the page read
+//! again.
+//! Errors: `unauthenticated`, `bad_args` (unknown `kind`, `limit` over 1000, `q` too long or
+//! holding control characters).
 
 use kino_api::serde_json::Value;
 use kino_api::{Args, CmdError, Command, Ctx, Output, SqlValue};
 
 use kino_api::db::escape_like;
 
-use crate::movie::{find_live, Movie, COLUMNS};
+use crate::movie::{blob_intact, find_servable, Movie, COLUMNS};
+
+/// Times a page is read again after damaged movies were found on it.
+const MAX_PASSES: usize = 4;
 
 /// `movies.get` (movie_id) → `{id, name, free, size, md5, uploaded_at, wait_s}`: one movie of
 /// the catalogue, and `wait_s`, how long a download of it by the caller would be held now (the
 /// free-download wait, 0 for VIPs and charged movies), so a client can name the file and show a
-/// countdown before it starts. Deleted or unknown: `not_found`.
+/// countdown before it starts. Deleted or unknown: `not_found`; damaged: `unavailable`.
 pub fn get_command() -> Command {
     Command::new("movies.get", "One movie by id", get)
         .req_uint("movie_id", "the movie's id (`id` in movies.list)")
 }
 
 fn get(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let movie = find_live(ctx.db(), args.u64("movie_id")?)?;
+    let movie = find_servable(ctx, args.u64("movie_id")?)?;
     let is_vip = crate::services::is_vip(ctx)?;
     let wait_s = crate::download::wait_s(ctx, movie.free, is_vip);
     let mut out = movie.to_json();
@@ -39,13 +48,16 @@ pub fn command() -> Command {
             &["all", "free", "charge"],
             "all (default), free or charge",
         )
-        .opt_str("q", "only names containing this")
+        .opt_str(
+            "q",
+            "only names containing this (at most --movie-search-max-chars characters, no control characters)",
+        )
         .paged()
 }
 
 fn list(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
     let (limit, offset) = args.page()?;
-    let mut sql = format!("SELECT {COLUMNS} FROM movies WHERE deleted = 0");
+    let mut sql = format!("SELECT {COLUMNS} FROM movies WHERE deleted = 0 AND damaged = 0");
     let mut params: Vec<SqlValue> = Vec::new();
     match args.str_or("kind", "all")? {
         "free" => sql.push_str(" AND free = 1"),
@@ -53,16 +65,44 @@ fn list(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
         _ => {}
     }
     if let Some(q) = args.opt_str("q")?.filter(|q| !q.is_empty()) {
+        check_query(q, ctx.settings().u64("movie-search-max-chars"))?;
         sql.push_str(" AND LOWER(name) LIKE LOWER(?) ESCAPE '\\'");
         params.push(format!("%{}%", escape_like(q)).into());
     }
     sql.push_str(" ORDER BY uploaded_at DESC, id DESC LIMIT ? OFFSET ?");
     params.push(limit.into());
     params.push(offset.into());
-    let rows = ctx.db().query(&sql, &params)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        out.push(Movie::from_row(r)?.to_json());
+    // Each pass marks at least one more movie damaged or ends; a few passes fill a page after
+    // files went missing, and the last pass's movies are shown even if short of `limit`.
+    let mut out = Vec::new();
+    for _ in 0..MAX_PASSES {
+        let rows = ctx.db().query(&sql, &params)?;
+        out = Vec::with_capacity(rows.len());
+        let mut found_damage = false;
+        for r in &rows {
+            let movie = Movie::from_row(r)?;
+            if blob_intact(ctx, &movie)? {
+                out.push(movie.to_json());
+            } else {
+                found_damage = true;
+            }
+        }
+        if !found_damage {
+            break;
+        }
     }
     Ok(Value::Array(out).into())
+}
+
+/// Refuses a search text that is too long or holds control characters.
+fn check_query(q: &str, max_chars: u64) -> Result<(), CmdError> {
+    if q.chars().any(char::is_control) {
+        return Err(CmdError::bad_args("`q` holds control characters"));
+    }
+    if q.chars().count() as u64 > max_chars {
+        return Err(CmdError::bad_args(format!(
+            "`q` is over {max_chars} characters (--movie-search-max-chars)"
+        )));
+    }
+    Ok(())
 }

@@ -1,12 +1,18 @@
 //! The `movies` table: one row per distinct content (MD5 is UNIQUE). Deleting is soft, as in
 //! the original: the row stays so download records keep their movie names, and uploading the
 //! same content again brings the row back.
+//!
+//! A movie is `damaged` when its file is missing, of another size than recorded, or no longer
+//! has its MD5 (found by core's blob store while streaming it). A damaged movie is hidden from
+//! listings and refused to buyers and downloaders; admins see it in `movies.stats`; uploading
+//! its content again repairs it. Files are checked cheaply (their size) whenever a movie is
+//! listed, fetched, bought or downloaded, and fully (their MD5) whenever one is downloaded.
 
 use kino_api::serde_json::{json, Value};
-use kino_api::{params, CmdError, Database, DbError, Row};
+use kino_api::{log, params, CmdError, Ctx, Database, DbError, ErrorCode, Row};
 
 /// Columns in the order [`Movie::from_row`] reads them.
-pub const COLUMNS: &str = "id, name, md5, size, free, deleted, uploaded_at";
+pub const COLUMNS: &str = "id, name, md5, size, free, deleted, uploaded_at, damaged";
 
 /// One movie.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +31,8 @@ pub struct Movie {
     pub deleted: bool,
     /// RFC 3339; also when a deleted movie was brought back.
     pub uploaded_at: String,
+    /// Its file is missing or altered: hidden and refused until uploaded again.
+    pub damaged: bool,
 }
 
 impl Movie {
@@ -41,6 +49,7 @@ impl Movie {
             free: r.bool(4)?,
             deleted: r.bool(5)?,
             uploaded_at: r.string(6)?,
+            damaged: r.bool(7)?,
         })
     }
 
@@ -84,6 +93,60 @@ pub fn find_live(db: &mut dyn Database, id: u64) -> Result<Movie, CmdError> {
         Some(m) if !m.deleted => Ok(m),
         _ => Err(missing()),
     }
+}
+
+/// The movie with the id a request gave, if a user may buy or download it: live, not damaged,
+/// and its file stored at its size (checked now; a missing or resized file marks it damaged).
+pub fn find_servable(ctx: &mut Ctx, id: u64) -> Result<Movie, CmdError> {
+    let movie = find_live(ctx.db(), id)?;
+    if movie.damaged || !blob_intact(ctx, &movie)? {
+        return Err(damaged(&movie));
+    }
+    Ok(movie)
+}
+
+/// The refusal for a damaged movie.
+pub fn damaged(movie: &Movie) -> CmdError {
+    CmdError::new(
+        ErrorCode::Unavailable,
+        format!(
+            "movie {} is damaged on the server (its file is missing or altered): it cannot be \
+             bought or downloaded until an admin uploads it again",
+            movie.id
+        ),
+    )
+}
+
+/// Whether the movie's file is stored at its recorded size. When it is not, what is there is
+/// moved to quarantine and the movie is marked damaged.
+pub fn blob_intact(ctx: &mut Ctx, movie: &Movie) -> Result<bool, CmdError> {
+    let why = match ctx.blobs().size(&movie.md5) {
+        Some(size) if size == movie.size => return Ok(true),
+        Some(size) => {
+            if let Err(e) = ctx.blobs().quarantine(&movie.md5) {
+                log::error!("quarantining blob {}: {e}", movie.md5);
+            }
+            format!("its file is {size} bytes, not {}", movie.size)
+        }
+        None => "its file is missing".to_owned(),
+    };
+    mark_damaged(ctx.db(), movie, &why)?;
+    Ok(false)
+}
+
+/// Marks a movie damaged, with a log line saying why.
+pub fn mark_damaged(db: &mut dyn Database, movie: &Movie, why: &str) -> Result<(), CmdError> {
+    log::error!(
+        "movie {} `{}` ({}) is damaged: {why}",
+        movie.id,
+        movie.name,
+        movie.md5
+    );
+    db.execute(
+        "UPDATE movies SET damaged = 1 WHERE id = ?",
+        params![movie.id],
+    )?;
+    Ok(())
 }
 
 /// Checks a client's MD5 (32 hex digits, any case) and returns it in lower case, the form the

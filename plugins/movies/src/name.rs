@@ -3,8 +3,10 @@
 //! A name is only ever shown, never used as a path on the server (files live under their MD5),
 //! but clients save downloads under it, so it is reduced to the last path component (split on
 //! both `/` and `\`, since the uploader may run Windows), and refused when it is empty, `.`,
-//! `..`, too long, or holds control characters or bidirectional overrides (which make a name
-//! display differently from what it is).
+//! `..`, too long, or holds control characters or bidirectional formatting characters: the
+//! embeddings and overrides (U+202A..U+202E, where U+202E makes `evil\u{202e}4pm.exe` show as
+//! `evilexe.mp4`), the isolates (U+2066..U+2069) and the marks (U+200E, U+200F, U+061C). Such a
+//! name is refused rather than stripped, so the stored name is always what the uploader sent.
 
 use kino_api::CmdError;
 
@@ -37,7 +39,11 @@ pub fn display_name(client_name: &str) -> Result<String, CmdError> {
 }
 
 fn is_forbidden(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(
+            c,
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}'
+        )
 }
 
 #[cfg(test)]
@@ -70,6 +76,9 @@ mod tests {
             "x\u{0}y",
             "a\nb",
             "evil\u{202e}4pm.exe",
+            "a\u{200f}b",
+            "a\u{2067}b",
+            "a\u{061c}b",
         ] {
             assert!(display_name(bad).is_err(), "{bad:?} was accepted");
         }

@@ -1,16 +1,19 @@
 //! `movies.stats`: downloads and purchases per movie, with totals.
 //!
 //! Wire form: `{"type":"movies.stats"}` →
-//! `[{id, name, free, deleted, downloads, bytes_sent, purchases, revenue}, …, {id: null,
+//! `[{id, name, free, deleted, damaged, downloads, bytes_sent, purchases, revenue}, …, {id: null,
 //! name: "total", …}]`: one object per movie ever uploaded (deleted ones included, since their
 //! records and sales stay), oldest first, then a last object with `id: null` holding the sums
-//! (its `free` and `deleted` are null). `downloads` counts completed downloads, `bytes_sent`
+//! (its `free`, `deleted` and `damaged` are null). `damaged` is true for a movie whose file is
+//! missing or altered (hidden from users until uploaded again); every live movie's file is
+//! checked for its size first. `downloads` counts completed downloads, `bytes_sent`
 //! their bytes; `purchases` and `revenue` come from the vip plugin's orders (`vip.sales`).
 //! Errors: `forbidden` (not an admin).
 
 use kino_api::serde_json::{json, Value};
 use kino_api::{params, Args, CmdError, Command, Ctx, Output, Role};
 
+use crate::movie::{blob_intact, Movie, COLUMNS};
 use crate::services;
 
 /// The spec.
@@ -25,10 +28,15 @@ pub fn command() -> Command {
 
 fn stats(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
     let sales = services::sales(ctx)?;
+    let sql = format!("SELECT {COLUMNS} FROM movies WHERE deleted = 0 AND damaged = 0");
+    for r in &ctx.db().query(&sql, params![])? {
+        blob_intact(ctx, &Movie::from_row(r)?)?;
+    }
     let rows = ctx.db().query(
-        "SELECT m.id, m.name, m.free, m.deleted, COUNT(r.id), COALESCE(SUM(r.bytes), 0)
+        "SELECT m.id, m.name, m.free, m.deleted, COUNT(r.id), COALESCE(SUM(r.bytes), 0),
+                m.damaged
          FROM movies m LEFT JOIN download_records r ON r.movie_id = m.id
-         GROUP BY m.id, m.name, m.free, m.deleted ORDER BY m.id",
+         GROUP BY m.id, m.name, m.free, m.deleted, m.damaged ORDER BY m.id",
         params![],
     )?;
     let mut out = Vec::with_capacity(rows.len() + 1);
@@ -46,6 +54,7 @@ fn stats(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
             "name": r.str(1)?,
             "free": r.bool(2)?,
             "deleted": r.bool(3)?,
+            "damaged": r.bool(6)?,
             "downloads": n,
             "bytes_sent": b,
             "purchases": sold.purchases,
@@ -57,6 +66,7 @@ fn stats(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
         "name": "total",
         "free": null,
         "deleted": null,
+        "damaged": null,
         "downloads": downloads,
         "bytes_sent": bytes,
         "purchases": purchases,

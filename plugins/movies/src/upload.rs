@@ -6,11 +6,11 @@ use std::io::Read;
 use kino_api::log;
 use kino_api::serde_json::{json, Value};
 use kino_api::{
-    clock, params, ArgKind, Args, BlobInfo, BlobWriter, CmdError, Command, Ctx, Database, Output,
-    Role,
+    clock, params, ArgKind, Args, BlobError, BlobInfo, BlobWriter, CmdError, Command, Ctx,
+    Database, Output, Role,
 };
 
-use crate::movie::{check_md5, find, find_by_md5, Movie};
+use crate::movie::{blob_intact, check_md5, find, find_by_md5, Movie};
 use crate::name::display_name;
 
 /// Bytes copied per read from the upload pipe into the blob writer.
@@ -19,8 +19,8 @@ const COPY_CHUNK: usize = 256 * 1024;
 /// `movies.check` (md5) → `{exists, id}`.
 ///
 /// Wire form: `{"type":"movies.check","md5":"<32 hex>"}` → `{"exists": true, "id": 3}` or
-/// `{"exists": false, "id": null}`. A deleted movie does not exist here: uploading its content
-/// brings it back. Errors: `forbidden` (not an admin), `bad_args` (not 32 hex digits).
+/// `{"exists": false, "id": null}`. A deleted or damaged movie does not exist here: uploading
+/// its content brings it back. Errors: `forbidden` (not an admin), `bad_args` (not 32 hex digits).
 pub fn check_command() -> Command {
     Command::new(
         "movies.check",
@@ -38,7 +38,8 @@ pub fn check_command() -> Command {
 /// "file_size":N}` then N bytes. The bytes stream into a temporary file while their MD5 is
 /// computed; only a complete file whose digest matches `md5` is moved into the blob store, and
 /// only then is the row committed, so no row ever points at a partial file. `restored` is true
-/// when the content belonged to a deleted movie, which comes back with the new name and `free`.
+/// when the content belonged to a deleted or damaged movie, which comes back (repaired) with the
+/// new name and `free`.
 ///
 /// `md5` may be left out by a client that has no full-file MD5 (the legacy plugin's
 /// `update_movie`: the original client sends only a sampled fingerprint). The content is then
@@ -75,8 +76,17 @@ pub fn upload_command() -> Command {
 
 fn check(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
     let md5 = check_md5(args.str("md5")?)?;
-    let live = find_by_md5(ctx.db(), &md5)?.filter(|m| !m.deleted);
+    let live = find_intact(ctx, &md5)?;
     Ok(json!({"exists": live.is_some(), "id": live.map(|m| m.id)}).into())
+}
+
+/// The live movie with this content, unless it is damaged (then its content is welcome again:
+/// uploading it repairs the movie).
+fn find_intact(ctx: &mut Ctx, md5: &str) -> Result<Option<Movie>, CmdError> {
+    match find_by_md5(ctx.db(), md5)? {
+        Some(m) if !m.deleted && !m.damaged && blob_intact(ctx, &m)? => Ok(Some(m)),
+        _ => Ok(None),
+    }
 }
 
 fn upload(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
@@ -93,7 +103,7 @@ fn upload(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
         return Err(CmdError::bad_args("the file is empty"));
     }
     if let Some(md5) = &md5 {
-        if let Some(live) = find_by_md5(ctx.db(), md5)?.filter(|m| !m.deleted) {
+        if let Some(live) = find_intact(ctx, md5)? {
             return Err(already_there(&live));
         }
     }
@@ -147,9 +157,11 @@ fn copy_payload(
                 )))
             }
         };
-        writer
-            .write_all(&buf[..n])
-            .map_err(|e| CmdError::internal(format!("writing an upload: {e}")))?;
+        writer.write_all(&buf[..n]).map_err(|e| match e.kind() {
+            // The disk filled up after the space check: `unavailable`, like every full write.
+            std::io::ErrorKind::StorageFull => CmdError::from(BlobError::Io(e)),
+            _ => CmdError::internal(format!("writing an upload: {e}")),
+        })?;
         copied += n as u64;
     }
     Ok(())
@@ -166,11 +178,11 @@ fn commit_row(
     let now = clock::now_rfc3339();
     let (id, restored) =
         match find_by_md5(db, &stored.md5)? {
-            Some(live) if !live.deleted => return Err(already_there(&live)),
+            Some(live) if !live.deleted && !live.damaged => return Err(already_there(&live)),
             Some(deleted) => {
                 db.execute(
                 "UPDATE movies SET name = ?, free = ?, size = ?, deleted = 0, deleted_at = NULL,
-                        uploader_id = ?, uploaded_at = ?
+                        damaged = 0, uploader_id = ?, uploaded_at = ?
                  WHERE id = ?",
                 params![name, free, stored.size, uploader_id, now.as_str(), deleted.id],
             )?;

@@ -1,12 +1,16 @@
 //! Content-addressed files on the local disk: `<data>/blobs/ab/cdef…` keyed by the full MD5,
-//! written through `<data>/tmp/` and renamed into place only when complete and verified.
+//! written through `<data>/tmp/` and renamed into place only when complete and verified; read
+//! back through [`VerifiedReader`], which moves a file that no longer matches its key to
+//! `<data>/quarantine/`.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use kino_api::{BlobError, BlobInfo, BlobStore, BlobWriter};
 use md5::{Digest, Md5};
+
+use super::verify::{quarantine, VerifiedReader};
 
 /// Bytes kept free on the disk beyond an upload's own size, so the database can still grow.
 const HEADROOM: u64 = 64 * 1024 * 1024;
@@ -15,6 +19,7 @@ const HEADROOM: u64 = 64 * 1024 * 1024;
 pub struct FsBlobStore {
     blobs: PathBuf,
     tmp: PathBuf,
+    quarantine: PathBuf,
 }
 
 impl FsBlobStore {
@@ -38,10 +43,35 @@ impl FsBlobStore {
                 tmp.display()
             );
         }
-        Ok(FsBlobStore { blobs, tmp })
+        Ok(FsBlobStore {
+            blobs,
+            tmp,
+            quarantine: data.join("quarantine"),
+        })
     }
 
-    fn path_of(&self, md5: &str) -> Result<PathBuf, BlobError> {
+    /// The store under `data` as it is, creating and cleaning nothing (for `kino-server check`,
+    /// which may run beside a server whose uploads are in `tmp/`).
+    pub fn inspect(data: &Path) -> Self {
+        FsBlobStore {
+            blobs: data.join("blobs"),
+            tmp: data.join("tmp"),
+            quarantine: data.join("quarantine"),
+        }
+    }
+
+    /// Where damaged content goes.
+    pub fn quarantine_dir(&self) -> &Path {
+        &self.quarantine
+    }
+
+    /// The folder of stored content.
+    pub fn blobs_dir(&self) -> &Path {
+        &self.blobs
+    }
+
+    /// Where content with this key lives, or `BadKey`.
+    pub fn path_of(&self, md5: &str) -> Result<PathBuf, BlobError> {
         let valid = md5.len() == 32 && md5.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         if !valid {
             return Err(BlobError::BadKey);
@@ -81,17 +111,34 @@ impl BlobStore for FsBlobStore {
 
     fn open(&self, md5: &str, offset: u64) -> Result<(Box<dyn Read + Send>, u64), BlobError> {
         let path = self.path_of(md5)?;
-        let mut file = File::open(&path).map_err(|e| match e.kind() {
+        let file = File::open(&path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => BlobError::NotFound(md5.into()),
             _ => BlobError::Io(e),
         })?;
-        let size = file.metadata()?.len();
-        file.seek(SeekFrom::Start(offset.min(size)))?;
-        Ok((Box::new(file), size))
+        let reader = VerifiedReader::new(file, md5, path, self.quarantine.clone(), offset)?;
+        let size = reader.size();
+        Ok((Box::new(reader), size))
     }
 
     fn exists(&self, md5: &str) -> bool {
         self.path_of(md5).is_ok_and(|p| p.is_file())
+    }
+
+    fn size(&self, md5: &str) -> Option<u64> {
+        let meta = fs::metadata(self.path_of(md5).ok()?).ok()?;
+        meta.is_file().then_some(meta.len())
+    }
+
+    fn quarantine(&self, md5: &str) -> Result<(), BlobError> {
+        let path = self.path_of(md5)?;
+        match quarantine(&path, &self.quarantine, md5) {
+            Ok(to) => {
+                log::warn!("moved damaged blob {md5} to {}", to.display());
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn remove(&self, md5: &str) -> Result<(), BlobError> {
@@ -206,6 +253,49 @@ mod tests {
             fs::read_dir(dir.path().join("tmp")).expect("tmp").count(),
             0
         );
+    }
+
+    fn stored(store: &FsBlobStore, bytes: &[u8]) -> String {
+        let mut w = store.create(bytes.len() as u64).expect("create");
+        w.write_all(bytes).expect("write");
+        w.finish(bytes.len() as u64, None).expect("finish").md5
+    }
+
+    #[test]
+    fn an_altered_blob_fails_before_its_last_bytes_and_goes_to_quarantine() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsBlobStore::open(dir.path()).expect("open");
+        let md5 = stored(&store, &[7u8; 1000]);
+        for offset in [0, 500] {
+            let (mut r, size) = store.open(&md5, offset).expect("open");
+            let mut all = Vec::new();
+            r.read_to_end(&mut all).expect("whole blob reads");
+            assert_eq!((size, all.len() as u64), (1000, 1000 - offset));
+        }
+        let path = store.path_of(&md5).expect("key");
+        fs::write(&path, [8u8; 1000]).expect("tamper");
+        let (mut r, _) = store.open(&md5, 0).expect("open");
+        let mut buf = [0u8; 600];
+        assert_eq!(r.read(&mut buf).expect("first read"), 600);
+        assert!(
+            r.read(&mut buf).is_err(),
+            "the read with the last byte fails"
+        );
+        assert!(!path.exists());
+        assert!(store.quarantine_dir().join(&md5).exists());
+        assert_eq!(store.size(&md5), None);
+    }
+
+    #[test]
+    fn a_resumed_read_of_an_altered_blob_fails_too() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsBlobStore::open(dir.path()).expect("open");
+        let md5 = stored(&store, &[1u8; 100]);
+        let mut bytes = [1u8; 100];
+        bytes[3] = 2;
+        fs::write(store.path_of(&md5).expect("key"), bytes).expect("tamper");
+        let (mut r, _) = store.open(&md5, 90).expect("open");
+        assert!(r.read_to_end(&mut Vec::new()).is_err());
     }
 
     #[test]

@@ -1,9 +1,14 @@
 //! Persistent state behind small interfaces: the SQL database ([`sqlite`]), its per-plugin
-//! migrations ([`migrate`]) and the content-addressed blob store ([`blobs`]).
+//! migrations ([`migrate`]), the content-addressed blob store ([`blobs`]), reading blobs checked
+//! against their keys ([`verify`]), start-up checks of the database ([`preflight`]) and the
+//! operator's fsck ([`check`]).
 
 pub mod blobs;
+pub mod check;
 pub mod migrate;
+pub mod preflight;
 pub mod sqlite;
+pub mod verify;
 
 pub use blobs::FsBlobStore;
 pub use sqlite::SqliteDb;

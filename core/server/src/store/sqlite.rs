@@ -1,6 +1,8 @@
 //! The embedded database: one rusqlite connection per thread, WAL, busy timeout, foreign keys.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use kino_api::{Database, DbError, Row, SqlValue};
@@ -9,6 +11,28 @@ use rusqlite::{Connection, ErrorCode as SqliteCode};
 
 /// How long a writer waits for another writer's lock before the request gets `busy`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Page caps by database file (`--db-max-pages`). SQLite's `max_page_count` holds for one
+/// connection only, and connections are opened on many threads (workers, transfers) from just a
+/// path, so the cap is looked up by that path whenever one is opened.
+static PAGE_CAPS: Mutex<Option<HashMap<PathBuf, u64>>> = Mutex::new(None);
+
+/// Caps the database file at `pages` pages (0: no cap) for every connection opened on `path`
+/// from now on in this process. Past it, writes fail as [`DbError::Full`], like on a full disk.
+pub fn set_page_cap(path: &Path, pages: u64) {
+    let mut caps = PAGE_CAPS.lock().unwrap_or_else(PoisonError::into_inner);
+    let caps = caps.get_or_insert_with(HashMap::new);
+    if pages == 0 {
+        caps.remove(path);
+    } else {
+        caps.insert(path.to_path_buf(), pages);
+    }
+}
+
+fn page_cap(path: &Path) -> Option<u64> {
+    let caps = PAGE_CAPS.lock().unwrap_or_else(PoisonError::into_inner);
+    caps.as_ref().and_then(|c| c.get(path).copied())
+}
 
 /// A SQLite connection implementing the plugin-facing [`Database`] interface.
 pub struct SqliteDb {
@@ -26,6 +50,11 @@ impl SqliteDb {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
         )
         .map_err(map_err)?;
+        if let Some(pages) = page_cap(path) {
+            // SQLite answers with the cap in force (never below the file's current size).
+            conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+                .map_err(map_err)?;
+        }
         Ok(SqliteDb { conn })
     }
 
@@ -48,6 +77,8 @@ pub(crate) fn map_err(e: rusqlite::Error) -> DbError {
     match e.sqlite_error_code() {
         Some(SqliteCode::DatabaseBusy) | Some(SqliteCode::DatabaseLocked) => DbError::Busy,
         Some(SqliteCode::ConstraintViolation) => DbError::Constraint(e.to_string()),
+        Some(SqliteCode::DiskFull) => DbError::Full,
+        Some(SqliteCode::SystemIoFailure) => DbError::Io(e.to_string()),
         _ => DbError::Backend(e.to_string()),
     }
 }

@@ -58,6 +58,15 @@ impl Plugin for Melody {
         MIGRATIONS
     }
 
+    fn blob_refs(&self) -> &'static [kino_api::BlobRefs] {
+        &[kino_api::BlobRefs {
+            query: "SELECT 'melody ' || key || ' midi', midi_md5, midi_size, 0 FROM melody_results
+                    UNION ALL
+                    SELECT 'melody ' || key || ' score', png_md5, png_size, 0 FROM melody_results",
+            mark_damaged: None,
+        }]
+    }
+
     fn settings(&self) -> Vec<Setting> {
         vec![
             Setting {

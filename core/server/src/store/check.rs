@@ -1,0 +1,261 @@
+//! `kino-server check --data DIR [--repair]`: an fsck of the data directory.
+//!
+//! It runs SQLite's `PRAGMA integrity_check`, then checks every blob a plugin's row names
+//! ([`Plugin::blob_refs`]): stored, of the recorded size, with its MD5 (every byte is read).
+//! Stored blobs that no row names are orphans. `--repair` moves damaged and orphan blobs to
+//! `<data>/quarantine/` and marks the rows naming a damaged blob damaged; it leaves alone
+//! orphans written in the last minute (an upload may be about to commit its row) and lists no
+//! orphans at all when some plugin's references could not be read (every blob would look
+//! orphaned). Run `--repair` with the server stopped.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use kino_api::{BlobStore, Plugin};
+use md5::{Digest, Md5};
+
+use super::{FsBlobStore, SqliteDb};
+
+/// Orphans younger than this are reported but never moved: their row may be committing.
+const RECENT: Duration = Duration::from_secs(60);
+
+/// What a check found, line by line.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// One line per finding, then a summary.
+    pub lines: Vec<String>,
+    /// Problems found (rows already marked damaged are not counted).
+    pub problems: usize,
+}
+
+impl Report {
+    fn problem(&mut self, line: String) {
+        self.problems += 1;
+        self.lines.push(line);
+    }
+}
+
+/// Checks the data directory; with `repair`, quarantines what is damaged or orphaned.
+pub fn run(data: &Path, plugins: &[Arc<dyn Plugin>], repair: bool) -> io::Result<Report> {
+    let mut report = Report::default();
+    let db_path = data.join("kino.db");
+    let blobs = FsBlobStore::inspect(data);
+    let mut db = if db_path.is_file() {
+        match SqliteDb::open(&db_path) {
+            Ok(db) => Some(db),
+            Err(e) => {
+                report.problem(format!("database: cannot open {}: {e}", db_path.display()));
+                None
+            }
+        }
+    } else {
+        report.problem(format!("database: {} does not exist", db_path.display()));
+        None
+    };
+    let mut referenced = BTreeSet::new();
+    let mut refs_complete = db.is_some();
+    if let Some(db) = db.as_mut() {
+        integrity(db, &mut report);
+        for p in plugins {
+            if !p.blob_refs().is_empty() && !migrated(db, p.name()) {
+                // Never started with this plugin: it has no rows yet.
+                continue;
+            }
+            for refs in p.blob_refs() {
+                if let Err(e) = check_refs(db, &blobs, refs, repair, &mut referenced, &mut report) {
+                    refs_complete = false;
+                    report.problem(format!(
+                        "{}: cannot read its blob references: {e}",
+                        p.name()
+                    ));
+                }
+            }
+        }
+    }
+    let stored = stored_blobs(blobs.blobs_dir())?;
+    if refs_complete {
+        for (key, path) in &stored {
+            if !referenced.contains(key) {
+                orphan(&blobs, key, path, repair, &mut report);
+            }
+        }
+    } else {
+        report
+            .lines
+            .push("orphans: not checked, the blob references could not all be read".into());
+    }
+    report.lines.push(format!(
+        "{} blob(s) stored, {} referenced: {} problem(s){}",
+        stored.len(),
+        referenced.len(),
+        report.problems,
+        if repair { ", repaired" } else { "" }
+    ));
+    Ok(report)
+}
+
+/// Whether the plugin's migrations ever ran on this database.
+fn migrated(db: &mut SqliteDb, plugin: &str) -> bool {
+    db.raw()
+        .query_row(
+            "SELECT version FROM schema_versions WHERE plugin = ?1",
+            [plugin],
+            |r| r.get::<_, i64>(0),
+        )
+        .is_ok_and(|v| v > 0)
+}
+
+fn integrity(db: &mut SqliteDb, report: &mut Report) {
+    let rows: Result<Vec<String>, _> = db
+        .raw()
+        .prepare("PRAGMA integrity_check")
+        .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect());
+    match rows {
+        Ok(rows) if rows == ["ok"] => report.lines.push("database: integrity_check ok".into()),
+        Ok(rows) => {
+            for r in rows {
+                report.problem(format!("database: {r}"));
+            }
+        }
+        Err(e) => report.problem(format!("database: integrity_check failed: {e}")),
+    }
+}
+
+fn check_refs(
+    db: &mut SqliteDb,
+    blobs: &FsBlobStore,
+    refs: &kino_api::BlobRefs,
+    repair: bool,
+    referenced: &mut BTreeSet<String>,
+    report: &mut Report,
+) -> rusqlite::Result<()> {
+    let rows: Vec<(String, String, Option<i64>, bool)> = {
+        let mut st = db.raw().prepare(refs.query)?;
+        let mapped = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        mapped.collect::<rusqlite::Result<_>>()?
+    };
+    let mut verdicts: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for (what, md5, size, known) in rows {
+        referenced.insert(md5.clone());
+        let fault = verdicts
+            .entry(md5.clone())
+            .or_insert_with(|| verify(blobs, &md5, size))
+            .clone();
+        let Some(fault) = fault else { continue };
+        if known {
+            report
+                .lines
+                .push(format!("known damaged: {what}: blob {md5} {fault}"));
+            continue;
+        }
+        let mut done = Vec::new();
+        if repair {
+            match blobs.quarantine(&md5) {
+                Ok(()) => done.push("blob quarantined".to_owned()),
+                Err(e) => done.push(format!("quarantine failed: {e}")),
+            }
+            match refs.mark_damaged {
+                Some(sql) => match db.raw().execute(sql, [&md5]) {
+                    Ok(_) => done.push("marked damaged".into()),
+                    Err(e) => done.push(format!("marking damaged failed: {e}")),
+                },
+                None => done.push("no damaged mark for this row".into()),
+            }
+        }
+        let done = if done.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", done.join(", "))
+        };
+        report.problem(format!("damaged: {what}: blob {md5} {fault}{done}"));
+    }
+    Ok(())
+}
+
+/// `None` when the blob is whole, else what is wrong with it.
+fn verify(blobs: &FsBlobStore, md5: &str, size: Option<i64>) -> Option<String> {
+    let path = match blobs.path_of(md5) {
+        Ok(p) => p,
+        Err(_) => return Some("is not a valid key".into()),
+    };
+    let Some(stored) = blobs.size(md5) else {
+        return Some("is missing".into());
+    };
+    if let Some(size) = size {
+        if i64::try_from(stored).ok() != Some(size) {
+            return Some(format!("is {stored} bytes, not {size}"));
+        }
+    }
+    match md5_of(&path) {
+        Ok(actual) if actual == md5 => None,
+        Ok(actual) => Some(format!("has MD5 {actual}")),
+        Err(e) => Some(format!("cannot be read: {e}")),
+    }
+}
+
+fn md5_of(path: &Path) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Md5::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hex::encode(hasher.finalize()));
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
+/// Every file under `blobs/`, by the key its place spells (`ab` + `cdef…`).
+fn stored_blobs(dir: &Path) -> io::Result<BTreeMap<String, std::path::PathBuf>> {
+    let mut out = BTreeMap::new();
+    let shards = match fs::read_dir(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        other => other?,
+    };
+    for shard in shards {
+        let shard = shard?.path();
+        let prefix = shard
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !shard.is_dir() {
+            out.insert(prefix, shard);
+            continue;
+        }
+        for entry in fs::read_dir(&shard)? {
+            let path = entry?.path();
+            let rest = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            out.insert(format!("{prefix}{rest}"), path);
+        }
+    }
+    Ok(out)
+}
+
+fn orphan(blobs: &FsBlobStore, key: &str, path: &Path, repair: bool, report: &mut Report) {
+    let meta = fs::metadata(path);
+    let len = meta.as_ref().map(|m| m.len()).unwrap_or(0);
+    let recent = meta
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .is_some_and(|age| age < RECENT);
+    let done = if !repair {
+        String::new()
+    } else if recent {
+        " [left: written in the last minute]".into()
+    } else {
+        match super::verify::quarantine(path, blobs.quarantine_dir(), key) {
+            Ok(_) => " [quarantined]".into(),
+            Err(e) => format!(" [quarantine failed: {e}]"),
+        }
+    };
+    report.problem(format!("orphan: {} ({len} bytes){done}", path.display()));
+}

@@ -1,0 +1,148 @@
+//! Reading a blob while checking it against its key, and the quarantine damaged blobs go to.
+//!
+//! Blobs are named by their MD5, so any reader can tell an altered file: the MD5 of what it
+//! read must be the name. The check costs nothing extra when reading from the start (the hash
+//! runs over the bytes as they pass); the bytes of the final read are held back until it
+//! passes, so a download of a damaged file always ends short and never looks complete.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use md5::{Digest, Md5};
+
+/// Bytes hashed per read when the whole file has to be hashed again (a resumed read).
+const REHASH_CHUNK: usize = 256 * 1024;
+
+/// A blob opened for reading, checked as it is read.
+pub struct VerifiedReader {
+    file: File,
+    md5: String,
+    size: u64,
+    pos: u64,
+    /// Running hash; `None` when the read started past byte 0 (then the end hashes it all).
+    hasher: Option<Md5>,
+    failed: bool,
+    path: PathBuf,
+    quarantine: PathBuf,
+    /// Device and inode at open, so quarantine never moves a file put in its place since.
+    identity: (u64, u64),
+}
+
+impl VerifiedReader {
+    /// Wraps `file` (the blob at `path`, `size` bytes), positioned at `offset`.
+    pub fn new(
+        mut file: File,
+        md5: &str,
+        path: PathBuf,
+        quarantine: PathBuf,
+        offset: u64,
+    ) -> io::Result<Self> {
+        let meta = file.metadata()?;
+        let size = meta.len();
+        let pos = offset.min(size);
+        file.seek(SeekFrom::Start(pos))?;
+        Ok(VerifiedReader {
+            file,
+            md5: md5.to_owned(),
+            size,
+            pos,
+            hasher: (pos == 0).then(Md5::new),
+            failed: false,
+            path,
+            quarantine,
+            identity: (meta.dev(), meta.ino()),
+        })
+    }
+
+    /// The size found at open.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn rehash(&mut self) -> io::Result<Option<String>> {
+        self.file.seek(SeekFrom::Start(0))?;
+        let mut hasher = Md5::new();
+        let mut buf = vec![0u8; REHASH_CHUNK];
+        let mut left = self.size;
+        while left > 0 {
+            let want = REHASH_CHUNK.min(usize::try_from(left).unwrap_or(REHASH_CHUNK));
+            let n = self.file.read(&mut buf[..want])?;
+            if n == 0 {
+                return Ok(None);
+            }
+            hasher.update(&buf[..n]);
+            left -= n as u64;
+        }
+        Ok(Some(hex::encode(hasher.finalize())))
+    }
+
+    fn fail(&mut self, why: String) -> io::Error {
+        self.failed = true;
+        let same_file = fs::metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.identity);
+        let moved = if same_file {
+            match quarantine(&self.path, &self.quarantine, &self.md5) {
+                Ok(to) => format!("moved to {}", to.display()),
+                Err(e) => format!("could not be moved to quarantine: {e}"),
+            }
+        } else {
+            "already replaced or removed".to_owned()
+        };
+        log::error!("blob {} is damaged: {why}; {moved}", self.md5);
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("stored content {} is damaged: {why}", self.md5),
+        )
+    }
+}
+
+impl Read for VerifiedReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.failed {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("stored content {} is damaged", self.md5),
+            ));
+        }
+        if self.pos >= self.size || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = usize::try_from(self.size - self.pos).map_or(buf.len(), |l| l.min(buf.len()));
+        let n = self.file.read(&mut buf[..want])?;
+        if n == 0 {
+            let why = format!("it ends after {} of {} bytes", self.pos, self.size);
+            return Err(self.fail(why));
+        }
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
+        self.pos += n as u64;
+        if self.pos == self.size {
+            let actual = match self.hasher.take() {
+                Some(h) => Some(hex::encode(h.finalize())),
+                None => self.rehash()?,
+            };
+            match actual {
+                Some(a) if a == self.md5 => {}
+                Some(a) => return Err(self.fail(format!("its content's MD5 is {a}"))),
+                None => return Err(self.fail("it was cut short while read".to_owned())),
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Moves the blob at `path` into `dir` as `<md5>` (`<md5>.1`, `.2`, … when taken); returns
+/// where it went.
+pub fn quarantine(path: &Path, dir: &Path, md5: &str) -> io::Result<PathBuf> {
+    fs::create_dir_all(dir)?;
+    let mut to = dir.join(md5);
+    let mut n = 0;
+    while to.exists() {
+        n += 1;
+        to = dir.join(format!("{md5}.{n}"));
+    }
+    fs::rename(path, &to)?;
+    Ok(to)
+}
