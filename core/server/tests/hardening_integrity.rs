@@ -349,7 +349,7 @@ fn a_full_disk_answers_unavailable_and_reads_go_on() {
     }
     let _unmount = Unmount(mount.path().to_path_buf());
     let data = mount.path().join("data");
-    kino_testkit::add_user(&data, plugins(), "root", "root-pw", true);
+    kino_testkit::add_user(&data, plugins(), "root", "root-pass-1", true);
     let mut server = TestServer::in_dir(&data, plugins(), |c| {
         c.setting("free-download-wait", json!(0))
     });
