@@ -53,8 +53,15 @@ struct Checked<'a> {
 }
 
 impl Dispatcher {
-    /// Handles complete input; returns whether anything changed.
-    pub fn process_input(&mut self, conn: &mut Conn, token: Token) -> bool {
+    /// Handles complete input, at most `frames_left` request frames (decremented), and none
+    /// while the connection's unsent replies are over `--max-output`; returns whether anything
+    /// changed.
+    pub fn process_input(
+        &mut self,
+        conn: &mut Conn,
+        token: Token,
+        frames_left: &mut usize,
+    ) -> bool {
         let mut progress = false;
         loop {
             match &mut conn.read {
@@ -62,11 +69,31 @@ impl Dispatcher {
                     if conn.in_flight || conn.close_after_flush || self.draining {
                         return progress;
                     }
+                    if *frames_left == 0 || conn.pending_out() >= self.host.limits.max_output {
+                        conn.out_paused |= conn.pending_out() >= self.host.limits.max_output;
+                        return progress;
+                    }
                     if let Some(framed) = conn.framed.clone() {
-                        return self.process_framed(conn, token, &framed) || progress;
+                        let done = self.process_framed(conn, token, &framed);
+                        if done {
+                            *frames_left -= 1;
+                            conn.spoke = true;
+                            conn.frame_started = None;
+                        } else if !conn.input().is_empty() {
+                            conn.frame_started.get_or_insert_with(Instant::now);
+                        }
+                        return done || progress;
                     }
                     match kino_proto::decode_header(conn.input(), self.host.limits.max_frame) {
-                        Header::Incomplete => return progress,
+                        Header::Incomplete => {
+                            // The frame clock starts when the loop first waits for a frame's
+                            // rest, not while an earlier request of the connection runs.
+                            conn.frame_started = match conn.input().is_empty() {
+                                true => None,
+                                false => Some(conn.frame_started.unwrap_or_else(Instant::now)),
+                            };
+                            return progress;
+                        }
                         Header::TooLarge(n) => {
                             let max = self.host.limits.max_frame;
                             self.reply_now(
@@ -87,6 +114,9 @@ impl Dispatcher {
                             let parsed =
                                 parse_request(&conn.input()[kino_proto::HEADER_LEN..][..len]);
                             conn.consume(kino_proto::HEADER_LEN + len);
+                            conn.spoke = true;
+                            conn.frame_started = None;
+                            *frames_left -= 1;
                             self.handle_request(conn, token, parsed);
                             progress = true;
                         }

@@ -138,6 +138,7 @@ fn resolve_settings(
 impl Core {
     /// Opens the data directory, applies migrations, builds the registry, runs start hooks.
     pub fn open(config: Config, plugins: Vec<Arc<dyn Plugin>>) -> Result<Core, StartError> {
+        config.limits.validate().map_err(StartError::Setting)?;
         std::fs::create_dir_all(&config.data)?;
         let settings = resolve_settings(&plugins, &config.settings)?;
         let mut db = SqliteDb::open(&config.data.join("kino.db"))?;
