@@ -71,6 +71,8 @@ pub struct Held {
     pub frame: Vec<u8>,
     /// Its body, if any.
     pub body: Option<kino_api::Body>,
+    /// The transfer slot its body will stream under.
+    pub slot: Option<crate::transfers::Slot>,
 }
 
 /// One connection.

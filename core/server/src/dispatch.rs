@@ -17,6 +17,7 @@ use crate::host::{authorize, run_handler, ServerHost};
 use crate::pipe::{Pipe, PipeReader};
 use crate::registry::Entry;
 use crate::store::SqliteDb;
+use crate::transfers::{Holder, Slot, TransferSlots};
 use crate::workers::{LoopChannel, LoopMsg, Outcome, WorkerPool};
 
 /// Bytes buffered between the socket and a transfer thread, per direction.
@@ -42,6 +43,8 @@ pub struct Dispatcher {
     pub draining: bool,
     /// Held replies the loop must set timers for.
     pub new_timers: Vec<(Instant, Token)>,
+    /// Bounds the threads uploads and downloads hold.
+    pub transfers: Arc<TransferSlots>,
 }
 
 /// A request that passed every check.
@@ -50,6 +53,7 @@ struct Checked<'a> {
     caller: Option<Identity>,
     token: Option<String>,
     args: kino_api::Args,
+    slot: Option<Slot>,
 }
 
 impl Dispatcher {
@@ -190,6 +194,7 @@ impl Dispatcher {
             caller,
             token,
             args,
+            slot: None,
         })
     }
 
@@ -206,8 +211,9 @@ impl Dispatcher {
         log::debug!("{} {}", conn.peer, req.command);
         let declared_payload = req.args.get("file_size").and_then(Value::as_u64);
         let host = Arc::clone(&self.host);
+        let transfers = Arc::clone(&self.transfers);
         let checked =
-            Self::check(&host, conn, &req.command, req.session, &req.args).and_then(|c| {
+            Self::check(&host, conn, &req.command, req.session, &req.args).and_then(|mut c| {
                 match c.entry.command.info.payload {
                     PayloadKind::Upload => match declared_payload {
                         Some(n) if n > host.limits.max_upload => Err(CmdError::new(
@@ -217,7 +223,12 @@ impl Dispatcher {
                                 host.limits.max_upload
                             ),
                         )),
-                        Some(_) => Ok(c),
+                        Some(_) => {
+                            // Taken last: a request refused for any other reason holds no slot.
+                            let holder = Holder::of(c.caller.as_ref(), conn.peer.ip());
+                            c.slot = Some(transfers.try_take(holder)?);
+                            Ok(c)
+                        }
                         None => Err(CmdError::bad_args(
                             "an upload needs `file_size`, the payload length in bytes",
                         )),
@@ -254,6 +265,7 @@ impl Dispatcher {
             caller,
             token: session,
             args,
+            slot,
         } = checked;
         let info = &entry.command.info;
         if info.payload == PayloadKind::Upload {
@@ -274,7 +286,7 @@ impl Dispatcher {
                 caller,
                 session,
                 args,
-                pipe,
+                (pipe, slot),
                 len,
             );
         } else if entry.command.exec == Exec::Fast {
@@ -306,7 +318,7 @@ impl Dispatcher {
         caller: Option<Identity>,
         session: Option<String>,
         args: kino_api::Args,
-        pipe: Arc<Pipe>,
+        (pipe, slot): (Arc<Pipe>, Option<Slot>),
         len: u64,
     ) {
         let host = Arc::clone(&self.host);
@@ -337,6 +349,9 @@ impl Dispatcher {
                     },
                 };
                 pipe.abort();
+                // Freed before the reply goes out, so a client that starts its next upload on
+                // seeing the reply finds the slot free.
+                drop(slot);
                 chan.send(LoopMsg::Done(token, Box::new(outcome)));
             });
         if let Err(e) = spawned {

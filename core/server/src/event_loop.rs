@@ -383,8 +383,8 @@ impl EventLoop {
             }
             self.timers.pop_first();
             if let Some(conn) = self.conns.get_mut(&token) {
-                if let Some(Held { frame, body }) = conn.held.take() {
-                    self.dispatcher.emit(conn, token, frame, body);
+                if let Some(Held { frame, body, slot }) = conn.held.take() {
+                    self.dispatcher.emit(conn, token, frame, body, slot);
                     self.pump(token);
                 }
             }

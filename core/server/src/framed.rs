@@ -12,6 +12,7 @@ use crate::conn::{Conn, FramedBy};
 use crate::dispatch::{run_command, Dispatcher};
 use crate::host::authorize;
 use crate::pipe::Pipe;
+use crate::transfers::Holder;
 use crate::workers::LoopMsg;
 
 impl Dispatcher {
@@ -70,12 +71,20 @@ impl Dispatcher {
         conn.caller = None;
         let name = entry.command.info.name.clone();
         if entry.command.info.payload == PayloadKind::Upload {
+            let slot = match self.transfers.try_take(Holder::Addr(conn.peer.ip())) {
+                Ok(s) => s,
+                Err(e) => {
+                    conn.in_flight = false;
+                    self.reply_now(conn, Reply::err(None, e.code, e.message));
+                    return true;
+                }
+            };
             let bytes = payload.unwrap_or_default();
             let len = bytes.len() as u64;
             let pipe = Arc::new(Pipe::new(bytes.len().max(1), self.chan.notifier(token)));
             pipe.try_push(&bytes);
             pipe.finish();
-            self.spawn_upload(token, name, None, None, None, args, pipe, len);
+            self.spawn_upload(token, name, None, None, None, args, (pipe, Some(slot)), len);
         } else {
             let chan = self.chan.clone();
             self.pool.submit(Box::new(move |db| {

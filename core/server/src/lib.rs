@@ -14,6 +14,7 @@
 //! - [`host`] — the `Host` implementation handlers reach through `Ctx`; panic catching.
 //! - [`workers`] — the worker pool and the channel + waker back to the loop.
 //! - [`pipe`] — bounded byte pipes for streaming uploads and downloads.
+//! - [`transfers`] — slots bounding concurrent uploads and downloads, overall and per user.
 //! - [`session`] — the session table.
 //! - [`store`] — SQLite, migrations, the blob store.
 //! - [`builtins`] — `ping`, `help`, `whoami`, `server.info`.
@@ -35,6 +36,7 @@ mod replies;
 pub mod session;
 pub mod stats;
 pub mod store;
+pub mod transfers;
 pub mod workers;
 
 use std::collections::BTreeMap;
@@ -180,8 +182,10 @@ impl Core {
         run_handler(entry, &mut ctx, &args).map(|o| o.data)
     }
 
-    /// Binds the listening socket.
+    /// Binds the listening socket. Raises the open-file limit first, so every server (the
+    /// binary and the testkit's alike) can reach its connection and transfer limits.
     pub fn listen(self) -> Result<Server, StartError> {
+        raise_fd_limit();
         let addr: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(&self.config.listen)?
             .next()
             .ok_or_else(|| StartError::Setting(format!("cannot resolve {}", self.config.listen)))?;
@@ -195,7 +199,9 @@ impl Core {
         let db_path = self.config.data.join("kino.db");
         let pool = WorkerPool::start(self.config.limits.workers, db_path.clone())?;
         let stop = Arc::new(AtomicBool::new(false));
+        let transfers = transfers::TransferSlots::new(Arc::clone(&self.host));
         let dispatcher = Dispatcher {
+            transfers,
             host: self.host,
             pool,
             chan: LoopChannel::new(tx, Arc::clone(&waker)),

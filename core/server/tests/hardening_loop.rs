@@ -304,3 +304,150 @@ fn the_per_address_cap_counts_every_listener() {
     let mut c = server.client();
     assert_eq!(c.call("ping", json!({})).unwrap(), json!("pong"));
 }
+
+/// A plugin whose upload reads its whole payload and whose download streams `len` zero bytes:
+/// each holds its transfer slot for as long as the client takes.
+struct Slots;
+
+fn put(
+    ctx: &mut kino_api::Ctx,
+    _: &kino_api::Args,
+) -> Result<kino_api::Output, kino_api::CmdError> {
+    let (reader, _) = ctx
+        .take_upload()
+        .ok_or_else(|| kino_api::CmdError::internal("no payload"))?;
+    let mut got = Vec::new();
+    reader
+        .read_to_end(&mut got)
+        .map_err(kino_api::CmdError::internal)?;
+    Ok(json!({"bytes": got.len()}).into())
+}
+
+fn get(
+    _: &mut kino_api::Ctx,
+    args: &kino_api::Args,
+) -> Result<kino_api::Output, kino_api::CmdError> {
+    let len = args.u64("len")?;
+    let out: kino_api::Output = json!({"file_size": len}).into();
+    Ok(out.with_body(kino_api::Body {
+        len,
+        source: Box::new(std::io::repeat(0).take(len)),
+        on_complete: None,
+    }))
+}
+
+impl Plugin for Slots {
+    fn name(&self) -> &'static str {
+        "slot"
+    }
+    fn commands(&self) -> Vec<kino_api::Command> {
+        vec![
+            kino_api::Command::new("slot.put", "reads its payload", put)
+                .role(kino_api::Role::User)
+                .upload(),
+            kino_api::Command::new("slot.get", "streams zeros", get)
+                .role(kino_api::Role::User)
+                .download()
+                .req_uint("len", "bytes"),
+        ]
+    }
+}
+
+fn slots_server(per_user: usize, total: usize) -> TestServer {
+    TestServer::with_admin(vec![Arc::new(Slots) as Arc<dyn Plugin>], |mut c| {
+        c.limits.max_transfers_per_user = per_user;
+        c.limits.max_transfers = total;
+        c
+    })
+}
+
+/// Starts an upload of 10 bytes and sends only 5: the handler holds its slot until the rest.
+fn half_upload(c: &mut Client) {
+    c.send(&json!({"type": "slot.put", "file_size": 10}))
+        .unwrap();
+    c.send_raw(b"12345").unwrap();
+    c.flush().unwrap();
+}
+
+fn upload10(c: &mut Client) -> Result<Value, kino_testkit::ClientError> {
+    c.upload(
+        "slot.put",
+        json!({}),
+        &mut &b"0123456789"[..],
+        10,
+        &mut |_| {},
+    )
+}
+
+/// Before: every upload took an OS thread with no bound (333 slow uploads exhausted the fd
+/// limit). Now a user's third concurrent upload gets `busy` (its payload discarded, the
+/// connection in step), another user's upload still runs, and a finished upload frees its slot.
+#[test]
+fn transfers_per_user_are_bounded_and_refusals_keep_the_stream_in_step() {
+    let server = slots_server(2, 64);
+    kino_testkit::user_client(&server, "alice")
+        .call("ping", json!({}))
+        .unwrap();
+    let alice = || kino_testkit::login(&server, "alice", "pw-of-user").0;
+    let (mut a1, mut a2, mut a3) = (alice(), alice(), alice());
+    half_upload(&mut a1);
+    half_upload(&mut a2);
+    std::thread::sleep(Duration::from_millis(200));
+    let err = upload10(&mut a3).unwrap_err();
+    assert_eq!(err.code(), Some(kino_api::ErrorCode::Busy), "{err:?}");
+    assert_eq!(a3.call("ping", json!({})).unwrap(), json!("pong"));
+    let mut bob = kino_testkit::user_client(&server, "bob");
+    assert_eq!(upload10(&mut bob).unwrap(), json!({"bytes": 10}));
+    a1.send_raw(b"67890").unwrap();
+    a1.flush().unwrap();
+    assert_eq!(
+        kino_testkit::into_data(a1.recv().unwrap()).unwrap(),
+        json!({"bytes": 10})
+    );
+    assert_eq!(upload10(&mut a3).unwrap(), json!({"bytes": 10}));
+    // Downloads hold slots too: a body nobody reads keeps its pump thread, and its slot.
+    let mut reader = alice();
+    reader
+        .send(&json!({"type": "slot.get", "len": 8 << 20}))
+        .unwrap();
+    reader.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let err = a3.call("slot.get", json!({"len": 10})).unwrap_err();
+    assert_eq!(err.code(), Some(kino_api::ErrorCode::Busy), "{err:?}");
+    assert_eq!(a3.call("ping", json!({})).unwrap(), json!("pong"));
+    let mut admin = admin_client(&server, "root");
+    let v = info(&mut admin);
+    assert_eq!(
+        (uint(&v, "transfers"), uint(&v, "transfers_rejected")),
+        (2, 2),
+        "{v}"
+    );
+}
+
+/// `--max-transfers` bounds every user together.
+#[test]
+fn transfers_are_bounded_overall() {
+    let server = slots_server(4, 2);
+    let mut a = kino_testkit::user_client(&server, "alice");
+    let mut b = kino_testkit::user_client(&server, "bob");
+    let mut c = kino_testkit::user_client(&server, "carol");
+    half_upload(&mut a);
+    half_upload(&mut b);
+    std::thread::sleep(Duration::from_millis(200));
+    let err = upload10(&mut c).unwrap_err();
+    assert_eq!(err.code(), Some(kino_api::ErrorCode::Busy), "{err:?}");
+    a.send_raw(b"67890").unwrap();
+    a.flush().unwrap();
+    assert!(a.recv().unwrap().ok);
+    assert_eq!(upload10(&mut c).unwrap(), json!({"bytes": 10}));
+}
+
+/// Nonsensical limits stop the server at start-up with the flag's name.
+#[test]
+fn nonsensical_limits_are_refused_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = kino_server::Config::new(dir.path());
+    config.limits.max_frame = 0;
+    let err = kino_server::Core::open(config, Vec::new()).err().unwrap();
+    assert!(err.to_string().contains("--max-frame"), "{err}");
+}
