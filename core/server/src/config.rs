@@ -37,6 +37,8 @@ pub struct Limits {
     pub max_transfers: usize,
     /// Transfers one user (or, when anonymous, one address) may have at once.
     pub max_transfers_per_user: usize,
+    /// Warning lines per second for one peer and kind of refusal; the rest are counted.
+    pub warn_rate: u32,
 }
 
 impl Limits {
@@ -51,6 +53,7 @@ impl Limits {
             ("max-connections-per-ip", self.max_connections_per_ip as u64),
             ("max-transfers", self.max_transfers as u64),
             ("max-transfers-per-user", self.max_transfers_per_user as u64),
+            ("warn-rate", u64::from(self.warn_rate)),
             ("idle-timeout", u64::from(!self.idle_timeout.is_zero())),
             ("frame-timeout", u64::from(!self.frame_timeout.is_zero())),
             ("session-ttl", u64::from(!self.session_ttl.is_zero())),
@@ -97,6 +100,7 @@ impl Default for Limits {
             max_connections_per_ip: 64,
             max_transfers: 64,
             max_transfers_per_user: 4,
+            warn_rate: 10,
         }
     }
 }
@@ -170,6 +174,9 @@ pub struct Cli {
     /// Transfers at once per user (per address when anonymous) [default: 4]
     #[arg(long)]
     pub max_transfers_per_user: Option<usize>,
+    /// Warning lines per second per peer and kind of refusal; the rest are counted [default: 10]
+    #[arg(long)]
+    pub warn_rate: Option<u32>,
     /// Seconds a session lives without use [default: 1800]
     #[arg(long)]
     pub session_ttl: Option<u64>,
@@ -307,6 +314,9 @@ fn apply_cli(
     if let Some(v) = cli.max_transfers_per_user {
         l.max_transfers_per_user = v;
     }
+    if let Some(v) = cli.warn_rate {
+        l.warn_rate = v;
+    }
     for s in settings {
         if matches.value_source(s.name) != Some(clap::parser::ValueSource::CommandLine) {
             continue;
@@ -381,6 +391,11 @@ pub fn apply_file(
             "max-transfers" => l.max_transfers = as_u64().ok_or_else(|| bad(&key))? as usize,
             "max-transfers-per-user" => {
                 l.max_transfers_per_user = as_u64().ok_or_else(|| bad(&key))? as usize
+            }
+            "warn-rate" => {
+                l.warn_rate = as_u64()
+                    .and_then(|v| u32::try_from(v).ok())
+                    .ok_or_else(|| bad(&key))?
             }
             other => {
                 if !settings.iter().any(|s| s.name == other) {

@@ -245,7 +245,10 @@ impl Dispatcher {
             Ok(c) => c,
             Err(e) => {
                 if e.code != ErrorCode::Unauthenticated {
-                    log::warn!("{} {}: {}", conn.peer, req.command, e);
+                    host.warns.warn(
+                        &format!("{} {}", conn.peer.ip(), req.command),
+                        format_args!("{} {}: {}", conn.peer, req.command, e),
+                    );
                 }
                 if let Some(n) = declared_payload {
                     if n > host.limits.max_upload {
@@ -395,10 +398,13 @@ pub fn run_command(
     match &result {
         // One line per failed command; the detail of an internal error was logged where it
         // happened.
-        Err(e) => log::warn!(
-            "{name} failed for {}: {e}",
-            ctx.caller().map_or("anonymous", |c| c.name.as_str())
-        ),
+        Err(e) => {
+            let who = ctx.caller().map_or("anonymous", |c| c.name.as_str());
+            host.warns.warn(
+                &format!("{who} {name}"),
+                format_args!("{name} failed for {who}: {e}"),
+            )
+        }
         Ok(_) => log::debug!("{name} done"),
     }
     let session_change = ctx.session_change().cloned();

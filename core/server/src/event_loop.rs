@@ -219,7 +219,11 @@ impl EventLoop {
                         if framed.is_none() {
                             let _ = stream.write(&busy_frame());
                         }
-                        log::warn!("refused {peer}: {why}");
+                        let key = format!("refused {}", peer.ip());
+                        self.dispatcher
+                            .host
+                            .warns
+                            .warn(&key, format_args!("refused {peer}: {why}"));
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
@@ -392,6 +396,7 @@ impl EventLoop {
         if now.duration_since(self.last_sweep) >= Duration::from_millis(500) {
             self.last_sweep = now;
             self.host().sessions().sweep(now);
+            self.host().warns.report(now);
             let limits = &self.host().limits;
             let (idle, frame_timeout) = (limits.idle_timeout, limits.frame_timeout);
             let stalled: Vec<(Token, &str)> = self

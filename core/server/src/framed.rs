@@ -29,11 +29,17 @@ impl Dispatcher {
         let (consumed, command, args, payload) = match framed.framing.decode(conn.input()) {
             Decoded::Incomplete if conn.input().len() < max => return false,
             Decoded::Incomplete => {
-                log::warn!("{}: message over {max} bytes; closing", conn.peer);
+                self.host.warns.warn(
+                    &format!("{} framed", conn.peer.ip()),
+                    format_args!("{}: message over {max} bytes; closing", conn.peer),
+                );
                 return self.drop_framed(conn);
             }
             Decoded::Invalid(why) => {
-                log::warn!("{}: invalid message: {why}; closing", conn.peer);
+                self.host.warns.warn(
+                    &format!("{} framed", conn.peer.ip()),
+                    format_args!("{}: invalid message: {why}; closing", conn.peer),
+                );
                 return self.drop_framed(conn);
             }
             Decoded::Request {

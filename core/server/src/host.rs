@@ -32,6 +32,8 @@ pub struct ServerHost {
     pub stats: ServerStats,
     /// For uptime.
     pub started: Instant,
+    /// Rate limit for warnings a client can cause.
+    pub warns: crate::ratelog::RateLog,
 }
 
 impl ServerHost {

@@ -15,6 +15,7 @@
 //! - [`workers`] — the worker pool and the channel + waker back to the loop.
 //! - [`pipe`] — bounded byte pipes for streaming uploads and downloads.
 //! - [`transfers`] — slots bounding concurrent uploads and downloads, overall and per user.
+//! - [`ratelog`] — rate-limited warnings, so repeated refusals cannot flood the log.
 //! - [`session`] — the session table.
 //! - [`store`] — SQLite, migrations, the blob store.
 //! - [`builtins`] — `ping`, `help`, `whoami`, `server.info`.
@@ -31,6 +32,7 @@ pub mod event_loop;
 mod framed;
 pub mod host;
 pub mod pipe;
+pub mod ratelog;
 pub mod registry;
 mod replies;
 pub mod session;
@@ -156,6 +158,7 @@ impl Core {
             limits: config.limits.clone(),
             stats: ServerStats::default(),
             started: Instant::now(),
+            warns: ratelog::RateLog::new(config.limits.warn_rate),
         });
         for p in host.registry.plugins() {
             let mut ctx = Ctx::new(&*host, &mut db, None, None);
