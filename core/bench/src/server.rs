@@ -41,6 +41,9 @@ impl Spawned {
                 "127.0.0.1:0",
                 "--max-connections",
                 "20000",
+                // Every bench client comes from 127.0.0.1.
+                "--max-connections-per-ip",
+                "20000",
                 "--data",
             ])
             .arg(dir.path())

@@ -27,6 +27,65 @@ pub struct Limits {
     /// Largest database file, in SQLite pages (4 KiB each); 0: no cap. Writes past it answer
     /// `unavailable` as on a full disk, while reads go on (a quota for the database file).
     pub db_max_pages: u64,
+    /// Unsent reply bytes on one connection above which its input is no longer read (resumed
+    /// under a quarter of it), so replies a client never reads cannot pile up.
+    pub max_output: usize,
+    /// Request frames one connection may run per wake-up before the loop serves the others.
+    pub wake_budget: usize,
+    /// A request frame must arrive whole within this long of its first byte (slowloris).
+    pub frame_timeout: Duration,
+    /// Open connections from one IP address, on every listener together.
+    pub max_connections_per_ip: usize,
+    /// Uploads and downloads streaming at once (each holds a thread and files).
+    pub max_transfers: usize,
+    /// Transfers one user (or, when anonymous, one address) may have at once.
+    pub max_transfers_per_user: usize,
+    /// Warning lines per second for one peer and kind of refusal; the rest are counted.
+    pub warn_rate: u32,
+}
+
+impl Limits {
+    /// Refuses settings that would make the server unusable or unbounded, naming the flag.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("max-frame", self.max_frame as u64),
+            ("max-connections", self.max_connections as u64),
+            ("workers", self.workers as u64),
+            ("max-output", self.max_output as u64),
+            ("wake-budget", self.wake_budget as u64),
+            ("max-connections-per-ip", self.max_connections_per_ip as u64),
+            ("max-transfers", self.max_transfers as u64),
+            ("max-transfers-per-user", self.max_transfers_per_user as u64),
+            ("warn-rate", u64::from(self.warn_rate)),
+            ("idle-timeout", u64::from(!self.idle_timeout.is_zero())),
+            ("frame-timeout", u64::from(!self.frame_timeout.is_zero())),
+            ("session-ttl", u64::from(!self.session_ttl.is_zero())),
+        ];
+        if let Some((flag, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("--{flag} must be at least 1"));
+        }
+        if self.max_output < self.max_frame {
+            return Err(format!(
+                "--max-output ({}) must be at least --max-frame ({})",
+                self.max_output, self.max_frame
+            ));
+        }
+        // Durations beyond this overflow `Instant` arithmetic; nobody means more than a year.
+        let year = Duration::from_secs(366 * 24 * 3600);
+        for (flag, d) in [
+            ("idle-timeout", self.idle_timeout),
+            ("frame-timeout", self.frame_timeout),
+            ("session-ttl", self.session_ttl),
+        ] {
+            if d > year {
+                return Err(format!("--{flag} must be at most a year"));
+            }
+        }
+        if self.max_frame > u32::MAX as usize {
+            return Err(format!("--max-frame must be at most {}", u32::MAX));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Limits {
@@ -39,6 +98,13 @@ impl Default for Limits {
             session_ttl: Duration::from_secs(30 * 60),
             workers: 4,
             db_max_pages: 0,
+            max_output: 1024 * 1024,
+            wake_budget: 64,
+            frame_timeout: Duration::from_secs(30),
+            max_connections_per_ip: 64,
+            max_transfers: 64,
+            max_transfers_per_user: 4,
+            warn_rate: 10,
         }
     }
 }
@@ -90,9 +156,31 @@ pub struct Cli {
     /// Maximum open connections [default: 10000]
     #[arg(long)]
     pub max_connections: Option<usize>,
-    /// Seconds a half-sent frame may stall before the connection is closed [default: 30]
+    /// Seconds a connection may stay silent before its first request, or stall in the middle of
+    /// a frame or payload, or leave its replies unread, before it is closed [default: 30]
     #[arg(long)]
     pub idle_timeout: Option<u64>,
+    /// Seconds a request frame may take from its first byte to its last [default: 30]
+    #[arg(long)]
+    pub frame_timeout: Option<u64>,
+    /// Unsent reply bytes per connection above which its requests are not read [default: 1048576]
+    #[arg(long)]
+    pub max_output: Option<usize>,
+    /// Request frames one connection runs per wake-up before others are served [default: 64]
+    #[arg(long)]
+    pub wake_budget: Option<usize>,
+    /// Open connections per IP address, all listeners together [default: 64]
+    #[arg(long)]
+    pub max_connections_per_ip: Option<usize>,
+    /// Uploads and downloads streaming at once [default: 64]
+    #[arg(long)]
+    pub max_transfers: Option<usize>,
+    /// Transfers at once per user (per address when anonymous) [default: 4]
+    #[arg(long)]
+    pub max_transfers_per_user: Option<usize>,
+    /// Warning lines per second per peer and kind of refusal; the rest are counted [default: 10]
+    #[arg(long)]
+    pub warn_rate: Option<u32>,
     /// Seconds a session lives without use [default: 1800]
     #[arg(long)]
     pub session_ttl: Option<u64>,
@@ -226,6 +314,27 @@ fn apply_cli(
     if let Some(v) = cli.db_max_pages {
         l.db_max_pages = v;
     }
+    if let Some(v) = cli.frame_timeout {
+        l.frame_timeout = Duration::from_secs(v);
+    }
+    if let Some(v) = cli.max_output {
+        l.max_output = v;
+    }
+    if let Some(v) = cli.wake_budget {
+        l.wake_budget = v;
+    }
+    if let Some(v) = cli.max_connections_per_ip {
+        l.max_connections_per_ip = v;
+    }
+    if let Some(v) = cli.max_transfers {
+        l.max_transfers = v;
+    }
+    if let Some(v) = cli.max_transfers_per_user {
+        l.max_transfers_per_user = v;
+    }
+    if let Some(v) = cli.warn_rate {
+        l.warn_rate = v;
+    }
     for s in settings {
         if matches.value_source(s.name) != Some(clap::parser::ValueSource::CommandLine) {
             continue;
@@ -290,6 +399,23 @@ pub fn apply_file(
             "max-upload" => l.max_upload = as_u64().ok_or_else(|| bad(&key))?,
             "workers" => l.workers = as_u64().ok_or_else(|| bad(&key))? as usize,
             "db-max-pages" => l.db_max_pages = as_u64().ok_or_else(|| bad(&key))?,
+            "frame-timeout" => {
+                l.frame_timeout = Duration::from_secs(as_u64().ok_or_else(|| bad(&key))?)
+            }
+            "max-output" => l.max_output = as_u64().ok_or_else(|| bad(&key))? as usize,
+            "wake-budget" => l.wake_budget = as_u64().ok_or_else(|| bad(&key))? as usize,
+            "max-connections-per-ip" => {
+                l.max_connections_per_ip = as_u64().ok_or_else(|| bad(&key))? as usize
+            }
+            "max-transfers" => l.max_transfers = as_u64().ok_or_else(|| bad(&key))? as usize,
+            "max-transfers-per-user" => {
+                l.max_transfers_per_user = as_u64().ok_or_else(|| bad(&key))? as usize
+            }
+            "warn-rate" => {
+                l.warn_rate = as_u64()
+                    .and_then(|v| u32::try_from(v).ok())
+                    .ok_or_else(|| bad(&key))?
+            }
             other => {
                 if !settings.iter().any(|s| s.name == other) {
                     return Err(ConfigError::Invalid(format!(
@@ -332,5 +458,32 @@ mod tests {
         assert_eq!(c.settings.get("free-download-wait"), Some(&Value::from(2)));
         std::fs::write(&path, "lisen = 1\n").expect("write");
         assert!(apply_file(&mut Config::new("d"), &path, &settings).is_err());
+        std::fs::write(&path, "max-output = 4096\nwake_budget = 3\n").expect("write");
+        let mut c = Config::new("data");
+        apply_file(&mut c, &path, &settings).expect("valid");
+        assert_eq!((c.limits.max_output, c.limits.wake_budget), (4096, 3));
+    }
+
+    #[test]
+    fn nonsensical_limits_are_refused_naming_the_flag() {
+        assert_eq!(Limits::default().validate(), Ok(()));
+        type Spoil = fn(&mut Limits);
+        let cases: [(Spoil, &str); 6] = [
+            (|l| l.max_frame = 0, "--max-frame"),
+            (|l| l.workers = 0, "--workers"),
+            (|l| l.max_connections = 0, "--max-connections"),
+            (|l| l.max_output = l.max_frame - 1, "--max-output"),
+            (|l| l.max_transfers_per_user = 0, "--max-transfers-per-user"),
+            (
+                |l| l.frame_timeout = Duration::from_secs(u64::MAX),
+                "--frame-timeout",
+            ),
+        ];
+        for (spoil, flag) in cases {
+            let mut l = Limits::default();
+            spoil(&mut l);
+            let err = l.validate().expect_err(flag);
+            assert!(err.starts_with(flag), "{flag}: {err}");
+        }
     }
 }

@@ -71,6 +71,8 @@ pub struct Held {
     pub frame: Vec<u8>,
     /// Its body, if any.
     pub body: Option<kino_api::Body>,
+    /// The transfer slot its body will stream under.
+    pub slot: Option<crate::transfers::Slot>,
 }
 
 /// One connection.
@@ -105,6 +107,18 @@ pub struct Conn {
     pub writable: bool,
     /// Set on connections of a plugin listener.
     pub framed: Option<FramedBy>,
+    /// At least one request was parsed; until then silence counts from accept.
+    pub spoke: bool,
+    /// When the loop started waiting for the rest of the current request frame.
+    pub frame_started: Option<Instant>,
+    /// Last time reply bytes went out (or were first queued into an empty buffer).
+    pub last_output: Instant,
+    /// Input is not read while too many reply bytes wait unsent (high/low-water marks).
+    pub out_paused: bool,
+    /// On the loop's ready list, to be pumped again after others had their turn.
+    pub queued: bool,
+    /// Buffer capacity last added to the server-wide gauges, (input, output).
+    pub accounted: (usize, usize),
 }
 
 impl Conn {
@@ -128,7 +142,31 @@ impl Conn {
             peer_closed: false,
             writable: false,
             framed: None,
+            spoke: false,
+            frame_started: None,
+            last_output: Instant::now(),
+            out_paused: false,
+            queued: false,
+            accounted: (0, 0),
         }
+    }
+
+    /// Bytes of memory held by the (input, output) buffers.
+    pub fn buffer_capacity(&self) -> (usize, usize) {
+        (self.inbuf.capacity(), self.out.capacity())
+    }
+
+    /// Updates the pause from the unsent-output level; true when reading may resume now.
+    pub fn update_out_pause(&mut self, high: usize, low: usize) -> bool {
+        let pending = self.pending_out();
+        if self.out_paused && pending <= low {
+            self.out_paused = false;
+            return true;
+        }
+        if pending >= high {
+            self.out_paused = true;
+        }
+        false
     }
 
     /// Unconsumed input.
@@ -168,6 +206,13 @@ impl Conn {
                     break;
                 }
                 Ok(n) => {
+                    // Grow by what arrived, doubling at most up to the cap: a frame near the
+                    // cap must not hold twice its size, and a declared length reserves nothing.
+                    let need = self.inbuf.len() + n;
+                    if need > self.inbuf.capacity() {
+                        let target = need.max(self.inbuf.capacity() * 2).min(cap).max(need);
+                        self.inbuf.reserve_exact(target - self.inbuf.len());
+                    }
                     self.inbuf.extend_from_slice(&scratch[..n]);
                     total += n;
                 }
@@ -186,6 +231,15 @@ impl Conn {
 
     /// Appends encoded bytes to the out-buffer.
     pub fn queue(&mut self, bytes: &[u8]) {
+        if self.pending_out() == 0 {
+            self.last_output = Instant::now();
+        }
+        // Drop what was sent once it outweighs what is left, so a client that reads just
+        // enough to keep the buffer non-empty cannot make it keep every byte ever queued.
+        if self.out_pos > 0 && self.out_pos >= self.pending_out() {
+            self.out.drain(..self.out_pos);
+            self.out_pos = 0;
+        }
         self.out.extend_from_slice(bytes);
     }
 
@@ -210,6 +264,9 @@ impl Conn {
                     _ => return Err(e),
                 },
             }
+        }
+        if total > 0 {
+            self.last_output = Instant::now();
         }
         if self.out_pos == self.out.len() {
             release(&mut self.out);

@@ -18,6 +18,7 @@ use crate::host::{authorize, run_handler, ServerHost};
 use crate::pipe::{Pipe, PipeReader};
 use crate::registry::Entry;
 use crate::store::SqliteDb;
+use crate::transfers::{Holder, Slot, TransferSlots};
 use crate::workers::{LoopChannel, LoopMsg, Outcome, WorkerPool};
 
 /// Bytes buffered between the socket and a transfer thread, per direction.
@@ -43,6 +44,8 @@ pub struct Dispatcher {
     pub draining: bool,
     /// Held replies the loop must set timers for.
     pub new_timers: Vec<(Instant, Token)>,
+    /// Bounds the threads uploads and downloads hold.
+    pub transfers: Arc<TransferSlots>,
 }
 
 /// A request that passed every check.
@@ -51,11 +54,19 @@ struct Checked<'a> {
     caller: Option<Identity>,
     token: Option<String>,
     args: kino_api::Args,
+    slot: Option<Slot>,
 }
 
 impl Dispatcher {
-    /// Handles complete input; returns whether anything changed.
-    pub fn process_input(&mut self, conn: &mut Conn, token: Token) -> bool {
+    /// Handles complete input, at most `frames_left` request frames (decremented), and none
+    /// while the connection's unsent replies are over `--max-output`; returns whether anything
+    /// changed.
+    pub fn process_input(
+        &mut self,
+        conn: &mut Conn,
+        token: Token,
+        frames_left: &mut usize,
+    ) -> bool {
         let mut progress = false;
         loop {
             match &mut conn.read {
@@ -63,11 +74,31 @@ impl Dispatcher {
                     if conn.in_flight || conn.close_after_flush || self.draining {
                         return progress;
                     }
+                    if *frames_left == 0 || conn.pending_out() >= self.host.limits.max_output {
+                        conn.out_paused |= conn.pending_out() >= self.host.limits.max_output;
+                        return progress;
+                    }
                     if let Some(framed) = conn.framed.clone() {
-                        return self.process_framed(conn, token, &framed) || progress;
+                        let done = self.process_framed(conn, token, &framed);
+                        if done {
+                            *frames_left -= 1;
+                            conn.spoke = true;
+                            conn.frame_started = None;
+                        } else if !conn.input().is_empty() {
+                            conn.frame_started.get_or_insert_with(Instant::now);
+                        }
+                        return done || progress;
                     }
                     match kino_proto::decode_header(conn.input(), self.host.limits.max_frame) {
-                        Header::Incomplete => return progress,
+                        Header::Incomplete => {
+                            // The frame clock starts when the loop first waits for a frame's
+                            // rest, not while an earlier request of the connection runs.
+                            conn.frame_started = match conn.input().is_empty() {
+                                true => None,
+                                false => Some(conn.frame_started.unwrap_or_else(Instant::now)),
+                            };
+                            return progress;
+                        }
                         Header::TooLarge(n) => {
                             let max = self.host.limits.max_frame;
                             self.reply_now(
@@ -88,6 +119,9 @@ impl Dispatcher {
                             let parsed =
                                 parse_request(&conn.input()[kino_proto::HEADER_LEN..][..len]);
                             conn.consume(kino_proto::HEADER_LEN + len);
+                            conn.spoke = true;
+                            conn.frame_started = None;
+                            *frames_left -= 1;
                             self.handle_request(conn, token, parsed);
                             progress = true;
                         }
@@ -161,6 +195,7 @@ impl Dispatcher {
             caller,
             token,
             args,
+            slot: None,
         })
     }
 
@@ -177,8 +212,9 @@ impl Dispatcher {
         log::debug!("{} {}", conn.peer, req.command);
         let declared_payload = req.args.get("file_size").and_then(Value::as_u64);
         let host = Arc::clone(&self.host);
+        let transfers = Arc::clone(&self.transfers);
         let checked =
-            Self::check(&host, conn, &req.command, req.session, &req.args).and_then(|c| {
+            Self::check(&host, conn, &req.command, req.session, &req.args).and_then(|mut c| {
                 match c.entry.command.info.payload {
                     PayloadKind::Upload => match declared_payload {
                         Some(n) if n > host.limits.max_upload => Err(CmdError::new(
@@ -188,7 +224,12 @@ impl Dispatcher {
                                 host.limits.max_upload
                             ),
                         )),
-                        Some(_) => Ok(c),
+                        Some(_) => {
+                            // Taken last: a request refused for any other reason holds no slot.
+                            let holder = Holder::of(c.caller.as_ref(), conn.peer.ip());
+                            c.slot = Some(transfers.try_take(holder)?);
+                            Ok(c)
+                        }
                         None => Err(CmdError::bad_args(
                             "an upload needs `file_size`, the payload length in bytes",
                         )),
@@ -205,7 +246,10 @@ impl Dispatcher {
             Ok(c) => c,
             Err(e) => {
                 if e.code != ErrorCode::Unauthenticated {
-                    log::warn!("{} {}: {}", conn.peer, req.command, e);
+                    host.warns.warn(
+                        &format!("{} {}", conn.peer.ip(), req.command),
+                        format_args!("{} {}: {}", conn.peer, req.command, e),
+                    );
                 }
                 if let Some(n) = declared_payload {
                     if n > host.limits.max_upload {
@@ -226,6 +270,7 @@ impl Dispatcher {
             caller,
             token: session,
             args,
+            slot,
         } = checked;
         let info = &entry.command.info;
         if info.payload == PayloadKind::Upload {
@@ -246,7 +291,7 @@ impl Dispatcher {
                 caller,
                 session,
                 args,
-                pipe,
+                (pipe, slot),
                 len,
                 peer,
             );
@@ -279,7 +324,7 @@ impl Dispatcher {
         caller: Option<Identity>,
         session: Option<String>,
         args: kino_api::Args,
-        pipe: Arc<Pipe>,
+        (pipe, slot): (Arc<Pipe>, Option<Slot>),
         len: u64,
         peer: Option<IpAddr>,
     ) {
@@ -312,6 +357,9 @@ impl Dispatcher {
                     },
                 };
                 pipe.abort();
+                // Freed before the reply goes out, so a client that starts its next upload on
+                // seeing the reply finds the slot free.
+                drop(slot);
                 chan.send(LoopMsg::Done(token, Box::new(outcome)));
             });
         if let Err(e) = spawned {
@@ -356,10 +404,13 @@ pub fn run_command(
     match &result {
         // One line per failed command; the detail of an internal error was logged where it
         // happened.
-        Err(e) => log::warn!(
-            "{name} failed for {}: {e}",
-            ctx.caller().map_or("anonymous", |c| c.name.as_str())
-        ),
+        Err(e) => {
+            let who = ctx.caller().map_or("anonymous", |c| c.name.as_str());
+            host.warns.warn(
+                &format!("{who} {name}"),
+                format_args!("{name} failed for {who}: {e}"),
+            )
+        }
         Ok(_) => log::debug!("{name} done"),
     }
     let session_change = ctx.session_change().cloned();

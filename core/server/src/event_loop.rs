@@ -2,8 +2,9 @@
 //! every connection; command results and transfer progress come back through a channel and a
 //! `Waker`; held replies and idle checks run off the poll timeout. Nothing here blocks.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +26,8 @@ pub const WAKER: Token = Token(1);
 const FIRST_LISTENER: usize = 2;
 /// How long a graceful shutdown waits for in-flight work and unsent replies.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+/// Bytes read from one connection per wake-up before the others get their turn.
+const WAKE_BYTES: usize = 256 * 1024;
 
 /// The loop's state.
 pub struct EventLoop {
@@ -39,6 +42,11 @@ pub struct EventLoop {
     dispatcher: Dispatcher,
     last_sweep: Instant,
     scratch: Vec<u8>,
+    /// Connections that used their wake-up budget with work left: readiness is edge-triggered,
+    /// so no new event would come for what they already have.
+    ready: VecDeque<Token>,
+    /// Open connections per address, over every listener.
+    per_ip: HashMap<IpAddr, usize>,
 }
 
 fn busy_frame() -> Vec<u8> {
@@ -82,6 +90,8 @@ impl EventLoop {
             dispatcher,
             last_sweep: Instant::now(),
             scratch: vec![0u8; 64 * 1024],
+            ready: VecDeque::new(),
+            per_ip: HashMap::new(),
         })
     }
 
@@ -129,6 +139,7 @@ impl EventLoop {
                 }
             }
             self.fire_timers();
+            self.run_ready();
             if self.stop.load(Ordering::Relaxed) && drain_deadline.is_none() {
                 log::info!("shutting down: no new connections, finishing in-flight work");
                 let _ = self.poll.registry().deregister(&mut self.listener);
@@ -159,7 +170,23 @@ impl EventLoop {
         }
     }
 
+    /// One more turn for each connection that was cut short by its budget.
+    fn run_ready(&mut self) {
+        for _ in 0..self.ready.len() {
+            let Some(token) = self.ready.pop_front() else {
+                break;
+            };
+            if let Some(conn) = self.conns.get_mut(&token) {
+                conn.queued = false;
+                self.pump(token);
+            }
+        }
+    }
+
     fn next_timeout(&self) -> Duration {
+        if !self.ready.is_empty() {
+            return Duration::ZERO;
+        }
         let tick = Duration::from_millis(500);
         match self.timers.first() {
             Some((when, _)) => when.saturating_duration_since(Instant::now()).min(tick),
@@ -177,13 +204,26 @@ impl EventLoop {
             match accepted {
                 Ok((mut stream, peer)) => {
                     let stats = &self.dispatcher.host.stats;
-                    if self.conns.len() >= self.host().limits.max_connections {
+                    let limits = &self.dispatcher.host.limits;
+                    let from_ip = self.per_ip.get(&peer.ip()).copied().unwrap_or(0);
+                    let refusal = if self.conns.len() >= limits.max_connections {
+                        Some("connection limit reached")
+                    } else if from_ip >= limits.max_connections_per_ip {
+                        Some("per-address connection limit reached")
+                    } else {
+                        None
+                    };
+                    if let Some(why) = refusal {
                         ServerStats::add(&stats.connections_rejected, 1);
                         use std::io::Write;
                         if framed.is_none() {
                             let _ = stream.write(&busy_frame());
                         }
-                        log::warn!("refused {peer}: connection limit reached");
+                        let key = format!("refused {}", peer.ip());
+                        self.dispatcher
+                            .host
+                            .warns
+                            .warn(&key, format_args!("refused {peer}: {why}"));
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
@@ -200,6 +240,7 @@ impl EventLoop {
                     }
                     ServerStats::add(&stats.connections, 1);
                     ServerStats::add(&stats.connections_total, 1);
+                    *self.per_ip.entry(peer.ip()).or_insert(0) += 1;
                     log::info!("open {peer}");
                     let mut conn = Conn::new(stream, peer);
                     conn.framed = framed;
@@ -224,6 +265,11 @@ impl EventLoop {
     }
 
     fn pump_conn(&mut self, token: Token) {
+        let limits = &self.dispatcher.host.limits;
+        let (high, low) = (limits.max_output, limits.max_output / 4);
+        let mut frames_left = limits.wake_budget;
+        let mut bytes_left = WAKE_BYTES;
+        let mut requeue = false;
         let Some(conn) = self.conns.get_mut(&token) else {
             return; // a stale event or a result for a closed connection
         };
@@ -233,10 +279,21 @@ impl EventLoop {
         };
         let result = (|| -> io::Result<()> {
             loop {
-                let mut progress = self.dispatcher.process_input(conn, token);
-                if !conn.peer_closed && !conn.close_after_flush && conn.input().len() < in_cap {
-                    let n = conn.read_socket(in_cap, &mut self.scratch)?;
+                let mut progress = false;
+                if !conn.out_paused {
+                    progress |= self.dispatcher.process_input(conn, token, &mut frames_left);
+                }
+                if !conn.out_paused
+                    && !conn.peer_closed
+                    && !conn.close_after_flush
+                    && conn.input().len() < in_cap
+                {
+                    let n = conn.read_socket(
+                        in_cap.min(conn.input().len() + bytes_left),
+                        &mut self.scratch,
+                    )?;
                     ServerStats::add(&self.dispatcher.host.stats.bytes_in, n as u64);
+                    bytes_left -= n;
                     if n > 0 {
                         progress = true;
                         if conn.mid_frame() {
@@ -256,6 +313,15 @@ impl EventLoop {
                 if n > 0 && conn.sending.is_some() {
                     progress = true;
                 }
+                // Replies drained under the low-water mark: read again now, since the socket's
+                // readiness edge was consumed long ago.
+                if conn.update_out_pause(high, low) {
+                    progress = true;
+                }
+                if progress && (frames_left == 0 || bytes_left == 0) {
+                    requeue = true;
+                    return Ok(());
+                }
                 if !progress {
                     return Ok(());
                 }
@@ -265,9 +331,14 @@ impl EventLoop {
             self.close(token, &format!("I/O error: {e}"));
             return;
         }
+        self.account(token);
         let Some(conn) = self.conns.get_mut(&token) else {
             return;
         };
+        if requeue && !conn.queued {
+            conn.queued = true;
+            self.ready.push_back(token);
+        }
         if conn.done_after_flush() {
             self.close(token, "closed");
             return;
@@ -294,6 +365,20 @@ impl EventLoop {
         }
     }
 
+    /// Brings the server-wide buffer gauges up to date with one connection.
+    fn account(&mut self, token: Token) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        let stats = &self.dispatcher.host.stats;
+        let (old_in, old_out) = conn.accounted;
+        let (new_in, new_out) = conn.buffer_capacity();
+        ServerStats::adjust(&stats.input_buffered, old_in, new_in);
+        ServerStats::adjust(&stats.output_buffered, old_out, new_out);
+        ServerStats::max(&stats.output_peak, new_out as u64);
+        conn.accounted = (new_in, new_out);
+    }
+
     fn fire_timers(&mut self) {
         let now = Instant::now();
         while let Some(&(when, token)) = self.timers.first() {
@@ -302,8 +387,8 @@ impl EventLoop {
             }
             self.timers.pop_first();
             if let Some(conn) = self.conns.get_mut(&token) {
-                if let Some(Held { frame, body }) = conn.held.take() {
-                    self.dispatcher.emit(conn, token, frame, body);
+                if let Some(Held { frame, body, slot }) = conn.held.take() {
+                    self.dispatcher.emit(conn, token, frame, body, slot);
                     self.pump(token);
                 }
             }
@@ -311,20 +396,39 @@ impl EventLoop {
         if now.duration_since(self.last_sweep) >= Duration::from_millis(500) {
             self.last_sweep = now;
             self.host().sessions().sweep(now);
-            let idle = self.host().limits.idle_timeout;
-            let stalled: Vec<Token> = self
+            self.host().warns.report(now);
+            let limits = &self.host().limits;
+            let (idle, frame_timeout) = (limits.idle_timeout, limits.frame_timeout);
+            let stalled: Vec<(Token, &str)> = self
                 .conns
                 .iter()
-                .filter(|(_, c)| {
+                .filter_map(|(t, c)| {
                     // A request in flight with pipelined input behind it is waiting on us, not
                     // on the client.
                     let waiting_on_us = c.in_flight && matches!(c.read, ReadState::Frames);
-                    c.mid_frame() && !waiting_on_us && now.duration_since(c.last_input) > idle
+                    let silent = now.duration_since(c.last_input) > idle;
+                    let why = if c.pending_out() > 0 && now.duration_since(c.last_output) > idle {
+                        "replies not read"
+                    } else if !c.spoke && silent && !waiting_on_us {
+                        "silent since accept"
+                    } else if c.mid_frame() && silent && !waiting_on_us {
+                        "idle in the middle of a frame"
+                    } else if c
+                        .frame_started
+                        .is_some_and(|s| now.duration_since(s) > frame_timeout)
+                        && !c.in_flight
+                        && matches!(c.read, ReadState::Frames)
+                    {
+                        "frame not finished within the frame timeout"
+                    } else {
+                        return None;
+                    };
+                    Some((*t, why))
                 })
-                .map(|(t, _)| *t)
                 .collect();
-            for t in stalled {
-                self.close(t, "idle in the middle of a frame");
+            for (t, why) in stalled {
+                ServerStats::add(&self.dispatcher.host.stats.connections_timed_out, 1);
+                self.close(t, why);
             }
         }
     }
@@ -333,7 +437,16 @@ impl EventLoop {
         if let Some(mut conn) = self.conns.remove(&token) {
             conn.abort_transfers();
             let _ = self.poll.registry().deregister(&mut conn.stream);
-            ServerStats::sub(&self.dispatcher.host.stats.connections, 1);
+            let stats = &self.dispatcher.host.stats;
+            ServerStats::sub(&stats.connections, 1);
+            ServerStats::adjust(&stats.input_buffered, conn.accounted.0, 0);
+            ServerStats::adjust(&stats.output_buffered, conn.accounted.1, 0);
+            if let Some(n) = self.per_ip.get_mut(&conn.peer.ip()) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_ip.remove(&conn.peer.ip());
+                }
+            }
             log::info!("close {}: {why}", conn.peer);
         }
     }

@@ -12,6 +12,7 @@ use crate::conn::{Conn, FramedBy};
 use crate::dispatch::{run_command, Dispatcher};
 use crate::host::authorize;
 use crate::pipe::Pipe;
+use crate::transfers::Holder;
 use crate::workers::LoopMsg;
 
 impl Dispatcher {
@@ -28,11 +29,17 @@ impl Dispatcher {
         let (consumed, command, args, payload) = match framed.framing.decode(conn.input()) {
             Decoded::Incomplete if conn.input().len() < max => return false,
             Decoded::Incomplete => {
-                log::warn!("{}: message over {max} bytes; closing", conn.peer);
+                self.host.warns.warn(
+                    &format!("{} framed", conn.peer.ip()),
+                    format_args!("{}: message over {max} bytes; closing", conn.peer),
+                );
                 return self.drop_framed(conn);
             }
             Decoded::Invalid(why) => {
-                log::warn!("{}: invalid message: {why}; closing", conn.peer);
+                self.host.warns.warn(
+                    &format!("{} framed", conn.peer.ip()),
+                    format_args!("{}: invalid message: {why}; closing", conn.peer),
+                );
                 return self.drop_framed(conn);
             }
             Decoded::Request {
@@ -71,12 +78,30 @@ impl Dispatcher {
         let peer = Some(conn.peer.ip());
         let name = entry.command.info.name.clone();
         if entry.command.info.payload == PayloadKind::Upload {
+            let slot = match self.transfers.try_take(Holder::Addr(conn.peer.ip())) {
+                Ok(s) => s,
+                Err(e) => {
+                    conn.in_flight = false;
+                    self.reply_now(conn, Reply::err(None, e.code, e.message));
+                    return true;
+                }
+            };
             let bytes = payload.unwrap_or_default();
             let len = bytes.len() as u64;
             let pipe = Arc::new(Pipe::new(bytes.len().max(1), self.chan.notifier(token)));
             pipe.try_push(&bytes);
             pipe.finish();
-            self.spawn_upload(token, name, None, None, None, args, pipe, len, peer);
+            self.spawn_upload(
+                token,
+                name,
+                None,
+                None,
+                None,
+                args,
+                (pipe, Some(slot)),
+                len,
+                peer,
+            );
         } else {
             let chan = self.chan.clone();
             self.pool.submit(Box::new(move |db| {

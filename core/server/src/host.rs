@@ -32,6 +32,8 @@ pub struct ServerHost {
     pub stats: ServerStats,
     /// For uptime.
     pub started: Instant,
+    /// Rate limit for warnings a client can cause.
+    pub warns: crate::ratelog::RateLog,
 }
 
 impl ServerHost {
@@ -157,6 +159,12 @@ impl Host for ServerHost {
             "errors": ServerStats::get(&s.errors),
             "bytes_in": ServerStats::get(&s.bytes_in),
             "bytes_out": ServerStats::get(&s.bytes_out),
+            "input_buffered": ServerStats::get(&s.input_buffered),
+            "output_buffered": ServerStats::get(&s.output_buffered),
+            "output_peak": ServerStats::get(&s.output_peak),
+            "connections_timed_out": ServerStats::get(&s.connections_timed_out),
+            "transfers": ServerStats::get(&s.transfers),
+            "transfers_rejected": ServerStats::get(&s.transfers_rejected),
             "commandstats": self.registry.stats(),
             "settings": self.settings.all(),
         })

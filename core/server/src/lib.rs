@@ -14,6 +14,8 @@
 //! - [`host`] — the `Host` implementation handlers reach through `Ctx`; panic catching.
 //! - [`workers`] — the worker pool and the channel + waker back to the loop.
 //! - [`pipe`] — bounded byte pipes for streaming uploads and downloads.
+//! - [`transfers`] — slots bounding concurrent uploads and downloads, overall and per user.
+//! - [`ratelog`] — rate-limited warnings, so repeated refusals cannot flood the log.
 //! - [`session`] — the session table.
 //! - [`store`] — SQLite, migrations, the blob store.
 //! - [`builtins`] — `ping`, `help`, `whoami`, `server.info`.
@@ -30,11 +32,13 @@ pub mod event_loop;
 mod framed;
 pub mod host;
 pub mod pipe;
+pub mod ratelog;
 pub mod registry;
 mod replies;
 pub mod session;
 pub mod stats;
 pub mod store;
+pub mod transfers;
 pub mod workers;
 
 use std::collections::BTreeMap;
@@ -142,6 +146,7 @@ impl Core {
     /// Opens the data directory, checks the database (see [`store::preflight`]), applies
     /// migrations, builds the registry, runs start hooks.
     pub fn open(config: Config, plugins: Vec<Arc<dyn Plugin>>) -> Result<Core, StartError> {
+        config.limits.validate().map_err(StartError::Setting)?;
         std::fs::create_dir_all(&config.data)?;
         let settings = resolve_settings(&plugins, &config.settings)?;
         let db_path = config.data.join("kino.db");
@@ -165,6 +170,7 @@ impl Core {
             limits: config.limits.clone(),
             stats: ServerStats::default(),
             started: Instant::now(),
+            warns: ratelog::RateLog::new(config.limits.warn_rate),
         });
         for p in host.registry.plugins() {
             let mut ctx = Ctx::new(&*host, &mut db, None, None);
@@ -191,8 +197,10 @@ impl Core {
         run_handler(entry, &mut ctx, &args).map(|o| o.data)
     }
 
-    /// Binds the listening socket.
+    /// Binds the listening socket. Raises the open-file limit first, so every server (the
+    /// binary and the testkit's alike) can reach its connection and transfer limits.
     pub fn listen(self) -> Result<Server, StartError> {
+        raise_fd_limit();
         let addr: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(&self.config.listen)?
             .next()
             .ok_or_else(|| StartError::Setting(format!("cannot resolve {}", self.config.listen)))?;
@@ -206,7 +214,9 @@ impl Core {
         let db_path = self.config.data.join("kino.db");
         let pool = WorkerPool::start(self.config.limits.workers, db_path.clone())?;
         let stop = Arc::new(AtomicBool::new(false));
+        let transfers = transfers::TransferSlots::new(Arc::clone(&self.host));
         let dispatcher = Dispatcher {
+            transfers,
             host: self.host,
             pool,
             chan: LoopChannel::new(tx, Arc::clone(&waker)),

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use kino_server::config::{self, Operator, UserAction};
-use kino_server::{raise_fd_limit, Core, Registry};
+use kino_server::{Core, Registry};
 use serde_json::json;
 
 fn main() -> ExitCode {
@@ -69,7 +69,6 @@ fn run() -> Result<()> {
         );
         return Ok(());
     }
-    raise_fd_limit();
     let server = core.listen().context("binding the listen address")?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", server.local_addr())?;

@@ -16,6 +16,7 @@ use crate::dispatch::{Dispatcher, CHUNK, OUT_LOW_WATER, PIPE_CAP};
 use crate::host::ServerHost;
 use crate::pipe::Pipe;
 use crate::stats::ServerStats;
+use crate::transfers::{Holder, Slot};
 use crate::workers::{LoopMsg, Outcome};
 
 impl Dispatcher {
@@ -55,7 +56,23 @@ impl Dispatcher {
                 self.reply_now(conn, Reply::err(id, e.code, e.message));
                 conn.in_flight = false;
             }
-            Ok(out) => {
+            Ok(mut out) => {
+                // A body streams on a thread of its own: it needs a slot, or the reply is `busy`.
+                let slot = match &out.body {
+                    Some(b) if b.len > 0 => {
+                        let holder = Holder::of(conn.caller.as_ref(), conn.peer.ip());
+                        match self.transfers.try_take(holder) {
+                            Ok(s) => Some(s),
+                            Err(e) => {
+                                out.body = None;
+                                self.reply_now(conn, Reply::err(id, e.code, e.message));
+                                conn.in_flight = false;
+                                return;
+                            }
+                        }
+                    }
+                    _ => None,
+                };
                 let frame = match &conn.framed {
                     Some(f) => f.framing.encode(Ok(&out.data)),
                     None if out.raw => frame_json(&out.data),
@@ -66,17 +83,25 @@ impl Dispatcher {
                         conn.held = Some(Held {
                             frame,
                             body: out.body,
+                            slot,
                         });
                         self.new_timers.push((until, token));
                     }
-                    _ => self.emit(conn, token, frame, out.body),
+                    _ => self.emit(conn, token, frame, out.body, slot),
                 }
             }
         }
     }
 
     /// Queues a reply frame and starts streaming its body, if any.
-    pub fn emit(&mut self, conn: &mut Conn, token: Token, frame: Vec<u8>, body: Option<Body>) {
+    pub fn emit(
+        &mut self,
+        conn: &mut Conn,
+        token: Token,
+        frame: Vec<u8>,
+        body: Option<Body>,
+        slot: Option<Slot>,
+    ) {
         count_reply(&self.host, true);
         conn.queue(&frame);
         let Some(body) = body else {
@@ -97,6 +122,7 @@ impl Dispatcher {
         let spawned = std::thread::Builder::new()
             .name("kino-send".into())
             .spawn(move || {
+                let _slot = slot;
                 let mut left = len;
                 while left > 0 {
                     let mut chunk = vec![0u8; CHUNK.min(left as usize)];

@@ -19,6 +19,18 @@ pub struct ServerStats {
     pub bytes_in: AtomicU64,
     /// Bytes written to clients.
     pub bytes_out: AtomicU64,
+    /// Memory held by connections' input buffers now, bytes.
+    pub input_buffered: AtomicU64,
+    /// Memory held by connections' reply buffers now, bytes.
+    pub output_buffered: AtomicU64,
+    /// The largest reply buffer one connection has held, bytes.
+    pub output_peak: AtomicU64,
+    /// Connections closed for silence, a stalled frame, a slow frame or unread replies.
+    pub connections_timed_out: AtomicU64,
+    /// Uploads and downloads streaming now.
+    pub transfers: AtomicU64,
+    /// Transfers refused with `busy` at `--max-transfers` or `--max-transfers-per-user`.
+    pub transfers_rejected: AtomicU64,
 }
 
 impl ServerStats {
@@ -30,6 +42,20 @@ impl ServerStats {
     /// Subtracts from a counter.
     pub fn sub(counter: &AtomicU64, n: u64) {
         counter.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    /// Moves a gauge from `old` to `new`.
+    pub fn adjust(counter: &AtomicU64, old: usize, new: usize) {
+        if new >= old {
+            Self::add(counter, (new - old) as u64);
+        } else {
+            Self::sub(counter, (old - new) as u64);
+        }
+    }
+
+    /// Raises a high-water counter to `n` if it is lower.
+    pub fn max(counter: &AtomicU64, n: u64) {
+        counter.fetch_max(n, Ordering::Relaxed);
     }
 
     /// Reads a counter.
