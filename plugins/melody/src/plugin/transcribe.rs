@@ -8,28 +8,37 @@
 //! with the same parameters was transcribed before and the stored result was returned.
 //!
 //! Transcription is CPU work: like every upload command it runs on a thread of its own, never on
-//! the event loop, so other connections are served meanwhile.
+//! the event loop, so other connections are served meanwhile. It runs in one of a bounded set of
+//! slots (`--melody-max-jobs`, `--melody-max-jobs-per-user`), taken once the WAV has arrived.
+//! `notes_found` is the number of notes found; at most `--melody-max-notes` are kept (the
+//! MIDI file and the score hold the same ones) and `truncated` says when some were cut.
 //!
 //! Errors: `bad_args` (not a WAV file, an unsupported format, zero samples, longer than
 //! `--melody-max-seconds`, a parameter out of range: the message says which), `too_large`
-//! (over `--melody-max-bytes`).
+//! (over `--melody-max-bytes`), `busy` (no free slot: the caller's own or the server's).
 
 use std::io::Read;
+use std::sync::Arc;
 
 use kino_api::{ArgKind, Args, CmdError, Command, Ctx, ErrorCode, Output};
 
+use super::gate::Gate;
 use super::store::transcribe_or_reuse;
 use crate::Params;
 
 /// Longest title kept.
 const MAX_TITLE: usize = 100;
 
-/// The spec.
-pub fn command() -> Command {
+/// Initial capacity of the WAV buffer: it grows with the bytes that arrive, never to the
+/// declared size up front.
+const FIRST_CHUNK: u64 = 1 << 20;
+
+/// The spec; its transcriptions take their slots from `gate`.
+pub fn command(gate: Arc<Gate>) -> Command {
     Command::new(
         "melody.transcribe",
         "Transcribe a hummed WAV into notes, MIDI and a score (the WAV's bytes follow)",
-        transcribe,
+        move |ctx, args| transcribe(ctx, args, &gate),
     )
     .upload()
     .arg(
@@ -74,7 +83,7 @@ pub fn read_payload(ctx: &mut Ctx, max: u64) -> Result<Vec<u8>, CmdError> {
             format!("a recording is at most {max} bytes; this one is {len}"),
         ));
     }
-    let mut wav = Vec::with_capacity(len as usize);
+    let mut wav = Vec::with_capacity(len.min(FIRST_CHUNK) as usize);
     reader
         .take(len)
         .read_to_end(&mut wav)
@@ -85,7 +94,7 @@ pub fn read_payload(ctx: &mut Ctx, max: u64) -> Result<Vec<u8>, CmdError> {
     Ok(wav)
 }
 
-fn transcribe(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
+fn transcribe(ctx: &mut Ctx, args: &Args, gate: &Arc<Gate>) -> Result<Output, CmdError> {
     let params = params(args)?;
     let title: String = args
         .str_or("title", "untitled")?
@@ -96,6 +105,6 @@ fn transcribe(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
     let max = ctx.settings().u64("melody-max-bytes");
     let wav = read_payload(ctx, max)?;
     let owner = ctx.user()?.clone();
-    let (stored, cached) = transcribe_or_reuse(ctx, &wav, &params, Some(&owner), &title)?;
+    let (stored, cached) = transcribe_or_reuse(ctx, gate, wav, &params, Some(&owner), &title)?;
     Ok(stored.to_json(cached).into())
 }
