@@ -50,6 +50,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let wav = std::fs::read(path)?;
     let audio = decode_wav(&wav, 3600.0)?;
+    // As the plugin does: the file's bytes are freed once decoded.
+    drop(wav);
     let mut t = transcribe(&audio, &params);
     let found = t.notes.len();
     t.notes.truncate(DEFAULT_MAX_NOTES);
