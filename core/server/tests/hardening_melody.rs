@@ -316,3 +316,45 @@ fn keys_carry_a_secret_of_the_data_directory() {
     assert_eq!(r["key"], json!(k1));
     assert_eq!(r["cached"], json!(true));
 }
+
+#[test]
+fn the_upgrade_keeps_one_listener_row_per_key_and_old_results() {
+    // A data directory as the first schema left it: the listener's NULL owner rows repeated.
+    let mut first = TestServer::with(plugins(), |c| c);
+    first.stop();
+    let dir = first.take_dir().unwrap();
+    let db = rusqlite::Connection::open(dir.path().join("kino.db")).unwrap();
+    db.execute_batch(
+        "DROP TABLE melody_secret;
+         DROP INDEX melody_owner_key;
+         CREATE UNIQUE INDEX melody_owner_key ON melody_owners(owner_id, key);
+         ALTER TABLE melody_results DROP COLUMN notes_found;
+         UPDATE schema_versions SET version = 1 WHERE plugin = 'melody';
+         INSERT INTO melody_results (key, audio_md5, duration_s, tempo_bpm, notes_json, midi_md5,
+           midi_size, png_md5, png_size, created_at)
+           VALUES ('k-old', 'a', 1.0, 120.0, '[]', 'm', 0, 'p', 0, 'then');
+         INSERT INTO melody_owners (key, owner_id, owner_name, title, created_at) VALUES
+           ('k-old', NULL, NULL, 'Melodia', 'then'), ('k-old', NULL, NULL, 'Melodia', 'then'),
+           ('k-old', NULL, NULL, 'Melodia', 'then'), ('k-old', 7, 'x', 't', 'then');",
+    )
+    .unwrap();
+    drop(db);
+    let server = TestServer::in_dir(dir.path(), plugins(), |c| c);
+    let db = rusqlite::Connection::open(dir.path().join("kino.db")).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        count("SELECT count(*) FROM melody_owners WHERE key = 'k-old' AND owner_id IS NULL"),
+        1
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM melody_owners WHERE owner_id = 7"),
+        1
+    );
+    assert_eq!(
+        count("SELECT length(secret) FROM melody_secret WHERE id = 1"),
+        64
+    );
+    // New transcriptions go on under the new index.
+    let mut alice = user_client(&server, "alice");
+    assert!(transcribe(&mut alice, &hostile(1.0, 0), json!({})).is_ok());
+}
