@@ -171,14 +171,12 @@ fn transcriptions_past_the_slots_are_busy() {
             json!({"name": "alice", "password": "pw-of-user"}),
         )
         .unwrap();
-    // Long enough (a full 6000 px score) that the two overlap by seconds.
+    // Sent together; each takes its slot once its 640 KB have arrived (milliseconds) and holds
+    // it for the transcription and a full 6000 px score (a second in a debug build).
     let (a, b) = (hostile(40.0, 0), hostile(40.0, 3));
     let results: Vec<Result<Value, ClientError>> = std::thread::scope(|s| {
         let one = s.spawn(|| transcribe(&mut first, &a, json!({"tempo_bpm": 400})));
-        let two = s.spawn(|| {
-            std::thread::sleep(Duration::from_millis(100));
-            transcribe(&mut second, &b, json!({"tempo_bpm": 400}))
-        });
+        let two = s.spawn(|| transcribe(&mut second, &b, json!({"tempo_bpm": 400})));
         vec![one.join().unwrap(), two.join().unwrap()]
     });
     let busy = results
