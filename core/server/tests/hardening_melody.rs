@@ -253,12 +253,20 @@ fn results_never_cross_owners_and_the_listener_serves_only_its_own() {
     // The anonymous listener cannot fetch alice's result by its key.
     assert!(phone_fetch(addr, &key).is_empty());
 
-    // bob sends the same audio: not told that anyone had; he gets his own owner row.
-    let b = transcribe(&mut bob, &song, json!({})).unwrap();
+    // bob sends the same audio: not told that anyone had; he gets a result of his own, under
+    // a key of his own, and alice's key stays hers.
+    let b = transcribe(&mut bob, &song, json!({"title": "Bob's"})).unwrap();
     assert_eq!(b["cached"], json!(false), "{b}");
     assert_eq!(b["notes"], a["notes"]);
     let b_key = b["key"].as_str().unwrap();
+    assert_ne!(b_key, key);
     assert_eq!(fetch(&mut bob, b_key, "midi").unwrap()[..4], *b"MThd");
+    let err = fetch(&mut bob, &key, "png").unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::NotFound));
+    // His title is on his score only: alice's score is still the one she was given.
+    let alices = fetch(&mut alice, &key, "png").unwrap();
+    assert_eq!(alices.len() as u64, a["png_size"].as_u64().unwrap());
+    assert_ne!(alices, fetch(&mut bob, b_key, "png").unwrap());
     // Only what he sent himself: alice's other recording stays hers.
     let other = transcribe(&mut alice, &hostile(2.0, 5), json!({})).unwrap();
     let other_key = other["key"].as_str().unwrap();
@@ -282,8 +290,11 @@ fn results_never_cross_owners_and_the_listener_serves_only_its_own() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(rows.len(), 3, "{rows:?}");
-    assert!(rows.iter().all(|(_, n)| *n == 1), "{rows:?}");
+    assert_eq!(
+        rows,
+        vec![(None, 1)],
+        "one listener row, and no user shares its key"
+    );
 }
 
 #[test]

@@ -1,16 +1,17 @@
 //! Transcriptions in the database and the blob store.
 //!
 //! A result is keyed by an HMAC (keyed with this server's secret, `melody_secret`, made at
-//! random by the first start on a data directory) of the audio's MD5 and the parameters, so a
-//! key cannot be computed from a recording without the server, and two servers give the same
-//! recording different keys. `melody_results` holds the notes and the MIDI and PNG blob keys;
-//! `melody_owners` says who asked for which key, one row per (owner, key), the Melodia
-//! listener's anonymous requests being the owner NULL. A result is private to its owners and
-//! admins, and the listener serves only results it made itself.
+//! random by the first start on a data directory) of its owner, the audio's MD5 and the
+//! parameters, so a key cannot be computed from a recording without the server, two servers
+//! give the same recording different keys, and two owners never share a result.
+//! `melody_results` holds the notes and the MIDI and PNG blob keys; `melody_owners` says who
+//! asked for which key, one row per (owner, key), the Melodia listener's anonymous requests
+//! being the owner NULL. A result is private to its owner and admins, and the listener serves
+//! only results it made itself.
 //!
-//! The store is a cache per owner only: when someone who does not yet own a key sends the same
-//! recording, it is transcribed again (the same work and time as a new recording) and answered
-//! `cached: false`, so neither the reply nor its timing says that somebody else sent it before.
+//! The store is a cache per owner only: someone sending a recording another owner sent has it
+//! transcribed anew (the same work and time as any new recording) and is answered
+//! `cached: false`, so neither the reply nor its timing says that somebody sent it before.
 
 use std::io::Write;
 
@@ -133,12 +134,15 @@ pub fn secret(db: &mut dyn Database) -> Result<String, CmdError> {
         .map_err(CmdError::from)
 }
 
-/// The key of a recording with these parameters on the server whose secret is `secret`:
-/// HMAC-MD5, so the key keeps the 32 hex digits the Melodia app expects and cannot be computed
-/// (nor a recording confirmed) without the secret.
-pub fn key_of(secret: &str, audio_md5: &str, params: &Params) -> String {
+/// The key of `owner`'s recording with these parameters on the server whose secret is
+/// `secret`: HMAC-MD5, so the key keeps the 32 hex digits the Melodia app expects and cannot be
+/// computed (nor a recording confirmed) without the secret. The owner is part of it (`None`,
+/// the listener, is one owner) so that no two owners share a result: the score carries its
+/// owner's title, and a shared row would show one owner's title to another.
+pub fn key_of(secret: &str, owner: Option<i64>, audio_md5: &str, params: &Params) -> String {
+    let owner = owner.map_or("listener".into(), |id| format!("user:{id}"));
     let canonical = format!(
-        "kino-melody-v2|{audio_md5}|tempo={}|min_note_ms={}",
+        "kino-melody-v2|{owner}|{audio_md5}|tempo={}|min_note_ms={}",
         params
             .tempo_bpm
             .map_or("auto".into(), |t| format!("{t:.3}")),
@@ -190,8 +194,8 @@ pub fn transcribe_or_reuse(
     title: &str,
 ) -> Result<(Stored, bool), CmdError> {
     let audio_md5 = hex::encode(Md5::digest(&wav));
-    let key = key_of(&secret(ctx.db())?, &audio_md5, params);
     let owner_id = owner.map(|o| o.user_id);
+    let key = key_of(&secret(ctx.db())?, owner_id, &audio_md5, params);
     let reused = if owns(ctx.db(), &key, owner_id)? {
         find(ctx.db(), &key)?
     } else {
@@ -202,8 +206,8 @@ pub fn transcribe_or_reuse(
         Some(s) => s,
         None => {
             let stored = compute(ctx, gate, wav, params, owner_id, title, key.clone())?;
-            // The same recording from a second owner: the row is rewritten with what was just
-            // computed (identical unless the bounds changed), so every owner fetches the same.
+            // The key is the owner's own, so a row already there is only this owner's (two
+            // requests at once, or a row whose owner row is gone): what was just made replaces it.
             ctx.db().execute(
                 "INSERT INTO melody_results (key, audio_md5, duration_s, tempo_bpm, notes_json,
                    midi_md5, midi_size, png_md5, png_size, notes_found, created_at)
@@ -293,21 +297,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_depend_on_secret_audio_and_parameters() {
-        let a = key_of("s", "00", &Params::default());
-        assert_eq!(a, key_of("s", "00", &Params::default()));
-        assert_ne!(a, key_of("t", "00", &Params::default()));
-        assert_ne!(a, key_of("s", "01", &Params::default()));
+    fn keys_depend_on_secret_owner_audio_and_parameters() {
+        let a = key_of("s", Some(1), "00", &Params::default());
+        assert_eq!(a, key_of("s", Some(1), "00", &Params::default()));
+        assert_ne!(a, key_of("t", Some(1), "00", &Params::default()));
+        assert_ne!(a, key_of("s", Some(2), "00", &Params::default()));
+        assert_ne!(a, key_of("s", None, "00", &Params::default()));
+        assert_ne!(a, key_of("s", Some(1), "01", &Params::default()));
         let tempo = Params {
             tempo_bpm: Some(90.0),
             min_note_ms: None,
         };
-        assert_ne!(a, key_of("s", "00", &tempo));
+        assert_ne!(a, key_of("s", Some(1), "00", &tempo));
         let min_note = Params {
             tempo_bpm: None,
             min_note_ms: Some(50.0),
         };
-        assert_ne!(a, key_of("s", "00", &min_note));
+        assert_ne!(a, key_of("s", Some(1), "00", &min_note));
         assert_eq!(a.len(), 32);
     }
 }
