@@ -1,6 +1,6 @@
 //! The melody plugin under attack (issue 9, items 5, 6 and 9): a recording built to make
 //! thousands of notes and a giant score stays inside its bounds, transcriptions run in bounded
-//! slots (`busy` past them), the Melodia listener buffers at most its cap per connection, and no
+//! slots and a byte budget (`busy` past them), the Melodia listener buffers at most its cap per connection, and no
 //! result crosses from one owner to another (keys carry a per-server secret).
 #![allow(clippy::unwrap_used)]
 
@@ -188,6 +188,24 @@ fn transcriptions_past_the_slots_are_busy() {
     let mut bob = user_client(&server, "bob");
     assert!(transcribe(&mut bob, &hostile(2.0, 0), json!({})).is_ok());
     assert!(transcribe(&mut first, &hostile(2.0, 1), json!({})).is_ok());
+}
+
+#[test]
+fn recordings_past_the_servers_byte_budget_are_busy_and_the_budget_comes_back() {
+    let server = TestServer::with(plugins(), |c| {
+        c.setting("melody-max-buffered-bytes", json!(100_000))
+    });
+    let mut alice = user_client(&server, "alice");
+    // 160 KB: within --melody-max-bytes, past the budget for recordings held in memory.
+    let err = transcribe(&mut alice, &hostile(10.0, 0), json!({})).unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::Busy), "{err}");
+    // The stream stayed in step, and what was counted was given back: a smaller one fits,
+    // twice in a row.
+    assert_eq!(alice.call("ping", json!({})).unwrap(), json!("pong"));
+    for shift in 0..2 {
+        let r = transcribe(&mut alice, &hostile(5.0, shift), json!({})).unwrap();
+        assert_eq!(r["cached"], json!(false));
+    }
 }
 
 #[test]

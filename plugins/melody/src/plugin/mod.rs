@@ -99,6 +99,11 @@ impl Plugin for Melody {
                 default: json!(256 * 1024 * 1024),
             },
             Setting {
+                name: "melody-max-buffered-bytes",
+                help: "Bytes of recordings the server holds in memory at once while receiving and decoding them; an upload past it is `busy`",
+                default: json!(512 * 1024 * 1024),
+            },
+            Setting {
                 name: "melody-max-notes",
                 help: "Most notes kept from one recording (the rest are cut; the reply says `truncated`)",
                 default: json!(crate::DEFAULT_MAX_NOTES),

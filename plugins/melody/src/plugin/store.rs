@@ -23,6 +23,7 @@ use kino_api::{clock, params, BlobStore, CmdError, Ctx, Database, Identity, Row}
 use md5::{Digest, Md5};
 
 use super::gate::Gate;
+use super::transcribe::Recording;
 use crate::{
     decode_wav, note_name, render_score_limited, transcribe, write_midi, Note, Params, ScoreLimits,
 };
@@ -188,12 +189,12 @@ fn put_blob(blobs: &dyn BlobStore, bytes: &[u8]) -> Result<(String, u64), CmdErr
 pub fn transcribe_or_reuse(
     ctx: &mut Ctx,
     gate: &Arc<Gate>,
-    wav: Vec<u8>,
+    wav: Recording,
     params: &Params,
     owner: Option<&Identity>,
     title: &str,
 ) -> Result<(Stored, bool), CmdError> {
-    let audio_md5 = hex::encode(Md5::digest(&wav));
+    let audio_md5 = hex::encode(Md5::digest(&wav.bytes));
     let owner_id = owner.map(|o| o.user_id);
     let key = key_of(&secret(ctx.db())?, owner_id, &audio_md5, params);
     let reused = if owns(ctx.db(), &key, owner_id)? {
@@ -254,7 +255,7 @@ pub fn transcribe_or_reuse(
 fn compute(
     ctx: &mut Ctx,
     gate: &Arc<Gate>,
-    wav: Vec<u8>,
+    wav: Recording,
     params: &Params,
     owner_id: Option<i64>,
     title: &str,
@@ -267,8 +268,9 @@ fn compute(
         settings.u64("melody-max-jobs-per-user"),
     )?;
     let max_s = settings.f64("melody-max-seconds");
-    let audio = decode_wav(&wav, max_s).map_err(|e| CmdError::bad_args(e.to_string()))?;
-    // The file's bytes are not needed past decoding; up to `--melody-max-bytes` of them.
+    let audio = decode_wav(&wav.bytes, max_s).map_err(|e| CmdError::bad_args(e.to_string()))?;
+    // The file's bytes (up to `--melody-max-bytes`) are not needed past decoding: free them and
+    // give their share of the budget back.
     drop(wav);
     let mut t = transcribe(&audio, params);
     let duration_s = audio.duration_s();
