@@ -35,7 +35,11 @@ pub mod wav;
 
 pub use midi::write_midi;
 pub use plugin::Melody;
-pub use score::render_score;
+pub use score::{render_score, render_score_limited, ScoreLimits};
+
+/// Default bound on the notes kept from one recording (`--melody-max-notes`): a busy tune
+/// sung for the longest allowed recording (600 s at 3 notes a second) fits.
+pub const DEFAULT_MAX_NOTES: usize = 2000;
 pub use wav::{decode_wav, Audio, WavError};
 
 /// Options for [`transcribe`]; `Default` lets the transcriber measure everything itself.

@@ -1,6 +1,8 @@
 //! MIDI round trip and score rendering.
 
-use kino_melody::{render_score, write_midi, Note, Transcription};
+use kino_melody::{
+    render_score, render_score_limited, write_midi, Note, ScoreLimits, Transcription,
+};
 use midly::{MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
 
 fn tr(notes: &[(f64, f64, u8)], bpm: f64) -> Transcription {
@@ -135,4 +137,30 @@ fn score_empty_extremes_and_long() {
     let png = render_score(&low, "");
     assert_eq!(png_size(&png).0, 1240);
     save("low", &png);
+}
+
+#[test]
+fn a_score_past_its_height_bound_is_cut_at_a_system() {
+    // 2,000 busy notes: uncut, a page tens of thousands of pixels tall.
+    let notes: Vec<(f64, f64, u8)> = (0..2000)
+        .map(|i| {
+            let on = f64::from(i) * 0.15;
+            (on, on + 0.14, 48 + ((i * 7 + i / 5) % 24) as u8)
+        })
+        .collect();
+    let t = tr(&notes, 400.0);
+    let cut = render_score_limited(&t, "Cut", &ScoreLimits { max_height: 2000 });
+    let (w, h) = png_size(&cut);
+    assert_eq!(w, 1240);
+    assert!((1000..=2000).contains(&h), "{h}");
+    save("cut", &cut);
+    // A page that fits is drawn whole, exactly as without a bound.
+    let short = tr(&notes[..12], 100.0);
+    assert_eq!(
+        render_score_limited(&short, "Fits", &ScoreLimits::default()),
+        render_score(&short, "Fits")
+    );
+    // A bound under the smallest page still gives the smallest page.
+    let tiny = render_score_limited(&t, "Tiny", &ScoreLimits { max_height: 1 });
+    assert_eq!(png_size(&tiny), (1240, 300));
 }

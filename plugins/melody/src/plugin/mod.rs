@@ -3,12 +3,14 @@
 //! modules; this part only moves bytes, keys and rows.
 //!
 //! Layout:
-//! - [`store`] — the `transcriptions` table and the shared transcribe-or-reuse step.
+//! - [`store`] — the `transcriptions` table, keys, and the shared transcribe-or-reuse step.
+//! - [`gate`] — the slots that bound concurrent transcriptions, overall and per user.
 //! - [`transcribe`] — `melody.transcribe`.
 //! - [`fetch`] — `melody.fetch` and `melody.list`.
 //! - [`phone`] — the original app's framing and its two internal commands.
 
 pub mod fetch;
+pub mod gate;
 pub mod phone;
 pub mod store;
 pub mod transcribe;
@@ -18,14 +20,21 @@ use std::sync::Arc;
 use kino_api::serde_json::json;
 use kino_api::{Command, Listener, Migration, Plugin, Setting, Settings};
 
+/// Default `--melodia-max-message`: 12 MiB of base64 carries a 9 MiB WAV (100 s of 16-bit mono
+/// at 44.1 kHz, nearly five minutes at 16 kHz), far more than a hummed phrase; a connection
+/// may buffer this much before its marker, and the old 64 MiB let eight idle connections pin
+/// half a GiB.
+pub const DEFAULT_MELODIA_MAX_MESSAGE: u64 = 12 * 1024 * 1024;
+
 /// The plugin value the server lists.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Melody;
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "transcriptions",
-    sql: "CREATE TABLE melody_results (
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "transcriptions",
+        sql: "CREATE TABLE melody_results (
             key TEXT PRIMARY KEY,
             audio_md5 TEXT NOT NULL,
             duration_s REAL NOT NULL,
@@ -47,7 +56,26 @@ const MIGRATIONS: &[Migration] = &[Migration {
           );
           CREATE UNIQUE INDEX melody_owner_key ON melody_owners(owner_id, key);
           CREATE INDEX melody_owner_recent ON melody_owners(owner_id, created_at);",
-}];
+    },
+    // Keys become an HMAC under a per-data-directory secret. SQLite's randomblob() draws from its
+    // ChaCha20 generator seeded from the OS (/dev/urandom), so the secret is made once, here,
+    // with the database it lives in. NULL owners (the Melodia listener) were not unique under
+    // the old index: keep one row per key and index the owner with NULL as -1.
+    Migration {
+        version: 2,
+        name: "secret keys, one owner row per key, note counts",
+        sql: "CREATE TABLE melody_secret (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            secret TEXT NOT NULL
+          );
+          INSERT INTO melody_secret (id, secret) VALUES (1, lower(hex(randomblob(32))));
+          ALTER TABLE melody_results ADD COLUMN notes_found INTEGER;
+          DELETE FROM melody_owners WHERE owner_id IS NULL AND id NOT IN
+            (SELECT min(id) FROM melody_owners WHERE owner_id IS NULL GROUP BY key);
+          DROP INDEX melody_owner_key;
+          CREATE UNIQUE INDEX melody_owner_key ON melody_owners(ifnull(owner_id, -1), key);",
+    },
+];
 
 impl Plugin for Melody {
     fn name(&self) -> &'static str {
@@ -80,24 +108,51 @@ impl Plugin for Melody {
                 default: json!(256 * 1024 * 1024),
             },
             Setting {
+                name: "melody-max-buffered-bytes",
+                help: "Bytes of recordings the server holds in memory at once while receiving and decoding them; an upload past it is `busy`",
+                default: json!(512 * 1024 * 1024),
+            },
+            Setting {
+                name: "melody-max-notes",
+                help: "Most notes kept from one recording (the rest are cut; the reply says `truncated`)",
+                default: json!(crate::DEFAULT_MAX_NOTES),
+            },
+            Setting {
+                name: "melody-max-score-px",
+                help: "Tallest score page in pixels (1240 wide, held whole in memory while drawn); systems past it are left out",
+                default: json!(crate::ScoreLimits::default().max_height),
+            },
+            Setting {
+                name: "melody-max-jobs",
+                help: "Transcriptions running at once on the server; more are answered `busy`",
+                default: json!(2),
+            },
+            Setting {
+                name: "melody-max-jobs-per-user",
+                help: "Transcriptions running at once for one user (the Melodia listener counts as one); more are answered `busy`",
+                default: json!(1),
+            },
+            Setting {
                 name: "melodia-listen",
                 help: "Address for the original Melodia phone app's listener (off when empty; the original used port 2017)",
                 default: json!(""),
             },
             Setting {
                 name: "melodia-max-message",
-                help: "Largest message on the Melodia listener, in bytes (base64 WAV in JSON)",
-                default: json!(64 * 1024 * 1024),
+                help: "Largest message on the Melodia listener, in bytes (base64 WAV in JSON); each connection may buffer this much",
+                default: json!(DEFAULT_MELODIA_MAX_MESSAGE),
             },
         ]
     }
 
     fn commands(&self) -> Vec<Command> {
+        // Called once per server: each server gets its own slots.
+        let gate = Arc::new(gate::Gate::default());
         vec![
-            transcribe::command(),
+            transcribe::command(Arc::clone(&gate)),
             fetch::fetch_command(),
             fetch::list_command(),
-            phone::transcribe_command(),
+            phone::transcribe_command(gate),
             phone::fetch_command(),
         ]
     }

@@ -14,13 +14,17 @@
 //! `n`, `m` and `w` were options of the original's external transcriber; they are checked to be
 //! numbers when present and otherwise ignored, because Kino's transcriber measures tempo, tuning
 //! and note lengths itself. Phone requests have no account: their results have no owner, are not
-//! listed by `melody.list`, and are fetched by key, as in the original.
+//! listed by `melody.list`, and are fetched by key, as in the original. The listener serves only
+//! results it made itself (a logged-in user's transcription is not reachable here by its key).
 
 use kino_api::serde_json::{json, Map, Value};
 use kino_api::{ArgKind, Args, CmdError, Command, Ctx, Decoded, Framing, Output, Role};
 
+use std::sync::Arc;
+
 use super::fetch::file_output;
-use super::store::{find, transcribe_or_reuse};
+use super::gate::Gate;
+use super::store::{find, made_by_listener, transcribe_or_reuse};
 use super::transcribe::read_payload;
 use crate::Params;
 
@@ -70,8 +74,7 @@ impl Framing for MelodiaFraming {
         let data = msg.get("data").and_then(Value::as_str);
         match (request, data) {
             (Some(1.0), Some(b64)) => {
-                let cleaned: Vec<u8> = b64.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-                let Ok(wav) = base64_decode(&cleaned) else {
+                let Ok(wav) = base64_decode(b64) else {
                     return invalid("`data` is not base64");
                 };
                 let mut args = Map::new();
@@ -123,17 +126,39 @@ impl Framing for MelodiaFraming {
     }
 }
 
-fn base64_decode(text: &[u8]) -> Result<Vec<u8>, base64::DecodeError> {
+/// Decodes base64 with ASCII whitespace skipped, a few KiB at a time, so that no second
+/// whitespace-free copy of a message as large as `--melodia-max-message` is made.
+fn base64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
     use base64::Engine;
-    base64::engine::general_purpose::STANDARD.decode(text)
+    let engine = &base64::engine::general_purpose::STANDARD;
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let mut chunk = [0u8; 4096];
+    let mut n = 0;
+    let mut padded = false;
+    for b in text.bytes().filter(|b| !b.is_ascii_whitespace()) {
+        // Padding may only end the whole text, not a chunk that more data follows.
+        if padded {
+            return Err(base64::DecodeError::InvalidPadding);
+        }
+        chunk[n] = b;
+        n += 1;
+        if n == chunk.len() {
+            engine.decode_vec(&chunk[..], &mut out)?;
+            padded = b == b'=';
+            n = 0;
+        }
+    }
+    engine.decode_vec(&chunk[..n], &mut out)?;
+    Ok(out)
 }
 
-/// `melody.phone_transcribe` (internal; the Melodia listener's request 1).
-pub fn transcribe_command() -> Command {
+/// `melody.phone_transcribe` (internal; the Melodia listener's request 1). Its transcriptions
+/// take their slots from `gate`, all as one anonymous owner.
+pub fn transcribe_command(gate: Arc<Gate>) -> Command {
     Command::new(
         "melody.phone_transcribe",
         "Melodia app: transcribe",
-        phone_transcribe,
+        move |ctx, args| phone_transcribe(ctx, args, &gate),
     )
     .role(Role::Internal)
     .upload()
@@ -169,17 +194,22 @@ pub fn fetch_command() -> Command {
     .req_str("key", "the key request 1 answered")
 }
 
-fn phone_transcribe(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn phone_transcribe(ctx: &mut Ctx, _: &Args, gate: &Arc<Gate>) -> Result<Output, CmdError> {
     let max = ctx.settings().u64("melody-max-bytes");
-    let wav = read_payload(ctx, max)?;
-    let (stored, _) = transcribe_or_reuse(ctx, &wav, &Params::default(), None, "Melodia")?;
+    let wav = read_payload(ctx, max, gate)?;
+    let (stored, _) = transcribe_or_reuse(ctx, gate, wav, &Params::default(), None, "Melodia")?;
     Ok(json!({"reply": stored.key}).into())
 }
 
+/// Only results the listener made itself: a user's private transcription is `not_found` here
+/// like an unknown key, even to someone who knows its key.
 fn phone_fetch(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
     let key = args.str("key")?;
-    let stored = find(ctx.db(), key)?
-        .ok_or_else(|| CmdError::not_found(format!("no transcription {key}")))?;
+    let not_found = || CmdError::not_found(format!("no transcription {key}"));
+    if !made_by_listener(ctx.db(), key)? {
+        return Err(not_found());
+    }
+    let stored = find(ctx.db(), key)?.ok_or_else(not_found)?;
     file_output(ctx, &stored.midi, json!({"reply": ""}))
 }
 
@@ -230,6 +260,22 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn base64_is_decoded_across_chunks_with_whitespace() {
+        use base64::Engine;
+        let bytes: Vec<u8> = (0..20_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let text = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        let wrapped: String = text
+            .as_bytes()
+            .chunks(76)
+            .map(|c| format!("{}\r\n", String::from_utf8_lossy(c)))
+            .collect();
+        assert_eq!(base64_decode(&wrapped).ok(), Some(bytes));
+        let mut padded_early = "QQ==".repeat(1024);
+        padded_early.push_str("QUFB");
+        assert!(base64_decode(&padded_early).is_err());
     }
 
     #[test]

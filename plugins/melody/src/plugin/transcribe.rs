@@ -8,28 +8,38 @@
 //! with the same parameters was transcribed before and the stored result was returned.
 //!
 //! Transcription is CPU work: like every upload command it runs on a thread of its own, never on
-//! the event loop, so other connections are served meanwhile.
+//! the event loop, so other connections are served meanwhile. It runs in one of a bounded set of
+//! slots (`--melody-max-jobs`, `--melody-max-jobs-per-user`), taken once the WAV has arrived.
+//! `notes_found` is the number of notes found; at most `--melody-max-notes` are kept (the
+//! MIDI file and the score hold the same ones) and `truncated` says when some were cut.
 //!
 //! Errors: `bad_args` (not a WAV file, an unsupported format, zero samples, longer than
 //! `--melody-max-seconds`, a parameter out of range: the message says which), `too_large`
-//! (over `--melody-max-bytes`).
+//! (over `--melody-max-bytes`), `busy` (no free slot, the caller's own or the server's, or the
+//! recordings in memory would pass `--melody-max-buffered-bytes`).
 
 use std::io::Read;
+use std::sync::Arc;
 
 use kino_api::{ArgKind, Args, CmdError, Command, Ctx, ErrorCode, Output};
 
+use super::gate::{Gate, Held};
 use super::store::transcribe_or_reuse;
 use crate::Params;
 
 /// Longest title kept.
 const MAX_TITLE: usize = 100;
 
-/// The spec.
-pub fn command() -> Command {
+/// Initial capacity of the WAV buffer: it grows with the bytes that arrive, never to the
+/// declared size up front.
+const FIRST_CHUNK: u64 = 1 << 20;
+
+/// The spec; its transcriptions take their slots from `gate`.
+pub fn command(gate: Arc<Gate>) -> Command {
     Command::new(
         "melody.transcribe",
         "Transcribe a hummed WAV into notes, MIDI and a score (the WAV's bytes follow)",
-        transcribe,
+        move |ctx, args| transcribe(ctx, args, &gate),
     )
     .upload()
     .arg(
@@ -63,8 +73,18 @@ pub fn params(args: &Args) -> Result<Params, CmdError> {
     })
 }
 
-/// Reads a whole payload of `len` bytes, refusing more than `max`.
-pub fn read_payload(ctx: &mut Ctx, max: u64) -> Result<Vec<u8>, CmdError> {
+/// A recording read into memory, with its share of the byte budget (given back on drop).
+pub struct Recording {
+    /// The WAV file's bytes.
+    pub bytes: Vec<u8>,
+    /// Its count against `--melody-max-buffered-bytes`.
+    pub held: Held,
+}
+
+/// Reads a whole payload of `len` bytes, refusing more than `max`; the buffer grows with the
+/// bytes received and its capacity is counted against `--melody-max-buffered-bytes`.
+pub fn read_payload(ctx: &mut Ctx, max: u64, gate: &Arc<Gate>) -> Result<Recording, CmdError> {
+    let budget = ctx.settings().u64("melody-max-buffered-bytes");
     let (reader, len) = ctx
         .take_upload()
         .ok_or_else(|| CmdError::bad_args("send the WAV file's bytes after the request"))?;
@@ -74,18 +94,35 @@ pub fn read_payload(ctx: &mut Ctx, max: u64) -> Result<Vec<u8>, CmdError> {
             format!("a recording is at most {max} bytes; this one is {len}"),
         ));
     }
-    let mut wav = Vec::with_capacity(len as usize);
-    reader
-        .take(len)
-        .read_to_end(&mut wav)
-        .map_err(|e| CmdError::bad_args(format!("reading the upload: {e}")))?;
+    let mut held = gate.hold();
+    let first = len.min(FIRST_CHUNK);
+    held.grow(first, budget)?;
+    let mut wav = Vec::with_capacity(first as usize);
+    let mut counted = wav.capacity() as u64;
+    held.grow(counted.saturating_sub(first), budget)?;
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut reader = reader.take(len);
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CmdError::bad_args(format!("reading the upload: {e}"))),
+        };
+        wav.extend_from_slice(&chunk[..n]);
+        let cap = wav.capacity() as u64;
+        if cap > counted {
+            held.grow(cap - counted, budget)?;
+            counted = cap;
+        }
+    }
     if (wav.len() as u64) < len {
         return Err(CmdError::bad_args("the upload ended early"));
     }
-    Ok(wav)
+    Ok(Recording { bytes: wav, held })
 }
 
-fn transcribe(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
+fn transcribe(ctx: &mut Ctx, args: &Args, gate: &Arc<Gate>) -> Result<Output, CmdError> {
     let params = params(args)?;
     let title: String = args
         .str_or("title", "untitled")?
@@ -94,8 +131,8 @@ fn transcribe(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
         .take(MAX_TITLE)
         .collect();
     let max = ctx.settings().u64("melody-max-bytes");
-    let wav = read_payload(ctx, max)?;
+    let wav = read_payload(ctx, max, gate)?;
     let owner = ctx.user()?.clone();
-    let (stored, cached) = transcribe_or_reuse(ctx, &wav, &params, Some(&owner), &title)?;
+    let (stored, cached) = transcribe_or_reuse(ctx, gate, wav, &params, Some(&owner), &title)?;
     Ok(stored.to_json(cached).into())
 }

@@ -22,29 +22,75 @@ pub const PAGE_WIDTH: u32 = 1240;
 const SP: f32 = 12.0;
 const MARGIN: f32 = 70.0;
 const TOP: f32 = 150.0;
+/// Height of the "bars shown" footnote of a cut score.
+const FOOTNOTE: f64 = 40.0;
+
+/// Bounds on a rendered score. The page is a pixmap of `PAGE_WIDTH` x height x 4 bytes held
+/// whole in memory, so its height is what a long, busy recording could otherwise blow up
+/// (600 s of notes every 150 ms made a 190,000 px page: 940 MiB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScoreLimits {
+    /// Tallest page in pixels (at least 300); systems that do not fit are left out and a
+    /// footnote says how many bars are shown.
+    pub max_height: u32,
+}
+
+impl Default for ScoreLimits {
+    /// 6000 px: about 40 systems, 29 MiB of pixmap.
+    fn default() -> Self {
+        ScoreLimits { max_height: 6000 }
+    }
+}
 
 /// Renders the transcription as a page of staff notation (PNG bytes, 1240 px wide):
 /// title, tempo mark, treble or bass clef chosen from the range, 4/4 time, notes
 /// quantised to sixteenths with ties, beams, dots, rests and sharps, wrapped into as
 /// many systems as needed. An empty transcription gives a staff with a whole rest and
-/// the words "no notes detected".
+/// the words "no notes detected". No bound on the height: see [`render_score_limited`].
 pub fn render_score(t: &Transcription, title: &str) -> Vec<u8> {
+    render_score_limited(
+        t,
+        title,
+        &ScoreLimits {
+            max_height: u32::MAX,
+        },
+    )
+}
+
+/// Like [`render_score`], on a page at most `limits.max_height` pixels tall: the systems
+/// that fit are drawn, the rest are left out and a footnote says which bars are shown
+/// (the MIDI file has every note).
+pub fn render_score_limited(t: &Transcription, title: &str, limits: &ScoreLimits) -> Vec<u8> {
     let fonts = Fonts::load();
     let measures = quantize::quantize(t);
     let clef = layout::choose_clef(t.notes.iter().map(|n| n.pitch));
     let width = PAGE_WIDTH as f32;
     let systems = layout::layout(&measures, clef, MARGIN, width - 2.0 * MARGIN, SP);
     // Vertical placement: each system gets room for its highest and lowest notes.
+    // Room under the last system: 60 px of margin, plus a line for the footnote when cut.
+    let max_y = f64::from(limits.max_height.max(300)) - 60.0 - FOOTNOTE;
     let mut bottoms = Vec::with_capacity(systems.len());
     let mut y = TOP;
     for s in &systems {
         let above = (s.pos_range.1 - 8).max(6) as f32 * SP / 2.0;
         let below = (-s.pos_range.0).max(6) as f32 * SP / 2.0;
         let bottom = y + above + 4.0 * SP;
+        let next = bottom + below + 2.5 * SP;
+        if f64::from(next) > max_y && !bottoms.is_empty() {
+            break;
+        }
         bottoms.push(bottom);
-        y = bottom + below + 2.5 * SP;
+        y = next;
     }
-    let height = (y + 60.0).ceil().max(300.0) as u32;
+    let shown = bottoms.len();
+    let cut = shown < systems.len();
+    if cut {
+        y += FOOTNOTE as f32;
+    }
+    let height = (y + 60.0)
+        .ceil()
+        .max(300.0)
+        .min(limits.max_height.max(300) as f32) as u32;
     let Some(mut pm) = Pixmap::new(PAGE_WIDTH, height) else {
         return Vec::new();
     };
@@ -98,7 +144,28 @@ pub fn render_score(t: &Transcription, title: &str) -> Vec<u8> {
             ink,
         );
     }
-    let last_i = systems.len().saturating_sub(1);
+    let last_i = if cut {
+        usize::MAX
+    } else {
+        systems.len().saturating_sub(1)
+    };
+    if cut {
+        let bars = systems
+            .get(shown)
+            .map_or(measures.len(), |s| s.first_bar)
+            .min(measures.len());
+        fonts.text(
+            &mut pm,
+            &format!(
+                "bars 1 to {bars} of {} shown; the MIDI file has every note",
+                measures.len()
+            ),
+            15.0,
+            (width / 2.0, y - FOOTNOTE as f32 / 2.0 + 10.0),
+            Align::Center,
+            grey,
+        );
+    }
     for (i, (s, &bottom)) in systems.iter().zip(&bottoms).enumerate() {
         let x1 = s.bar_ends.last().copied().unwrap_or(width - MARGIN);
         let staff = draw::Staff {
