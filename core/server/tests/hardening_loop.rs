@@ -473,3 +473,21 @@ fn nonsensical_limits_are_refused_at_start_up() {
     let err = kino_server::Core::open(config, Vec::new()).err().unwrap();
     assert!(err.to_string().contains("--max-frame"), "{err}");
 }
+
+/// The binary says which flag is wrong and exits non-zero instead of serving.
+#[test]
+fn the_binary_refuses_a_zero_max_frame_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kino-server"))
+        .args(["--listen", "127.0.0.1:0", "--max-frame", "0", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--max-frame must be at least 1"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "it printed an address: it served");
+}
