@@ -13,11 +13,13 @@ use crossbeam_channel::Receiver;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::conn::{Conn, FramedBy, Held, ReadState};
+use crate::conn::{Conn, FramedBy, ReadState};
 use crate::dispatch::Dispatcher;
 use crate::host::ServerHost;
 use crate::stats::ServerStats;
 use crate::workers::LoopMsg;
+
+mod timeouts;
 
 /// The listener's token.
 pub const LISTENER: Token = Token(0);
@@ -379,61 +381,7 @@ impl EventLoop {
         conn.accounted = (new_in, new_out);
     }
 
-    fn fire_timers(&mut self) {
-        let now = Instant::now();
-        while let Some(&(when, token)) = self.timers.first() {
-            if when > now {
-                break;
-            }
-            self.timers.pop_first();
-            if let Some(conn) = self.conns.get_mut(&token) {
-                if let Some(Held { frame, body, slot }) = conn.held.take() {
-                    self.dispatcher.emit(conn, token, frame, body, slot);
-                    self.pump(token);
-                }
-            }
-        }
-        if now.duration_since(self.last_sweep) >= Duration::from_millis(500) {
-            self.last_sweep = now;
-            self.host().sessions().sweep(now);
-            self.host().warns.report(now);
-            let limits = &self.host().limits;
-            let (idle, frame_timeout) = (limits.idle_timeout, limits.frame_timeout);
-            let stalled: Vec<(Token, &str)> = self
-                .conns
-                .iter()
-                .filter_map(|(t, c)| {
-                    // A request in flight with pipelined input behind it is waiting on us, not
-                    // on the client.
-                    let waiting_on_us = c.in_flight && matches!(c.read, ReadState::Frames);
-                    let silent = now.duration_since(c.last_input) > idle;
-                    let why = if c.pending_out() > 0 && now.duration_since(c.last_output) > idle {
-                        "replies not read"
-                    } else if !c.spoke && silent && !waiting_on_us {
-                        "silent since accept"
-                    } else if c.mid_frame() && silent && !waiting_on_us {
-                        "idle in the middle of a frame"
-                    } else if c
-                        .frame_started
-                        .is_some_and(|s| now.duration_since(s) > frame_timeout)
-                        && !c.in_flight
-                        && matches!(c.read, ReadState::Frames)
-                    {
-                        "frame not finished within the frame timeout"
-                    } else {
-                        return None;
-                    };
-                    Some((*t, why))
-                })
-                .collect();
-            for (t, why) in stalled {
-                ServerStats::add(&self.dispatcher.host.stats.connections_timed_out, 1);
-                self.close(t, why);
-            }
-        }
-    }
-
-    fn close(&mut self, token: Token, why: &str) {
+    pub(crate) fn close(&mut self, token: Token, why: &str) {
         if let Some(mut conn) = self.conns.remove(&token) {
             conn.abort_transfers();
             let _ = self.poll.registry().deregister(&mut conn.stream);

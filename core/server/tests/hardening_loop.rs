@@ -69,13 +69,34 @@ fn wait_info(admin: &mut Client, secs: u64, done: impl Fn(&Value) -> bool) -> Va
     }
 }
 
+/// A fast command with a 64 KiB reply: a few thousand of them outgrow the kernel's socket
+/// buffers, so unread replies can only pile up in the server.
+struct Big;
+
+const BIG: usize = 64 * 1024;
+
+fn blob(_: &mut kino_api::Ctx, _: &kino_api::Args) -> Result<kino_api::Output, kino_api::CmdError> {
+    Ok(json!("x".repeat(BIG)).into())
+}
+
+impl Plugin for Big {
+    fn name(&self) -> &'static str {
+        "big"
+    }
+    fn commands(&self) -> Vec<kino_api::Command> {
+        vec![kino_api::Command::new("big.blob", "64 KiB of x", blob)
+            .role(kino_api::Role::Anon)
+            .fast()]
+    }
+}
+
 /// Before: 20,000 pipelined `help` requests whose replies are never read grew the server by
 /// ~190 MiB and stalled everyone. Now the hog's reply buffer stays near `--max-output`, others are
 /// served, and the hog is closed once its replies have not drained for the idle timeout.
 #[test]
 fn unread_replies_stay_bounded_and_the_hog_is_closed() {
     let max_output = 64 * 1024;
-    let server = TestServer::with_admin(vec![], |mut c| {
+    let server = TestServer::with_admin(vec![Arc::new(Big) as Arc<dyn Plugin>], |mut c| {
         c.limits.max_frame = 64 * 1024;
         c.limits.max_output = max_output;
         c.limits.idle_timeout = Duration::from_secs(2);
@@ -85,15 +106,16 @@ fn unread_replies_stay_bounded_and_the_hog_is_closed() {
     let mut hog = raw(server.addr);
     hog.set_write_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let requests: Vec<u8> = (0..20_000)
-        .flat_map(|_| frame(br#"{"type":"help"}"#))
+    // 2,000 x 64 KiB = 125 MiB of replies, far beyond what socket buffers absorb.
+    let requests: Vec<u8> = (0..2_000)
+        .flat_map(|_| frame(br#"{"type":"big.blob"}"#))
         .collect();
     let mut writer = hog.try_clone().unwrap();
     let sender = std::thread::spawn(move || {
         // Blocks once the server stops reading; ends when the server closes the socket.
         let _ = writer.write_all(&requests);
     });
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(1000));
     let asked = Instant::now();
     assert_eq!(admin.call("ping", json!({})).unwrap(), json!("pong"));
     assert!(
@@ -102,9 +124,8 @@ fn unread_replies_stay_bounded_and_the_hog_is_closed() {
         asked.elapsed()
     );
     let v = info(&mut admin);
-    let help_reply = 64 * 1024; // generous bound on one `help` reply
     assert!(
-        uint(&v, "output_peak") <= 2 * (max_output + help_reply) as u64,
+        uint(&v, "output_peak") <= 2 * (max_output + BIG + 1024) as u64,
         "one connection's reply buffer grew to {} bytes",
         uint(&v, "output_peak")
     );
@@ -118,10 +139,11 @@ fn unread_replies_stay_bounded_and_the_hog_is_closed() {
 
 /// Before: during a pipelined-ping flood a victim's single ping waited until the flood ended.
 /// Now each connection gets `--wake-budget` frames per turn, so the victim's reply comes back
-/// while the flooder still has most of its replies to come.
+/// while the flooder still has most of its replies to come (measured: after a few hundred; with
+/// no budget, after 86-95%).
 #[test]
 fn a_flooding_connection_does_not_starve_a_victim() {
-    const FLOOD: usize = 60_000;
+    const FLOOD: usize = 100_000;
     let server = TestServer::start();
     let flooder = raw(server.addr);
     let mut reader = flooder.try_clone().unwrap();
@@ -151,8 +173,8 @@ fn a_flooding_connection_does_not_starve_a_victim() {
     write_thread.join().unwrap();
     read_thread.join().unwrap();
     assert!(
-        when < FLOOD,
-        "the victim was answered only after all {FLOOD} flood replies"
+        when < FLOOD / 2,
+        "the victim was answered only after {when} of {FLOOD} flood replies"
     );
     eprintln!("victim answered after {when} of {FLOOD} flood replies");
 }
@@ -450,4 +472,22 @@ fn nonsensical_limits_are_refused_at_start_up() {
     config.limits.max_frame = 0;
     let err = kino_server::Core::open(config, Vec::new()).err().unwrap();
     assert!(err.to_string().contains("--max-frame"), "{err}");
+}
+
+/// The binary says which flag is wrong and exits non-zero instead of serving.
+#[test]
+fn the_binary_refuses_a_zero_max_frame_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kino-server"))
+        .args(["--listen", "127.0.0.1:0", "--max-frame", "0", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--max-frame must be at least 1"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "it printed an address: it served");
 }
