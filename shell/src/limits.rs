@@ -71,8 +71,15 @@ pub fn harden(engine: &mut Engine, limits: &ScriptLimits) {
     let (max_array, max_map) = (limits.array, limits.map);
     // The top level only, so each check is O(1); deeper growth is caught by the memory bound.
     #[allow(deprecated)] // rhai marks `on_var` as volatile, not as going away.
-    engine.on_var(move |name, _, ctx| {
-        let Some(value) = ctx.scope().get(name) else {
+    engine.on_var(move |name, index, ctx| {
+        let scope = ctx.scope();
+        // `index` counts from the end of the scope (1: the last variable); 0: search by name.
+        let at = index
+            .checked_sub(1)
+            .and_then(|i| scope.iter_raw().nth(i))
+            .filter(|(n, _, _)| *n == name)
+            .map(|(_, _, v)| v);
+        let Some(value) = at.or_else(|| scope.get(name)) else {
             return Ok(None);
         };
         if value.is_map() && value.as_map_ref().is_ok_and(|m| m.len() > max_map) {
