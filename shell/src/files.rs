@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use crate::failure::Failure;
 use crate::transfer::local;
 
-/// Regular, non-hidden files of `dir` whose names match `pattern` (`*` and `?`), sorted.
-pub fn list_files(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, Failure> {
+/// Regular, non-hidden files of `dir` whose names match `pattern` (`*` and `?`), sorted; an
+/// error past `max` of them, before the list outgrows the script's array limit.
+pub fn list_files(dir: &Path, pattern: &str, max: usize) -> Result<Vec<PathBuf>, Failure> {
     let mut out = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| local(dir, e))? {
         let entry = entry.map_err(|e| local(dir, e))?;
@@ -18,6 +19,12 @@ pub fn list_files(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, Failure> {
         }
         let path = entry.path();
         if fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            if out.len() >= max {
+                return Err(Failure::Local(format!(
+                    "{}: more than {max} matching files (--script-max-array)",
+                    dir.display()
+                )));
+            }
             out.push(path);
         }
     }

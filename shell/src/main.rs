@@ -10,7 +10,9 @@
 //! - `repl` and `complete`: the rustyline prompt, history, completion and hints.
 //! - `render`: tables, key/value lines, `--json`, errors.
 //! - `transfer`: uploads with an MD5 check first, resumable downloads, progress bars.
-//! - `script`: the hardened rhai engine and its functions.
+//! - `script`: the rhai engine and its functions.
+//! - `limits`: the engine's limits and the script memory bound (a counting allocator).
+//! - `sandbox`: the files, servers and environment variables a script may reach.
 //! - `files`: listing a folder with a glob, for scripts.
 //! - `cancel`: Ctrl-C during a command in the interactive shell.
 //! - `failure`: why a command failed and the exit code for it.
@@ -20,9 +22,11 @@ mod complete;
 mod failure;
 mod files;
 mod hum;
+mod limits;
 mod line;
 mod render;
 mod repl;
+mod sandbox;
 mod script;
 mod session;
 mod shell;
@@ -39,6 +43,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::failure::Failure;
+use crate::limits::ScriptLimits;
 use crate::render::Style;
 use crate::script::RunOptions;
 use crate::session::Session;
@@ -83,6 +88,28 @@ struct Cli {
     /// Stop scripts after SECS seconds
     #[arg(long, value_name = "SECS", global = true)]
     timeout: Option<u64>,
+    /// Let scripts use files under DIR too (repeatable); by default only the script's
+    /// folder, the current directory and paths given as script arguments
+    #[arg(long, value_name = "DIR", global = true)]
+    allow_path: Vec<PathBuf>,
+    /// Let scripts `connect` to HOST:PORT too (repeatable); by default only this shell's server
+    #[arg(long, value_name = "HOST:PORT", global = true)]
+    allow_connect: Vec<String>,
+    /// Stop scripts after N rhai operations
+    #[arg(long, value_name = "N", env = "KINO_SCRIPT_MAX_OPERATIONS", default_value_t = ScriptLimits::default().operations, global = true)]
+    script_max_operations: u64,
+    /// Most entries of one script array (and of a `files()` result)
+    #[arg(long, value_name = "N", default_value_t = ScriptLimits::default().array, global = true)]
+    script_max_array: usize,
+    /// Most entries of one script object map
+    #[arg(long, value_name = "N", default_value_t = ScriptLimits::default().map, global = true)]
+    script_max_map: usize,
+    /// Most bytes of one script string
+    #[arg(long, value_name = "BYTES", default_value_t = ScriptLimits::default().string, global = true)]
+    script_max_string: usize,
+    /// Most memory a script may add to the shell's, in MiB
+    #[arg(long, value_name = "MIB", default_value_t = ScriptLimits::default().memory >> 20, global = true)]
+    script_max_memory: usize,
     #[command(subcommand)]
     run: Option<Run>,
 }
@@ -138,6 +165,15 @@ fn run(cli: Cli, style: Style, interactive: bool) -> Result<(), Failure> {
         style,
         script: RunOptions {
             timeout: cli.timeout.map(Duration::from_secs),
+            allow_paths: cli.allow_path.clone(),
+            allow_connect: cli.allow_connect.clone(),
+            limits: ScriptLimits {
+                operations: cli.script_max_operations,
+                array: cli.script_max_array,
+                map: cli.script_max_map,
+                string: cli.script_max_string,
+                memory: cli.script_max_memory.saturating_mul(1 << 20),
+            },
         },
     };
     if let Some((name, password)) = credentials {

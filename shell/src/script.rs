@@ -1,5 +1,5 @@
-//! Rhai scripts: one engine per run, hardened in [`harden`], with the shell's functions
-//! registered in [`register`]. A script starts on the caller's session (connected, and logged
+//! Rhai scripts: one engine per run, hardened in [`limits::harden`], with the shell's functions
+//! registered in [`register`] and kept inside a [`Sandbox`]. A script starts on the caller's session (connected, and logged
 //! in when the shell is); `connect` and `login` move the script to a session of its own so the
 //! interactive shell keeps its login.
 
@@ -10,14 +10,14 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use kino_client::ClientError;
-use rhai::module_resolvers::DummyModuleResolver;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position, Scope};
 use serde_json::Value;
 
-use crate::cancel;
 use crate::failure::Failure;
 use crate::files;
+use crate::limits::{self, ScriptLimits};
 use crate::render::{self, Style};
+use crate::sandbox::{self, Sandbox};
 use crate::session::Session;
 use crate::transfer::{self, Uploaded};
 
@@ -27,29 +27,29 @@ type RhaiError = Box<EvalAltResult>;
 /// Settings of one script run.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// Stop the script after this long (checked between operations).
+    /// Stop the script after this long (checked between operations and during `sleep`).
     pub timeout: Option<Duration>,
+    /// Folders (or files) the script may use besides its own folder, the current directory
+    /// and its arguments (`--allow-path`).
+    pub allow_paths: Vec<PathBuf>,
+    /// Servers `connect` may reach besides the shell's own (`--allow-connect`).
+    pub allow_connect: Vec<String>,
+    /// Operations, sizes and memory.
+    pub limits: ScriptLimits,
 }
 
-/// The default budget of script operations: far more than a bulk upload of thousands of
-/// files needs, small enough to stop a runaway loop. `KINO_SCRIPT_MAX_OPERATIONS` changes it.
-pub const MAX_OPERATIONS: u64 = 50_000_000;
+/// What the script's native functions are held to.
+struct Bounds {
+    sandbox: Sandbox,
+    /// When `--timeout` runs out.
+    deadline: Option<Instant>,
+    /// The most entries `files()` returns (the array limit).
+    max_files: usize,
+}
 
-/// Sets every limit explicitly: rhai's defaults differ between debug and release builds, and
-/// a script must behave the same under `cargo test` as in a release binary.
-pub fn harden(engine: &mut Engine, max_operations: u64) {
-    engine.set_max_operations(max_operations);
-    engine.set_max_call_levels(48);
-    engine.set_max_expr_depths(64, 48);
-    engine.set_max_string_size(4 * 1024 * 1024);
-    engine.set_max_array_size(100_000);
-    engine.set_max_map_size(10_000);
-    engine.set_max_variables(10_000);
-    engine.set_max_functions(1_000);
-    // No `import`: modules would be a way to read files the sandbox does not offer.
-    engine.set_max_modules(0);
-    engine.set_module_resolver(DummyModuleResolver::new());
-    engine.disable_symbol("eval");
+/// A sandbox refusal as a catchable error with code `sandbox`.
+fn refused(r: sandbox::Refused) -> RhaiError {
+    thrown("sandbox", &r.0)
 }
 
 /// The script's current session: the caller's at first, its own after `connect` or `login`.
@@ -65,11 +65,14 @@ pub fn run(
 ) -> Result<(), Failure> {
     let shown = path.display().to_string();
     let mut engine = Engine::new();
-    let max_operations = std::env::var("KINO_SCRIPT_MAX_OPERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(MAX_OPERATIONS);
-    harden(&mut engine, max_operations);
+    limits::harden(&mut engine, &options.limits);
+    let sandbox = Sandbox::new(
+        path,
+        args,
+        &options.allow_paths,
+        session.borrow().addr(),
+        &options.allow_connect,
+    );
     let broken_pipe = Rc::new(Cell::new(false));
     let broken = broken_pipe.clone();
     engine.on_print(move |text| {
@@ -79,26 +82,30 @@ pub fn run(
         }
     });
     engine.on_debug(|text, _, pos| render::note(&format!("[{pos}] {text}")));
-    let started = Instant::now();
-    let timeout = options.timeout;
+    let deadline = options.timeout.map(|t| Instant::now() + t);
     let broken = broken_pipe.clone();
+    let (baseline, memory) = (limits::allocated(), options.limits.memory);
     engine.on_progress(move |_| {
         if broken.get() {
             Some("output closed".into())
-        } else if cancel::requested() {
-            Some("interrupted".into())
-        } else if timeout.is_some_and(|t| started.elapsed() > t) {
-            Some("time limit reached".into())
+        } else if let Some(why) = limits::stopped(deadline) {
+            Some(why.into())
         } else {
-            None
+            limits::over_memory(baseline, memory)
         }
     });
     let script_args: Array = args.iter().map(|a| Dynamic::from(a.clone())).collect();
+    let bounds = Bounds {
+        sandbox,
+        deadline,
+        max_files: options.limits.array,
+    };
     register(
         &mut engine,
         Rc::new(RefCell::new(session)),
         script_args.clone(),
         style,
+        Rc::new(bounds),
     );
     let ast = match engine.compile_file(PathBuf::from(path)) {
         Ok(ast) => ast,
@@ -251,12 +258,24 @@ fn register_call(
 /// The functions the issue lists: `connect`, `login`, `call` (see [`register_call`]),
 /// `upload`, `download`, `files`, `md5`, `args`, `env`, `sleep` (`print` is rhai's, sent to
 /// standard output), plus rhai's `exit(n)` made to set the process exit code.
-fn register(engine: &mut Engine, current: Current, args: Array, style: Style) {
+fn register(engine: &mut Engine, current: Current, args: Array, style: Style, bounds: Rc<Bounds>) {
     let cur = current.clone();
+    let b = bounds.clone();
     engine.register_fn("connect", move |addr: &str| -> Result<(), RhaiError> {
-        let s = Session::open(addr).map_err(|e| from_failure(e.into()))?;
-        *cur.borrow_mut() = Rc::new(RefCell::new(s));
-        Ok(())
+        let mut failed = None;
+        for a in b.sandbox.server(addr).map_err(refused)? {
+            match Session::open(&a.to_string()) {
+                Ok(s) => {
+                    *cur.borrow_mut() = Rc::new(RefCell::new(s));
+                    return Ok(());
+                }
+                Err(e) => failed = Some(e),
+            }
+        }
+        Err(failed.map_or_else(
+            || thrown("connection", &format!("{addr}: no address")),
+            |e| from_failure(e.into()),
+        ))
     });
     let cur = current.clone();
     engine.register_fn(
@@ -286,7 +305,9 @@ fn register(engine: &mut Engine, current: Current, args: Array, style: Style) {
     register_call(engine, call);
     let upload = {
         let cur = current.clone();
+        let b = bounds.clone();
         move |path: &str, opts: Map| -> Result<Dynamic, RhaiError> {
+            b.sandbox.path(path).map_err(refused)?;
             let free = match opts.get("free") {
                 None => true,
                 Some(v) => v
@@ -315,8 +336,10 @@ fn register(engine: &mut Engine, current: Current, args: Array, style: Style) {
     engine.register_fn("upload", move |path: &str| upload1(path, Map::new()));
     let download = {
         let cur = current.clone();
+        let b = bounds.clone();
         move |id: i64, dir: &str| -> Result<ImmutableString, RhaiError> {
             let id = u64::try_from(id).map_err(|_| thrown("local", "a movie id is >= 0"))?;
+            b.sandbox.path(dir).map_err(refused)?;
             let session = cur.borrow().clone();
             let path = transfer::download(&mut session.borrow_mut(), id, Path::new(dir), style)
                 .map_err(from_failure)?;
@@ -326,31 +349,41 @@ fn register(engine: &mut Engine, current: Current, args: Array, style: Style) {
     let download1 = download.clone();
     engine.register_fn("download", download);
     engine.register_fn("download", move |id: i64| download1(id, "."));
+    let b = bounds.clone();
     engine.register_fn(
         "files",
-        |dir: &str, pattern: &str| -> Result<Array, RhaiError> {
-            let found = files::list_files(Path::new(dir), pattern).map_err(from_failure)?;
+        move |dir: &str, pattern: &str| -> Result<Array, RhaiError> {
+            b.sandbox.path(dir).map_err(refused)?;
+            let found =
+                files::list_files(Path::new(dir), pattern, b.max_files).map_err(from_failure)?;
             Ok(found
                 .into_iter()
                 .map(|p| Dynamic::from(p.display().to_string()))
                 .collect())
         },
     );
-    engine.register_fn("md5", |path: &str| -> Result<ImmutableString, RhaiError> {
-        let hidden = indicatif::ProgressBar::hidden();
-        Ok(transfer::md5_file(Path::new(path), &hidden)
-            .map_err(from_failure)?
-            .into())
-    });
+    let b = bounds.clone();
+    engine.register_fn(
+        "md5",
+        move |path: &str| -> Result<ImmutableString, RhaiError> {
+            b.sandbox.path(path).map_err(refused)?;
+            let hidden = indicatif::ProgressBar::hidden();
+            Ok(transfer::md5_file(Path::new(path), &hidden)
+                .map_err(from_failure)?
+                .into())
+        },
+    );
     engine.register_fn("args", move || args.clone());
     engine.register_fn("env", |name: &str| -> Dynamic {
+        if sandbox::hidden_env(name) {
+            return Dynamic::UNIT;
+        }
         std::env::var(name)
             .map(Dynamic::from)
             .unwrap_or(Dynamic::UNIT)
     });
-    engine.register_fn("sleep", |ms: i64| {
-        std::thread::sleep(Duration::from_millis(ms.clamp(0, 3_600_000) as u64));
-    });
+    let deadline = bounds.deadline;
+    engine.register_fn("sleep", move |ms: i64| limits::sleep(ms, deadline));
     // rhai's own `exit(value)` ends the script with success whatever the value; here an
     // integer becomes the process exit code, as scripts like bulk_upload need.
     engine.register_fn("exit", |code: i64| -> Result<(), RhaiError> {

@@ -103,7 +103,7 @@ pub fn upload(
 }
 
 /// Downloads movie `id` into `dir`, resuming from `NAME.part` when an earlier attempt left
-/// one. Returns the final path.
+/// one. Returns the final path: `NAME`, or the first free `NAME (N).EXT` when `NAME` exists.
 pub fn download(
     session: &mut Session,
     id: u64,
@@ -119,6 +119,13 @@ pub fn download(
     fs::create_dir_all(dir).map_err(|e| local(dir, e))?;
     let target = dir.join(&name);
     let part = dir.join(format!("{name}.part"));
+    // Appending through a link planted in the folder would write somewhere else.
+    if fs::symlink_metadata(&part).is_ok_and(|m| !m.is_file()) {
+        return Err(Failure::Local(format!(
+            "{}: not a regular file; remove it and run the download again",
+            part.display()
+        )));
+    }
     let mut offset = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
     if size.is_some_and(|s| offset > s) {
         offset = 0;
@@ -200,7 +207,7 @@ impl Write for HashingWriter {
     }
 }
 
-/// Checks a complete partial file against the server's size and MD5 and renames it into
+/// Checks a complete partial file against the server's size and MD5 and moves it into
 /// place; a bad one is removed so the next attempt starts clean.
 fn finish(
     part: &Path,
@@ -225,8 +232,49 @@ fn finish(
             )));
         }
     }
-    fs::rename(part, target).map_err(|e| local(target, e))?;
-    Ok(target.to_path_buf())
+    place(part, target)
+}
+
+/// Moves `part` to `target`, or to the first of `NAME (1).EXT`, `NAME (2).EXT`, ... that does
+/// not exist: a download never replaces a file. A hard link claims the name atomically; on a
+/// file system without hard links, a checked rename.
+fn place(part: &Path, target: &Path) -> Result<PathBuf, Failure> {
+    for n in 0..10_000u32 {
+        let candidate = numbered(target, n);
+        match fs::hard_link(part, &candidate) {
+            Ok(()) => {
+                fs::remove_file(part).map_err(|e| local(part, e))?;
+                return Ok(candidate);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(_) if fs::symlink_metadata(&candidate).is_ok() => continue,
+            Err(_) => {
+                fs::rename(part, &candidate).map_err(|e| local(&candidate, e))?;
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(Failure::Local(format!(
+        "{}: no free name left for the download; {} is kept",
+        target.display(),
+        part.display()
+    )))
+}
+
+/// `target` itself for 0, else `NAME (n).EXT` (`NAME (n)` without an extension).
+fn numbered(target: &Path, n: u32) -> PathBuf {
+    if n == 0 {
+        return target.to_path_buf();
+    }
+    let stem = target
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match target.extension() {
+        Some(ext) => format!("{stem} ({n}).{}", ext.to_string_lossy()),
+        None => format!("{stem} ({n})"),
+    };
+    target.with_file_name(name)
 }
 
 /// The catalogue entry of movie `id` (name, size, md5, free), from `movies.get`: the partial
@@ -319,5 +367,13 @@ mod tests {
         assert_eq!(safe_name("../../etc/passwd"), "passwd");
         assert_eq!(safe_name(".."), "movie");
         assert_eq!(safe_name("a\\b.mp4"), "b.mp4");
+    }
+
+    #[test]
+    fn numbered_names_keep_the_extension() {
+        let t = Path::new("d/Metropolis (1927).txt");
+        assert_eq!(numbered(t, 0), t);
+        assert_eq!(numbered(t, 2), Path::new("d/Metropolis (1927) (2).txt"));
+        assert_eq!(numbered(Path::new("d/reel"), 1), Path::new("d/reel (1)"));
     }
 }

@@ -197,7 +197,7 @@ fn scripts_get_the_shell_functions() {
         "fns.rhai",
         r#"
 print(`args ${args.len()} ${args[0]} ${args()[1]}`);
-print(`env ${env("KINO_TEST_VALUE")} ${type_of(env("KINO_NOT_SET"))}`);
+print(`env ${env("SCRIPT_TEST_VALUE")} ${type_of(env("SCRIPT_NOT_SET"))}`);
 let found = files(args[0], "*.mp4");
 print(`files ${found.len()} ${found[0].ends_with("one.mp4")}`);
 print(`md5 ${md5(found[0])}`);
@@ -231,7 +231,7 @@ print(`login ${call("whoami").name}`);
             &out.path().display().to_string(),
             &s.addr.to_string(),
         ])
-        .env_var("KINO_TEST_VALUE", "42")
+        .env_var("SCRIPT_TEST_VALUE", "42")
         .run();
     ran.expect_code(0);
     let expected = [
