@@ -141,7 +141,7 @@ print(`other ${env("DEMO_VALUE")}`);
         .args(["run", &path])
         .run();
     ran.expect_code(0);
-    assert!(!ran.stdout.contains("root-pw"), "{ran:?}");
+    assert!(!ran.stdout.contains("root-pass-1"), "{ran:?}");
     assert!(!ran.stdout.contains("lower-secret"), "{ran:?}");
     for line in ["password () ", "user ()", "lower ()", "other visible"] {
         assert!(ran.stdout.contains(line), "{line}: {ran:?}");
