@@ -20,7 +20,7 @@ mod complete;
 mod failure;
 mod files;
 mod hum;
-mod line;
+use kino_shell::line;
 mod render;
 mod repl;
 mod script;
