@@ -23,7 +23,7 @@ mod failure;
 mod files;
 mod hum;
 mod limits;
-mod line;
+use kino_shell::line;
 mod render;
 mod repl;
 mod sandbox;

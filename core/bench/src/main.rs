@@ -2,10 +2,12 @@
 //! it over loopback sockets. Every figure is the median of several rounds taken in the same run,
 //! and comparisons are ratios within that run, because these machines are noisy.
 //!
-//! Run: `cargo build --release --bins && target/release/kino-bench [--rounds 5]`.
+//! Run: `cargo build --release --bins && target/release/kino-bench [--rounds 5]`; the soak
+//! (honest clients beside attackers): `target/release/kino-bench soak --clients 200 --secs 60`.
 
 mod scenarios;
 mod server;
+mod soak;
 mod transfer;
 
 use std::path::PathBuf;
@@ -26,6 +28,14 @@ struct Cli {
     /// Only these scenarios (comma-separated names; default: all)
     #[arg(long)]
     only: Option<String>,
+    #[command(subcommand)]
+    mode: Option<Mode>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Mode {
+    /// Honest clients with attackers beside them; reports errors, peak RSS and a database check
+    Soak(soak::SoakArgs),
 }
 
 fn main() -> Result<()> {
@@ -41,6 +51,9 @@ fn main() -> Result<()> {
         "no server binary at {} (build it with `cargo build --release --bins`)",
         bin.display()
     );
+    if let Some(Mode::Soak(args)) = &cli.mode {
+        return soak::run(&bin, args);
+    }
     let only: Option<Vec<String>> = cli.only.map(|s| s.split(',').map(str::to_owned).collect());
     println!("| scenario | median | unit | rounds |");
     println!("| --- | --- | --- | --- |");

@@ -68,12 +68,26 @@ impl Spawned {
 
     /// Resident set size of the server process, KiB.
     pub fn rss_kib(&self) -> Result<u64> {
+        self.status_kib("VmRSS:")
+    }
+
+    /// Peak resident set size of the server process so far (`VmHWM`), KiB.
+    pub fn hwm_kib(&self) -> Result<u64> {
+        self.status_kib("VmHWM:")
+    }
+
+    fn status_kib(&self, field: &str) -> Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("no VmRSS")
+            .with_context(|| format!("no {field}"))
+    }
+
+    /// The server's data directory (its database is `kino.db` there).
+    pub fn data(&self) -> &Path {
+        self._dir.path()
     }
 }
 

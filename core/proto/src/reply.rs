@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ErrorCode;
+use crate::{ErrorCode, Id};
 
 /// The error object of a failed reply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,7 +21,7 @@ pub struct Reply {
     pub ok: bool,
     /// The request's `id`, echoed; `null` when the request had none or could not be read.
     #[serde(default)]
-    pub id: Value,
+    pub id: Id,
     /// The result, on success.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
@@ -32,20 +32,20 @@ pub struct Reply {
 
 impl Reply {
     /// A success carrying `data`.
-    pub fn ok(id: Option<Value>, data: Value) -> Reply {
+    pub fn ok(id: Option<Id>, data: Value) -> Reply {
         Reply {
             ok: true,
-            id: id.unwrap_or(Value::Null),
+            id: id.unwrap_or_default(),
             data: Some(data),
             error: None,
         }
     }
 
     /// A failure with a code and a sentence.
-    pub fn err(id: Option<Value>, code: ErrorCode, message: impl Into<String>) -> Reply {
+    pub fn err(id: Option<Id>, code: ErrorCode, message: impl Into<String>) -> Reply {
         Reply {
             ok: false,
-            id: id.unwrap_or(Value::Null),
+            id: id.unwrap_or_default(),
             data: None,
             error: Some(ErrorBody {
                 code,
@@ -71,7 +71,11 @@ mod tests {
 
     #[test]
     fn error_reply_shape() {
-        let r = Reply::err(Some(json!(3)), ErrorCode::NotFound, "no such movie");
+        let r = Reply::err(
+            Some(Id::from_value(&json!(3))),
+            ErrorCode::NotFound,
+            "no such movie",
+        );
         assert_eq!(
             serde_json::to_value(&r).expect("serialise"),
             json!({"ok": false, "id": 3, "error": {"code": "not_found", "message": "no such movie"}})

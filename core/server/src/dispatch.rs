@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use kino_api::{check_args, CmdError, Ctx, Exec, Identity, PayloadKind};
-use kino_proto::{parse_request, ErrorCode, Header, Reply, Request, RequestError};
+use kino_proto::{parse_request, ErrorCode, Header, Id, Reply, Request, RequestError};
 use mio::Token;
 use serde_json::Value;
 
@@ -320,7 +320,7 @@ impl Dispatcher {
         &self,
         token: Token,
         name: String,
-        id: Option<Value>,
+        id: Option<Id>,
         caller: Option<Identity>,
         session: Option<String>,
         args: kino_api::Args,
@@ -382,7 +382,7 @@ pub fn run_command(
     host: &ServerHost,
     db: &mut SqliteDb,
     name: &str,
-    id: Option<Value>,
+    id: Option<Id>,
     caller: Option<Identity>,
     session: Option<String>,
     args: kino_api::Args,
