@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -48,8 +48,8 @@ impl AttackTally {
     }
 }
 
-fn connect(addr: SocketAddr) -> Option<TcpStream> {
-    let s = TcpStream::connect(addr).ok()?;
+fn connect(from: Ipv4Addr, addr: SocketAddr) -> Option<TcpStream> {
+    let s = super::net::connect_from(from, addr).ok()?;
     s.set_write_timeout(Some(Duration::from_secs(1))).ok()?;
     s.set_read_timeout(Some(Duration::from_millis(200))).ok()?;
     Some(s)
@@ -74,11 +74,11 @@ fn closed(s: &mut TcpStream) -> bool {
     }
 }
 
-fn pipeline(addr: SocketAddr, requests: usize, stop: &AtomicBool) -> AttackTally {
+fn pipeline(addr: SocketAddr, from: Ipv4Addr, requests: usize, stop: &AtomicBool) -> AttackTally {
     let mut t = AttackTally::default();
     let one = frame(r#"{"type":"help"}"#);
     let batch: Vec<u8> = one.repeat(500);
-    let Some(mut s) = connect(addr) else {
+    let Some(mut s) = connect(from, addr) else {
         return t;
     };
     while !stop.load(Ordering::Relaxed) && (t.pipelined as usize) < requests {
@@ -94,14 +94,14 @@ fn pipeline(addr: SocketAddr, requests: usize, stop: &AtomicBool) -> AttackTally
     t
 }
 
-fn slowloris(addr: SocketAddr, stop: &AtomicBool) -> AttackTally {
+fn slowloris(addr: SocketAddr, from: Ipv4Addr, stop: &AtomicBool) -> AttackTally {
     let mut t = AttackTally::default();
     let body = frame(&format!(
         r#"{{"type":"ping","pad":"{}"}}"#,
         "x".repeat(1000)
     ));
     while !stop.load(Ordering::Relaxed) {
-        let Some(mut s) = connect(addr) else {
+        let Some(mut s) = connect(from, addr) else {
             std::thread::sleep(Duration::from_millis(500));
             continue;
         };
@@ -120,10 +120,10 @@ fn slowloris(addr: SocketAddr, stop: &AtomicBool) -> AttackTally {
     t
 }
 
-fn silent(addr: SocketAddr, stop: &AtomicBool) -> AttackTally {
+fn silent(addr: SocketAddr, from: Ipv4Addr, stop: &AtomicBool) -> AttackTally {
     let mut t = AttackTally::default();
     while !stop.load(Ordering::Relaxed) {
-        let Some(mut s) = connect(addr) else {
+        let Some(mut s) = connect(from, addr) else {
             std::thread::sleep(Duration::from_millis(500));
             continue;
         };
@@ -137,14 +137,23 @@ fn silent(addr: SocketAddr, stop: &AtomicBool) -> AttackTally {
     t
 }
 
-fn guess(addr: SocketAddr, names: &[String], seed: usize, stop: &AtomicBool) -> AttackTally {
+fn guess(
+    addr: SocketAddr,
+    from: Ipv4Addr,
+    names: &[String],
+    seed: usize,
+    stop: &AtomicBool,
+) -> AttackTally {
     let mut t = AttackTally::default();
     let mut client = None;
     let mut n = seed;
     while !stop.load(Ordering::Relaxed) {
         let c = match client.as_mut() {
             Some(c) => c,
-            None => match Client::connect(addr) {
+            None => match super::net::connect_from(from, addr)
+                .map_err(ClientError::from)
+                .and_then(Client::from_stream)
+            {
                 Ok(c) => {
                     let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
                     client.insert(c)
@@ -186,10 +195,12 @@ pub fn start(
         let names = names.to_vec();
         let stops = [(); 4].map(|()| Arc::clone(stop));
         let [s1, s2, s3, s4] = stops;
-        out.push(std::thread::spawn(move || pipeline(addr, requests, &s1)));
-        out.push(std::thread::spawn(move || slowloris(addr, &s2)));
-        out.push(std::thread::spawn(move || silent(addr, &s3)));
-        out.push(std::thread::spawn(move || guess(addr, &names, k, &s4)));
+        let ip = |kind| super::net::attacker_ip(kind, k);
+        let (p, l, q, g) = (ip(0), ip(1), ip(2), ip(3));
+        out.push(std::thread::spawn(move || pipeline(addr, p, requests, &s1)));
+        out.push(std::thread::spawn(move || slowloris(addr, l, &s2)));
+        out.push(std::thread::spawn(move || silent(addr, q, &s3)));
+        out.push(std::thread::spawn(move || guess(addr, g, &names, k, &s4)));
     }
     out
 }

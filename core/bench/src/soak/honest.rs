@@ -172,7 +172,10 @@ impl Honest<'_> {
     }
 
     fn connect(&mut self) -> bool {
-        match Client::connect(self.addr) {
+        let connected = super::net::connect_from(super::net::honest_ip(self.i), self.addr)
+            .map_err(kino_client::ClientError::from)
+            .and_then(Client::from_stream);
+        match connected {
             Ok(c) => {
                 // A hung request must not hang the soak: it counts as a disconnect.
                 let _ = c.set_read_timeout(Some(Duration::from_secs(30)));

@@ -13,6 +13,7 @@
 mod attack;
 mod check;
 mod honest;
+mod net;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -88,7 +89,8 @@ fn setup(server: &Spawned) -> Result<Catalogue> {
 
 /// Runs the soak against the binary at `bin` and prints its report.
 pub fn run(bin: &Path, args: &SoakArgs) -> Result<()> {
-    let server = Spawned::start(bin, &["--free-download-wait", "0"])?;
+    // The server's default per-address cap: every client has an address of its own (net.rs).
+    let server = Spawned::start_per_ip(bin, "64", &["--free-download-wait", "0"])?;
     let cat = Arc::new(setup(&server).context("setting up the catalogue")?);
     let names: Vec<String> = (0..args.clients).map(honest::name).collect();
     let stop = Arc::new(AtomicBool::new(false));
