@@ -18,6 +18,7 @@ use kino_api::{Args, CmdError, Command, Ctx, Output, SqlValue};
 use kino_api::db::escape_like;
 
 use crate::movie::{blob_intact, find_servable, Movie, COLUMNS};
+use crate::served::Shared;
 
 /// Times a page is read again after damaged movies were found on it.
 const MAX_PASSES: usize = 4;
@@ -26,15 +27,17 @@ const MAX_PASSES: usize = 4;
 /// the catalogue, and `wait_s`, how long a download of it by the caller would be held now (the
 /// free-download wait, 0 for VIPs and charged movies), so a client can name the file and show a
 /// countdown before it starts. Deleted or unknown: `not_found`; damaged: `unavailable`.
-pub fn get_command() -> Command {
-    Command::new("movies.get", "One movie by id", get)
-        .req_uint("movie_id", "the movie's id (`id` in movies.list)")
+pub fn get_command(served: Shared) -> Command {
+    Command::new("movies.get", "One movie by id", move |ctx, args| {
+        get(ctx, args, &served)
+    })
+    .req_uint("movie_id", "the movie's id (`id` in movies.list)")
 }
 
-fn get(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
+fn get(ctx: &mut Ctx, args: &Args, served: &Shared) -> Result<Output, CmdError> {
     let movie = find_servable(ctx, args.u64("movie_id")?)?;
     let is_vip = crate::services::is_vip(ctx)?;
-    let wait_s = crate::download::wait_s(ctx, movie.free, is_vip);
+    let wait_s = crate::download::wait_for(ctx, served, &movie, is_vip);
     let mut out = movie.to_json();
     out["wait_s"] = wait_s.into();
     Ok(out.into())
