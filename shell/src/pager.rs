@@ -28,7 +28,12 @@ fn pager_command() -> Option<String> {
 /// Writes `text` to standard output, through the pager when it is taller than the terminal.
 pub fn write(text: &str) -> io::Result<()> {
     if let Some(cmd) = pager_command() {
-        let rows = crossterm::terminal::size().map(|(_, r)| r).unwrap_or(24);
+        // A terminal that reports no size is taken as 24 rows.
+        let rows = crossterm::terminal::size()
+            .ok()
+            .map(|(_, r)| r)
+            .filter(|r| *r > 0)
+            .unwrap_or(24);
         if text.lines().count() >= usize::from(rows) {
             if let Ok(()) = page(&cmd, text) {
                 return Ok(());

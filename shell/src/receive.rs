@@ -175,3 +175,29 @@ impl Shell {
         self.print(&json!(format!("logged out ({name})")))
     }
 }
+
+/// "showing 1-100 of 125 — next: movies.list kind=free offset=100" on standard error, when a
+/// page does not hold the whole list (people only: not under `--json`).
+pub fn page_note(style: crate::render::Style, line: &line::Line, page: kino_proto::Page) {
+    let end = page.offset + page.count;
+    if style.json || end >= page.total {
+        return;
+    }
+    let mut next = line.command.clone();
+    for w in &line.words {
+        match w {
+            Word::Pair(k, _) if k == "offset" => {}
+            Word::Pair(k, v) if v.contains(char::is_whitespace) => {
+                next.push_str(&format!(" {k}=\"{v}\""))
+            }
+            Word::Pair(k, v) => next.push_str(&format!(" {k}={v}")),
+            Word::Plain(p) => next.push_str(&format!(" {p}")),
+            Word::Flag(f) => next.push_str(&format!(" --{f}")),
+        }
+    }
+    let shown = match page.count {
+        0 => format!("showing none of {}", page.total),
+        _ => format!("showing {}-{end} of {}", page.offset + 1, page.total),
+    };
+    crate::render::note(&format!("{shown} — next: {next} offset={end}"));
+}

@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 
 use kino_client::{Client, ClientError};
-use kino_proto::{CommandInfo, ErrorCode};
+use kino_proto::{CommandInfo, ErrorCode, Page};
 use serde_json::{json, Map, Value};
 
 use crate::render;
@@ -29,6 +29,8 @@ pub struct Session {
     /// A person at a terminal: an expired session found on reconnect offers the password
     /// prompt.
     interactive: bool,
+    /// The last reply's place in its list, if it was a page.
+    last_page: Option<Page>,
 }
 
 impl Session {
@@ -49,6 +51,7 @@ impl Session {
             user: None,
             commands: Vec::new(),
             interactive: false,
+            last_page: None,
         }
     }
 
@@ -167,6 +170,8 @@ impl Session {
         &mut self,
         f: impl FnOnce(&mut Client, Option<&str>) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
+        // Connect first: a reconnect may log in again and change the token.
+        self.client()?;
         let token = self.token.clone();
         let client = self.client()?;
         let _armed = crate::cancel::arm(client.stream_handle().ok());
@@ -188,8 +193,10 @@ impl Session {
     /// Sends one command and returns its `data`. Logins and logouts typed as raw commands
     /// update the shell's idea of who is logged in.
     pub fn call(&mut self, command: &str, args: Map<String, Value>) -> Result<Value, ClientError> {
+        let mut page = None;
         let data = self.with_client(|c, token| {
-            let data = c.call(command, with_token(args, token))?;
+            let (data, p) = c.call_paged(command, with_token(args, token))?;
+            page = p;
             // Any reply with `file_size` is followed by that many bytes (the protocol's rule);
             // skip them so the connection stays in step even for a command called raw.
             let n = data.get("file_size").and_then(Value::as_u64).unwrap_or(0);
@@ -198,6 +205,7 @@ impl Session {
             }
             Ok(data)
         })?;
+        self.last_page = page;
         match command {
             "auth.login" => self.remember_login(&data),
             "auth.logout" => {
@@ -207,6 +215,11 @@ impl Session {
             _ => {}
         }
         Ok(data)
+    }
+
+    /// The last command's place in its list, when its reply was a page.
+    pub fn last_page(&self) -> Option<Page> {
+        self.last_page
     }
 
     /// Logs in; the token is kept for reconnects (the password is not kept).

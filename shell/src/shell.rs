@@ -114,6 +114,7 @@ impl Shell {
         }
         let args = line::server_args(info.as_ref(), &line.words).map_err(Failure::Usage)?;
         let data = self.session.borrow_mut().call(&line.command, args)?;
+        let page = self.session.borrow().last_page();
         if line.command == "vip.buy" || data.get("is_vip") == Some(&json!(true)) {
             self.session.borrow_mut().set_vip();
         }
@@ -125,7 +126,11 @@ impl Shell {
             }
             (_, d) => d,
         };
-        self.print(&shown)
+        self.print(&shown)?;
+        if let Some(page) = page {
+            receive::page_note(self.style, line, page);
+        }
+        Ok(())
     }
 
     fn login(&mut self, line: &Line) -> Result<(), Failure> {

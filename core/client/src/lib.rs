@@ -6,7 +6,7 @@ use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use kino_proto::{ErrorBody, ErrorCode, Reply, HEADER_LEN};
+use kino_proto::{ErrorBody, ErrorCode, Page, Reply, HEADER_LEN};
 use serde_json::{Map, Value};
 
 /// Why a call failed.
@@ -150,13 +150,25 @@ impl Client {
 
     /// Sends one request and returns its `data`, or the server's error.
     pub fn call(&mut self, command: &str, args: Value) -> Result<Value, ClientError> {
+        self.call_paged(command, args).map(|(data, _)| data)
+    }
+
+    /// [`Client::call`], also returning a list page's place in the whole list (the reply's
+    /// `page`), when the command sent one.
+    pub fn call_paged(
+        &mut self,
+        command: &str,
+        args: Value,
+    ) -> Result<(Value, Option<Page>), ClientError> {
         if let Err(e) = self
             .send(&request(command, args))
             .and_then(|()| self.flush())
         {
             return Err(self.refusal_after(e));
         }
-        into_data(self.recv()?)
+        let reply = self.recv()?;
+        let page = reply.page;
+        Ok((into_data(reply)?, page))
     }
 
     /// After a failed write: the server refuses an over-long frame with a `too_large` reply
