@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::proxy::Proxy;
-use common::{add_user, kino, media_plugins, write_file};
+use common::{add_user, kino, kino_at as kino_at_addr, media_plugins, write_file};
 use kino_testkit::TestServer;
 use rexpect::session::PtySession;
 use serde_json::json;
@@ -285,4 +285,48 @@ fn colours_follow_color_no_color_and_dumb_terminals() {
         p.send_control('d').unwrap();
         p.exp_eof().unwrap();
     }
+}
+
+#[test]
+fn an_interrupted_transfer_says_how_to_resume_and_the_next_run_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = common::server();
+    write_file(&dir.path().join("big.mp4"), 2_000_000, 8);
+    kino(&s)
+        .root()
+        .cwd(dir.path())
+        .args(["-c", "upload big.mp4"])
+        .run()
+        .expect_code(0);
+    let original = std::fs::read(dir.path().join("big.mp4")).unwrap();
+    add_user(&s, "alice", "alice-pw-1");
+    let out = tempfile::tempdir().unwrap();
+    // The connection breaks after about 500 kB went to the shell.
+    let proxy = Proxy::start_limited(s.addr, 500_000);
+    let ran = kino_at_addr(&proxy.addr.to_string())
+        .user("alice", "alice-pw-1")
+        .cwd(out.path())
+        .args(["-c", "download 1"])
+        .run();
+    ran.expect_code(1);
+    assert!(
+        ran.stderr.contains("transfer interrupted")
+            && ran.stderr.contains("`download 1` resumes from"),
+        "{ran:?}"
+    );
+    assert!(
+        !ran.stderr.contains("os error") && !ran.stderr.contains("failed to fill"),
+        "{ran:?}"
+    );
+    let kept = std::fs::metadata(out.path().join("big.mp4.part"))
+        .unwrap()
+        .len();
+    assert!(kept > 0 && kept < 2_000_000, "{kept}");
+    kino(&s)
+        .user("alice", "alice-pw-1")
+        .cwd(out.path())
+        .args(["-c", "download 1"])
+        .run()
+        .expect_code(0);
+    assert_eq!(std::fs::read(out.path().join("big.mp4")).unwrap(), original);
 }

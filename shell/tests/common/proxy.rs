@@ -14,6 +14,12 @@ pub struct Proxy {
 impl Proxy {
     /// Starts forwarding to `target`.
     pub fn start(target: SocketAddr) -> Proxy {
+        Proxy::start_limited(target, u64::MAX)
+    }
+
+    /// Forwards to `target`, closing each connection once `limit` bytes went to the client
+    /// (a transfer cut part-way).
+    pub fn start_limited(target: SocketAddr, limit: u64) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let open = Arc::new(Mutex::new(Vec::new()));
@@ -26,8 +32,12 @@ impl Proxy {
                 };
                 list.lock().unwrap().push(client.try_clone().unwrap());
                 list.lock().unwrap().push(upstream.try_clone().unwrap());
-                pipe(client.try_clone().unwrap(), upstream.try_clone().unwrap());
-                pipe(upstream, client);
+                pipe(
+                    client.try_clone().unwrap(),
+                    upstream.try_clone().unwrap(),
+                    u64::MAX,
+                );
+                pipe(upstream, client, limit);
             }
         });
         Proxy { addr, open }
@@ -41,15 +51,23 @@ impl Proxy {
     }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
+fn pipe(mut from: TcpStream, mut to: TcpStream, limit: u64) {
     std::thread::spawn(move || {
         let mut buf = [0u8; 16 * 1024];
+        let mut sent = 0u64;
         loop {
             match from.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
+                    let n = n.min(usize::try_from(limit - sent).unwrap_or(usize::MAX));
                     if to.write_all(&buf[..n]).is_err() {
                         break;
+                    }
+                    sent += n as u64;
+                    if sent >= limit {
+                        let _ = from.shutdown(Shutdown::Both);
+                        let _ = to.shutdown(Shutdown::Both);
+                        return;
                     }
                 }
             }
