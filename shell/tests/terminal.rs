@@ -261,7 +261,7 @@ fn colours_follow_color_no_color_and_dumb_terminals() {
         let mut p = spawn(&addr, out_dir.path(), &env, &args);
         // A dumb terminal gets no line editor, so no bracketed-paste marker to wait for.
         let dumb = env.contains(&("TERM", "dumb"));
-        let mut wait = |p: &mut PtySession| {
+        let wait = |p: &mut PtySession| {
             if !dumb {
                 ready(p)
             }
@@ -329,4 +329,22 @@ fn an_interrupted_transfer_says_how_to_resume_and_the_next_run_does() {
         .run()
         .expect_code(0);
     assert_eq!(std::fs::read(out.path().join("big.mp4")).unwrap(), original);
+}
+
+#[test]
+fn hum_completes_only_wav_files_and_the_servers_options() {
+    let s = TestServer::with_admin(media_plugins(), |c| c);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tune.wav"), b"RIFF").unwrap();
+    std::fs::write(dir.path().join("tune.txt"), b"text").unwrap();
+    let mut p = spawn(&s.addr.to_string(), dir.path(), &[], &[]);
+    ready(&mut p);
+    p.send("hum tu\t").unwrap();
+    p.flush().unwrap();
+    p.exp_string("hum tune.wav").unwrap();
+    p.send(" tem\t").unwrap();
+    p.flush().unwrap();
+    p.exp_string("tempo_bpm=").unwrap();
+    p.send_control('c').unwrap();
+    quit(p);
 }
