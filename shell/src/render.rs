@@ -35,12 +35,11 @@ impl Style {
 
 /// Writes one command's result to standard output.
 pub fn data(style: Style, value: &Value) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    if style.json {
-        writeln!(out, "{value}")?;
-    } else {
-        write!(out, "{}", human(value, style.tty_out))?;
+    if !style.json {
+        return crate::pager::write(&human(value, style.tty_out));
     }
+    let mut out = io::stdout().lock();
+    writeln!(out, "{value}")?;
     out.flush()
 }
 

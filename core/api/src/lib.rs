@@ -57,7 +57,7 @@ pub use command::{Command, Exec, Handler, PAGE_DEFAULT, PAGE_MAX};
 pub use ctx::{check_args, Ctx, Host, Identity, SessionChange, MAX_CALL_DEPTH};
 pub use db::{Database, DbError, Row, SqlValue};
 pub use error::CmdError;
-pub use kino_proto::{ArgInfo, ArgKind, CommandInfo, ErrorCode, PayloadKind, Role};
+pub use kino_proto::{ArgInfo, ArgKind, CommandInfo, ErrorCode, Page, PayloadKind, Role};
 pub use listener::{Decoded, Framing, Listener};
 pub use output::{Body, OnComplete, Output};
 pub use plugin::{BlobRefs, Migration, Plugin, Setting, Settings};

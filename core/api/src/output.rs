@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::time::Instant;
 
+use kino_proto::Page;
 use serde_json::Value;
 
 use crate::{CmdError, Ctx};
@@ -41,9 +42,24 @@ pub struct Output {
     /// Send `data` itself as the reply frame, without the `{ok, id, data}` envelope (for a
     /// plugin that speaks an older protocol's reply shapes).
     pub raw: bool,
+    /// A list page's place in the whole list (the reply's `page`).
+    pub page: Option<Page>,
 }
 
 impl Output {
+    /// One page of a list command declared with [`crate::Command::paged`]: the rows, and
+    /// `total`, the rows the whole list holds, so clients can say what they are not showing.
+    pub fn page(rows: Vec<Value>, offset: u64, total: u64) -> Self {
+        let count = rows.len() as u64;
+        let mut out = Output::from(Value::Array(rows));
+        out.page = Some(Page {
+            offset,
+            count,
+            total,
+        });
+        out
+    }
+
     /// Attaches bytes to send after the reply; sets `data.file_size`.
     pub fn with_body(mut self, body: Body) -> Self {
         if let Value::Object(map) = &mut self.data {
@@ -73,6 +89,7 @@ impl From<Value> for Output {
             body: None,
             not_before: None,
             raw: false,
+            page: None,
         }
     }
 }

@@ -23,7 +23,7 @@ pub mod spec;
 pub use error_code::ErrorCode;
 pub use frame::{decode_header, encode_frame, Header, HEADER_LEN};
 pub use id::Id;
-pub use reply::{ErrorBody, Reply};
+pub use reply::{ErrorBody, Page, Reply};
 pub use request::{parse_request, Request, RequestError};
 pub use spec::{ArgInfo, ArgKind, CommandInfo, PayloadKind, Role};
 

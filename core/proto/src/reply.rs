@@ -14,6 +14,18 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// Where a list reply's rows sit in the whole list: a client can say "showing 1-100 of 125"
+/// and ask for the next page with `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    /// Rows skipped (the request's `offset`).
+    pub offset: u64,
+    /// Rows in this reply.
+    pub count: u64,
+    /// Rows in the whole list.
+    pub total: u64,
+}
+
 /// A reply as it travels on the wire; clients deserialise into this too.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reply {
@@ -28,6 +40,9 @@ pub struct Reply {
     /// The failure, otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorBody>,
+    /// For a page of a list (`limit`/`offset` commands): its place in the whole list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<Page>,
 }
 
 impl Reply {
@@ -38,6 +53,7 @@ impl Reply {
             id: id.unwrap_or_default(),
             data: Some(data),
             error: None,
+            page: None,
         }
     }
 
@@ -51,6 +67,7 @@ impl Reply {
                 code,
                 message: message.into(),
             }),
+            page: None,
         }
     }
 

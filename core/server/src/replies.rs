@@ -76,7 +76,10 @@ impl Dispatcher {
                 let frame = match &conn.framed {
                     Some(f) => f.framing.encode(Ok(&out.data)),
                     None if out.raw => frame_json(&out.data),
-                    None => frame_json(&Reply::ok(id, out.data)),
+                    None => frame_json(&Reply {
+                        page: out.page.take(),
+                        ..Reply::ok(id, out.data)
+                    }),
                 };
                 match out.not_before {
                     Some(until) if until > Instant::now() => {
