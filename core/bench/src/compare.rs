@@ -78,6 +78,7 @@ fn median(v: &mut [f64]) -> f64 {
 /// Runs the comparison; `kino_addr` measures an already running server instead of a fresh one.
 pub fn run(
     bin: &Path,
+    baseline: Option<&Path>,
     kino_addr: Option<SocketAddr>,
     shapes: &[Shape],
     rounds: usize,
@@ -93,10 +94,17 @@ pub fn run(
     let (_echo, echo) = start_echo()?;
     let redis = start_redis()?;
     let mut targets = vec![("kino", kino, Wire::Kino), ("echo", echo, Wire::Kino)];
+    let base = match baseline {
+        Some(b) => Some(crate::server::Spawned::start(b, &[])?),
+        None => None,
+    };
     if let Some((_, addr)) = &redis {
         targets.push(("redis", *addr, Wire::Resp));
     } else {
         eprintln!("redis-server is not on the PATH: comparing with the echo server only");
+    }
+    if let Some(b) = &base {
+        targets.push(("baseline", b.addr, Wire::Kino));
     }
     // samples[shape][target] = one rate per round
     let mut samples = vec![vec![Vec::new(); targets.len()]; shapes.len()];
@@ -109,15 +117,24 @@ pub fn run(
             }
         }
     }
-    let with_redis = targets.len() > 2;
+    let with_redis = redis.is_some();
+    let base_col = targets.len() - 1;
     print!("| shape | kino req/s | echo req/s | kino/echo |");
     if with_redis {
         print!(" redis req/s | kino/redis |");
     }
+    if base.is_some() {
+        print!(" baseline req/s | baseline/echo | kino/baseline |");
+    }
     println!();
     println!(
-        "| --- | --- | --- | --- |{}",
-        if with_redis { " --- | --- |" } else { "" }
+        "| --- | --- | --- | --- |{}{}",
+        if with_redis { " --- | --- |" } else { "" },
+        if base.is_some() {
+            " --- | --- | --- |"
+        } else {
+            ""
+        }
     );
     for (si, shape) in shapes.iter().enumerate() {
         let meds: Vec<f64> = samples[si].iter_mut().map(|v| median(v)).collect();
@@ -129,6 +146,10 @@ pub fn run(
         );
         if with_redis {
             print!(" {:.0} | {:.2} |", meds[2], meds[0] / meds[2]);
+        }
+        if base.is_some() {
+            let b = meds[base_col];
+            print!(" {b:.0} | {:.2} | {:.2} |", b / meds[1], meds[0] / b);
         }
         println!();
     }

@@ -40,6 +40,9 @@ struct Cli {
     /// interleaved, and print each ratio
     #[arg(long)]
     compare: bool,
+    /// Another kino-server binary to measure in the same --compare run (e.g. the previous build)
+    #[arg(long)]
+    baseline: Option<PathBuf>,
     /// Shapes for --compare, CONNECTIONSxDEPTH, comma-separated
     #[arg(long, default_value = "50x1,50x16,1x1,1000x1", value_delimiter = ',')]
     shapes: Vec<Shape>,
@@ -89,7 +92,14 @@ fn main() -> Result<()> {
     );
     if cli.compare {
         let span = Duration::from_secs_f64(cli.seconds.max(0.05));
-        return compare::run(&bin, cli.addr, &cli.shapes, cli.rounds, span);
+        return compare::run(
+            &bin,
+            cli.baseline.as_deref(),
+            cli.addr,
+            &cli.shapes,
+            cli.rounds,
+            span,
+        );
     }
     if cli.storm > 0 {
         return run_storm(&bin, &cli);

@@ -122,6 +122,9 @@ pub struct Conn {
     /// The loop's clock, read once per wake-up and stamped here before the connection is
     /// pumped, so the input/output timestamps cost no clock read per request.
     pub clock: Instant,
+    /// The last read ended in `WouldBlock` and no readiness event came since: with
+    /// edge-triggered readiness another read now would only cost a syscall to learn the same.
+    pub read_blocked: bool,
 }
 
 impl Conn {
@@ -152,6 +155,7 @@ impl Conn {
             queued: false,
             accounted: (0, 0),
             clock: now,
+            read_blocked: false,
         }
     }
 
@@ -221,7 +225,10 @@ impl Conn {
                     total += n;
                 }
                 Err(e) => match e.kind() {
-                    io::ErrorKind::WouldBlock => break,
+                    io::ErrorKind::WouldBlock => {
+                        self.read_blocked = true;
+                        break;
+                    }
                     io::ErrorKind::Interrupted => continue,
                     _ => return Err(e),
                 },

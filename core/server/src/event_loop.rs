@@ -124,7 +124,12 @@ impl EventLoop {
                     token if self.plugin_listeners.contains_key(&token) => {
                         self.accept_all(Some(token))
                     }
-                    token => self.pump(token),
+                    token => {
+                        if let Some(conn) = self.conns.get_mut(&token) {
+                            conn.read_blocked = false;
+                        }
+                        self.pump(token)
+                    }
                 }
             }
             while let Ok(msg) = self.rx.try_recv() {
@@ -293,6 +298,7 @@ impl EventLoop {
                     progress |= self.dispatcher.process_input(conn, token, &mut frames_left);
                 }
                 if !conn.out_paused
+                    && !conn.read_blocked
                     && !conn.peer_closed
                     && !conn.close_after_flush
                     && conn.input().len() < in_cap
