@@ -142,8 +142,10 @@ fn a_connection_burst_fits_the_listen_backlog() {
 /// `--listen-backlog 0` would refuse every connection: the server does not start with it.
 #[test]
 fn a_zero_listen_backlog_is_refused() {
-    let mut limits = kino_server::Limits::default();
-    limits.listen_backlog = 0;
+    let limits = kino_server::Limits {
+        listen_backlog: 0,
+        ..Default::default()
+    };
     let err = limits.validate().unwrap_err();
     assert!(err.contains("--listen-backlog"), "{err}");
 }
