@@ -149,3 +149,14 @@ fn a_zero_listen_backlog_is_refused() {
     let err = limits.validate().unwrap_err();
     assert!(err.contains("--listen-backlog"), "{err}");
 }
+
+/// `listen-backlog` is read from the config file like the flag.
+#[test]
+fn the_listen_backlog_has_a_file_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kino.toml");
+    std::fs::write(&path, "listen-backlog = 7\n").unwrap();
+    let mut config = kino_server::Config::new(dir.path());
+    kino_server::config::apply_file(&mut config, &path, &[]).unwrap();
+    assert_eq!(config.limits.listen_backlog, 7);
+}
