@@ -139,7 +139,7 @@ impl Dispatcher {
                         return progress;
                     }
                     conn.consume(pushed);
-                    conn.last_input = Instant::now();
+                    conn.last_input = conn.clock;
                     let left = remaining - pushed as u64;
                     if left == 0 {
                         pipe.finish();

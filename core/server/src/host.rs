@@ -172,6 +172,7 @@ impl Host for ServerHost {
             "connections_timed_out": ServerStats::get(&s.connections_timed_out),
             "transfers": ServerStats::get(&s.transfers),
             "transfers_rejected": ServerStats::get(&s.transfers_rejected),
+            "quickacks": ServerStats::get(&s.quickacks),
             "commandstats": self.registry.stats(),
             "settings": self.settings.all(),
         })
