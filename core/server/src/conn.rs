@@ -119,6 +119,8 @@ pub struct Conn {
     pub queued: bool,
     /// Buffer capacity last added to the server-wide gauges, (input, output).
     pub accounted: (usize, usize),
+    /// Ran a command of an older protocol: its unknown types get that protocol's reply shape.
+    pub legacy: bool,
 }
 
 impl Conn {
@@ -148,6 +150,7 @@ impl Conn {
             out_paused: false,
             queued: false,
             accounted: (0, 0),
+            legacy: false,
         }
     }
 

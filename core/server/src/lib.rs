@@ -24,6 +24,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 pub mod builtins;
+mod compat;
 pub mod config;
 pub mod conn;
 pub mod dispatch;

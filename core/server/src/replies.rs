@@ -78,6 +78,9 @@ impl Dispatcher {
                     None if out.raw => frame_json(&out.data),
                     None => frame_json(&Reply::ok(id, out.data)),
                 };
+                if out.refused {
+                    ServerStats::add(&self.host.stats.errors, 1);
+                }
                 match out.not_before {
                     Some(until) if until > Instant::now() => {
                         conn.held = Some(Held {
