@@ -1,6 +1,7 @@
 //! `kino`: the Kino shell. Three ways in: an interactive prompt when standard input is a
 //! terminal, one command with `-c` or one per line of piped input, and rhai scripts with
-//! `kino run SCRIPT [ARGS...]`. Exit codes: 0 ok, 1 a command failed, 2 usage, 3 a script
+//! `kino run SCRIPT [ARGS...]`. Exit codes: 0 ok, 1 a command failed, 2 usage or no server to
+//! talk to (unreachable, or not a Kino server), 3 a script
 //! stopped on an error (or the script's own `exit(n)`). A closed output pipe is a clean exit.
 //!
 //! Layout:
@@ -42,6 +43,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use kino_client::ClientError;
+
 use crate::failure::Failure;
 use crate::limits::ScriptLimits;
 use crate::render::Style;
@@ -62,7 +65,7 @@ Examples:
 #[derive(Debug, Parser)]
 #[command(name = "kino", version, about = "The Kino shell", after_help = EXAMPLES)]
 struct Cli {
-    /// Server address
+    /// Server address, HOST[:PORT] (port 1688 when left out; names resolve)
     #[arg(
         long,
         env = "KINO_ADDR",
@@ -143,7 +146,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli, style: Style, interactive: bool) -> Result<(), Failure> {
+fn run(mut cli: Cli, style: Style, interactive: bool) -> Result<(), Failure> {
+    cli.addr = with_default_port(&cli.addr);
     let mut stdin = io::stdin().lock();
     let credentials = credentials(&cli, &mut stdin)?;
     let session = match Session::open(&cli.addr) {
@@ -158,7 +162,11 @@ fn run(cli: Cli, style: Style, interactive: bool) -> Result<(), Failure> {
         }
         // A script may not need the server at once; it connects on its first call.
         Err(_) if cli.run.is_some() && credentials.is_none() => Session::offline(&cli.addr),
-        Err(e) => return Err(Failure::Local(format!("connecting to {}: {e}", cli.addr))),
+        Err(ClientError::Protocol(m)) => return Err(Failure::Unreachable(m)),
+        Err(e) => return Err(Failure::Unreachable(format!(
+            "cannot reach a server at {}: {e}; is kino-server running there? (--addr HOST:PORT)",
+            cli.addr
+        ))),
     };
     let mut shell = Shell {
         session: Rc::new(RefCell::new(session)),
@@ -190,6 +198,22 @@ fn run(cli: Cli, style: Style, interactive: bool) -> Result<(), Failure> {
         return repl::run(&mut shell);
     }
     batch(&mut shell, &mut stdin, cli.keep_going)
+}
+
+/// `HOST` → `HOST:1688`; `HOST:PORT`, `[V6]:PORT` and a bare IPv6 address are kept or
+/// completed the same way.
+fn with_default_port(addr: &str) -> String {
+    let port = kino_proto::DEFAULT_PORT;
+    if addr.parse::<std::net::SocketAddr>().is_ok() {
+        return addr.to_string();
+    }
+    if addr.parse::<std::net::Ipv6Addr>().is_ok() {
+        return format!("[{addr}]:{port}");
+    }
+    match addr.rsplit_once(':') {
+        Some((_, p)) if !addr.ends_with(']') && p.parse::<u16>().is_ok() => addr.to_string(),
+        _ => format!("{addr}:{port}"),
+    }
 }
 
 /// One command per line of piped input, without the line editor.
@@ -226,6 +250,12 @@ fn batch(shell: &mut Shell, input: &mut dyn BufRead, keep_going: bool) -> Result
 /// `--password-stdin`, `KINO_PASSWORD`, or a hidden prompt on a terminal.
 fn credentials(cli: &Cli, stdin: &mut dyn BufRead) -> Result<Option<(String, String)>, Failure> {
     let Some(user) = cli.user.clone() else {
+        if std::env::var_os("KINO_PASSWORD").is_some() {
+            return Err(Failure::Usage(
+                "KINO_PASSWORD is set but KINO_USER is not: set KINO_USER=NAME (or --user NAME)"
+                    .into(),
+            ));
+        }
         if cli.password_stdin {
             return Err(Failure::Usage("--password-stdin needs --user NAME".into()));
         }
@@ -251,4 +281,19 @@ fn credentials(cli: &Cli, stdin: &mut dyn BufRead) -> Result<Option<(String, Str
         return Err(Failure::Usage("empty password".into()));
     }
     Ok(Some((user, password)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_default_port;
+
+    #[test]
+    fn a_host_alone_means_port_1688() {
+        assert_eq!(with_default_port("localhost"), "localhost:1688");
+        assert_eq!(with_default_port("kino.example:99"), "kino.example:99");
+        assert_eq!(with_default_port("10.0.0.1"), "10.0.0.1:1688");
+        assert_eq!(with_default_port("::1"), "[::1]:1688");
+        assert_eq!(with_default_port("[::1]:7"), "[::1]:7");
+        assert_eq!(with_default_port("[::1]"), "[::1]:1688");
+    }
 }

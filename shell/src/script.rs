@@ -191,6 +191,7 @@ fn from_failure(f: Failure) -> RhaiError {
     match f {
         Failure::Client(ClientError::Server(b)) => thrown(b.code.as_str(), &b.message),
         Failure::Client(e) => thrown("connection", &e.to_string()),
+        Failure::Unreachable(m) => thrown("connection", &m),
         Failure::Usage(m) | Failure::Local(m) => thrown("local", &m),
         Failure::Reported(c) => thrown("script", &format!("exit {c}")),
         Failure::BrokenPipe => thrown("local", "output closed"),

@@ -393,6 +393,15 @@ impl Shell {
 
 /// Reads a password from the terminal without echo; never from the command line.
 fn ask_password(prompt: &str) -> Result<String, Failure> {
+    use std::io::IsTerminal;
+    // Without a terminal there is no one to ask (`kino -c 'login alice'` from cron or a pipe).
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::Usage(
+            "no terminal for the password: use KINO_PASSWORD or --password-stdin \
+             (with KINO_USER=NAME or --user NAME)"
+                .into(),
+        ));
+    }
     let p = rpassword::prompt_password(prompt)
         .map_err(|e| Failure::Local(format!("reading the password: {e}")))?;
     if p.is_empty() {

@@ -73,3 +73,76 @@ fn help_lists_each_command_once_with_exit() {
     assert_eq!(rows_named("exit"), 1, "{}", ran.stdout);
     assert_eq!(rows_named("quit"), 1, "{}", ran.stdout);
 }
+
+#[test]
+fn login_without_a_terminal_says_where_the_password_comes_from() {
+    let s = server();
+    let ran = kino(&s).args(["-c", "login root"]).run();
+    ran.expect_code(2);
+    assert!(
+        ran.stderr
+            .contains("no terminal for the password: use KINO_PASSWORD or --password-stdin"),
+        "{ran:?}"
+    );
+    let ran = kino(&s)
+        .args(["--user", "root", "--password-stdin", "-c", "whoami"])
+        .stdin("root-pass-1\n")
+        .run();
+    assert!(ran.expect_code(0).stdout.contains("root"), "{ran:?}");
+    let ran = kino(&s)
+        .env_var("KINO_PASSWORD", "root-pass-1")
+        .args(["-c", "whoami"])
+        .run();
+    ran.expect_code(2);
+    assert!(ran.stderr.contains("KINO_USER is not"), "{ran:?}");
+}
+
+/// A listener that accepts and then either never answers or answers like a web server.
+fn impostor(http: bool) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for mut conn in listener.incoming().flatten() {
+            if http {
+                use std::io::Write;
+                let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+            }
+            held.push(conn);
+        }
+    });
+    addr
+}
+
+#[test]
+fn something_that_is_not_kino_is_named_within_seconds() {
+    for http in [true, false] {
+        let addr = impostor(http).to_string();
+        let started = std::time::Instant::now();
+        let ran = common::kino_at(&addr).args(["-c", "ping"]).run();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        ran.expect_code(2);
+        assert!(
+            ran.stderr.contains(&format!("not a Kino server at {addr}")),
+            "{ran:?}"
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_server_exits_2_and_names_resolve() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = free.local_addr().unwrap().to_string();
+    drop(free);
+    let ran = common::kino_at(&addr).args(["-c", "ping"]).run();
+    ran.expect_code(2);
+    assert!(ran.stderr.contains("cannot reach a server at"), "{ran:?}");
+    let s = server();
+    let by_name = format!("localhost:{}", s.addr.port());
+    let ran = common::kino_at(&by_name).args(["-c", "ping"]).run();
+    assert_eq!(ran.expect_code(0).stdout, "pong\n");
+}
