@@ -42,15 +42,23 @@ impl Failure {
 
     /// Prints the failure on standard error (scripts and broken pipes print nothing here).
     pub fn report(&self, style: Style) {
+        self.report_at(style, None)
+    }
+
+    /// Like [`Failure::report`], naming where the command came from (`<stdin>:LINE`).
+    pub fn report_at(&self, style: Style, at: Option<&str>) {
         match self {
-            Failure::Usage(m) => render::error(style, Some("usage"), m),
+            Failure::Usage(m) => render::error_at(style, at, Some("usage"), m),
             Failure::Client(ClientError::Server(body)) => {
-                render::error(style, Some(body.code.as_str()), &body.message)
+                render::error_at(style, at, Some(body.code.as_str()), &body.message)
             }
-            Failure::Client(e) => {
-                render::error(style, None, &format!("{e}; the next command reconnects"))
-            }
-            Failure::Local(m) | Failure::Unreachable(m) => render::error(style, None, m),
+            Failure::Client(e) => render::error_at(
+                style,
+                at,
+                None,
+                &format!("{e}; the next command reconnects"),
+            ),
+            Failure::Local(m) | Failure::Unreachable(m) => render::error_at(style, at, None, m),
             Failure::Reported(_) | Failure::BrokenPipe => {}
         }
     }

@@ -22,6 +22,7 @@ mod cancel;
 mod complete;
 mod failure;
 mod files;
+mod formats;
 mod hum;
 mod limits;
 mod line;
@@ -76,9 +77,16 @@ struct Cli {
     /// Run one command and exit
     #[arg(short = 'c', value_name = "COMMAND")]
     command: Option<String>,
-    /// Print each result's raw `data` as one line of JSON
+    /// Print each result's raw `data` as one line of JSON, errors as JSON on standard error
+    /// (same as --format json)
     #[arg(long, global = true)]
     json: bool,
+    /// Output format: table (default), json, csv, tsv or plain (aligned, no borders)
+    #[arg(long, value_name = "FORMAT", global = true)]
+    format: Option<formats::Format>,
+    /// Leave out the header row of tables, CSV and TSV
+    #[arg(long, global = true)]
+    no_header: bool,
     /// Go on after a failed command (piped input); the exit code still reports the failure
     #[arg(long, global = true)]
     keep_going: bool,
@@ -131,7 +139,10 @@ enum Run {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mut style = Style::detect(cli.json);
+    let json = cli.json || cli.format == Some(formats::Format::Json);
+    let mut style = Style::detect(json);
+    style.format = cli.format.unwrap_or(style.format);
+    style.header = !cli.no_header;
     let interactive = cli.command.is_none() && cli.run.is_none() && io::stdin().is_terminal();
     if cli.command.is_none() && cli.run.is_none() && !interactive {
         // Piped input: plain output for programs, no colours.
@@ -163,10 +174,12 @@ fn run(mut cli: Cli, style: Style, interactive: bool) -> Result<(), Failure> {
         // A script may not need the server at once; it connects on its first call.
         Err(_) if cli.run.is_some() && credentials.is_none() => Session::offline(&cli.addr),
         Err(ClientError::Protocol(m)) => return Err(Failure::Unreachable(m)),
-        Err(e) => return Err(Failure::Unreachable(format!(
+        Err(e) => {
+            return Err(Failure::Unreachable(format!(
             "cannot reach a server at {}: {e}; is kino-server running there? (--addr HOST:PORT)",
             cli.addr
-        ))),
+        )))
+        }
     };
     let mut shell = Shell {
         session: Rc::new(RefCell::new(session)),
@@ -220,7 +233,7 @@ fn with_default_port(addr: &str) -> String {
 fn batch(shell: &mut Shell, input: &mut dyn BufRead, keep_going: bool) -> Result<(), Failure> {
     let mut failed = None;
     let mut text = String::new();
-    loop {
+    for number in 1.. {
         text.clear();
         if input
             .read_line(&mut text)
@@ -233,11 +246,13 @@ fn batch(shell: &mut Shell, input: &mut dyn BufRead, keep_going: bool) -> Result
             Ok(Flow::Continue) => {}
             Ok(Flow::Quit) => break,
             Err(Failure::BrokenPipe) => return Err(Failure::BrokenPipe),
-            Err(f) if keep_going => {
-                f.report(shell.style);
+            Err(f) => {
+                f.report_at(shell.style, Some(&format!("<stdin>:{number}")));
+                if !keep_going {
+                    return Err(Failure::Reported(f.exit_code()));
+                }
                 failed = Some(f.exit_code());
             }
-            Err(f) => return Err(f),
         }
     }
     match failed {

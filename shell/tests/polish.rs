@@ -146,3 +146,100 @@ fn an_unreachable_server_exits_2_and_names_resolve() {
     let ran = common::kino_at(&by_name).args(["-c", "ping"]).run();
     assert_eq!(ran.expect_code(0).stdout, "pong\n");
 }
+
+#[test]
+fn formats_for_pipes() {
+    let s = server();
+    kino_testkit::admin_client(&s, "root")
+        .call(
+            "notices.publish",
+            serde_json::json!({"title": "zoë, the second", "content": "say \"hi\""}),
+        )
+        .unwrap();
+    let csv = kino(&s)
+        .root()
+        .args(["--format", "csv", "-c", "notices.list"])
+        .run();
+    let text = &csv.expect_code(0).stdout;
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("id,") && header.contains("title"),
+        "{text}"
+    );
+    assert!(text.contains("\"say \"\"hi\"\"\""), "{text}");
+    assert!(text.contains("\"zoë, the second\""), "quoted: {text}");
+    let headless = kino(&s)
+        .root()
+        .args(["--format", "tsv", "--no-header", "-c", "notices.list"])
+        .run();
+    let text = &headless.expect_code(0).stdout;
+    assert!(!text.contains("title"), "{text}");
+    assert!(text.lines().all(|l| l.contains('\t')), "{text}");
+    let plain = kino(&s)
+        .root()
+        .args(["--format", "plain", "-c", "notices.list"])
+        .run();
+    let text = &plain.expect_code(0).stdout;
+    assert!(text.starts_with("id"), "{text}");
+    assert!(!text.contains('|') && !text.contains("+-"), "{text}");
+    let json = kino(&s).args(["--format", "json", "-c", "ping"]).run();
+    assert_eq!(json.expect_code(0).stdout, "\"pong\"\n");
+}
+
+#[test]
+fn errors_name_their_line_and_come_as_json_under_json() {
+    let s = server();
+    let ran = kino(&s).stdin("ping\n\nmovies.lst\nping\n").run();
+    ran.expect_code(1);
+    assert!(
+        ran.stderr.contains("<stdin>:3: error[unknown_command]"),
+        "{ran:?}"
+    );
+    assert_eq!(ran.stdout, "pong\n", "stops at the failure");
+    let ran = kino(&s).args(["--json", "-c", "movies.lst"]).run();
+    ran.expect_code(1);
+    let err: serde_json::Value = serde_json::from_str(ran.stderr.trim()).unwrap();
+    assert_eq!(err["error"]["code"], "unknown_command", "{ran:?}");
+    assert!(err["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("movies.list"));
+}
+
+#[test]
+fn script_messages_say_what_the_script_meant() {
+    let s = server();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let path = write("imp.rhai", "import \"x\" as x;\n");
+    let ran = kino(&s).args(["run", &path]).run();
+    ran.expect_code(3);
+    assert!(
+        ran.stderr
+            .contains("import is not available in kino scripts"),
+        "{ran:?}"
+    );
+    assert!(!ran.stderr.contains("Too many modules"), "{ran:?}");
+    // The script's own usage message: no PATH:LINE:COL, exit 2.
+    let path = write(
+        "use.rhai",
+        "fn check(a) { if a.len() == 0 { throw \"usage: kino run use.rhai DIR\"; } }\ncheck(args);\n",
+    );
+    let ran = kino(&s).args(["run", &path]).run();
+    ran.expect_code(2);
+    assert_eq!(
+        ran.stderr.trim(),
+        "error[usage]: usage: kino run use.rhai DIR",
+        "{ran:?}"
+    );
+    // `exit(n)` inside a function sets the code, with nothing printed.
+    let path = write("ex.rhai", "fn done() { exit(4); }\ndone();\n");
+    let ran = kino(&s).args(["run", &path]).run();
+    ran.expect_code(4);
+    assert_eq!(ran.stderr, "", "{ran:?}");
+}
