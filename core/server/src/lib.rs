@@ -67,20 +67,23 @@ use crate::workers::{LoopChannel, WorkerPool};
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// Files, sockets.
-    #[error("{0}")]
+    /// Files, sockets (transparent: the OS error is told once, not again as its own source).
+    #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The data directory cannot be used, or another server uses it.
+    #[error("{0}")]
+    Data(String),
     /// The database could not be opened.
     #[error("opening the database: {0}")]
     Db(#[from] kino_api::DbError),
     /// A migration failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Migrate(#[from] migrate::MigrateError),
     /// The database is damaged, lost while blobs remain, or missing tables.
     #[error(transparent)]
     Unfit(#[from] store::preflight::Unfit),
     /// Bad command or setting names.
-    #[error("{0}")]
+    #[error(transparent)]
     Registry(#[from] RegistryError),
     /// A setting is unknown or of the wrong type.
     #[error("{0}")]
@@ -148,7 +151,12 @@ impl Core {
     /// migrations, builds the registry, runs start hooks.
     pub fn open(config: Config, plugins: Vec<Arc<dyn Plugin>>) -> Result<Core, StartError> {
         config.limits.validate().map_err(StartError::Setting)?;
-        std::fs::create_dir_all(&config.data)?;
+        std::fs::create_dir_all(&config.data).map_err(|e| {
+            StartError::Data(format!(
+                "--data {}: {e}; it must be a directory (it is created if missing)",
+                config.data.display()
+            ))
+        })?;
         let settings = resolve_settings(&plugins, &config.settings)?;
         let db_path = config.data.join("kino.db");
         store::sqlite::set_page_cap(&db_path, config.limits.db_max_pages);
@@ -201,11 +209,21 @@ impl Core {
     /// Binds the listening socket. Raises the open-file limit first, so every server (the
     /// binary and the testkit's alike) can reach its connection and transfer limits.
     pub fn listen(self) -> Result<Server, StartError> {
+        let lock = store::lock::take(&self.config.data).map_err(StartError::Data)?;
         raise_fd_limit();
         let addr: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(&self.config.listen)?
             .next()
             .ok_or_else(|| StartError::Setting(format!("cannot resolve {}", self.config.listen)))?;
-        let std_listener = std::net::TcpListener::bind(addr)?;
+        let std_listener = std::net::TcpListener::bind(addr).map_err(|e| {
+            let hint = match e.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    "; another program listens there: stop it or pick another with --listen"
+                }
+                std::io::ErrorKind::PermissionDenied => "; ports below 1024 need privileges",
+                _ => "",
+            };
+            StartError::Data(format!("cannot listen on {addr}: {e}{hint}"))
+        })?;
         std_listener.set_nonblocking(true)?;
         let local = std_listener.local_addr()?;
         let listener = mio::net::TcpListener::from_std(std_listener);
@@ -253,6 +271,7 @@ impl Core {
         }
         let event_loop = EventLoop::new(poll, listener, extra, rx, Arc::clone(&stop), dispatcher)?;
         Ok(Server {
+            _lock: lock,
             event_loop,
             local,
             extra_addrs,
@@ -280,6 +299,8 @@ impl ShutdownHandle {
 
 /// A bound server.
 pub struct Server {
+    /// This process's claim on the data directory, for as long as it serves.
+    _lock: store::lock::DataLock,
     event_loop: EventLoop,
     local: SocketAddr,
     extra_addrs: Vec<(&'static str, SocketAddr)>,

@@ -69,7 +69,7 @@ fn run() -> Result<()> {
         );
         return Ok(());
     }
-    let server = core.listen().context("binding the listen address")?;
+    let server = core.listen()?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", server.local_addr())?;
     for (setting, addr) in server.plugin_listener_addrs() {
