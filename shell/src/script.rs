@@ -409,6 +409,10 @@ fn register(engine: &mut Engine, current: Current, args: Array, style: Style, bo
     });
     let deadline = bounds.deadline;
     engine.register_fn("sleep", move |ms: i64| limits::sleep(ms, deadline));
+    // Columns of text reports: `len()` counts characters, but a CJK character takes two cells.
+    engine.register_fn("width", |s: &str| {
+        unicode_width::UnicodeWidthStr::width(s) as i64
+    });
     // rhai's own `exit(value)` ends the script with success whatever the value; here an
     // integer becomes the process exit code, as scripts like bulk_upload need.
     engine.register_fn("exit", |code: i64| -> Result<(), RhaiError> {

@@ -243,3 +243,37 @@ fn script_messages_say_what_the_script_meant() {
     ran.expect_code(4);
     assert_eq!(ran.stderr, "", "{ran:?}");
 }
+
+#[test]
+fn admin_report_columns_line_up_with_cjk_names() {
+    let s = server();
+    let mut root = kino_testkit::admin_client(&s, "root");
+    for name in ["黑客帝国.txt", "plain.txt"] {
+        let bytes = name.as_bytes().repeat(3);
+        root.upload(
+            "movies.upload",
+            serde_json::json!({"name": name, "free": true}),
+            &mut bytes.as_slice(),
+            bytes.len() as u64,
+            &mut |_| {},
+        )
+        .unwrap();
+    }
+    let report = common::scripts_dir().join("admin_report.rhai");
+    let ran = kino(&s)
+        .root()
+        .args(["run", &report.display().to_string()])
+        .run();
+    ran.expect_code(0);
+    let cell_of_kind = |name: &str| {
+        let line = ran.stdout.lines().find(|l| l.contains(name)).unwrap();
+        let at = line.find(" free ").unwrap();
+        unicode_width::UnicodeWidthStr::width(&line[..at])
+    };
+    assert_eq!(
+        cell_of_kind("黑客帝国.txt"),
+        cell_of_kind("plain.txt"),
+        "{}",
+        ran.stdout
+    );
+}
