@@ -73,6 +73,13 @@ fn a_second_server_on_the_same_data_is_refused_but_check_runs_beside() {
     assert!(err.contains(&dir.path().display().to_string()), "{err}");
     let out = run(&["check"], dir.path());
     assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&["check", "--repair"], dir.path());
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("already using the data directory"),
+        "{}",
+        stderr(&out)
+    );
     // The first still serves.
     assert_eq!(
         first
