@@ -21,16 +21,40 @@ use crate::usage::arg_usage;
 pub struct KinoHelper {
     session: Rc<RefCell<Session>>,
     files: FilenameCompleter,
+    /// Hints dimmed (off with `--color=never`, `NO_COLOR`, `TERM=dumb`).
+    color: bool,
 }
 
 impl KinoHelper {
     /// A helper reading commands from `session` at each key press (the list changes on
     /// reconnect).
-    pub fn new(session: Rc<RefCell<Session>>) -> Self {
+    pub fn new(session: Rc<RefCell<Session>>, color: bool) -> Self {
         KinoHelper {
             session,
             files: FilenameCompleter::new(),
+            color,
         }
+    }
+
+    /// Paths for `hum`: folders and `.wav` files only.
+    fn wav_files(
+        &self,
+        line: &str,
+        pos: usize,
+        ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let (start, all) = self.files.complete(line, pos, ctx)?;
+        let wav = all
+            .into_iter()
+            .filter(|p| {
+                let shown = p.display.trim_end_matches(['/', '\\']);
+                p.display.ends_with('/')
+                    || p.display.ends_with('\\')
+                    || shown.to_ascii_lowercase().ends_with(".wav")
+                    || std::path::Path::new(shown).is_dir()
+            })
+            .collect();
+        Ok((start, wav))
     }
 
     /// Every command name, server and shell, sorted.
@@ -43,6 +67,9 @@ impl KinoHelper {
         names
     }
 }
+
+/// The server's options `hum` passes on, completed as `key=`.
+const HUM_KEYS: &[&str] = &["tempo_bpm=", "min_note_ms=", "title="];
 
 /// The words before the cursor: the command, the finished arguments, and the partial word.
 fn split(before: &str) -> (Option<&str>, Vec<&str>, &str) {
@@ -82,8 +109,17 @@ impl Completer for KinoHelper {
             return Ok((start, pairs(self.names(), " ")));
         };
         match command {
-            "upload" | "run" | "hum" => return self.files.complete(line, pos, ctx),
-            "download" if done.last() == Some(&"--out") => {
+            "hum" if partial.contains('=') || done.last() == Some(&"--fetch") => {}
+            "hum" if done.last() == Some(&"--out") => return self.files.complete(line, pos, ctx),
+            "hum" if !partial.is_empty() && HUM_KEYS.iter().any(|k| k.starts_with(partial)) => {
+                return Ok((
+                    start,
+                    pairs(HUM_KEYS.iter().map(|k| k.to_string()).collect(), ""),
+                ))
+            }
+            "hum" => return self.wav_files(line, pos, ctx),
+            "upload" | "run" => return self.files.complete(line, pos, ctx),
+            "download" | "save" if done.last() == Some(&"--out") => {
                 return self.files.complete(line, pos, ctx)
             }
             "help" if done.is_empty() => return Ok((start, pairs(self.names(), ""))),
@@ -191,6 +227,9 @@ impl Hinter for KinoHelper {
 
 impl Highlighter for KinoHelper {
     fn highlight_hint<'h>(&self, hint: &'h str) -> Cow<'h, str> {
+        if !self.color {
+            return Cow::Borrowed(hint);
+        }
         Cow::Owned(format!("\x1b[2m{hint}\x1b[0m"))
     }
 

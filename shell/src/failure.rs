@@ -49,14 +49,31 @@ impl Failure {
     pub fn report_at(&self, style: Style, at: Option<&str>) {
         match self {
             Failure::Usage(m) => render::error_at(style, at, Some("usage"), m),
+            Failure::Client(ClientError::Server(body)) if body.message.starts_with("frame of") => {
+                render::error_at(
+                    style,
+                    at,
+                    Some(body.code.as_str()),
+                    &format!(
+                        "the line is over the server's frame limit ({}); the server closed \
+                         the connection, the next command reconnects",
+                        body.message
+                    ),
+                )
+            }
             Failure::Client(ClientError::Server(body)) => {
                 render::error_at(style, at, Some(body.code.as_str()), &body.message)
             }
-            Failure::Client(e) => render::error_at(
+            Failure::Client(ClientError::Io(e)) => {
+                render::error_at(style, at, None, &connection(e))
+            }
+            Failure::Client(ClientError::Protocol(m)) => render::error_at(
                 style,
                 at,
                 None,
-                &format!("{e}; the next command reconnects"),
+                &format!(
+                    "the server's answer is not a Kino reply ({m}); the next command reconnects"
+                ),
             ),
             Failure::Local(m) | Failure::Unreachable(m) => render::error_at(style, at, None, m),
             Failure::Reported(_) | Failure::BrokenPipe => {}
@@ -71,5 +88,37 @@ impl Failure {
         } else {
             Failure::Local(format!("writing output: {e}"))
         }
+    }
+}
+
+/// What a failed connection means for the user, and what to do, instead of the OS's words.
+pub fn connection(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::UnexpectedEof
+        | K::ConnectionReset
+        | K::ConnectionAborted
+        | K::BrokenPipe
+        | K::NotConnected => "the server closed the connection (it may have restarted); \
+             the next command reconnects"
+            .into(),
+        K::ConnectionRefused => "no server answers at this address (connection refused): \
+             start kino-server or check --addr; the next command retries"
+            .into(),
+        K::TimedOut | K::WouldBlock => {
+            "the server did not answer in time; the next command reconnects".into()
+        }
+        _ if e.to_string().contains("Ctrl-C") => {
+            "stopped (Ctrl-C); the next command reconnects".into()
+        }
+        _ => format!("the connection failed ({e}); the next command reconnects"),
+    }
+}
+
+/// A client error in the user's words (connection failures say what to do).
+pub fn client_error(e: &ClientError) -> String {
+    match e {
+        ClientError::Io(io) => connection(io),
+        other => other.to_string(),
     }
 }

@@ -1,6 +1,9 @@
-//! `hum PATH.wav [--out DIR]`: sends a recording to `melody.transcribe`, then saves the MIDI file
-//! and the score next to each other as `NAME.mid` and `NAME.png` (NAME: the WAV's file stem).
-//! Files are written to `NAME.*.part` first and renamed when complete.
+//! `hum PATH.wav [tempo_bpm=N] [min_note_ms=N] [title=T] [--out DIR] [--force]`: sends a
+//! recording to `melody.transcribe` with the server's options, then saves the MIDI file and
+//! the score next to each other as `NAME.mid` and `NAME.png` (NAME: the WAV's file stem).
+//! `hum --fetch KEY [--out DIR] [--force]` saves a past transcription's files as `KEY.mid` and
+//! `KEY.png`. Files never replace existing ones unless `--force`: both take the first number
+//! free for both, `NAME (1).mid` and `NAME (1).png`.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -8,46 +11,77 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Map, Value};
 
 use crate::failure::Failure;
+use crate::place;
+use crate::save::{fetch_to, Dest};
 use crate::session::Session;
 use crate::transfer::local;
 
 /// What `hum` produced.
 pub struct Hummed {
-    /// The `melody.transcribe` reply (key, notes, tempo, ...).
+    /// The `melody.transcribe` reply (key, notes, tempo, ...); `null` for `--fetch`.
     pub reply: Value,
     /// The saved MIDI file and score.
     pub saved: Vec<PathBuf>,
 }
 
-/// Transcribes `wav` and saves its MIDI file and score into `dir`.
-pub fn hum(session: &mut Session, wav: &Path, dir: &Path) -> Result<Hummed, Failure> {
+/// Transcribes `wav` with `options` (the server's `tempo_bpm`, `min_note_ms`, `title`) and
+/// saves its MIDI file and score into `dir`.
+pub fn hum(
+    session: &mut Session,
+    wav: &Path,
+    mut options: Map<String, Value>,
+    dir: &Path,
+    force: bool,
+) -> Result<Hummed, Failure> {
     let stem = wav
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "melody".into());
     let len = fs::metadata(wav).map_err(|e| local(wav, e))?.len();
-    let mut file = File::open(wav).map_err(|e| local(wav, e))?;
-    let args = obj(json!({"title": stem}));
-    let reply = session.upload("melody.transcribe", args, &mut file, len, &mut |_| {})?;
+    let mut file = crate::cancel::Reader(File::open(wav).map_err(|e| local(wav, e))?);
+    options.entry("title").or_insert_with(|| json!(stem));
+    let reply = session.upload("melody.transcribe", options, &mut file, len, &mut |_| {})?;
     let key = reply
         .get("key")
         .and_then(Value::as_str)
         .ok_or_else(|| Failure::Local("melody.transcribe answered no key".into()))?
         .to_string();
-    fs::create_dir_all(dir).map_err(|e| local(dir, e))?;
-    let mut saved = Vec::new();
-    for (format, ext) in [("midi", "mid"), ("png", "png")] {
-        let target = dir.join(format!("{stem}.{ext}"));
-        let part = dir.join(format!("{stem}.{ext}.part"));
-        let mut out = File::create(&part).map_err(|e| local(&part, e))?;
-        let args = obj(json!({"key": key, "format": format}));
-        session.download("melody.fetch", args, &mut |_| {}, &mut out, &mut |_| {})?;
-        out.sync_all().map_err(|e| local(&part, e))?;
-        fs::rename(&part, &target).map_err(|e| local(&target, e))?;
-        saved.push(target);
-    }
+    let saved = fetch(session, &key, &stem, dir, force)?;
     Ok(Hummed { reply, saved })
+}
+
+/// Saves transcription `key`'s MIDI file and score as `dir/STEM.mid` and `dir/STEM.png`.
+pub fn fetch(
+    session: &mut Session,
+    key: &str,
+    stem: &str,
+    dir: &Path,
+    force: bool,
+) -> Result<Vec<PathBuf>, Failure> {
+    let stem = crate::transfer::safe_name(stem);
+    let formats = [("midi", "mid"), ("png", "png")];
+    let targets: Vec<PathBuf> = formats
+        .iter()
+        .map(|(_, ext)| dir.join(format!("{stem}.{ext}")))
+        .collect();
+    let from = if force {
+        0
+    } else {
+        place::free_index(&targets)
+    };
+    let mut saved = Vec::new();
+    for ((format, _), target) in formats.iter().zip(&targets) {
+        let args = obj(json!({"key": key, "format": format}));
+        let dest = Dest::Path {
+            target,
+            numbered: true,
+            from,
+        };
+        let (_, path) = fetch_to(session, "melody.fetch", args, dest, force)?;
+        saved.push(path);
+    }
+    Ok(saved)
 }
 
 fn obj(v: Value) -> Map<String, Value> {

@@ -16,6 +16,10 @@
 //! - `sandbox`: the files, servers and environment variables a script may reach.
 //! - `files`: listing a folder with a glob, for scripts.
 //! - `cancel`: Ctrl-C during a command in the interactive shell.
+//! - `receive`, `save`, `place`, `hum`: `download`, `save`, `hum`, `logout`; where received
+//!   files go (never over an existing file without `--force`).
+//! - `opts`: `--flag VALUE` options of the shell's own commands.
+//! - `term` and `pager`: colours and animations (`--color`, `NO_COLOR`, `TERM=dumb`), paging.
 //! - `failure`: why a command failed and the exit code for it.
 
 mod cancel;
@@ -25,13 +29,19 @@ mod files;
 mod formats;
 mod hum;
 mod limits;
-mod line;
+use kino_shell::line;
+mod opts;
+mod pager;
+mod place;
+mod receive;
 mod render;
 mod repl;
 mod sandbox;
+mod save;
 mod script;
 mod session;
 mod shell;
+mod term;
 mod transfer;
 mod usage;
 
@@ -52,6 +62,7 @@ use crate::render::Style;
 use crate::script::RunOptions;
 use crate::session::Session;
 use crate::shell::{Flow, Shell};
+use crate::term::ColorChoice;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -121,6 +132,12 @@ struct Cli {
     /// Most memory a script may add to the shell's, in MiB
     #[arg(long, value_name = "MIB", default_value_t = ScriptLimits::default().memory >> 20, global = true)]
     script_max_memory: usize,
+    /// Colours: auto (a terminal without NO_COLOR or TERM=dumb), always or never
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, global = true)]
+    color: ColorChoice,
+    /// Never page long output (by default it goes through $PAGER, `less -FRX`, on a terminal)
+    #[arg(long, global = true)]
+    no_pager: bool,
     #[command(subcommand)]
     run: Option<Run>,
 }
@@ -143,8 +160,16 @@ fn main() -> ExitCode {
     let mut style = Style::detect(json);
     style.format = cli.format.unwrap_or(style.format);
     style.header = !cli.no_header;
+    style.color = term::colors(cli.color, style.tty_err);
+    // `tty_err` decides progress bars: none on a dumb terminal or with NO_COLOR.
+    style.tty_err = term::animations(style.tty_err);
+    pager::configure(!cli.no_pager);
     let interactive = cli.command.is_none() && cli.run.is_none() && io::stdin().is_terminal();
-    if cli.command.is_none() && cli.run.is_none() && !interactive {
+    if cli.command.is_none()
+        && cli.run.is_none()
+        && !interactive
+        && cli.color != ColorChoice::Always
+    {
         // Piped input: plain output for programs, no colours.
         style.color = false;
     }
@@ -167,7 +192,7 @@ fn run(mut cli: Cli, style: Style, interactive: bool) -> Result<(), Failure> {
             render::error(
                 style,
                 None,
-                &format!("{}: {e}; the next command retries", cli.addr),
+                &format!("{}: {}", cli.addr, failure::client_error(&e)),
             );
             Session::offline(&cli.addr)
         }

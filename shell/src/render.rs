@@ -43,23 +43,19 @@ impl Style {
 
 /// Writes one command's result to standard output.
 pub fn data(style: Style, value: &Value) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    match style.format {
-        Format::Json => writeln!(out, "{value}")?,
-        Format::Csv => write!(
-            out,
-            "{}",
-            formats::delimited(value, b',', style.header, LEADING)
-        )?,
-        Format::Tsv => write!(
-            out,
+    let text = match style.format {
+        Format::Json => format!("{value}\n"),
+        Format::Csv => format!("{}", formats::delimited(value, b',', style.header, LEADING)),
+        Format::Tsv => format!(
             "{}",
             formats::delimited(value, b'\t', style.header, LEADING)
-        )?,
-        Format::Plain => write!(out, "{}", formats::plain(value, style.header, LEADING))?,
-        Format::Table if !style.header => write!(out, "{}", formats::plain(value, false, LEADING))?,
-        Format::Table => write!(out, "{}", human(value, style.tty_out))?,
-    }
+        ),
+        Format::Plain => format!("{}", formats::plain(value, style.header, LEADING)),
+        Format::Table if !style.header => format!("{}", formats::plain(value, false, LEADING)),
+        Format::Table => return crate::pager::write(&human(value, style.tty_out)),
+    };
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
     out.flush()
 }
 

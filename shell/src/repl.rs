@@ -5,7 +5,7 @@
 use rustyline::config::Configurer;
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
-use rustyline::{CompletionType, Config, Editor};
+use rustyline::{ColorMode, CompletionType, Config, Editor};
 use std::path::PathBuf;
 
 use crate::cancel;
@@ -15,11 +15,15 @@ use crate::line;
 use crate::render;
 use crate::shell::{Flow, Shell};
 
-/// `kino alice@127.0.0.1:1688> `, or `kino 127.0.0.1:1688> ` before a login. One line: a
-/// prompt with a newline confuses the editor's redraw.
+/// `kino alice@127.0.0.1:1688> ` while logged in, `kino 127.0.0.1:1688> ` when connected
+/// without a login, `kino (disconnected) 127.0.0.1:1688> ` when the connection is gone (the
+/// next command reconnects). One line: a prompt with a newline confuses the editor's redraw.
 fn prompt(shell: &Shell) -> String {
     let session = shell.session.borrow();
-    match session.user() {
+    if !session.is_connected() {
+        return format!("kino (disconnected) {}> ", session.addr());
+    }
+    match session.logged_in_now() {
         Some(u) => format!("kino {}@{}> ", u.name, session.addr()),
         None => format!("kino {}> ", session.addr()),
     }
@@ -42,16 +46,24 @@ pub fn run(shell: &mut Shell) -> Result<(), Failure> {
         .completion_type(CompletionType::List)
         .max_history_size(5_000)
         .map_err(|e| Failure::Local(format!("history settings: {e}")))?
+        .color_mode(match shell.style.color {
+            true => ColorMode::Enabled,
+            false => ColorMode::Disabled,
+        })
         .build();
     let mut editor: Editor<KinoHelper, DefaultHistory> = Editor::with_config(config)
         .map_err(|e| Failure::Local(format!("starting the line editor: {e}")))?;
     editor.set_history_ignore_dups(true).ok();
-    editor.set_helper(Some(KinoHelper::new(shell.session.clone())));
+    editor.set_helper(Some(KinoHelper::new(
+        shell.session.clone(),
+        shell.style.color,
+    )));
     let history = history_path();
     if let Some(path) = history.as_ref().filter(|p| p.exists()) {
         // A damaged history file costs the history, not the shell.
         let _ = editor.load_history(path);
     }
+    shell.session.borrow_mut().set_interactive(true);
     if let Err(e) = cancel::install() {
         render::note(&format!("Ctrl-C will end the shell during commands: {e}"));
     }

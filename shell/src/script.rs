@@ -366,7 +366,8 @@ fn register(engine: &mut Engine, current: Current, args: Array, style: Style, bo
             let id = u64::try_from(id).map_err(|_| thrown("local", "a movie id is >= 0"))?;
             b.sandbox.path(dir).map_err(refused)?;
             let session = cur.borrow().clone();
-            let path = transfer::download(&mut session.borrow_mut(), id, Path::new(dir), style)
+            let out = crate::place::Out::Dir(dir.into());
+            let path = transfer::download(&mut session.borrow_mut(), id, &out, false, style)
                 .map_err(from_failure)?;
             Ok(path.display().to_string().into())
         }

@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 
 use kino_client::{Client, ClientError};
-use kino_proto::CommandInfo;
+use kino_proto::{CommandInfo, ErrorCode, Page};
 use serde_json::{json, Map, Value};
 
 use crate::render;
@@ -26,6 +26,11 @@ pub struct Session {
     token: Option<String>,
     user: Option<LoggedIn>,
     commands: Vec<CommandInfo>,
+    /// A person at a terminal: an expired session found on reconnect offers the password
+    /// prompt.
+    interactive: bool,
+    /// The last reply's place in its list, if it was a page.
+    last_page: Option<Page>,
 }
 
 impl Session {
@@ -45,7 +50,14 @@ impl Session {
             token: None,
             user: None,
             commands: Vec::new(),
+            interactive: false,
+            last_page: None,
         }
+    }
+
+    /// Marks the session as used by a person at a terminal.
+    pub fn set_interactive(&mut self, on: bool) {
+        self.interactive = on;
     }
 
     /// The server address as given.
@@ -97,22 +109,59 @@ impl Session {
         }
     }
 
-    /// After a reconnect: checks the token still names a session, else forgets the login.
+    /// After a reconnect: checks the token still names a session, else forgets the login (and,
+    /// at a terminal, offers the password prompt for the same user).
     fn reauthenticate(&mut self, c: &mut Client) -> Result<(), ClientError> {
         let token = self.token.clone().unwrap_or_default();
         let who = c.call("whoami", json!({ "session": token }))?;
         if who.get("logged_in").and_then(Value::as_bool) == Some(true) {
             let name = who.get("name").and_then(Value::as_str).unwrap_or("?");
             render::note(&format!("reconnected to {} as {name}", self.addr));
-        } else {
+            return Ok(());
+        }
+        let name = self.user.take().map(|u| u.name).unwrap_or_default();
+        self.token = None;
+        if !self.interactive || name.is_empty() {
             render::note(&format!(
-                "reconnected to {}; the session has expired, log in again",
+                "reconnected to {}; the session has expired, log in again (`login {name}`)",
                 self.addr
             ));
-            self.token = None;
-            self.user = None;
+            return Ok(());
+        }
+        let asked = rpassword::prompt_password(format!(
+            "reconnected to {}; the session has expired. Password for {name} (empty: stay logged out): ",
+            self.addr
+        ));
+        match asked {
+            Ok(p) if !p.is_empty() => {
+                let data = c.call("auth.login", json!({"name": name, "password": p}))?;
+                self.remember_login(&data);
+                render::note(&format!("logged in again as {name}"));
+            }
+            _ => render::note("staying logged out; `login NAME` logs in"),
         }
         Ok(())
+    }
+
+    /// Whether a connection is open and logged in (the prompt shows `NAME@` only then).
+    pub fn logged_in_now(&self) -> Option<&LoggedIn> {
+        self.user.as_ref().filter(|_| self.client.is_some())
+    }
+
+    /// Ends the login: `auth.logout` on the server when connected, and the shell forgets the
+    /// token either way.
+    pub fn logout(&mut self) -> Result<(), ClientError> {
+        let result = match self.client.is_some() && self.token.is_some() {
+            true => self.call("auth.logout", Map::new()).map(|_| ()),
+            false => Ok(()),
+        };
+        self.token = None;
+        self.user = None;
+        match result {
+            // An expired session is as logged out as it gets.
+            Err(ClientError::Server(_)) => Ok(()),
+            other => other,
+        }
     }
 
     /// Runs `f` on the connection; a failure of the connection itself (or of the local side
@@ -122,15 +171,22 @@ impl Session {
         &mut self,
         f: impl FnOnce(&mut Client, Option<&str>) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
+        // Connect first: a reconnect may log in again and change the token.
+        self.client()?;
         let token = self.token.clone();
         let client = self.client()?;
+        let _armed = crate::cancel::arm(client.stream_handle().ok());
+        if crate::cancel::requested() {
+            return Err(ClientError::Io(crate::cancel::error()));
+        }
         let result = f(client, token.as_deref());
-        if let Err(e) = &result {
+        match &result {
             // The failure itself is reported by the caller (which may be a script that
             // catches it); the connection is simply dropped so the next command reconnects.
-            if !matches!(e, ClientError::Server(_)) {
-                self.client = None;
-            }
+            // An over-long frame is refused and the server closes the connection.
+            Err(ClientError::Server(b)) if b.code == ErrorCode::TooLarge => self.client = None,
+            Err(ClientError::Server(_)) | Ok(_) => {}
+            Err(_) => self.client = None,
         }
         result
     }
@@ -138,8 +194,10 @@ impl Session {
     /// Sends one command and returns its `data`. Logins and logouts typed as raw commands
     /// update the shell's idea of who is logged in.
     pub fn call(&mut self, command: &str, args: Map<String, Value>) -> Result<Value, ClientError> {
+        let mut page = None;
         let data = self.with_client(|c, token| {
-            let data = c.call(command, with_token(args, token))?;
+            let (data, p) = c.call_paged(command, with_token(args, token))?;
+            page = p;
             // Any reply with `file_size` is followed by that many bytes (the protocol's rule);
             // skip them so the connection stays in step even for a command called raw.
             let n = data.get("file_size").and_then(Value::as_u64).unwrap_or(0);
@@ -148,6 +206,7 @@ impl Session {
             }
             Ok(data)
         })?;
+        self.last_page = page;
         match command {
             "auth.login" => self.remember_login(&data),
             "auth.logout" => {
@@ -157,6 +216,11 @@ impl Session {
             _ => {}
         }
         Ok(data)
+    }
+
+    /// The last command's place in its list, when its reply was a page.
+    pub fn last_page(&self) -> Option<Page> {
+        self.last_page
     }
 
     /// Logs in; the token is kept for reconnects (the password is not kept).

@@ -6,12 +6,11 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use kino_proto::PayloadKind;
 use serde_json::{json, Map, Value};
 
 use crate::failure::Failure;
-use crate::hum;
 use crate::line::{self, Line, Word};
+use crate::receive;
 use crate::render::{self, Style};
 use crate::script::{self, RunOptions};
 use crate::session::Session;
@@ -37,14 +36,20 @@ pub const LOCAL: &[(&str, &str, &str)] = &[
     ),
     (
         "download",
-        "download ID [--out DIR]",
+        "download ID [--out PATH] [--force]",
         "download a movie; run again to resume",
     ),
     (
         "hum",
-        "hum PATH.wav [--out DIR]",
-        "transcribe a hummed tune; saves NAME.mid and NAME.png",
+        "hum PATH.wav [tempo_bpm=N] [min_note_ms=N] [title=T] [--out DIR] [--force]",
+        "transcribe a hummed tune; saves NAME.mid and NAME.png (`hum --fetch KEY`: a past one)",
     ),
+    (
+        "save",
+        "save COMMAND [ARGS...] --out PATH [--force]",
+        "run a command whose reply carries a file and save the file",
+    ),
+    ("logout", "logout", "end this login (the connection stays)"),
     (
         "run",
         "run SCRIPT [ARGS...]",
@@ -94,13 +99,15 @@ impl Shell {
             "upload" => self.upload(&line)?,
             "download" => self.download(&line)?,
             "hum" => self.hum(&line)?,
+            "save" => self.save(&line)?,
+            "logout" => self.logout()?,
             "run" => self.run_script(&line)?,
             _ => self.server_command(&line)?,
         }
         Ok(Flow::Continue)
     }
 
-    fn print(&self, value: &Value) -> Result<(), Failure> {
+    pub(crate) fn print(&self, value: &Value) -> Result<(), Failure> {
         render::data(self.style, value).map_err(Failure::from_stdout)
     }
 
@@ -123,23 +130,15 @@ impl Shell {
                 )));
             }
         }
-        match info.as_ref().map(|i| i.payload) {
-            Some(PayloadKind::Upload) => {
-                return Err(Failure::Usage(format!(
-                    "`{}` sends a file: use `upload PATH`",
-                    line.command
-                )))
-            }
-            Some(PayloadKind::Download) => {
-                return Err(Failure::Usage(format!(
-                    "`{}` receives a file: use `download ID`",
-                    line.command
-                )))
-            }
-            _ => {}
+        if let Some(advice) = info
+            .as_ref()
+            .and_then(|i| receive::payload_advice(&line.command, i.payload))
+        {
+            return Err(Failure::Usage(advice));
         }
         let args = line::server_args(info.as_ref(), &line.words).map_err(Failure::Usage)?;
         let data = self.session.borrow_mut().call(&line.command, args)?;
+        let page = self.session.borrow().last_page();
         if line.command == "vip.buy" || data.get("is_vip") == Some(&json!(true)) {
             self.session.borrow_mut().set_vip();
         }
@@ -151,7 +150,11 @@ impl Shell {
             }
             (_, d) => d,
         };
-        self.print(&shown)
+        self.print(&shown)?;
+        if let Some(page) = page {
+            receive::page_note(self.style, line, page);
+        }
+        Ok(())
     }
 
     fn login(&mut self, line: &Line) -> Result<(), Failure> {
@@ -240,79 +243,6 @@ impl Shell {
             }
         };
         self.print(&value)
-    }
-
-    fn download(&mut self, line: &Line) -> Result<(), Failure> {
-        let usage = || Failure::Usage("usage: download ID [--out DIR]".into());
-        let (id, dir) = match line.words.as_slice() {
-            [Word::Plain(id)] => (id, "."),
-            [Word::Plain(id), Word::Flag(f), Word::Plain(d)]
-            | [Word::Flag(f), Word::Plain(d), Word::Plain(id)]
-                if f == "out" =>
-            {
-                (id, d.as_str())
-            }
-            _ => return Err(usage()),
-        };
-        let id: u64 = id.parse().map_err(|_| usage())?;
-        let path = transfer::download(
-            &mut self.session.borrow_mut(),
-            id,
-            Path::new(dir),
-            self.style,
-        )?;
-        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let shown = path.display().to_string();
-        let value = if self.style.json {
-            json!({"path": shown, "size": size})
-        } else {
-            json!(format!("saved {shown} ({size} bytes)"))
-        };
-        self.print(&value)
-    }
-
-    fn hum(&mut self, line: &Line) -> Result<(), Failure> {
-        let usage = || Failure::Usage("usage: hum PATH.wav [--out DIR]".into());
-        let (wav, dir) = match line.words.as_slice() {
-            [Word::Plain(p)] => (p, "."),
-            [Word::Plain(p), Word::Flag(f), Word::Plain(d)]
-            | [Word::Flag(f), Word::Plain(d), Word::Plain(p)]
-                if f == "out" =>
-            {
-                (p, d.as_str())
-            }
-            _ => return Err(usage()),
-        };
-        let done = hum::hum(
-            &mut self.session.borrow_mut(),
-            Path::new(wav),
-            Path::new(dir),
-        )?;
-        if self.style.json {
-            let mut reply = done.reply;
-            reply["saved"] = json!(done
-                .saved
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>());
-            return self.print(&reply);
-        }
-        let notes = done.reply.get("notes").cloned().unwrap_or(json!([]));
-        if notes.as_array().is_some_and(|n| n.is_empty()) {
-            self.print(&json!("no notes found"))?;
-        } else {
-            self.print(&notes)?;
-        }
-        let tempo = done
-            .reply
-            .get("tempo_bpm")
-            .and_then(Value::as_f64)
-            .unwrap_or(0.0);
-        let saved: Vec<String> = done.saved.iter().map(|p| p.display().to_string()).collect();
-        self.print(&json!(format!(
-            "tempo {tempo:.0} bpm; saved {}",
-            saved.join(", ")
-        )))
     }
 
     fn run_script(&mut self, line: &Line) -> Result<(), Failure> {

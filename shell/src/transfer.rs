@@ -8,7 +8,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressState, ProgressStyle};
+use indicatif::{HumanBytes, ProgressBar, ProgressState, ProgressStyle};
 use kino_client::ClientError;
 use kino_proto::ErrorCode;
 use md5::{Digest, Md5};
@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 
 use crate::cancel;
 use crate::failure::Failure;
+use crate::place::{self, Out};
 use crate::render::Style;
 use crate::session::Session;
 
@@ -102,23 +103,25 @@ pub fn upload(
     }
 }
 
-/// Downloads movie `id` into `dir`, resuming from `NAME.part` when an earlier attempt left
-/// one. Returns the final path: `NAME`, or the first free `NAME (N).EXT` when `NAME` exists.
+/// Downloads movie `id` to `out`, resuming from `NAME.part` when an earlier attempt left one.
+/// The partial file is created only once bytes arrive, so a refusal leaves nothing behind.
+/// Returns the final path (see [`place`]).
 pub fn download(
     session: &mut Session,
     id: u64,
-    dir: &Path,
+    out: &Out,
+    force: bool,
     style: Style,
 ) -> Result<PathBuf, Failure> {
-    let movie = find_movie(session, id);
-    let field = |k: &str| movie.as_ref().and_then(|m| m.get(k)).cloned();
+    out.check(force)?;
+    let movie = find_movie(session, id)?;
+    let field = |k: &str| movie.get(k).cloned();
     let name = field("name")
         .and_then(|v| v.as_str().map(safe_name))
         .unwrap_or_else(|| format!("movie-{id}"));
     let size = field("size").and_then(|v| v.as_u64());
-    fs::create_dir_all(dir).map_err(|e| local(dir, e))?;
-    let target = dir.join(&name);
-    let part = dir.join(format!("{name}.part"));
+    let target = out.target(&name);
+    let part = place::part_of(&target);
     // Appending through a link planted in the folder would write somewhere else.
     if fs::symlink_metadata(&part).is_ok_and(|m| !m.is_file()) {
         return Err(Failure::Local(format!(
@@ -137,19 +140,22 @@ pub fn download(
         hash_into(&part, &mut hasher, &bar)?;
         bar.finish_and_clear();
     }
+    let placing = Placing {
+        target: &target,
+        force,
+        numbered: matches!(out, Out::Dir(_)),
+    };
     if offset > 0 && Some(offset) == size {
         let want = field("md5").and_then(|v| v.as_str().map(str::to_string));
         let got = hex::encode(hasher.finalize());
-        return finish(&part, &target, offset, want.as_deref(), &got);
+        return finish(&part, &placing, offset, want.as_deref(), &got);
     }
-    let file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(offset == 0)
-        .append(offset > 0)
-        .open(&part)
-        .map_err(|e| local(&part, e))?;
-    let mut out = HashingWriter { file, hasher };
+    let mut sink = HashingWriter {
+        path: part.clone(),
+        file: None,
+        append: offset > 0,
+        hasher,
+    };
     let free = field("free").and_then(|v| v.as_bool()).unwrap_or(false);
     let bar = waiting_bar(style, field("wait_s").and_then(|v| v.as_u64()), free);
     let reply_bar = bar.clone();
@@ -167,29 +173,75 @@ pub fn download(
         "movies.download",
         obj(json!({ "movie_id": id, "offset": offset })),
         &mut on_reply,
-        &mut out,
+        &mut sink,
         &mut |n| progress_bar.set_position(offset + n),
     );
     bar.finish_and_clear();
-    if got.is_err() && cancel::requested() {
-        return Err(Failure::Local(format!(
-            "download interrupted; run it again to resume from {}",
-            part.display()
-        )));
-    }
-    let data = got?;
-    out.file.sync_all().map_err(|e| local(&part, e))?;
-    let HashingWriter { file, hasher } = out;
+    let data = match got {
+        Ok(data) => data,
+        Err(e) => return Err(interrupted(e, id, &part, sink.file.is_some() || offset > 0)),
+    };
+    let file = sink.open()?;
+    file.sync_all().map_err(|e| local(&part, e))?;
+    let HashingWriter { file, hasher, .. } = sink;
     drop(file);
     let total = data.get("size").and_then(Value::as_u64).unwrap_or(0);
     let md5 = data.get("md5").and_then(Value::as_str);
-    finish(&part, &target, total, md5, &hex::encode(hasher.finalize()))
+    finish(&part, &placing, total, md5, &hex::encode(hasher.finalize()))
 }
 
-/// A file that hashes what is written to it: the download's MD5 costs no second read.
+/// A failed or stopped download, saying what is kept and how to go on.
+fn interrupted(e: ClientError, id: u64, part: &Path, started: bool) -> Failure {
+    if matches!(e, ClientError::Server(_)) {
+        return e.into();
+    }
+    let have = fs::metadata(part).map(|m| m.len()).unwrap_or(0);
+    let why = if cancel::requested() {
+        "stopped (Ctrl-C)"
+    } else {
+        "interrupted (the connection was lost)"
+    };
+    if !started || have == 0 {
+        return Failure::Local(format!(
+            "download {why} before any byte arrived; nothing was saved"
+        ));
+    }
+    Failure::Local(format!(
+        "transfer {why}; `download {id}` resumes from {} ({} is kept)",
+        HumanBytes(have),
+        part.display()
+    ))
+}
+
+/// A partial file created at the first byte, hashing what is written to it: the download's
+/// MD5 costs no second read.
 struct HashingWriter {
-    file: File,
+    path: PathBuf,
+    file: Option<File>,
+    append: bool,
     hasher: Md5,
+}
+
+impl HashingWriter {
+    fn open(&mut self) -> Result<&mut File, Failure> {
+        if self.file.is_none() {
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                fs::create_dir_all(dir).map_err(|e| local(dir, e))?;
+            }
+            let file = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(!self.append)
+                .append(self.append)
+                .open(&self.path)
+                .map_err(|e| local(&self.path, e))?;
+            self.file = Some(file);
+        }
+        match self.file.as_mut() {
+            Some(f) => Ok(f),
+            None => Err(Failure::Local("no partial file".into())),
+        }
+    }
 }
 
 impl Write for HashingWriter {
@@ -197,21 +249,36 @@ impl Write for HashingWriter {
         if cancel::requested() {
             return Err(cancel::error());
         }
-        let n = self.file.write(buf)?;
+        let file = match self.open() {
+            Ok(f) => f,
+            Err(Failure::Local(m)) => return Err(io::Error::other(m)),
+            Err(_) => return Err(io::Error::other("cannot open the partial file")),
+        };
+        let n = file.write(buf)?;
         self.hasher.update(&buf[..n]);
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
+        match self.file.as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
     }
+}
+
+/// Where a finished download goes.
+struct Placing<'a> {
+    target: &'a Path,
+    force: bool,
+    numbered: bool,
 }
 
 /// Checks a complete partial file against the server's size and MD5 and moves it into
 /// place; a bad one is removed so the next attempt starts clean.
 fn finish(
     part: &Path,
-    target: &Path,
+    to: &Placing,
     size: u64,
     want: Option<&str>,
     got: &str,
@@ -228,65 +295,22 @@ fn finish(
             let _ = fs::remove_file(part);
             return Err(Failure::Local(format!(
                 "{}: MD5 {got} does not match the server's {want}; the partial file was removed",
-                target.display()
+                to.target.display()
             )));
         }
     }
-    place(part, target)
+    place::place(part, to.target, to.force, to.numbered, 0)
 }
 
-/// Moves `part` to `target`, or to the first of `NAME (1).EXT`, `NAME (2).EXT`, ... that does
-/// not exist: a download never replaces a file. A hard link claims the name atomically; on a
-/// file system without hard links, a checked rename.
-fn place(part: &Path, target: &Path) -> Result<PathBuf, Failure> {
-    for n in 0..10_000u32 {
-        let candidate = numbered(target, n);
-        match fs::hard_link(part, &candidate) {
-            Ok(()) => {
-                fs::remove_file(part).map_err(|e| local(part, e))?;
-                return Ok(candidate);
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(_) if fs::symlink_metadata(&candidate).is_ok() => continue,
-            Err(_) => {
-                fs::rename(part, &candidate).map_err(|e| local(&candidate, e))?;
-                return Ok(candidate);
-            }
-        }
-    }
-    Err(Failure::Local(format!(
-        "{}: no free name left for the download; {} is kept",
-        target.display(),
-        part.display()
-    )))
-}
-
-/// `target` itself for 0, else `NAME (n).EXT` (`NAME (n)` without an extension).
-fn numbered(target: &Path, n: u32) -> PathBuf {
-    if n == 0 {
-        return target.to_path_buf();
-    }
-    let stem = target
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name = match target.extension() {
-        Some(ext) => format!("{stem} ({n}).{}", ext.to_string_lossy()),
-        None => format!("{stem} ({n})"),
-    };
-    target.with_file_name(name)
-}
-
-/// The catalogue entry of movie `id` (name, size, md5, free), from `movies.get`: the partial
-/// file is named after the movie, so the name is needed before the download starts.
-fn find_movie(session: &mut Session, id: u64) -> Option<Value> {
-    session
-        .call("movies.get", obj(json!({"movie_id": id})))
-        .ok()
+/// The catalogue entry of movie `id` (name, size, md5, free, wait_s), from `movies.get`: the
+/// partial file is named after the movie, so the name is needed before the download starts;
+/// an unknown movie or a missing login is refused here, before any file is touched.
+fn find_movie(session: &mut Session, id: u64) -> Result<Value, Failure> {
+    Ok(session.call("movies.get", obj(json!({"movie_id": id})))?)
 }
 
 /// The last path component of a server-sent name, never `..` or empty: a file name only.
-fn safe_name(name: &str) -> String {
+pub fn safe_name(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = last.chars().filter(|c| !c.is_control()).collect();
     match cleaned.as_str() {
@@ -367,13 +391,5 @@ mod tests {
         assert_eq!(safe_name("../../etc/passwd"), "passwd");
         assert_eq!(safe_name(".."), "movie");
         assert_eq!(safe_name("a\\b.mp4"), "b.mp4");
-    }
-
-    #[test]
-    fn numbered_names_keep_the_extension() {
-        let t = Path::new("d/Metropolis (1927).txt");
-        assert_eq!(numbered(t, 0), t);
-        assert_eq!(numbered(t, 2), Path::new("d/Metropolis (1927) (2).txt"));
-        assert_eq!(numbered(Path::new("d/reel"), 1), Path::new("d/reel (1)"));
     }
 }

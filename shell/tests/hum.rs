@@ -80,3 +80,87 @@ fn hum_prints_notes_and_saves_midi_and_png() {
     assert!(ran.stderr.contains("bad_args"), "{}", ran.stderr);
     assert!(!dir.path().join("bad.mid").exists());
 }
+
+#[test]
+fn hum_takes_the_servers_options_never_overwrites_and_saves_past_results() {
+    let s = server_with(vec![Arc::new(kino_melody::Melody)]);
+    add_user(&s, "singer", "singer-pw-1");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tune.wav"), tune()).unwrap();
+    let singer = || kino(&s).user("singer", "singer-pw-1").cwd(dir.path());
+
+    // The raw payload commands point at the shell commands that handle them.
+    let ran = singer().args(["-c", "melody.transcribe"]).run();
+    ran.expect_code(2);
+    assert!(ran.stderr.contains("`hum PATH.wav`"), "{}", ran.stderr);
+    assert!(!ran.stderr.contains("upload PATH"), "{}", ran.stderr);
+    let ran = singer()
+        .args(["-c", "melody.fetch key=abc format=png"])
+        .run();
+    ran.expect_code(2);
+    assert!(ran.stderr.contains("hum --fetch KEY"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("save melody.fetch"), "{}", ran.stderr);
+    assert!(!ran.stderr.contains("download ID"), "{}", ran.stderr);
+
+    // The server's options go through.
+    let ran = singer()
+        .args([
+            "--json",
+            "-c",
+            "hum tune.wav tempo_bpm=90 min_note_ms=50 title=Ode",
+        ])
+        .run();
+    let reply = ran.expect_code(0).json_lines().remove(0);
+    assert_eq!(reply["tempo_bpm"], json!(90.0), "{reply}");
+    let key = reply["key"].as_str().unwrap().to_string();
+    let first_midi = std::fs::read(dir.path().join("tune.mid")).unwrap();
+
+    // A second run keeps the first files and numbers both new ones alike.
+    let ran = singer().args(["-c", "hum tune.wav"]).run();
+    ran.expect_code(0);
+    assert!(
+        ran.stdout.contains("saved MIDI to ./tune (1).mid")
+            && ran.stdout.contains("saved score to ./tune (1).png"),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("tune.mid")).unwrap(),
+        first_midi
+    );
+    assert!(dir.path().join("tune (1).png").exists());
+    // `--force` replaces.
+    singer()
+        .args(["-c", "hum tune.wav --force"])
+        .run()
+        .expect_code(0);
+    assert!(!dir.path().join("tune (2).mid").exists());
+
+    // A past result: both files by key, or one through the generic `save`.
+    let ran = singer()
+        .args(["-c", &format!("hum --fetch {key} --out past")])
+        .run();
+    ran.expect_code(0);
+    let midi = std::fs::read(dir.path().join(format!("past/{key}.mid"))).unwrap();
+    assert_eq!(&midi[..4], b"MThd");
+    assert!(dir.path().join(format!("past/{key}.png")).exists());
+    let save = format!("save melody.fetch key={key} format=png --out score.png");
+    singer().args(["-c", &save]).run().expect_code(0);
+    let png = std::fs::read(dir.path().join("score.png")).unwrap();
+    assert_eq!(&png[..4], b"\x89PNG");
+    let ran = singer().args(["-c", &save]).run();
+    ran.expect_code(1);
+    assert!(ran.stderr.contains("add --force"), "{}", ran.stderr);
+    singer()
+        .args(["-c", &format!("{save} --force")])
+        .run()
+        .expect_code(0);
+
+    // A refused fetch leaves no partial file.
+    let ran = singer()
+        .args(["-c", "save melody.fetch key=nope --out gone.mid"])
+        .run();
+    ran.expect_code(1);
+    assert!(!dir.path().join("gone.mid.part").exists());
+    assert!(!dir.path().join("gone.mid").exists());
+}

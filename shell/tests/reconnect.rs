@@ -4,64 +4,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 
+use common::proxy::Proxy;
 use common::{add_user, server};
 use serde_json::Value;
-
-/// Forwards connections to `target`; `cut` closes every connection open so far.
-struct Proxy {
-    addr: SocketAddr,
-    open: Arc<Mutex<Vec<TcpStream>>>,
-}
-
-impl Proxy {
-    fn start(target: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let open = Arc::new(Mutex::new(Vec::new()));
-        let list = Arc::clone(&open);
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { return };
-                let Ok(upstream) = TcpStream::connect(target) else {
-                    return;
-                };
-                list.lock().unwrap().push(client.try_clone().unwrap());
-                list.lock().unwrap().push(upstream.try_clone().unwrap());
-                pipe(client.try_clone().unwrap(), upstream.try_clone().unwrap());
-                pipe(upstream, client);
-            }
-        });
-        Proxy { addr, open }
-    }
-
-    fn cut(&self) {
-        for s in self.open.lock().unwrap().drain(..) {
-            let _ = s.shutdown(Shutdown::Both);
-        }
-    }
-}
-
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            match from.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if to.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-        let _ = to.shutdown(Shutdown::Write);
-    });
-}
 
 #[test]
 fn a_dropped_connection_is_reported_and_the_next_command_logs_back_in() {
@@ -104,6 +52,14 @@ fn a_dropped_connection_is_reported_and_the_next_command_logs_back_in() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "one command failed: {stderr}");
     assert!(stderr.contains("the next command reconnects"), "{stderr}");
+    assert!(
+        stderr.contains("the server closed the connection"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("failed to fill") && !stderr.contains("os error"),
+        "{stderr}"
+    );
     assert!(stderr.contains("reconnected to"), "{stderr}");
     assert!(stderr.contains("as alice"), "{stderr}");
 }

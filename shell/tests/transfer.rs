@@ -221,3 +221,88 @@ fn charged_movies_need_a_purchase_and_vips_do_not_wait() {
     ran.expect_code(2);
     assert!(ran.stderr.contains("download ID"), "{ran:?}");
 }
+
+#[test]
+fn refused_downloads_leave_no_file_and_existing_files_are_kept_unless_forced() {
+    let s = server();
+    let src = tempfile::tempdir().unwrap();
+    write_file(&src.path().join("reel.mp4"), 5_000, 21);
+    kino(&s)
+        .root()
+        .cwd(src.path())
+        .args(["-c", "upload reel.mp4 --paid"])
+        .run()
+        .expect_code(0);
+    let id = id_of(&s, "reel.mp4");
+    let original = std::fs::read(src.path().join("reel.mp4")).unwrap();
+    add_user(&s, "alice", "alice-pw-1");
+    let out = tempfile::tempdir().unwrap();
+    let empty = |why: &str| {
+        let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().collect();
+        assert!(left.is_empty(), "{why}: {left:?}");
+    };
+
+    // Unknown id, not logged in, not bought: refused, and no `.part` left behind.
+    let alice = || kino(&s).user("alice", "alice-pw-1").cwd(out.path());
+    alice().args(["-c", "download 999"]).run().expect_code(1);
+    empty("unknown id");
+    let ran = kino(&s)
+        .cwd(out.path())
+        .args(["-c", &format!("download {id}")])
+        .run();
+    ran.expect_code(1);
+    assert!(ran.stderr.contains("unauthenticated"), "{ran:?}");
+    empty("not logged in");
+    alice()
+        .args(["-c", &format!("download {id}")])
+        .run()
+        .expect_code(1);
+    empty("not bought");
+
+    // Into a folder: an existing file is kept, the download takes `NAME (1).EXT`; `--force`
+    // replaces it.
+    std::fs::write(out.path().join("reel.mp4"), b"mine").unwrap();
+    alice()
+        .args(["-c", &format!("movies.buy {id}")])
+        .run()
+        .expect_code(0);
+    let admin = alice;
+    let ran = admin().args(["-c", &format!("download {id}")]).run();
+    ran.expect_code(0);
+    assert!(ran.stdout.contains("saved ./reel (1).mp4"), "{ran:?}");
+    assert_eq!(std::fs::read(out.path().join("reel.mp4")).unwrap(), b"mine");
+    admin()
+        .args(["-c", &format!("download {id} --force")])
+        .run()
+        .expect_code(0);
+    assert_eq!(
+        std::fs::read(out.path().join("reel.mp4")).unwrap(),
+        original
+    );
+    assert!(!out.path().join("reel (2).mp4").exists());
+
+    // `--out` as a file path: refused when it exists, replaced with `--force`.
+    let ran = admin()
+        .args(["-c", &format!("download {id} --out keep/film.mp4")])
+        .run();
+    ran.expect_code(0);
+    assert!(ran.stdout.contains("saved keep/film.mp4"), "{ran:?}");
+    std::fs::write(out.path().join("keep/film.mp4"), b"edited").unwrap();
+    let ran = admin()
+        .args(["-c", &format!("download {id} --out keep/film.mp4")])
+        .run();
+    ran.expect_code(1);
+    assert!(ran.stderr.contains("exists; add --force"), "{ran:?}");
+    assert_eq!(
+        std::fs::read(out.path().join("keep/film.mp4")).unwrap(),
+        b"edited"
+    );
+    admin()
+        .args(["-c", &format!("download {id} --out keep/film.mp4 --force")])
+        .run()
+        .expect_code(0);
+    assert_eq!(
+        std::fs::read(out.path().join("keep/film.mp4")).unwrap(),
+        original
+    );
+}

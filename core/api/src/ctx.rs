@@ -58,7 +58,18 @@ pub enum SessionChange {
     Unbind(String),
 }
 
+/// Nested [`Ctx::call`]s allowed under one request; the next one is `internal`. A command that
+/// calls itself would otherwise overflow the worker's stack and abort the whole server.
+pub const MAX_CALL_DEPTH: u32 = 16;
+
 /// The context of one command call.
+///
+/// A nested call ([`Ctx::call`]) runs in a child context with the same caller, database and
+/// payload, one level deeper, that cannot change the caller's session:
+/// - a nested [`Ctx::begin_session`] creates the session (its token is in the nested command's
+///   reply, for the calling handler to pass on) but never binds the connection;
+/// - a nested [`Ctx::end_session`] may end only a session begun during the same request; asked
+///   to end the caller's own session it leaves it alive and the nested call fails `internal`.
 pub struct Ctx<'a> {
     host: &'a dyn Host,
     db: &'a mut dyn Database,
@@ -67,6 +78,11 @@ pub struct Ctx<'a> {
     upload: Option<(&'a mut (dyn Read + Send), u64)>,
     session_change: Option<SessionChange>,
     peer: Option<IpAddr>,
+    depth: u32,
+    /// A session begun during this request (at any depth), which `end_session` may end.
+    begun: Option<String>,
+    /// A nested call tried to end the caller's own session.
+    refused_end: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -85,6 +101,9 @@ impl<'a> Ctx<'a> {
             upload: None,
             session_change: None,
             peer: None,
+            depth: 0,
+            begun: None,
+            refused_end: false,
         }
     }
 
@@ -99,6 +118,11 @@ impl<'a> Ctx<'a> {
     /// hooks. Nested [`Ctx::call`]s see the same address.
     pub fn peer(&self) -> Option<IpAddr> {
         self.peer
+    }
+
+    /// How many [`Ctx::call`]s this context is nested under (0 for a request's own handler).
+    pub fn depth(&self) -> u32 {
+        self.depth
     }
 
     /// Attaches the request's payload (core does this for upload commands).
@@ -147,22 +171,45 @@ impl<'a> Ctx<'a> {
 
     /// Logs `who` in on this connection: creates a session, binds the connection to it, and
     /// returns the token with every plugin's login extras (e.g. the newest notice).
+    /// In a nested call the session is created but the connection is not bound to it.
     pub fn begin_session(&mut self, who: Identity) -> (String, Map<String, Value>) {
         let token = self.host.session_begin(&who);
         self.caller = Some(who);
         self.token = Some(token.clone());
-        self.session_change = Some(SessionChange::Bind(token.clone()));
+        self.begun = Some(token.clone());
+        if self.depth == 0 {
+            self.session_change = Some(SessionChange::Bind(token.clone()));
+        }
         let extras = self.host.login_extras(self);
         (token, extras)
     }
 
-    /// Ends the caller's current session and unbinds the connection.
+    /// Ends the session begun during this request if there is one (a login wrapper undoing its
+    /// own login), otherwise the caller's current session, and unbinds the connection. In a
+    /// nested call only a session begun during this request can end: the caller's own session
+    /// stays, and the nested call fails.
     pub fn end_session(&mut self) {
-        if let Some(token) = self.token.take() {
+        let token = match self.begun.take() {
+            Some(begun) => Some(begun),
+            None if self.depth > 0 => {
+                self.refused_end = true;
+                return;
+            }
+            None => self.token.take(),
+        };
+        if let Some(token) = token {
+            if self.token.as_deref() == Some(&token) {
+                self.token = None;
+                self.caller = None;
+            }
             self.host.session_end(&token);
-            self.session_change = Some(SessionChange::Unbind(token));
+            if self.depth == 0 {
+                self.session_change = Some(SessionChange::Unbind(token));
+            }
         }
-        self.caller = None;
+        if self.depth == 0 {
+            self.caller = None;
+        }
     }
 
     /// Ends every session a user has, on every connection.
@@ -203,7 +250,35 @@ impl<'a> Ctx<'a> {
             _ => return Err(CmdError::internal("Ctx::call arguments must be an object")),
         };
         let host = self.host;
-        host.call(self, command, args)
+        let upload = self
+            .upload
+            .as_mut()
+            .map(|(reader, len)| (&mut **reader as &mut (dyn Read + Send), *len));
+        let mut child = Ctx {
+            host,
+            db: &mut *self.db,
+            caller: self.caller.clone(),
+            token: self.token.clone(),
+            upload,
+            session_change: None,
+            peer: self.peer,
+            depth: self.depth + 1,
+            begun: self.begun.clone(),
+            refused_end: false,
+        };
+        let result = host.call(&mut child, command, args);
+        let (took_upload, begun, refused_end) =
+            (child.upload.is_none(), child.begun, child.refused_end);
+        if took_upload {
+            self.upload = None;
+        }
+        self.begun = begun;
+        if refused_end {
+            return Err(CmdError::internal(format!(
+                "{command}: a nested call cannot end the caller's session"
+            )));
+        }
+        result
     }
 
     /// Every command, for `help`.

@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::time::Instant;
 
+use kino_proto::Page;
 use serde_json::Value;
 
 use crate::{CmdError, Ctx};
@@ -44,9 +45,24 @@ pub struct Output {
     /// A reply that answers the request but says no (an older protocol's `{"flag": false}`):
     /// counted as a failed call, though it is sent like a success.
     pub refused: bool,
+    /// A list page's place in the whole list (the reply's `page`).
+    pub page: Option<Page>,
 }
 
 impl Output {
+    /// One page of a list command declared with [`crate::Command::paged`]: the rows, and
+    /// `total`, the rows the whole list holds, so clients can say what they are not showing.
+    pub fn page(rows: Vec<Value>, offset: u64, total: u64) -> Self {
+        let count = rows.len() as u64;
+        let mut out = Output::from(Value::Array(rows));
+        out.page = Some(Page {
+            offset,
+            count,
+            total,
+        });
+        out
+    }
+
     /// Attaches bytes to send after the reply; sets `data.file_size`.
     pub fn with_body(mut self, body: Body) -> Self {
         if let Value::Object(map) = &mut self.data {
@@ -83,6 +99,7 @@ impl From<Value> for Output {
             not_before: None,
             raw: false,
             refused: false,
+            page: None,
         }
     }
 }

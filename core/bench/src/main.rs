@@ -2,16 +2,28 @@
 //! it over loopback sockets. Every figure is the median of several rounds taken in the same run,
 //! and comparisons are ratios within that run, because these machines are noisy.
 //!
-//! Run: `cargo build --release --bins && target/release/kino-bench [--rounds 5]`.
+//! Run: `cargo build --release --bins && target/release/kino-bench [--rounds 5]`;
+//! `kino-bench --compare` for Kino against the echo server and redis, `kino-bench --storm` for
+//! the connection storm, `kino-bench echo-server` for the reference server alone.
+//! The soak (honest clients beside attackers): `target/release/kino-bench soak --clients 200 --secs 60`.
 
+mod compare;
+mod echo;
+mod load;
 mod scenarios;
 mod server;
+mod soak;
+mod storm;
 mod transfer;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::Parser;
+use clap::{Parser, Subcommand};
+
+use crate::load::Shape;
 
 /// Load benchmarks for kino-server.
 #[derive(Debug, Parser)]
@@ -26,22 +38,84 @@ struct Cli {
     /// Only these scenarios (comma-separated names; default: all)
     #[arg(long)]
     only: Option<String>,
+    /// Ping Kino, the echo server and redis-server (when on the PATH) with one load generator,
+    /// interleaved, and print each ratio
+    #[arg(long)]
+    compare: bool,
+    /// Another kino-server binary to measure in the same --compare run (e.g. the previous build)
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Shapes for --compare, CONNECTIONSxDEPTH, comma-separated
+    #[arg(long, default_value = "50x1,50x16,1x1,1000x1", value_delimiter = ',')]
+    shapes: Vec<Shape>,
+    /// Seconds each --compare measurement counts (after a fifth of that to warm up)
+    #[arg(long, default_value_t = 1.0)]
+    seconds: f64,
+    /// Measure the Kino server already running here instead of starting one (--compare, --storm)
+    #[arg(long)]
+    addr: Option<SocketAddr>,
+    /// Open this many connections at once and report the time to establish them all and the
+    /// p99 connect time (0: skip)
+    #[arg(long, default_value_t = 0)]
+    storm: usize,
+    /// Extra flags for the started server in --storm, e.g. `--listen-backlog=128`
+    #[arg(long, allow_hyphen_values = true)]
+    server_arg: Vec<String>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// The reference: a bare mio server of Kino's framing answering each frame with Kino's
+    /// fixed `ping` reply, without parsing; prints its address first
+    EchoServer {
+        /// Where to listen
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
+    /// Honest clients with attackers beside them; reports errors, peak RSS and a database check
+    Soak(soak::SoakArgs),
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let bin = match cli.server {
+    if let Some(Cmd::EchoServer { listen }) = &cli.command {
+        let listen = *listen;
+        return echo::serve(listen).context("echo server");
+    }
+    let bin = match cli.server.clone() {
         Some(p) => p,
         None => std::env::current_exe()
             .context("locating this executable")?
             .with_file_name("kino-server"),
     };
     anyhow::ensure!(
-        bin.exists(),
+        cli.addr.is_some() || bin.exists(),
         "no server binary at {} (build it with `cargo build --release --bins`)",
         bin.display()
     );
-    let only: Option<Vec<String>> = cli.only.map(|s| s.split(',').map(str::to_owned).collect());
+    if let Some(Cmd::Soak(args)) = &cli.command {
+        return soak::run(&bin, args);
+    }
+    if cli.compare {
+        let span = Duration::from_secs_f64(cli.seconds.max(0.05));
+        return compare::run(
+            &bin,
+            cli.baseline.as_deref(),
+            cli.addr,
+            &cli.shapes,
+            cli.rounds,
+            span,
+        );
+    }
+    if cli.storm > 0 {
+        return run_storm(&bin, &cli);
+    }
+    let only: Option<Vec<String>> = cli
+        .only
+        .clone()
+        .map(|s| s.split(',').map(str::to_owned).collect());
     println!("| scenario | median | unit | rounds |");
     println!("| --- | --- | --- | --- |");
     for s in scenarios::ALL {
@@ -64,6 +138,37 @@ fn main() -> Result<()> {
             median,
             s.unit,
             values.len()
+        );
+    }
+    Ok(())
+}
+
+fn run_storm(bin: &std::path::Path, cli: &Cli) -> Result<()> {
+    println!("| server flags | connections | all answered in | p99 connect | max connect | stalled (> 0.9 s) |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    let extra: Vec<&str> = cli.server_arg.iter().map(String::as_str).collect();
+    for _ in 0..cli.rounds.max(1) {
+        let spawned = match cli.addr {
+            Some(_) => None,
+            None => Some(server::Spawned::start(bin, &extra)?),
+        };
+        let addr = cli
+            .addr
+            .or(spawned.as_ref().map(|s| s.addr))
+            .context("no address")?;
+        let s = storm::storm(addr, cli.storm, 16)?;
+        println!(
+            "| {} | {} | {:.0} ms | {:.1} ms | {:.1} ms | {} |",
+            if extra.is_empty() {
+                "(defaults)".to_owned()
+            } else {
+                extra.join(" ")
+            },
+            cli.storm,
+            s.total.as_secs_f64() * 1e3,
+            s.p99_connect.as_secs_f64() * 1e3,
+            s.max_connect.as_secs_f64() * 1e3,
+            s.stalled
         );
     }
     Ok(())

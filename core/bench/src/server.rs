@@ -23,6 +23,13 @@ pub const ADMIN: (&str, &str) = ("bench", "bench-password");
 impl Spawned {
     /// Creates the admin account offline, then starts the server on a free port.
     pub fn start(bin: &Path, extra: &[&str]) -> Result<Self> {
+        // Every bench client comes from 127.0.0.1.
+        Self::start_per_ip(bin, "20000", extra)
+    }
+
+    /// Like [`Spawned::start`] with a chosen `--max-connections-per-ip`, for scenarios whose
+    /// clients come from several loopback addresses (the soak keeps the server's default).
+    pub fn start_per_ip(bin: &Path, per_ip: &str, extra: &[&str]) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let mut add = Command::new(bin)
             .arg("--data")
@@ -41,9 +48,8 @@ impl Spawned {
                 "127.0.0.1:0",
                 "--max-connections",
                 "20000",
-                // Every bench client comes from 127.0.0.1.
                 "--max-connections-per-ip",
-                "20000",
+                per_ip,
                 "--data",
             ])
             .arg(dir.path())
@@ -68,12 +74,26 @@ impl Spawned {
 
     /// Resident set size of the server process, KiB.
     pub fn rss_kib(&self) -> Result<u64> {
+        self.status_kib("VmRSS:")
+    }
+
+    /// Peak resident set size of the server process so far (`VmHWM`), KiB.
+    pub fn hwm_kib(&self) -> Result<u64> {
+        self.status_kib("VmHWM:")
+    }
+
+    fn status_kib(&self, field: &str) -> Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("no VmRSS")
+            .with_context(|| format!("no {field}"))
+    }
+
+    /// The server's data directory (its database is `kino.db` there).
+    pub fn data(&self) -> &Path {
+        self._dir.path()
     }
 }
 

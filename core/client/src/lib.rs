@@ -6,7 +6,7 @@ use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use kino_proto::{ErrorBody, ErrorCode, Reply, HEADER_LEN};
+use kino_proto::{ErrorBody, ErrorCode, Page, Reply, HEADER_LEN};
 use serde_json::{Map, Value};
 
 /// Why a call failed.
@@ -40,6 +40,9 @@ impl ClientError {
 
 /// Largest reply frame the client accepts (help listings and long lists fit easily).
 const MAX_REPLY: usize = 64 * 1024 * 1024;
+
+/// How long [`Client::call`] waits for the server's reason after a write failed.
+const READ_AFTER_FAILURE: Duration = Duration::from_millis(500);
 
 /// One connection.
 pub struct Client {
@@ -83,6 +86,12 @@ impl Client {
         })
     }
 
+    /// A second handle on the socket: shutting it down from another thread ends a blocking
+    /// read or write at once (the shell's Ctrl-C during a held reply).
+    pub fn stream_handle(&self) -> Result<TcpStream, ClientError> {
+        Ok(self.writer.get_ref().try_clone()?)
+    }
+
     /// Bounds how long a read may wait (None: forever).
     pub fn set_read_timeout(&self, t: Option<Duration>) -> Result<(), ClientError> {
         self.reader.get_ref().set_read_timeout(t)?;
@@ -115,6 +124,10 @@ impl Client {
     /// Reads the next reply frame.
     pub fn recv(&mut self) -> Result<Reply, ClientError> {
         self.flush()?;
+        self.read_reply()
+    }
+
+    fn read_reply(&mut self) -> Result<Reply, ClientError> {
         let mut len = [0u8; HEADER_LEN];
         self.reader.read_exact(&mut len)?;
         let len = u32::from_le_bytes(len) as usize;
@@ -153,8 +166,43 @@ impl Client {
 
     /// Sends one request and returns its `data`, or the server's error.
     pub fn call(&mut self, command: &str, args: Value) -> Result<Value, ClientError> {
-        self.send(&request(command, args))?;
-        into_data(self.recv()?)
+        self.call_paged(command, args).map(|(data, _)| data)
+    }
+
+    /// [`Client::call`], also returning a list page's place in the whole list (the reply's
+    /// `page`), when the command sent one.
+    pub fn call_paged(
+        &mut self,
+        command: &str,
+        args: Value,
+    ) -> Result<(Value, Option<Page>), ClientError> {
+        if let Err(e) = self
+            .send(&request(command, args))
+            .and_then(|()| self.flush())
+        {
+            return Err(self.refusal_after(e));
+        }
+        let reply = self.recv()?;
+        let page = reply.page;
+        Ok((into_data(reply)?, page))
+    }
+
+    /// After a failed write: the server refuses an over-long frame with a `too_large` reply
+    /// and then closes, so the write fails (`Broken pipe`) while that reply, which says what
+    /// happened, may already be waiting. Returns it when it is there, else `e`.
+    fn refusal_after(&mut self, e: ClientError) -> ClientError {
+        if !matches!(e, ClientError::Io(_))
+            || self.set_read_timeout(Some(READ_AFTER_FAILURE)).is_err()
+        {
+            return e;
+        }
+        match self.read_reply() {
+            Ok(reply) if !reply.ok => match into_data(reply) {
+                Err(refusal) => refusal,
+                Ok(_) => e,
+            },
+            _ => e,
+        }
     }
 
     /// Sends a request followed by `len` payload bytes from `source` and returns the reply's

@@ -6,6 +6,7 @@
 //! Layout:
 //! - [`frame`] — the 4-byte little-endian length prefix, `decode_header` and `encode`.
 //! - [`error_code`]: the stable error codes every reply uses.
+//! - [`id`] — a request's `id` as raw JSON text, echoed byte for byte.
 //! - [`request`] — turning one frame body into a [`Request`].
 //! - [`reply`] — the `ok`/`error` reply objects.
 //! - [`spec`] — the serialisable description of a command that `help` returns.
@@ -15,6 +16,7 @@
 
 pub mod error_code;
 pub mod frame;
+pub mod id;
 pub mod reply;
 pub mod request;
 pub mod spec;
@@ -22,7 +24,8 @@ pub mod suggest;
 
 pub use error_code::ErrorCode;
 pub use frame::{decode_header, encode_frame, Header, HEADER_LEN};
-pub use reply::{ErrorBody, Reply};
+pub use id::Id;
+pub use reply::{ErrorBody, Page, Reply};
 pub use request::{parse_request, Request, RequestError};
 pub use spec::{ArgInfo, ArgKind, CommandInfo, PayloadKind, Role};
 

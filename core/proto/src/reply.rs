@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ErrorCode;
+use crate::{ErrorCode, Id};
 
 /// The error object of a failed reply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -14,6 +14,18 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// Where a list reply's rows sit in the whole list: a client can say "showing 1-100 of 125"
+/// and ask for the next page with `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    /// Rows skipped (the request's `offset`).
+    pub offset: u64,
+    /// Rows in this reply.
+    pub count: u64,
+    /// Rows in the whole list.
+    pub total: u64,
+}
+
 /// A reply as it travels on the wire; clients deserialise into this too.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reply {
@@ -21,36 +33,41 @@ pub struct Reply {
     pub ok: bool,
     /// The request's `id`, echoed; `null` when the request had none or could not be read.
     #[serde(default)]
-    pub id: Value,
+    pub id: Id,
     /// The result, on success.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
     /// The failure, otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorBody>,
+    /// For a page of a list (`limit`/`offset` commands): its place in the whole list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<Page>,
 }
 
 impl Reply {
     /// A success carrying `data`.
-    pub fn ok(id: Option<Value>, data: Value) -> Reply {
+    pub fn ok(id: Option<Id>, data: Value) -> Reply {
         Reply {
             ok: true,
-            id: id.unwrap_or(Value::Null),
+            id: id.unwrap_or_default(),
             data: Some(data),
             error: None,
+            page: None,
         }
     }
 
     /// A failure with a code and a sentence.
-    pub fn err(id: Option<Value>, code: ErrorCode, message: impl Into<String>) -> Reply {
+    pub fn err(id: Option<Id>, code: ErrorCode, message: impl Into<String>) -> Reply {
         Reply {
             ok: false,
-            id: id.unwrap_or(Value::Null),
+            id: id.unwrap_or_default(),
             data: None,
             error: Some(ErrorBody {
                 code,
                 message: message.into(),
             }),
+            page: None,
         }
     }
 
@@ -71,7 +88,11 @@ mod tests {
 
     #[test]
     fn error_reply_shape() {
-        let r = Reply::err(Some(json!(3)), ErrorCode::NotFound, "no such movie");
+        let r = Reply::err(
+            Some(Id::from_value(&json!(3))),
+            ErrorCode::NotFound,
+            "no such movie",
+        );
         assert_eq!(
             serde_json::to_value(&r).expect("serialise"),
             json!({"ok": false, "id": 3, "error": {"code": "not_found", "message": "no such movie"}})

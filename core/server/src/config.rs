@@ -42,6 +42,9 @@ pub struct Limits {
     pub max_transfers_per_user: usize,
     /// Warning lines per second for one peer and kind of refusal; the rest are counted.
     pub warn_rate: u32,
+    /// Connections the kernel may hold completed but not yet accepted (capped by
+    /// `net.core.somaxconn`); past it, SYNs are dropped and clients wait a second to retry.
+    pub listen_backlog: u32,
 }
 
 impl Limits {
@@ -57,6 +60,7 @@ impl Limits {
             ("max-transfers", self.max_transfers as u64),
             ("max-transfers-per-user", self.max_transfers_per_user as u64),
             ("warn-rate", u64::from(self.warn_rate)),
+            ("listen-backlog", u64::from(self.listen_backlog)),
             ("idle-timeout", u64::from(!self.idle_timeout.is_zero())),
             ("frame-timeout", u64::from(!self.frame_timeout.is_zero())),
             ("session-ttl", u64::from(!self.session_ttl.is_zero())),
@@ -105,6 +109,7 @@ impl Default for Limits {
             max_transfers: 64,
             max_transfers_per_user: 4,
             warn_rate: 10,
+            listen_backlog: 1024,
         }
     }
 }
@@ -172,6 +177,9 @@ pub struct Cli {
     /// Open connections per IP address, all listeners together [default: 64]
     #[arg(long)]
     pub max_connections_per_ip: Option<usize>,
+    /// Accept-queue length of each listener, capped by /proc/sys/net/core/somaxconn [default: 1024]
+    #[arg(long)]
+    pub listen_backlog: Option<u32>,
     /// Uploads and downloads streaming at once [default: 64]
     #[arg(long)]
     pub max_transfers: Option<usize>,
@@ -325,6 +333,9 @@ fn apply_cli(
     if let Some(v) = cli.max_connections_per_ip {
         l.max_connections_per_ip = v;
     }
+    if let Some(v) = cli.listen_backlog {
+        l.listen_backlog = v;
+    }
     if let Some(v) = cli.max_transfers {
         l.max_transfers = v;
     }
@@ -407,6 +418,11 @@ pub fn apply_file(
                 l.max_connections_per_ip = as_u64().ok_or_else(|| bad(&key))? as usize
             }
             "max-transfers" => l.max_transfers = as_u64().ok_or_else(|| bad(&key))? as usize,
+            "listen-backlog" => {
+                l.listen_backlog = as_u64()
+                    .and_then(|v| u32::try_from(v).ok())
+                    .ok_or_else(|| bad(&key))?
+            }
             "max-transfers-per-user" => {
                 l.max_transfers_per_user = as_u64().ok_or_else(|| bad(&key))? as usize
             }

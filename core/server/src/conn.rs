@@ -121,11 +121,17 @@ pub struct Conn {
     pub accounted: (usize, usize),
     /// Ran a command of an older protocol: its unknown types get that protocol's reply shape.
     pub legacy: bool,
+    /// The loop's clock, read once per wake-up and stamped here before the connection is
+    /// pumped, so the input/output timestamps cost no clock read per request.
+    pub clock: Instant,
+    /// The last read ended in `WouldBlock` and no readiness event came since: with
+    /// edge-triggered readiness another read now would only cost a syscall to learn the same.
+    pub read_blocked: bool,
 }
 
 impl Conn {
     /// Wraps an accepted socket.
-    pub fn new(stream: TcpStream, peer: SocketAddr) -> Self {
+    pub fn new(stream: TcpStream, peer: SocketAddr, now: Instant) -> Self {
         Conn {
             stream,
             peer,
@@ -139,18 +145,20 @@ impl Conn {
             held: None,
             sending: None,
             session: None,
-            last_input: Instant::now(),
+            last_input: now,
             close_after_flush: false,
             peer_closed: false,
             writable: false,
             framed: None,
             spoke: false,
             frame_started: None,
-            last_output: Instant::now(),
+            last_output: now,
             out_paused: false,
             queued: false,
             accounted: (0, 0),
             legacy: false,
+            clock: now,
+            read_blocked: false,
         }
     }
 
@@ -220,22 +228,45 @@ impl Conn {
                     total += n;
                 }
                 Err(e) => match e.kind() {
-                    io::ErrorKind::WouldBlock => break,
+                    io::ErrorKind::WouldBlock => {
+                        self.read_blocked = true;
+                        break;
+                    }
                     io::ErrorKind::Interrupted => continue,
                     _ => return Err(e),
                 },
             }
         }
         if total > 0 {
-            self.last_input = Instant::now();
+            self.last_input = self.clock;
         }
         Ok(total)
     }
 
     /// Appends encoded bytes to the out-buffer.
     pub fn queue(&mut self, bytes: &[u8]) {
+        self.before_queue();
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// Serialises `value` as one frame straight into the out-buffer: no intermediate body or
+    /// frame allocation, and the buffer's memory is reused from reply to reply.
+    pub fn queue_json<T: serde::Serialize>(&mut self, value: &T) {
+        self.before_queue();
+        let start = self.out.len();
+        self.out.extend_from_slice(&[0; kino_proto::HEADER_LEN]);
+        if serde_json::to_writer(&mut self.out, value).is_err() {
+            self.out.truncate(start + kino_proto::HEADER_LEN);
+            self.out.extend_from_slice(b"{}");
+        }
+        let len = self.out.len() - start - kino_proto::HEADER_LEN;
+        let len = u32::try_from(len).unwrap_or(u32::MAX);
+        self.out[start..start + kino_proto::HEADER_LEN].copy_from_slice(&len.to_le_bytes());
+    }
+
+    fn before_queue(&mut self) {
         if self.pending_out() == 0 {
-            self.last_output = Instant::now();
+            self.last_output = self.clock;
         }
         // Drop what was sent once it outweighs what is left, so a client that reads just
         // enough to keep the buffer non-empty cannot make it keep every byte ever queued.
@@ -243,7 +274,6 @@ impl Conn {
             self.out.drain(..self.out_pos);
             self.out_pos = 0;
         }
-        self.out.extend_from_slice(bytes);
     }
 
     /// Bytes queued and not yet written.
@@ -269,7 +299,7 @@ impl Conn {
             }
         }
         if total > 0 {
-            self.last_output = Instant::now();
+            self.last_output = self.clock;
         }
         if self.out_pos == self.out.len() {
             release(&mut self.out);
@@ -281,6 +311,23 @@ impl Conn {
     /// Whether a half-sent frame or payload is waiting for more bytes.
     pub fn mid_frame(&self) -> bool {
         !matches!(self.read, ReadState::Frames) || !self.input().is_empty()
+    }
+
+    /// Whether, after parsing, the input ends in a frame or payload that is not all here yet
+    /// (unlike [`Conn::mid_frame`], false while a whole frame waits for its turn).
+    pub fn awaiting_rest(&self, max_frame: usize) -> bool {
+        let input = self.input();
+        match &self.read {
+            ReadState::Upload { remaining, .. } | ReadState::Discard { remaining } => {
+                *remaining > input.len() as u64
+            }
+            ReadState::Frames if input.is_empty() => false,
+            // A plugin's framing cannot be decoded here; leftovers after its parse are partial.
+            ReadState::Frames if self.framed.is_some() => !self.in_flight,
+            ReadState::Frames => {
+                kino_proto::decode_header(input, max_frame) == kino_proto::Header::Incomplete
+            }
+        }
     }
 
     /// Whether it may be closed now that its out-buffer is empty.

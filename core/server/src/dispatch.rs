@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use kino_api::{check_args, CmdError, Ctx, Exec, Identity, PayloadKind};
-use kino_proto::{parse_request, ErrorCode, Header, Reply, Request, RequestError};
+use kino_proto::{parse_request, ErrorCode, Header, Id, Reply, Request, RequestError};
 use mio::Token;
 use serde_json::Value;
 
@@ -139,7 +139,7 @@ impl Dispatcher {
                         return progress;
                     }
                     conn.consume(pushed);
-                    conn.last_input = Instant::now();
+                    conn.last_input = conn.clock;
                     let left = remaining - pushed as u64;
                     if left == 0 {
                         pipe.finish();
@@ -339,7 +339,7 @@ impl Dispatcher {
         &self,
         token: Token,
         name: String,
-        id: Option<Value>,
+        id: Option<Id>,
         caller: Option<Identity>,
         session: Option<String>,
         args: kino_api::Args,
@@ -401,7 +401,7 @@ pub fn run_command(
     host: &ServerHost,
     db: &mut SqliteDb,
     name: &str,
-    id: Option<Value>,
+    id: Option<Id>,
     caller: Option<Identity>,
     session: Option<String>,
     args: kino_api::Args,

@@ -37,7 +37,7 @@ pub struct EventLoop {
     listener: TcpListener,
     plugin_listeners: HashMap<Token, (TcpListener, FramedBy)>,
     rx: Receiver<LoopMsg>,
-    conns: HashMap<Token, Conn>,
+    conns: HashMap<Token, Conn, ahash::RandomState>,
     next_token: usize,
     timers: BTreeSet<(Instant, Token)>,
     stop: Arc<AtomicBool>,
@@ -49,6 +49,8 @@ pub struct EventLoop {
     ready: VecDeque<Token>,
     /// Open connections per address, over every listener.
     per_ip: HashMap<IpAddr, usize>,
+    /// The clock, read once per wake-up.
+    now: Instant,
 }
 
 fn busy_frame() -> Vec<u8> {
@@ -85,7 +87,7 @@ impl EventLoop {
             listener,
             plugin_listeners,
             rx,
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             next_token: first_conn,
             timers: BTreeSet::new(),
             stop,
@@ -94,6 +96,7 @@ impl EventLoop {
             scratch: vec![0u8; 64 * 1024],
             ready: VecDeque::new(),
             per_ip: HashMap::new(),
+            now: Instant::now(),
         })
     }
 
@@ -113,6 +116,7 @@ impl EventLoop {
                 }
                 return Err(e);
             }
+            self.now = Instant::now();
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept_all(None),
@@ -120,7 +124,12 @@ impl EventLoop {
                     token if self.plugin_listeners.contains_key(&token) => {
                         self.accept_all(Some(token))
                     }
-                    token => self.pump(token),
+                    token => {
+                        if let Some(conn) = self.conns.get_mut(&token) {
+                            conn.read_blocked = false;
+                        }
+                        self.pump(token)
+                    }
                 }
             }
             while let Ok(msg) = self.rx.try_recv() {
@@ -244,7 +253,7 @@ impl EventLoop {
                     ServerStats::add(&stats.connections_total, 1);
                     *self.per_ip.entry(peer.ip()).or_insert(0) += 1;
                     log::info!("open {peer}");
-                    let mut conn = Conn::new(stream, peer);
+                    let mut conn = Conn::new(stream, peer, self.now);
                     conn.framed = framed;
                     self.conns.insert(token, conn);
                     self.pump(token);
@@ -272,9 +281,12 @@ impl EventLoop {
         let mut frames_left = limits.wake_budget;
         let mut bytes_left = WAKE_BYTES;
         let mut requeue = false;
+        let mut read_any = false;
+        let max_frame = limits.max_frame;
         let Some(conn) = self.conns.get_mut(&token) else {
             return; // a stale event or a result for a closed connection
         };
+        conn.clock = self.now;
         let in_cap = match &conn.framed {
             Some(f) => f.framing.max_message(),
             None => self.dispatcher.host.limits.max_frame + kino_proto::HEADER_LEN,
@@ -286,6 +298,7 @@ impl EventLoop {
                     progress |= self.dispatcher.process_input(conn, token, &mut frames_left);
                 }
                 if !conn.out_paused
+                    && !conn.read_blocked
                     && !conn.peer_closed
                     && !conn.close_after_flush
                     && conn.input().len() < in_cap
@@ -298,11 +311,7 @@ impl EventLoop {
                     bytes_left -= n;
                     if n > 0 {
                         progress = true;
-                        if conn.mid_frame() {
-                            // The client may be waiting for our ACK before sending the rest
-                            // (Nagle on its side): acknowledge at once, not after 40 ms.
-                            let _ = socket2::SockRef::from(&conn.stream).set_tcp_quickack(true);
-                        }
+                        read_any = true;
                     }
                 }
                 progress |= self.dispatcher.fill_body(conn, token)?;
@@ -332,6 +341,14 @@ impl EventLoop {
         if let Err(e) = result {
             self.close(token, &format!("I/O error: {e}"));
             return;
+        }
+        // Decided after parsing: only a partial frame (or payload) means the client may be
+        // waiting for our ACK before it sends the rest (Nagle on its side), so acknowledge at
+        // once, not after 40 ms. Whole requests get their ACK on the reply; re-arming for them
+        // cost a syscall and a pure ACK segment per request.
+        if read_any && conn.awaiting_rest(max_frame) {
+            let _ = socket2::SockRef::from(&conn.stream).set_tcp_quickack(true);
+            ServerStats::add(&self.dispatcher.host.stats.quickacks, 1);
         }
         self.account(token);
         let Some(conn) = self.conns.get_mut(&token) else {

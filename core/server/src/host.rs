@@ -133,6 +133,13 @@ impl Host for ServerHost {
         command: &str,
         args: Map<String, Value>,
     ) -> Result<Output, CmdError> {
+        // `ctx` is already the nested call's context: depth 1 is the first nested call.
+        if ctx.depth() > kino_api::MAX_CALL_DEPTH {
+            return Err(CmdError::internal(format!(
+                "Ctx::call of {command} nested deeper than {} calls",
+                kino_api::MAX_CALL_DEPTH
+            )));
+        }
         let entry = self.registry.get(command).ok_or_else(|| {
             CmdError::internal(format!("Ctx::call of unregistered command {command}"))
         })?;
@@ -164,6 +171,7 @@ impl Host for ServerHost {
             "connections_timed_out": ServerStats::get(&s.connections_timed_out),
             "transfers": ServerStats::get(&s.transfers),
             "transfers_rejected": ServerStats::get(&s.transfers_rejected),
+            "quickacks": ServerStats::get(&s.quickacks),
             "commandstats": self.registry.stats(),
             "settings": self.settings.all(),
         })

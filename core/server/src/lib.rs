@@ -206,7 +206,7 @@ impl Core {
         run_handler(entry, &mut ctx, &args).map(|o| o.data)
     }
 
-    /// Binds the listening socket. Raises the open-file limit first, so every server (the
+    /// Binds the listening socket (see [`bind_listener`]). Raises the open-file limit first, so every server (the
     /// binary and the testkit's alike) can reach its connection and transfer limits.
     pub fn listen(self) -> Result<Server, StartError> {
         let lock = store::lock::take(&self.config.data).map_err(StartError::Data)?;
@@ -214,7 +214,8 @@ impl Core {
         let addr: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(&self.config.listen)?
             .next()
             .ok_or_else(|| StartError::Setting(format!("cannot resolve {}", self.config.listen)))?;
-        let std_listener = std::net::TcpListener::bind(addr).map_err(|e| {
+        let backlog = self.config.limits.listen_backlog;
+        let std_listener = bind_listener(addr, backlog).map_err(|e| {
             let hint = match e.kind() {
                 std::io::ErrorKind::AddrInUse => {
                     "; another program listens there: stop it or pick another with --listen"
@@ -224,7 +225,6 @@ impl Core {
             };
             StartError::Data(format!("cannot listen on {addr}: {e}{hint}"))
         })?;
-        std_listener.set_nonblocking(true)?;
         let local = std_listener.local_addr()?;
         let listener = mio::net::TcpListener::from_std(std_listener);
         let poll = Poll::new()?;
@@ -252,9 +252,13 @@ impl Core {
                 if addr.is_empty() {
                     continue;
                 }
-                let std_l = std::net::TcpListener::bind(&addr)
+                let std_l = std::net::ToSocketAddrs::to_socket_addrs(&addr)
+                    .and_then(|mut a| {
+                        a.next()
+                            .ok_or_else(|| std::io::Error::other("resolves to no address"))
+                    })
+                    .and_then(|a| bind_listener(a, dispatcher.host.limits.listen_backlog))
                     .map_err(|e| StartError::Setting(format!("--{} {addr}: {e}", l.setting)))?;
-                std_l.set_nonblocking(true)?;
                 log::info!(
                     "{} listening on {} (--{})",
                     plugin.name(),
@@ -342,4 +346,32 @@ pub fn raise_fd_limit() {
             }
         }
     }
+}
+
+/// The kernel's cap on any listen backlog (`net.core.somaxconn`); `None` when unreadable.
+fn somaxconn() -> Option<u32> {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// A non-blocking listener with an accept queue of `backlog` (at most `somaxconn`). std's
+/// `bind` asks for 128: a burst of more connects than that overflows the queue and those
+/// clients stall a second for their SYN retransmit.
+pub fn bind_listener(addr: SocketAddr, backlog: u32) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // As std does: a restarted server can bind while old connections sit in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    let cap = somaxconn().unwrap_or(backlog).max(1);
+    let effective = backlog.min(cap);
+    if effective < backlog {
+        log::info!("listen backlog {backlog} capped to {effective} by net.core.somaxconn");
+    }
+    socket.listen(i32::try_from(effective).unwrap_or(i32::MAX))?;
+    Ok(socket.into())
 }

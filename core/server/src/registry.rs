@@ -61,8 +61,8 @@ pub enum RegistryError {
 
 /// The command table.
 pub struct Registry {
-    entries: HashMap<String, Entry>,
-    aliases: HashMap<String, String>,
+    entries: HashMap<String, Entry, ahash::RandomState>,
+    aliases: HashMap<String, String, ahash::RandomState>,
     plugins: Vec<Arc<dyn Plugin>>,
 }
 
@@ -79,8 +79,8 @@ impl Registry {
         plugins: Vec<Arc<dyn Plugin>>,
     ) -> Result<Self, RegistryError> {
         let mut reg = Registry {
-            entries: HashMap::new(),
-            aliases: HashMap::new(),
+            entries: HashMap::default(),
+            aliases: HashMap::default(),
             plugins: Vec::new(),
         };
         for cmd in builtins {

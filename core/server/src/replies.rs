@@ -29,7 +29,7 @@ impl Dispatcher {
                 let bytes = f.framing.encode(Err(&err));
                 conn.queue(&bytes);
             }
-            _ => conn.queue(&frame_json(&reply)),
+            _ => conn.queue_json(&reply),
         }
     }
 
@@ -73,16 +73,19 @@ impl Dispatcher {
                     }
                     _ => None,
                 };
-                let frame = match &conn.framed {
-                    Some(f) => f.framing.encode(Ok(&out.data)),
-                    None if out.raw => frame_json(&out.data),
-                    None => frame_json(&Reply::ok(id, out.data)),
-                };
                 if out.refused {
                     ServerStats::add(&self.host.stats.errors, 1);
                 }
                 match out.not_before {
                     Some(until) if until > Instant::now() => {
+                        let frame = match &conn.framed {
+                            Some(f) => f.framing.encode(Ok(&out.data)),
+                            None if out.raw => frame_json(&out.data),
+                            None => frame_json(&Reply {
+                                page: out.page.take(),
+                                ..Reply::ok(id, out.data)
+                            }),
+                        };
                         conn.held = Some(Held {
                             frame,
                             body: out.body,
@@ -90,7 +93,21 @@ impl Dispatcher {
                         });
                         self.new_timers.push((until, token));
                     }
-                    _ => self.emit(conn, token, frame, out.body, slot),
+                    _ => {
+                        count_reply(&self.host, true);
+                        match &conn.framed {
+                            Some(f) => {
+                                let bytes = f.framing.encode(Ok(&out.data));
+                                conn.queue(&bytes);
+                            }
+                            None if out.raw => conn.queue_json(&out.data),
+                            None => conn.queue_json(&Reply {
+                                page: out.page.take(),
+                                ..Reply::ok(id, out.data)
+                            }),
+                        }
+                        self.start_body(conn, token, out.body, slot);
+                    }
                 }
             }
         }
@@ -107,6 +124,17 @@ impl Dispatcher {
     ) {
         count_reply(&self.host, true);
         conn.queue(&frame);
+        self.start_body(conn, token, body, slot);
+    }
+
+    /// Starts streaming a reply body whose frame was just queued, or ends the request.
+    fn start_body(
+        &mut self,
+        conn: &mut Conn,
+        token: Token,
+        body: Option<Body>,
+        slot: Option<Slot>,
+    ) {
         let Some(body) = body else {
             conn.in_flight = false;
             return;

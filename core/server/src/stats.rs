@@ -31,6 +31,8 @@ pub struct ServerStats {
     pub transfers: AtomicU64,
     /// Transfers refused with `busy` at `--max-transfers` or `--max-transfers-per-user`.
     pub transfers_rejected: AtomicU64,
+    /// Times TCP quick-ACK was re-armed because a partial frame was buffered.
+    pub quickacks: AtomicU64,
 }
 
 impl ServerStats {

@@ -7,15 +7,15 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 use kino_api::{CmdError, Output, SessionChange};
+use kino_proto::Id;
 use mio::{Token, Waker};
-use serde_json::Value;
 
 use crate::store::SqliteDb;
 
 /// A finished command, on its way back to the connection that asked.
 pub struct Outcome {
     /// The request's id, echoed.
-    pub id: Option<Value>,
+    pub id: Option<Id>,
     /// What the handler returned.
     pub result: Result<Output, CmdError>,
     /// Login or logout on the connection.

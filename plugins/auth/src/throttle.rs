@@ -148,7 +148,9 @@ fn charge(
         )
         .map_err(not_recorded)?
         .map_or(Ok(now), |r| r.i64(0))?;
-    log::warn!("login attempt refused for {scope} from {addr}: too many failures");
+    // Debug only: core already writes one rate-limited warning per refused command, and a
+    // guesser must not be able to flood the log through this line.
+    log::debug!("login attempt refused for {scope} from {addr}: too many failures");
     Err(CmdError::new(
         ErrorCode::RateLimited,
         format!(

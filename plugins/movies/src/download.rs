@@ -8,7 +8,9 @@
 //! Rules, as in the original service:
 //! - a charged movie needs a purchase first (`movies.buy`), VIP or not;
 //! - a free movie downloaded by a non-VIP caller starts only after `--free-download-wait`
-//!   seconds; VIP callers and charged movies start at once. The server enforces the wait by
+//!   seconds; VIP callers and charged movies start at once, and so does a resume of a free
+//!   movie whose waited download this user started within `--free-download-resume-window`
+//!   seconds (see [`crate::served`]). The server enforces the wait by
 //!   holding the reply on the event loop's timer (`Output::not_before`): no thread sleeps, only
 //!   this connection waits, and the client cannot skip it. `wait_s` in the reply says how long
 //!   it was held, for clients that show a countdown while they wait for it.
@@ -25,13 +27,15 @@
 //! bought), `bad_args` (`offset` beyond the end of the file), `unavailable` (the movie is
 //! damaged).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kino_api::serde_json::json;
 use kino_api::{log, Args, BlobError, Body, CmdError, Command, Ctx, ErrorCode, OnComplete, Output};
 
 use crate::buy::price;
-use crate::movie::{damaged, find_servable, mark_damaged};
+use crate::movie::{damaged, find_servable, mark_damaged, Movie};
+use crate::served::{MarkOnStart, Served, Shared, Window};
 use crate::{records, services};
 
 /// The longest `--free-download-wait`: one day. Larger values are refused at start-up (a wait
@@ -48,19 +52,45 @@ pub fn wait_s(ctx: &Ctx, free: bool, is_vip: bool) -> u64 {
     }
 }
 
-/// The spec.
-pub fn command() -> Command {
+/// `--free-download-resume-window` and `--free-download-resume-max`.
+pub fn window(ctx: &Ctx) -> Window {
+    Window {
+        window: Duration::from_secs(
+            ctx.settings()
+                .u64("free-download-resume-window")
+                .min(MAX_WAIT_S),
+        ),
+        max: usize::try_from(ctx.settings().u64("free-download-resume-max")).unwrap_or(usize::MAX),
+    }
+}
+
+/// [`wait_s`], except 0 when the caller started a waited download of this movie within the
+/// resume window (see [`crate::served`]).
+pub fn wait_for(ctx: &Ctx, served: &Served, movie: &Movie, is_vip: bool) -> u64 {
+    let wait = wait_s(ctx, movie.free, is_vip);
+    let fresh = ctx
+        .caller()
+        .is_some_and(|who| served.is_fresh(who.user_id, movie.id, window(ctx).window));
+    if fresh {
+        0
+    } else {
+        wait
+    }
+}
+
+/// The spec; waits served are recorded in and read from `served`.
+pub fn command(served: Shared) -> Command {
     Command::new(
         "movies.download",
         "Download a movie (free ones: after a wait unless you are VIP)",
-        download,
+        move |ctx, args| download(ctx, args, &served),
     )
     .download()
     .req_uint("movie_id", "the movie's id (`id` in movies.list)")
     .opt_uint("offset", "resume from this byte (default 0)")
 }
 
-fn download(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
+fn download(ctx: &mut Ctx, args: &Args, served: &Shared) -> Result<Output, CmdError> {
     let movie = find_servable(ctx, args.u64("movie_id")?)?;
     let offset = args.opt_u64("offset")?.unwrap_or(0);
     if offset > movie.size {
@@ -80,7 +110,7 @@ fn download(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
             ),
         ));
     }
-    let wait_s = wait_s(ctx, movie.free, is_vip);
+    let wait_s = wait_for(ctx, served, &movie, is_vip);
     let (source, stored_size) = match ctx.blobs().open(&movie.md5, offset) {
         Ok(opened) => opened,
         Err(BlobError::NotFound(_)) => {
@@ -100,6 +130,18 @@ fn download(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
     }
     let who = ctx.user()?.clone();
     let movie_id = movie.id;
+    let source: Box<dyn std::io::Read + Send> = if wait_s > 0 {
+        let (served, grant) = (Arc::clone(served), window(ctx));
+        let user_id = who.user_id;
+        Box::new(MarkOnStart {
+            inner: source,
+            mark: Some(Box::new(move || {
+                served.record(user_id, movie_id, grant.window, grant.max)
+            })),
+        })
+    } else {
+        source
+    };
     let on_complete: OnComplete = Box::new(move |ctx: &mut Ctx, sent: u64| {
         if sent == 0 {
             return Ok(());

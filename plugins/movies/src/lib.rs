@@ -16,6 +16,7 @@
 //! - [`delete`] — `movies.delete`.
 //! - [`buy`] — `movies.buy`.
 //! - [`download`] — `movies.download`, with the free-download wait.
+//! - [`served`] — waits already served, so a resume soon after does not wait again.
 //! - [`records`] — `movies.records` and writing a record when a download completes.
 //! - [`stats`] — `movies.stats`.
 //! - [`services`] — the vip plugin's commands, as this plugin calls them.
@@ -27,6 +28,7 @@ pub mod list;
 pub mod movie;
 pub mod name;
 pub mod records;
+pub mod served;
 pub mod services;
 pub mod stats;
 pub mod upload;
@@ -94,6 +96,16 @@ impl Plugin for Movies {
                 default: json!(30),
             },
             Setting {
+                name: "free-download-resume-window",
+                help: "Seconds after a waited free download started during which the same user resumes that movie without waiting again (0: always wait; at most 86400)",
+                default: json!(600),
+            },
+            Setting {
+                name: "free-download-resume-max",
+                help: "Most (user, movie) resume grants kept in memory; the oldest go first",
+                default: json!(10_000),
+            },
+            Setting {
                 name: "movie-search-max-chars",
                 help: "Longest `q` movies.list accepts, in characters",
                 default: json!(200),
@@ -130,18 +142,35 @@ impl Plugin for Movies {
                 download::MAX_WAIT_S
             )));
         }
+        let window = ctx.settings().get("free-download-resume-window");
+        if window
+            .and_then(|v| v.as_u64())
+            .is_none_or(|s| s > download::MAX_WAIT_S)
+        {
+            return Err(CmdError::bad_args(format!(
+                "--free-download-resume-window must be 0..={} seconds (one day)",
+                download::MAX_WAIT_S
+            )));
+        }
+        let max = ctx.settings().get("free-download-resume-max");
+        if max.and_then(|v| v.as_u64()).is_none_or(|n| n == 0) {
+            return Err(CmdError::bad_args(
+                "--free-download-resume-max must be at least 1",
+            ));
+        }
         Ok(())
     }
 
     fn commands(&self) -> Vec<Command> {
+        let served = std::sync::Arc::new(served::Served::default());
         vec![
             upload::check_command(),
             upload::upload_command(),
             delete::command(),
             list::command(),
-            list::get_command(),
+            list::get_command(served.clone()),
             buy::command(),
-            download::command(),
+            download::command(served),
             records::command(),
             stats::command(),
         ]

@@ -1,7 +1,8 @@
 //! `movies.list`: the catalogue, newest first, deleted movies excluded.
 //!
 //! Wire form: `{"type":"movies.list","kind":"free","q":"matrix","limit":50,"offset":0}` →
-//! `[{id, name, free, size, md5, uploaded_at}]` (an empty array when nothing matches).
+//! `[{id, name, free, size, md5, uploaded_at}]` (an empty array when nothing matches), with the
+//! reply's `page` giving `{offset, count, total}` (total: every movie matching `kind` and `q`).
 //! `kind` is `all` (default), `free` or `charge`, as in the original `movie_type`; `q` keeps
 //! names containing it, ignoring ASCII case, with `%` and `_` taken literally. `q` is at most
 //! `--movie-search-max-chars` characters (default 200; SQLite refuses LIKE patterns over 50,000
@@ -12,12 +13,12 @@
 //! Errors: `unauthenticated`, `bad_args` (unknown `kind`, `limit` over 1000, `q` too long or
 //! holding control characters).
 
-use kino_api::serde_json::Value;
 use kino_api::{Args, CmdError, Command, Ctx, Output, SqlValue};
 
 use kino_api::db::escape_like;
 
 use crate::movie::{blob_intact, find_servable, Movie, COLUMNS};
+use crate::served::Shared;
 
 /// Times a page is read again after damaged movies were found on it.
 const MAX_PASSES: usize = 4;
@@ -26,15 +27,17 @@ const MAX_PASSES: usize = 4;
 /// the catalogue, and `wait_s`, how long a download of it by the caller would be held now (the
 /// free-download wait, 0 for VIPs and charged movies), so a client can name the file and show a
 /// countdown before it starts. Deleted or unknown: `not_found`; damaged: `unavailable`.
-pub fn get_command() -> Command {
-    Command::new("movies.get", "One movie by id", get)
-        .req_uint("movie_id", "the movie's id (`id` in movies.list)")
+pub fn get_command(served: Shared) -> Command {
+    Command::new("movies.get", "One movie by id", move |ctx, args| {
+        get(ctx, args, &served)
+    })
+    .req_uint("movie_id", "the movie's id (`id` in movies.list)")
 }
 
-fn get(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
+fn get(ctx: &mut Ctx, args: &Args, served: &Shared) -> Result<Output, CmdError> {
     let movie = find_servable(ctx, args.u64("movie_id")?)?;
     let is_vip = crate::services::is_vip(ctx)?;
-    let wait_s = crate::download::wait_s(ctx, movie.free, is_vip);
+    let wait_s = crate::download::wait_for(ctx, served, &movie, is_vip);
     let mut out = movie.to_json();
     out["wait_s"] = wait_s.into();
     Ok(out.into())
@@ -57,26 +60,29 @@ pub fn command() -> Command {
 
 fn list(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
     let (limit, offset) = args.page()?;
-    let mut sql = format!("SELECT {COLUMNS} FROM movies WHERE deleted = 0 AND damaged = 0");
+    let mut filter = String::from("FROM movies WHERE deleted = 0 AND damaged = 0");
     let mut params: Vec<SqlValue> = Vec::new();
     match args.str_or("kind", "all")? {
-        "free" => sql.push_str(" AND free = 1"),
-        "charge" => sql.push_str(" AND free = 0"),
+        "free" => filter.push_str(" AND free = 1"),
+        "charge" => filter.push_str(" AND free = 0"),
         _ => {}
     }
     if let Some(q) = args.opt_str("q")?.filter(|q| !q.is_empty()) {
         check_query(q, ctx.settings().u64("movie-search-max-chars"))?;
-        sql.push_str(" AND LOWER(name) LIKE LOWER(?) ESCAPE '\\'");
+        filter.push_str(" AND LOWER(name) LIKE LOWER(?) ESCAPE '\\'");
         params.push(format!("%{}%", escape_like(q)).into());
     }
-    sql.push_str(" ORDER BY uploaded_at DESC, id DESC LIMIT ? OFFSET ?");
-    params.push(limit.into());
-    params.push(offset.into());
+    let count_sql = format!("SELECT COUNT(*) {filter}");
+    let sql =
+        format!("SELECT {COLUMNS} {filter} ORDER BY uploaded_at DESC, id DESC LIMIT ? OFFSET ?");
+    let mut page_params = params.clone();
+    page_params.push(limit.into());
+    page_params.push(offset.into());
     // Each pass marks at least one more movie damaged or ends; a few passes fill a page after
     // files went missing, and the last pass's movies are shown even if short of `limit`.
     let mut out = Vec::new();
     for _ in 0..MAX_PASSES {
-        let rows = ctx.db().query(&sql, &params)?;
+        let rows = ctx.db().query(&sql, &page_params)?;
         out = Vec::with_capacity(rows.len());
         let mut found_damage = false;
         for r in &rows {
@@ -91,7 +97,12 @@ fn list(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
             break;
         }
     }
-    Ok(Value::Array(out).into())
+    // Counted after the passes, so movies just found damaged are not in the total.
+    let total = match ctx.db().query_one(&count_sql, &params)? {
+        Some(row) => row.i64(0)?.max(0) as u64,
+        None => 0,
+    };
+    Ok(Output::page(out, offset, total))
 }
 
 /// Refuses a search text that is too long or holds control characters.

@@ -6,7 +6,7 @@
 //! a resumed download started; `bytes` is how many were sent.
 //! Errors: `unauthenticated`, `bad_args` (`limit` over 1000).
 
-use kino_api::serde_json::{json, Value};
+use kino_api::serde_json::json;
 use kino_api::{clock, params, Args, CmdError, Command, Ctx, Database, Identity, Output};
 
 /// The spec.
@@ -63,5 +63,13 @@ fn records(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
             "downloaded_at": r.str(5)?,
         }));
     }
-    Ok(Value::Array(out).into())
+    let total = match ctx.db().query_one(
+        "SELECT COUNT(*) FROM download_records r JOIN movies m ON m.id = r.movie_id
+         WHERE r.user_id = ?",
+        params![user_id],
+    )? {
+        Some(row) => row.i64(0)?.max(0) as u64,
+        None => 0,
+    };
+    Ok(Output::page(out, offset, total))
 }

@@ -1,10 +1,10 @@
 //! `notices.list`: every notice, newest first.
 //!
 //! Wire form: `{"type":"notices.list","limit":50,"offset":0}` →
-//! `[{id, title, content, author, created_at}]` (an empty array when there are none).
+//! `[{id, title, content, author, created_at}]` (an empty array when there are none), with the
+//! reply's `page` giving `{offset, count, total}`.
 //! Errors: `unauthenticated` (not logged in), `bad_args` (`limit` over 1000).
 
-use kino_api::serde_json::Value;
 use kino_api::{params, Args, CmdError, Command, Ctx, Output};
 
 use crate::notice::{Notice, COLUMNS};
@@ -22,5 +22,9 @@ fn list(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
     for r in &rows {
         out.push(Notice::from_row(r)?.to_json());
     }
-    Ok(Value::Array(out).into())
+    let total = match ctx.db().query_one("SELECT COUNT(*) FROM notices", &[])? {
+        Some(row) => row.i64(0)?.max(0) as u64,
+        None => 0,
+    };
+    Ok(Output::page(out, offset, total))
 }

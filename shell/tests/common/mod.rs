@@ -3,6 +3,8 @@
 //! clean environment and a private data directory for history.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod proxy;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -21,11 +21,19 @@ impl EventLoop {
                 break;
             }
             self.timers.pop_first();
-            if let Some(conn) = self.conns.get_mut(&token) {
-                if let Some(Held { frame, body, slot }) = conn.held.take() {
-                    self.dispatcher.emit(conn, token, frame, body, slot);
-                    self.pump(token);
-                }
+            let Some(conn) = self.conns.get_mut(&token) else {
+                continue;
+            };
+            // A client that hung up during the wait gets nothing: the body would stream to no
+            // one, and a served wait (the movies plugin's resume grant) must mean a download
+            // that really started.
+            if conn.peer_closed && conn.held.is_some() {
+                self.close(token, "the client left while its reply was held");
+                continue;
+            }
+            if let Some(Held { frame, body, slot }) = conn.held.take() {
+                self.dispatcher.emit(conn, token, frame, body, slot);
+                self.pump(token);
             }
         }
         if now.duration_since(self.last_sweep) >= Duration::from_millis(500) {
