@@ -211,6 +211,7 @@ impl Core {
     pub fn listen(self) -> Result<Server, StartError> {
         let lock = store::lock::take(&self.config.data).map_err(StartError::Data)?;
         raise_fd_limit();
+        pin_malloc_mmap_threshold();
         let addr: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(&self.config.listen)?
             .next()
             .ok_or_else(|| StartError::Setting(format!("cannot resolve {}", self.config.listen)))?;
@@ -335,6 +336,24 @@ impl Server {
         Ok(())
     }
 }
+
+/// Pins glibc's mmap threshold. glibc raises it each time a large block is freed (up to 32 MiB),
+/// after which argon2's 19 MiB blocks, recordings and transfer buffers come from the per-thread
+/// arenas and stay there once freed: `kino-bench soak --clients 8 --secs 15 --attackers 0`
+/// peaked at 403 MiB that way, 89 MiB with the threshold pinned (docs/BENCHMARKS.md). Pinning it
+/// also turns the dynamic adjustment off.
+pub fn pin_malloc_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
+    // SAFETY: `mallopt` only sets one of glibc's allocator parameters; it takes no pointers.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+    }
+}
+
+/// Blocks over this come straight from the kernel and go straight back when freed.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MMAP_THRESHOLD: libc::c_int = 128 * 1024;
 
 /// Raises the open-file soft limit to the hard limit, so `--max-connections` is reachable.
 pub fn raise_fd_limit() {
