@@ -45,13 +45,10 @@ impl Style {
 pub fn data(style: Style, value: &Value) -> io::Result<()> {
     let text = match style.format {
         Format::Json => format!("{value}\n"),
-        Format::Csv => format!("{}", formats::delimited(value, b',', style.header, LEADING)),
-        Format::Tsv => format!(
-            "{}",
-            formats::delimited(value, b'\t', style.header, LEADING)
-        ),
-        Format::Plain => format!("{}", formats::plain(value, style.header, LEADING)),
-        Format::Table if !style.header => format!("{}", formats::plain(value, false, LEADING)),
+        Format::Csv => formats::delimited(value, b',', style.header, LEADING),
+        Format::Tsv => formats::delimited(value, b'\t', style.header, LEADING),
+        Format::Plain => formats::plain(value, style.header, LEADING),
+        Format::Table if !style.header => formats::plain(value, false, LEADING),
         Format::Table => return crate::pager::write(&human(value, style.tty_out)),
     };
     let mut out = io::stdout().lock();
