@@ -1,5 +1,5 @@
 //! Why a shell command did not succeed, and the exit code each reason maps to: 1 for a failed
-//! command, 2 for a usage mistake, 3 (or the script's own `exit` value) for a script.
+//! command, 2 for a usage mistake or a server that cannot be reached, 3 (or the script's own `exit` value) for a script.
 
 use kino_client::ClientError;
 
@@ -14,6 +14,9 @@ pub enum Failure {
     Client(ClientError),
     /// A local problem: a file that cannot be read, a checksum that does not match.
     Local(String),
+    /// The server could not be reached, or is not a Kino server: exit 2, as psql does when it
+    /// cannot connect.
+    Unreachable(String),
     /// Already reported (a script error, failures under `--keep-going`): the exit code.
     Reported(u8),
     /// Standard output was closed by its reader (`kino ... | head`): stop quietly.
@@ -30,7 +33,7 @@ impl Failure {
     /// The process exit code for this failure.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Failure::Usage(_) => 2,
+            Failure::Usage(_) | Failure::Unreachable(_) => 2,
             Failure::Client(_) | Failure::Local(_) => 1,
             Failure::Reported(code) => *code,
             Failure::BrokenPipe => 0,
@@ -39,11 +42,17 @@ impl Failure {
 
     /// Prints the failure on standard error (scripts and broken pipes print nothing here).
     pub fn report(&self, style: Style) {
+        self.report_at(style, None)
+    }
+
+    /// Like [`Failure::report`], naming where the command came from (`<stdin>:LINE`).
+    pub fn report_at(&self, style: Style, at: Option<&str>) {
         match self {
-            Failure::Usage(m) => render::error(style, Some("usage"), m),
+            Failure::Usage(m) => render::error_at(style, at, Some("usage"), m),
             Failure::Client(ClientError::Server(body)) if body.message.starts_with("frame of") => {
-                render::error(
+                render::error_at(
                     style,
+                    at,
                     Some(body.code.as_str()),
                     &format!(
                         "the line is over the server's frame limit ({}); the server closed \
@@ -53,17 +62,20 @@ impl Failure {
                 )
             }
             Failure::Client(ClientError::Server(body)) => {
-                render::error(style, Some(body.code.as_str()), &body.message)
+                render::error_at(style, at, Some(body.code.as_str()), &body.message)
             }
-            Failure::Client(ClientError::Io(e)) => render::error(style, None, &connection(e)),
-            Failure::Client(ClientError::Protocol(m)) => render::error(
+            Failure::Client(ClientError::Io(e)) => {
+                render::error_at(style, at, None, &connection(e))
+            }
+            Failure::Client(ClientError::Protocol(m)) => render::error_at(
                 style,
+                at,
                 None,
                 &format!(
                     "the server's answer is not a Kino reply ({m}); the next command reconnects"
                 ),
             ),
-            Failure::Local(m) => render::error(style, None, m),
+            Failure::Local(m) | Failure::Unreachable(m) => render::error_at(style, at, None, m),
             Failure::Reported(_) | Failure::BrokenPipe => {}
         }
     }

@@ -243,6 +243,7 @@ mod tests {
             payload: PayloadKind::None,
             aliases: Vec::new(),
             open_args: false,
+            legacy_only: false,
         }
     }
 

@@ -1,6 +1,7 @@
 //! `kino`: the Kino shell. Three ways in: an interactive prompt when standard input is a
 //! terminal, one command with `-c` or one per line of piped input, and rhai scripts with
-//! `kino run SCRIPT [ARGS...]`. Exit codes: 0 ok, 1 a command failed, 2 usage, 3 a script
+//! `kino run SCRIPT [ARGS...]`. Exit codes: 0 ok, 1 a command failed, 2 usage or no server to
+//! talk to (unreachable, or not a Kino server), 3 a script
 //! stopped on an error (or the script's own `exit(n)`). A closed output pipe is a clean exit.
 //!
 //! Layout:
@@ -25,6 +26,7 @@ mod cancel;
 mod complete;
 mod failure;
 mod files;
+mod formats;
 mod hum;
 mod limits;
 use kino_shell::line;
@@ -52,6 +54,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use kino_client::ClientError;
+
 use crate::failure::Failure;
 use crate::limits::ScriptLimits;
 use crate::render::Style;
@@ -73,7 +77,7 @@ Examples:
 #[derive(Debug, Parser)]
 #[command(name = "kino", version, about = "The Kino shell", after_help = EXAMPLES)]
 struct Cli {
-    /// Server address
+    /// Server address, HOST[:PORT] (port 1688 when left out; names resolve)
     #[arg(
         long,
         env = "KINO_ADDR",
@@ -84,9 +88,16 @@ struct Cli {
     /// Run one command and exit
     #[arg(short = 'c', value_name = "COMMAND")]
     command: Option<String>,
-    /// Print each result's raw `data` as one line of JSON
+    /// Print each result's raw `data` as one line of JSON, errors as JSON on standard error
+    /// (same as --format json)
     #[arg(long, global = true)]
     json: bool,
+    /// Output format: table (default), json, csv, tsv or plain (aligned, no borders)
+    #[arg(long, value_name = "FORMAT", global = true)]
+    format: Option<formats::Format>,
+    /// Leave out the header row of tables, CSV and TSV
+    #[arg(long, global = true)]
+    no_header: bool,
     /// Go on after a failed command (piped input); the exit code still reports the failure
     #[arg(long, global = true)]
     keep_going: bool,
@@ -145,7 +156,10 @@ enum Run {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mut style = Style::detect(cli.json);
+    let json = cli.json || cli.format == Some(formats::Format::Json);
+    let mut style = Style::detect(json);
+    style.format = cli.format.unwrap_or(style.format);
+    style.header = !cli.no_header;
     style.color = term::colors(cli.color, style.tty_err);
     // `tty_err` decides progress bars: none on a dumb terminal or with NO_COLOR.
     style.tty_err = term::animations(style.tty_err);
@@ -168,7 +182,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli, style: Style, interactive: bool) -> Result<(), Failure> {
+fn run(mut cli: Cli, style: Style, interactive: bool) -> Result<(), Failure> {
+    cli.addr = with_default_port(&cli.addr);
     let mut stdin = io::stdin().lock();
     let credentials = credentials(&cli, &mut stdin)?;
     let session = match Session::open(&cli.addr) {
@@ -183,7 +198,13 @@ fn run(cli: Cli, style: Style, interactive: bool) -> Result<(), Failure> {
         }
         // A script may not need the server at once; it connects on its first call.
         Err(_) if cli.run.is_some() && credentials.is_none() => Session::offline(&cli.addr),
-        Err(e) => return Err(Failure::Local(format!("connecting to {}: {e}", cli.addr))),
+        Err(ClientError::Protocol(m)) => return Err(Failure::Unreachable(m)),
+        Err(e) => {
+            return Err(Failure::Unreachable(format!(
+            "cannot reach a server at {}: {e}; is kino-server running there? (--addr HOST:PORT)",
+            cli.addr
+        )))
+        }
     };
     let mut shell = Shell {
         session: Rc::new(RefCell::new(session)),
@@ -217,11 +238,27 @@ fn run(cli: Cli, style: Style, interactive: bool) -> Result<(), Failure> {
     batch(&mut shell, &mut stdin, cli.keep_going)
 }
 
+/// `HOST` → `HOST:1688`; `HOST:PORT`, `[V6]:PORT` and a bare IPv6 address are kept or
+/// completed the same way.
+fn with_default_port(addr: &str) -> String {
+    let port = kino_proto::DEFAULT_PORT;
+    if addr.parse::<std::net::SocketAddr>().is_ok() {
+        return addr.to_string();
+    }
+    if addr.parse::<std::net::Ipv6Addr>().is_ok() {
+        return format!("[{addr}]:{port}");
+    }
+    match addr.rsplit_once(':') {
+        Some((_, p)) if !addr.ends_with(']') && p.parse::<u16>().is_ok() => addr.to_string(),
+        _ => format!("{addr}:{port}"),
+    }
+}
+
 /// One command per line of piped input, without the line editor.
 fn batch(shell: &mut Shell, input: &mut dyn BufRead, keep_going: bool) -> Result<(), Failure> {
     let mut failed = None;
     let mut text = String::new();
-    loop {
+    for number in 1.. {
         text.clear();
         if input
             .read_line(&mut text)
@@ -234,11 +271,13 @@ fn batch(shell: &mut Shell, input: &mut dyn BufRead, keep_going: bool) -> Result
             Ok(Flow::Continue) => {}
             Ok(Flow::Quit) => break,
             Err(Failure::BrokenPipe) => return Err(Failure::BrokenPipe),
-            Err(f) if keep_going => {
-                f.report(shell.style);
+            Err(f) => {
+                f.report_at(shell.style, Some(&format!("<stdin>:{number}")));
+                if !keep_going {
+                    return Err(Failure::Reported(f.exit_code()));
+                }
                 failed = Some(f.exit_code());
             }
-            Err(f) => return Err(f),
         }
     }
     match failed {
@@ -251,6 +290,12 @@ fn batch(shell: &mut Shell, input: &mut dyn BufRead, keep_going: bool) -> Result
 /// `--password-stdin`, `KINO_PASSWORD`, or a hidden prompt on a terminal.
 fn credentials(cli: &Cli, stdin: &mut dyn BufRead) -> Result<Option<(String, String)>, Failure> {
     let Some(user) = cli.user.clone() else {
+        if std::env::var_os("KINO_PASSWORD").is_some() {
+            return Err(Failure::Usage(
+                "KINO_PASSWORD is set but KINO_USER is not: set KINO_USER=NAME (or --user NAME)"
+                    .into(),
+            ));
+        }
         if cli.password_stdin {
             return Err(Failure::Usage("--password-stdin needs --user NAME".into()));
         }
@@ -276,4 +321,19 @@ fn credentials(cli: &Cli, stdin: &mut dyn BufRead) -> Result<Option<(String, Str
         return Err(Failure::Usage("empty password".into()));
     }
     Ok(Some((user, password)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_default_port;
+
+    #[test]
+    fn a_host_alone_means_port_1688() {
+        assert_eq!(with_default_port("localhost"), "localhost:1688");
+        assert_eq!(with_default_port("kino.example:99"), "kino.example:99");
+        assert_eq!(with_default_port("10.0.0.1"), "10.0.0.1:1688");
+        assert_eq!(with_default_port("::1"), "[::1]:1688");
+        assert_eq!(with_default_port("[::1]:7"), "[::1]:7");
+        assert_eq!(with_default_port("[::1]"), "[::1]:1688");
+    }
 }

@@ -5,7 +5,9 @@
 use std::io::{self, IsTerminal, Write};
 
 use comfy_table::{presets, ContentArrangement, Table};
-use serde_json::Value;
+use serde_json::{json, Value};
+
+use crate::formats::{self, Format};
 
 /// How output looks in this run.
 #[derive(Debug, Clone, Copy)]
@@ -18,6 +20,10 @@ pub struct Style {
     pub tty_err: bool,
     /// Errors in red: on a terminal, and never for piped input.
     pub color: bool,
+    /// `--format`; `json` above is true exactly when this is `Json`.
+    pub format: Format,
+    /// Print the header row of tables, CSV and TSV (`--no-header` turns it off).
+    pub header: bool,
 }
 
 impl Style {
@@ -29,17 +35,24 @@ impl Style {
             tty_out: io::stdout().is_terminal(),
             tty_err,
             color: tty_err,
+            format: if json { Format::Json } else { Format::Table },
+            header: true,
         }
     }
 }
 
 /// Writes one command's result to standard output.
 pub fn data(style: Style, value: &Value) -> io::Result<()> {
-    if !style.json {
-        return crate::pager::write(&human(value, style.tty_out));
-    }
+    let text = match style.format {
+        Format::Json => format!("{value}\n"),
+        Format::Csv => formats::delimited(value, b',', style.header, LEADING),
+        Format::Tsv => formats::delimited(value, b'\t', style.header, LEADING),
+        Format::Plain => formats::plain(value, style.header, LEADING),
+        Format::Table if !style.header => formats::plain(value, false, LEADING),
+        Format::Table => return crate::pager::write(&human(value, style.tty_out)),
+    };
     let mut out = io::stdout().lock();
-    writeln!(out, "{value}")?;
+    out.write_all(text.as_bytes())?;
     out.flush()
 }
 
@@ -61,7 +74,7 @@ pub fn human(value: &Value, tty: bool) -> String {
 }
 
 /// Columns that identify a row come first when present; the rest keep the reply's order.
-const LEADING: &[&str] = &["id", "name", "command", "role", "usage"];
+pub(crate) const LEADING: &[&str] = &["id", "name", "command", "role", "usage"];
 
 /// A table whose columns are the union of the objects' keys.
 fn table(items: &[Value], tty: bool) -> String {
@@ -108,9 +121,27 @@ pub fn cell(v: &Value) -> String {
 
 /// Writes `error[code]: message` (or `error: message`) to standard error.
 pub fn error(style: Style, code: Option<&str>, message: &str) {
+    error_at(style, None, code, message)
+}
+
+/// Like [`error`], naming where the failed command came from (`<stdin>:LINE`, as psql does).
+/// Under `--json` the error is one JSON object: `{"error": {"code", "message", "at"}}`.
+pub fn error_at(style: Style, at: Option<&str>, code: Option<&str>, message: &str) {
+    if style.json {
+        let mut e = json!({"code": code, "message": message});
+        if let Some(at) = at {
+            e["at"] = json!(at);
+        }
+        let _ = writeln!(io::stderr().lock(), "{}", json!({ "error": e }));
+        return;
+    }
     let head = match code {
         Some(c) => format!("error[{c}]"),
         None => "error".to_string(),
+    };
+    let head = match at {
+        Some(at) => format!("{at}: {head}"),
+        None => head,
     };
     let head = if style.color {
         format!("\x1b[31m{head}\x1b[0m")

@@ -122,21 +122,39 @@ pub fn run(
     match engine.run_ast_with_scope(&mut scope, &ast) {
         Ok(()) => Ok(()),
         Err(_) if broken_pipe.get() => Err(Failure::BrokenPipe),
-        Err(e) => match *e {
+        Err(e) => match innermost(&e) {
             EvalAltResult::ErrorTerminated(v, _) if v.is_int() => {
                 match u8::try_from(v.as_int().unwrap_or(1)).unwrap_or(1) {
                     0 => Ok(()),
                     code => Err(Failure::Reported(code)),
                 }
             }
-            other => Err(report(&shown, other, style)),
+            _ => Err(report(&shown, *e, style)),
         },
     }
 }
 
+/// The error inside calls of script functions, for the script's own `exit(n)` and `throw` made
+/// in a function.
+fn innermost(mut err: &EvalAltResult) -> &EvalAltResult {
+    while let EvalAltResult::ErrorInFunctionCall(_, _, inner, _) = err {
+        err = inner;
+    }
+    err
+}
+
 /// Prints `error[code]: PATH:LINE:COL: message` for an uncaught error, looking through calls
-/// of script functions to the place the error happened.
+/// of script functions to the place the error happened. A string the script throws itself is
+/// its own message to its user (`throw "usage: ..."`): printed alone, without the location, and
+/// a usage message exits 2 like the shell's own usage errors.
 fn report(path: &str, mut err: EvalAltResult, style: Style) -> Failure {
+    if let EvalAltResult::ErrorRuntime(v, _) = innermost(&err) {
+        if let Some(message) = v.read_lock::<ImmutableString>().map(|s| s.to_string()) {
+            let usage = message.starts_with("usage:");
+            render::error(style, usage.then_some("usage"), &message);
+            return Failure::Reported(if usage { 2 } else { 3 });
+        }
+    }
     let mut within = Vec::new();
     while let EvalAltResult::ErrorInFunctionCall(name, _, inner, _) = err {
         within.push(name);
@@ -160,6 +178,12 @@ fn report(path: &str, mut err: EvalAltResult, style: Style) -> Failure {
         }
         EvalAltResult::ErrorRuntime(v, _) => ("script".to_string(), v.to_string()),
         EvalAltResult::ErrorTerminated(v, _) => ("script".to_string(), format!("stopped: {v}")),
+        // `import` is turned off by allowing zero modules; rhai's own words for it mislead.
+        EvalAltResult::ErrorTooManyModules(_) => (
+            "script".to_string(),
+            "import is not available in kino scripts; put the functions in the script itself"
+                .to_string(),
+        ),
         other => ("script".to_string(), other.to_string()),
     };
     render::error(
@@ -191,6 +215,7 @@ fn from_failure(f: Failure) -> RhaiError {
     match f {
         Failure::Client(ClientError::Server(b)) => thrown(b.code.as_str(), &b.message),
         Failure::Client(e) => thrown("connection", &e.to_string()),
+        Failure::Unreachable(m) => thrown("connection", &m),
         Failure::Usage(m) | Failure::Local(m) => thrown("local", &m),
         Failure::Reported(c) => thrown("script", &format!("exit {c}")),
         Failure::BrokenPipe => thrown("local", "output closed"),
@@ -385,6 +410,10 @@ fn register(engine: &mut Engine, current: Current, args: Array, style: Style, bo
     });
     let deadline = bounds.deadline;
     engine.register_fn("sleep", move |ms: i64| limits::sleep(ms, deadline));
+    // Columns of text reports: `len()` counts characters, but a CJK character takes two cells.
+    engine.register_fn("width", |s: &str| {
+        unicode_width::UnicodeWidthStr::width(s) as i64
+    });
     // rhai's own `exit(value)` ends the script with success whatever the value; here an
     // integer becomes the process exit code, as scripts like bulk_upload need.
     engine.register_fn("exit", |code: i64| -> Result<(), RhaiError> {

@@ -89,7 +89,8 @@ impl Session {
     fn client(&mut self) -> Result<&mut Client, ClientError> {
         if self.client.is_none() {
             let reconnect = self.token.is_some();
-            let mut c = Client::connect(self.addr.as_str())?;
+            let mut c = Client::connect_timeout(self.addr.as_str(), GREETING_TIMEOUT)?;
+            greet(&mut c, &self.addr)?;
             // The command list is the shell's only source of names and schemas; an old or odd
             // server without a usable `help` still gets raw commands through.
             self.commands = c
@@ -278,6 +279,37 @@ impl Session {
             Ok(data)
         })
     }
+}
+
+/// How long a new connection may take to connect and to answer its first `ping`: something
+/// that is not a Kino server (a web server, a silent listener) is told apart within this.
+const GREETING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Checks the other side is a Kino server: a `ping` answered `"pong"` within
+/// [`GREETING_TIMEOUT`]. Later replies may take as long as they need (a held download).
+fn greet(c: &mut Client, addr: &str) -> Result<(), ClientError> {
+    c.set_read_timeout(Some(GREETING_TIMEOUT))?;
+    match c.call("ping", json!({})) {
+        Ok(v) if v == json!("pong") => {}
+        Ok(_) | Err(ClientError::Protocol(_)) => {
+            return Err(ClientError::Protocol(format!(
+                "not a Kino server at {addr}"
+            )))
+        }
+        Err(ClientError::Io(e))
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            return Err(ClientError::Protocol(format!(
+                "not a Kino server at {addr} (no answer to `ping` within {}s)",
+                GREETING_TIMEOUT.as_secs()
+            )))
+        }
+        Err(e) => return Err(e),
+    }
+    c.set_read_timeout(None)
 }
 
 /// Adds the session token to a request: after a reconnect the new connection is logged in

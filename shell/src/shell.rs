@@ -57,7 +57,14 @@ pub const LOCAL: &[(&str, &str, &str)] = &[
     ),
     ("help", "help [COMMAND]", "list commands, or describe one"),
     ("quit", "quit", "leave the shell (also Ctrl-D)"),
+    ("exit", "exit", "leave the shell, like quit"),
 ];
+
+/// Every name a line may start with: the server's commands and the shell's own.
+fn known_names(session: &Session) -> Vec<&str> {
+    let server = session.commands().iter().map(|c| c.name.as_str());
+    server.chain(LOCAL.iter().map(|(n, ..)| *n)).collect()
+}
 
 /// What the caller should do after a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +113,23 @@ impl Shell {
 
     fn server_command(&mut self, line: &Line) -> Result<(), Failure> {
         let info = self.session.borrow().command(&line.command).cloned();
+        // A name without a plugin prefix that the server did not list is a typo: answered here,
+        // since a server with the legacy plugin answers such a type in the old protocol's shape.
+        if info.is_none() && !line.command.contains('.') {
+            let session = self.session.borrow();
+            if !session.commands().is_empty() {
+                return Err(Failure::Client(kino_client::ClientError::Server(
+                    kino_proto::ErrorBody {
+                        code: kino_proto::ErrorCode::UnknownCommand,
+                        message: format!(
+                            "unknown command `{}`{}; `help` lists them",
+                            line.command,
+                            kino_proto::suggest::hint(&line.command, known_names(&session))
+                        ),
+                    },
+                )));
+            }
+        }
         if let Some(advice) = info
             .as_ref()
             .and_then(|i| receive::payload_advice(&line.command, i.payload))
@@ -250,9 +274,11 @@ impl Shell {
         match line.words.as_slice() {
             [] if self.style.json => self.print(&json!(session.commands())),
             [] => {
+                // A server command the shell runs itself (`help`) is listed once, as the shell's.
                 let mut rows: Vec<Value> = session
                     .commands()
                     .iter()
+                    .filter(|c| !LOCAL.iter().any(|(n, ..)| *n == c.name))
                     .map(|c| json!({"command": c.name, "role": c.role.as_str(), "usage": usage(c), "summary": c.summary}))
                     .collect();
                 rows.extend(LOCAL.iter().map(
@@ -285,7 +311,8 @@ impl Shell {
                 match LOCAL.iter().find(|(n, ..)| n == name) {
                     Some((_, u, s)) => self.print(&json!(format!("{u}\n  {s}"))),
                     None => Err(Failure::Usage(format!(
-                        "no command `{name}`; `help` lists them"
+                        "no command `{name}`{}; `help` lists them",
+                        kino_proto::suggest::hint(name, known_names(&session))
                     ))),
                 }
             }
@@ -296,6 +323,15 @@ impl Shell {
 
 /// Reads a password from the terminal without echo; never from the command line.
 fn ask_password(prompt: &str) -> Result<String, Failure> {
+    use std::io::IsTerminal;
+    // Without a terminal there is no one to ask (`kino -c 'login alice'` from cron or a pipe).
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::Usage(
+            "no terminal for the password: use KINO_PASSWORD or --password-stdin \
+             (with KINO_USER=NAME or --user NAME)"
+                .into(),
+        ));
+    }
     let p = rpassword::prompt_password(prompt)
         .map_err(|e| Failure::Local(format!("reading the password: {e}")))?;
     if p.is_empty() {

@@ -61,6 +61,7 @@ impl Command {
                 payload: PayloadKind::None,
                 aliases: Vec::new(),
                 open_args: false,
+                legacy_only: false,
             },
             exec: Exec::Blocking,
             handler: Arc::new(handler),
@@ -105,6 +106,13 @@ impl Command {
     /// may send fields the command ignores, such as the legacy `user_id`).
     pub fn open_args(mut self) -> Self {
         self.info.open_args = true;
+        self
+    }
+
+    /// Serves an older protocol only, by its alias: hidden from `help`, and a request naming
+    /// it by its full name (or carrying a native `id`) is refused. Needs an [`Command::alias`].
+    pub fn legacy_only(mut self) -> Self {
+        self.info.legacy_only = true;
         self
     }
 

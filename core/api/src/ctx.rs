@@ -302,8 +302,9 @@ pub fn check_args(info: &CommandInfo, fields: &Map<String, Value>) -> Result<Arg
                 continue;
             }
             return Err(CmdError::bad_args(format!(
-                "`{}` takes no argument `{key}`",
-                info.name
+                "`{}` takes no argument `{key}`{}",
+                info.name,
+                kino_proto::suggest::hint(key, info.args.iter().map(|a| a.name.as_str()))
             )));
         };
         if value.is_null() {
@@ -327,8 +328,9 @@ pub fn check_args(info: &CommandInfo, fields: &Map<String, Value>) -> Result<Arg
             let s = value.as_str().unwrap_or_default();
             if !spec.choices.iter().any(|c| c == s) {
                 return Err(CmdError::bad_args(format!(
-                    "argument `{key}` must be one of {}",
-                    spec.choices.join(", ")
+                    "argument `{key}` must be one of {}{}",
+                    spec.choices.join(", "),
+                    kino_proto::suggest::hint(s, spec.choices.iter().map(String::as_str))
                 )));
             }
         }

@@ -42,6 +42,9 @@ pub struct Output {
     /// Send `data` itself as the reply frame, without the `{ok, id, data}` envelope (for a
     /// plugin that speaks an older protocol's reply shapes).
     pub raw: bool,
+    /// A reply that answers the request but says no (an older protocol's `{"flag": false}`):
+    /// counted as a failed call, though it is sent like a success.
+    pub refused: bool,
     /// A list page's place in the whole list (the reply's `page`).
     pub page: Option<Page>,
 }
@@ -75,6 +78,12 @@ impl Output {
         self
     }
 
+    /// Marks the reply as a refusal for the server's counters.
+    pub fn refused(mut self) -> Self {
+        self.refused = true;
+        self
+    }
+
     /// Holds the reply until `when`.
     pub fn not_before(mut self, when: Instant) -> Self {
         self.not_before = Some(when);
@@ -89,6 +98,7 @@ impl From<Value> for Output {
             body: None,
             not_before: None,
             raw: false,
+            refused: false,
             page: None,
         }
     }

@@ -61,6 +61,22 @@ impl Client {
         })
     }
 
+    /// Connects, giving each address `addr` resolves to at most `timeout` (a host that drops
+    /// packets would otherwise hold the caller for minutes).
+    pub fn connect_timeout(
+        addr: impl ToSocketAddrs,
+        timeout: Duration,
+    ) -> Result<Self, ClientError> {
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "the name resolves to no address");
+        for a in addr.to_socket_addrs()? {
+            match TcpStream::connect_timeout(&a, timeout) {
+                Ok(stream) => return Client::from_stream(stream),
+                Err(e) => last = e,
+            }
+        }
+        Err(ClientError::Io(last))
+    }
+
     /// Wraps a stream connected some other way (e.g. bound to a chosen local address first).
     pub fn from_stream(stream: TcpStream) -> Result<Self, ClientError> {
         stream.set_nodelay(true)?;

@@ -10,6 +10,7 @@
 //! - [`request`] — turning one frame body into a [`Request`].
 //! - [`reply`] — the `ok`/`error` reply objects.
 //! - [`spec`] — the serialisable description of a command that `help` returns.
+//! - [`suggest`] — "did you mean" for a mistyped name.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 
@@ -19,6 +20,7 @@ pub mod id;
 pub mod reply;
 pub mod request;
 pub mod spec;
+pub mod suggest;
 
 pub use error_code::ErrorCode;
 pub use frame::{decode_header, encode_frame, Header, HEADER_LEN};

@@ -109,4 +109,8 @@ pub struct CommandInfo {
     /// Fields other than the declared arguments are passed through instead of refused.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub open_args: bool,
+    /// Answered only in an older protocol, by its alias (the legacy plugin's types): hidden
+    /// from `help` and completion, refused when a native client names it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legacy_only: bool,
 }

@@ -41,11 +41,15 @@ fn ping(_: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
 }
 
 /// The list clients build completion and usage from; a new plugin appears here with no client
-/// change.
+/// change. Commands of an older protocol only are left out of the list (a native client cannot
+/// call them) but `help NAME` still describes them.
 fn help(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
     let infos = ctx.command_infos();
     match args.opt_str("command")? {
-        None => Ok(json!(infos).into()),
+        None => {
+            let listed: Vec<_> = infos.into_iter().filter(|c| !c.legacy_only).collect();
+            Ok(json!(listed).into())
+        }
         Some(name) => infos
             .into_iter()
             .find(|c| c.name == name)

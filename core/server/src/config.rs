@@ -266,10 +266,9 @@ pub enum ConfigError {
 pub fn from_args(settings: &[Setting]) -> Result<(Cli, Config), ConfigError> {
     let mut cmd = Cli::command();
     for s in settings {
-        let arg = Arg::new(s.name)
-            .long(s.name)
-            .global(true)
-            .help(s.help.to_string());
+        // Not global: `kino-server user add --help` lists the account flags, not every
+        // plugin's serving settings.
+        let arg = Arg::new(s.name).long(s.name).help(s.help.to_string());
         cmd = cmd.arg(if s.default.is_boolean() {
             arg.action(ArgAction::SetTrue)
         } else {

@@ -119,6 +119,8 @@ pub struct Conn {
     pub queued: bool,
     /// Buffer capacity last added to the server-wide gauges, (input, output).
     pub accounted: (usize, usize),
+    /// Ran a command of an older protocol: its unknown types get that protocol's reply shape.
+    pub legacy: bool,
     /// The loop's clock, read once per wake-up and stamped here before the connection is
     /// pumped, so the input/output timestamps cost no clock read per request.
     pub clock: Instant,
@@ -154,6 +156,7 @@ impl Conn {
             out_paused: false,
             queued: false,
             accounted: (0, 0),
+            legacy: false,
             clock: now,
             read_blocked: false,
         }

@@ -173,7 +173,7 @@ impl Dispatcher {
         host: &'h ServerHost,
         conn: &Conn,
         command: &str,
-        session: Option<String>,
+        (id, session): (bool, Option<String>),
         fields: &serde_json::Map<String, Value>,
     ) -> Result<Checked<'h>, CmdError> {
         let entry = host
@@ -183,9 +183,15 @@ impl Dispatcher {
             .ok_or_else(|| {
                 CmdError::new(
                     ErrorCode::UnknownCommand,
-                    format!("unknown command `{command}`; `help` lists them"),
+                    format!(
+                        "unknown command `{command}`{}; `help` lists them",
+                        host.registry.suggest(command)
+                    ),
                 )
             })?;
+        if let Some(refusal) = crate::compat::native_refusal(entry, command, id) {
+            return Err(refusal);
+        }
         let token = session.or_else(|| conn.session.clone());
         let caller = token.as_deref().and_then(|t| host.resolve(t));
         authorize(entry.command.info.role, caller.as_ref(), false)?;
@@ -213,35 +219,41 @@ impl Dispatcher {
         let declared_payload = req.args.get("file_size").and_then(Value::as_u64);
         let host = Arc::clone(&self.host);
         let transfers = Arc::clone(&self.transfers);
-        let checked =
-            Self::check(&host, conn, &req.command, req.session, &req.args).and_then(|mut c| {
-                match c.entry.command.info.payload {
-                    PayloadKind::Upload => match declared_payload {
-                        Some(n) if n > host.limits.max_upload => Err(CmdError::new(
-                            ErrorCode::TooLarge,
-                            format!(
-                                "payload of {n} bytes is over the {}-byte upload limit",
-                                host.limits.max_upload
-                            ),
-                        )),
-                        Some(_) => {
-                            // Taken last: a request refused for any other reason holds no slot.
-                            let holder = Holder::of(c.caller.as_ref(), conn.peer.ip());
-                            c.slot = Some(transfers.try_take(holder)?);
-                            Ok(c)
-                        }
-                        None => Err(CmdError::bad_args(
-                            "an upload needs `file_size`, the payload length in bytes",
-                        )),
-                    },
-                    _ if declared_payload.is_some() => Err(CmdError::bad_args(format!(
-                        "`{}` takes no payload; its {} bytes were discarded",
-                        req.command,
-                        declared_payload.unwrap_or(0)
-                    ))),
-                    _ => Ok(c),
-                }
-            });
+        let checked = Self::check(
+            &host,
+            conn,
+            &req.command,
+            (req.id.is_some(), req.session),
+            &req.args,
+        )
+        .and_then(|mut c| {
+            match c.entry.command.info.payload {
+                PayloadKind::Upload => match declared_payload {
+                    Some(n) if n > host.limits.max_upload => Err(CmdError::new(
+                        ErrorCode::TooLarge,
+                        format!(
+                            "payload of {n} bytes is over the {}-byte upload limit",
+                            host.limits.max_upload
+                        ),
+                    )),
+                    Some(_) => {
+                        // Taken last: a request refused for any other reason holds no slot.
+                        let holder = Holder::of(c.caller.as_ref(), conn.peer.ip());
+                        c.slot = Some(transfers.try_take(holder)?);
+                        Ok(c)
+                    }
+                    None => Err(CmdError::bad_args(
+                        "an upload needs `file_size`, the payload length in bytes",
+                    )),
+                },
+                _ if declared_payload.is_some() => Err(CmdError::bad_args(format!(
+                    "`{}` takes no payload; its {} bytes were discarded",
+                    req.command,
+                    declared_payload.unwrap_or(0)
+                ))),
+                _ => Ok(c),
+            }
+        });
         let checked = match checked {
             Ok(c) => c,
             Err(e) => {
@@ -258,10 +270,17 @@ impl Dispatcher {
                         conn.read = ReadState::Discard { remaining: n };
                     }
                 }
+                let old_protocol =
+                    conn.legacy || host.registry.legacy_looking(&req.command, req.id.is_some());
+                if e.code == ErrorCode::UnknownCommand && conn.framed.is_none() && old_protocol {
+                    crate::replies::count_reply(&host, false);
+                    return conn.queue(&crate::compat::unknown_type_frame());
+                }
                 return self.reply_now(conn, Reply::err(req.id, e.code, e.message));
             }
         };
         conn.in_flight = true;
+        conn.legacy |= checked.entry.command.info.legacy_only;
         conn.caller = checked.caller.clone();
         let peer = Some(conn.peer.ip());
         let id = req.id;

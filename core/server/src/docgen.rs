@@ -59,6 +59,12 @@ pub fn commands_markdown(registry: &Registry) -> String {
         if c.open_args {
             let _ = writeln!(out, "- undeclared fields are accepted and ignored");
         }
+        if c.legacy_only {
+            let _ = writeln!(
+                out,
+                "- legacy protocol only: answered by its alias, hidden from `help`'s list"
+            );
+        }
         if c.args.is_empty() {
             let _ = writeln!(out, "- arguments: none");
             continue;

@@ -86,9 +86,8 @@ pub fn run_handler(
                 entry.command.info.name
             )))
         });
-    entry
-        .stats
-        .record(result.is_ok(), started.elapsed().as_micros() as u64);
+    let ok = result.as_ref().is_ok_and(|o| !o.refused);
+    entry.stats.record(ok, started.elapsed().as_micros() as u64);
     result
 }
 

@@ -24,6 +24,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 pub mod builtins;
+mod compat;
 pub mod config;
 pub mod conn;
 pub mod dispatch;
@@ -66,20 +67,23 @@ use crate::workers::{LoopChannel, WorkerPool};
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// Files, sockets.
-    #[error("{0}")]
+    /// Files, sockets (transparent: the OS error is told once, not again as its own source).
+    #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The data directory cannot be used, or another server uses it.
+    #[error("{0}")]
+    Data(String),
     /// The database could not be opened.
     #[error("opening the database: {0}")]
     Db(#[from] kino_api::DbError),
     /// A migration failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Migrate(#[from] migrate::MigrateError),
     /// The database is damaged, lost while blobs remain, or missing tables.
     #[error(transparent)]
     Unfit(#[from] store::preflight::Unfit),
     /// Bad command or setting names.
-    #[error("{0}")]
+    #[error(transparent)]
     Registry(#[from] RegistryError),
     /// A setting is unknown or of the wrong type.
     #[error("{0}")]
@@ -147,7 +151,12 @@ impl Core {
     /// migrations, builds the registry, runs start hooks.
     pub fn open(config: Config, plugins: Vec<Arc<dyn Plugin>>) -> Result<Core, StartError> {
         config.limits.validate().map_err(StartError::Setting)?;
-        std::fs::create_dir_all(&config.data)?;
+        std::fs::create_dir_all(&config.data).map_err(|e| {
+            StartError::Data(format!(
+                "--data {}: {e}; it must be a directory (it is created if missing)",
+                config.data.display()
+            ))
+        })?;
         let settings = resolve_settings(&plugins, &config.settings)?;
         let db_path = config.data.join("kino.db");
         store::sqlite::set_page_cap(&db_path, config.limits.db_max_pages);
@@ -200,12 +209,23 @@ impl Core {
     /// Binds the listening socket (see [`bind_listener`]). Raises the open-file limit first, so every server (the
     /// binary and the testkit's alike) can reach its connection and transfer limits.
     pub fn listen(self) -> Result<Server, StartError> {
+        let lock = store::lock::take(&self.config.data).map_err(StartError::Data)?;
         raise_fd_limit();
+        pin_malloc_mmap_threshold();
         let addr: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(&self.config.listen)?
             .next()
             .ok_or_else(|| StartError::Setting(format!("cannot resolve {}", self.config.listen)))?;
         let backlog = self.config.limits.listen_backlog;
-        let std_listener = bind_listener(addr, backlog)?;
+        let std_listener = bind_listener(addr, backlog).map_err(|e| {
+            let hint = match e.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    "; another program listens there: stop it or pick another with --listen"
+                }
+                std::io::ErrorKind::PermissionDenied => "; ports below 1024 need privileges",
+                _ => "",
+            };
+            StartError::Data(format!("cannot listen on {addr}: {e}{hint}"))
+        })?;
         let local = std_listener.local_addr()?;
         let listener = mio::net::TcpListener::from_std(std_listener);
         let poll = Poll::new()?;
@@ -256,6 +276,7 @@ impl Core {
         }
         let event_loop = EventLoop::new(poll, listener, extra, rx, Arc::clone(&stop), dispatcher)?;
         Ok(Server {
+            _lock: lock,
             event_loop,
             local,
             extra_addrs,
@@ -283,6 +304,8 @@ impl ShutdownHandle {
 
 /// A bound server.
 pub struct Server {
+    /// This process's claim on the data directory, for as long as it serves.
+    _lock: store::lock::DataLock,
     event_loop: EventLoop,
     local: SocketAddr,
     extra_addrs: Vec<(&'static str, SocketAddr)>,
@@ -313,6 +336,24 @@ impl Server {
         Ok(())
     }
 }
+
+/// Pins glibc's mmap threshold. glibc raises it each time a large block is freed (up to 32 MiB),
+/// after which argon2's 19 MiB blocks, recordings and transfer buffers come from the per-thread
+/// arenas and stay there once freed: `kino-bench soak --clients 8 --secs 15 --attackers 0`
+/// peaked at 403 MiB that way, 89 MiB with the threshold pinned (docs/BENCHMARKS.md). Pinning it
+/// also turns the dynamic adjustment off.
+pub fn pin_malloc_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
+    // SAFETY: `mallopt` only sets one of glibc's allocator parameters; it takes no pointers.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+    }
+}
+
+/// Blocks over this come straight from the kernel and go straight back when freed.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MMAP_THRESHOLD: libc::c_int = 128 * 1024;
 
 /// Raises the open-file soft limit to the hard limit, so `--max-connections` is reachable.
 pub fn raise_fd_limit() {

@@ -33,6 +33,11 @@ fn run() -> Result<()> {
         return Ok(());
     }
     if let Some(Operator::Check { repair }) = cli.command {
+        // Repairs move files: never under a running server. A plain check only reads.
+        let _lock = match repair {
+            true => Some(kino_server::store::lock::take(&config.data).map_err(anyhow::Error::msg)?),
+            false => None,
+        };
         let report = kino_server::store::check::run(&config.data, &plugins, repair)
             .with_context(|| format!("checking {}", config.data.display()))?;
         for line in &report.lines {
@@ -69,7 +74,7 @@ fn run() -> Result<()> {
         );
         return Ok(());
     }
-    let server = core.listen().context("binding the listen address")?;
+    let server = core.listen()?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", server.local_addr())?;
     for (setting, addr) in server.plugin_listener_addrs() {

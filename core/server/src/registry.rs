@@ -188,6 +188,24 @@ impl Registry {
         Ok(out)
     }
 
+    /// `; did you mean `NAME`?` for a mistyped command, among the ones `help` lists.
+    pub fn suggest(&self, name: &str) -> String {
+        let listed = self
+            .entries
+            .values()
+            .map(|e| &e.command.info)
+            .filter(|i| i.role != Role::Internal && !i.legacy_only)
+            .map(|i| i.name.as_str());
+        kino_proto::suggest::hint(name, listed)
+    }
+
+    /// Whether an unknown request looks like one of an older protocol's: a type without a
+    /// plugin prefix and no native `id`, on a server where a plugin serves such a protocol
+    /// (every native command but the built-ins has a prefix, and the built-ins are known).
+    pub fn legacy_looking(&self, command: &str, id: bool) -> bool {
+        !id && !command.contains('.') && self.entries.values().any(|e| e.command.info.legacy_only)
+    }
+
     /// Public commands sorted by name, for `help`.
     pub fn infos(&self) -> Vec<CommandInfo> {
         let mut v: Vec<CommandInfo> = self

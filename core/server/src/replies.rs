@@ -73,6 +73,9 @@ impl Dispatcher {
                     }
                     _ => None,
                 };
+                if out.refused {
+                    ServerStats::add(&self.host.stats.errors, 1);
+                }
                 match out.not_before {
                     Some(until) if until > Instant::now() => {
                         let frame = match &conn.framed {

@@ -229,7 +229,8 @@ fn names_with_dot_dot_stay_inside_the_blob_store() {
 
     let stored_files: Vec<PathBuf> = files_under(&data)
         .into_iter()
-        .filter(|p| !p.to_string_lossy().starts_with("kino.db"))
+        // The server's own files: the database and the data directory's lock.
+        .filter(|p| !p.to_string_lossy().starts_with("kino.db") && p.as_os_str() != "kino.lock")
         .collect();
     let mut expected = vec![
         blob_path(&md5_hex(&film)),

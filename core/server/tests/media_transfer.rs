@@ -94,10 +94,10 @@ fn twenty_waiting_downloads_block_nothing() {
         pings.len()
     );
     assert!(pings.len() >= 10, "only {} pings", pings.len());
-    assert!(
-        slowest_ping < Duration::from_millis(10),
-        "ping took {slowest_ping:?}"
-    );
+    // A held download that blocked the loop would hold a ping for most of the 2 s wait; the
+    // bound is far under that and far over a loaded machine's scheduling noise (10 ms failed
+    // under a parallel build: speed belongs to kino-bench, not to a unit test).
+    assert!(slowest_ping < WAIT / 8, "ping took {slowest_ping:?}");
     assert!(
         each.iter().all(|d| *d >= WAIT),
         "a download skipped the wait: {each:?}"

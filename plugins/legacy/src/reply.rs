@@ -24,7 +24,7 @@ impl Refusal {
 
     /// The reply frame: `{"flag": false, "msg": ...}`.
     pub fn into_output(self) -> Output {
-        shaped(false, &self.0, Map::new())
+        shaped(false, &self.0, Map::new()).refused()
     }
 }
 
@@ -91,6 +91,7 @@ pub fn command(
     .role(Role::Anon)
     .open_args()
     .alias(alias)
+    .legacy_only()
 }
 
 /// Declares an optional argument of `kind` (optional so that a missing one is refused in the

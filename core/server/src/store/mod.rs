@@ -5,6 +5,7 @@
 
 pub mod blobs;
 pub mod check;
+pub mod lock;
 pub mod migrate;
 pub mod preflight;
 pub mod sqlite;
