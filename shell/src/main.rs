@@ -22,6 +22,7 @@
 //! - `term` and `pager`: colours and animations (`--color`, `NO_COLOR`, `TERM=dumb`), paging.
 //! - `failure`: why a command failed and the exit code for it.
 
+mod bars;
 mod cancel;
 mod complete;
 mod failure;

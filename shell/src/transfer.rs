@@ -6,14 +6,14 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use indicatif::{HumanBytes, ProgressBar, ProgressState, ProgressStyle};
+use indicatif::{HumanBytes, ProgressBar};
 use kino_client::ClientError;
 use kino_proto::ErrorCode;
 use md5::{Digest, Md5};
 use serde_json::{json, Map, Value};
 
+use crate::bars::{self, bytes_bar, waiting_bar};
 use crate::cancel;
 use crate::failure::Failure;
 use crate::place::{self, Out};
@@ -162,11 +162,7 @@ pub fn download(
     let label = name.clone();
     let mut on_reply = move |data: &Value| {
         let total = data.get("size").and_then(Value::as_u64).unwrap_or(0);
-        reply_bar.set_style(bytes_style());
-        reply_bar.set_length(total);
-        reply_bar.set_position(offset);
-        reply_bar.set_message(label.clone());
-        reply_bar.reset_eta();
+        bars::to_bytes(&reply_bar, total, offset, &label);
     };
     let progress_bar = bar.clone();
     let got = session.download(
@@ -317,57 +313,6 @@ pub fn safe_name(name: &str) -> String {
         "" | "." | ".." => "movie".into(),
         _ => cleaned,
     }
-}
-
-fn bytes_style() -> ProgressStyle {
-    ProgressStyle::with_template(
-        "{msg:20!} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars("=> ")
-}
-
-/// A byte-count bar with rate and ETA; hidden when standard error is not a terminal.
-fn bytes_bar(style: Style, len: u64, msg: &str) -> ProgressBar {
-    if !style.tty_err {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len).with_style(bytes_style());
-    bar.set_message(msg.to_string());
-    bar
-}
-
-/// A spinner shown while the server holds the reply back. `wait` is what `movies.get` said a
-/// download by this user would wait (the server's `free-download-wait`, or 0): it counts that
-/// down; without it, it shows the time waited.
-fn waiting_bar(style: Style, wait: Option<u64>, free: bool) -> ProgressBar {
-    if !style.tty_err {
-        return ProgressBar::hidden();
-    }
-    let wait = wait.filter(|w| *w > 0);
-    let template = match (free, wait) {
-        (_, Some(_)) => "{spinner} free download: the server starts it in {left} s (of {wait} s)",
-        (true, None) => "{spinner} waiting for the server (free download): {elapsed}",
-        _ => "{spinner} waiting for the server: {elapsed}",
-    };
-    let total = wait.unwrap_or(0);
-    let st = ProgressStyle::with_template(template)
-        .unwrap_or_else(|_| ProgressStyle::default_spinner())
-        .with_key(
-            "wait",
-            move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
-                let _ = write!(w, "{total}");
-            },
-        )
-        .with_key(
-            "left",
-            move |s: &ProgressState, w: &mut dyn std::fmt::Write| {
-                let _ = write!(w, "{}", total.saturating_sub(s.elapsed().as_secs()));
-            },
-        );
-    let bar = ProgressBar::new_spinner().with_style(st);
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
 }
 
 fn obj(v: Value) -> Map<String, Value> {

@@ -1,6 +1,7 @@
 //! The README's shell examples, run as written against a real server seeded with
 //! `scripts/seed_demo.rhai` (an admin named `admin`, as in the Quick start), and compared with
-//! what the README shows; timestamps are the only thing allowed to differ. A change of output
+//! what the README shows; timestamps (and the countdown's seconds and spinner frame) are the
+//! only things allowed to differ. A change of output
 //! format or of the demo data fails here until the README is updated.
 #![allow(clippy::unwrap_used)]
 
@@ -68,7 +69,11 @@ fn without_times(text: &str) -> String {
 fn readme_shell_examples_print_what_the_readme_shows() {
     let dir = tempfile::tempdir().unwrap();
     kino_testkit::add_user(dir.path(), all_plugins(), "admin", "admin-pass-1", true);
-    let server = TestServer::in_dir(dir.path(), all_plugins(), |c| c);
+    // The README's server waits the default 30 s before a free download; 2 s here, and only
+    // the countdown's digits differ.
+    let server = TestServer::in_dir(dir.path(), all_plugins(), |c| {
+        c.setting("free-download-wait", serde_json::json!(2))
+    });
     let seed = common::kino(&server)
         .user("admin", "admin-pass-1")
         .args(["run"])
@@ -136,4 +141,43 @@ fn readme_shell_examples_print_what_the_readme_shows() {
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     assert_eq!(shown, keys, "fields of `login alice` in the README");
+
+    // The tour's `download 1`: the countdown line as a terminal shows it, then where it went.
+    let after = "> download 1\n";
+    let tour = &readme[readme.find(after).unwrap() + after.len()..];
+    let mut shown = tour.lines();
+    let (countdown, saved) = (shown.next().unwrap(), shown.next().unwrap());
+    let cwd = tempfile::tempdir().unwrap();
+    let raw = common::pty::run(
+        &server.addr.to_string(),
+        cwd.path(),
+        100,
+        ("alice", "demo-pass-1"),
+        &["-c", "download 1"],
+    );
+    let drawn = common::pty::drawn_lines(&raw);
+    let counted: Vec<String> = drawn
+        .iter()
+        .filter(|l| l.contains("free download"))
+        .map(|l| timing_free(l.trim_end()))
+        .collect();
+    assert!(!counted.is_empty(), "no countdown drawn: {drawn:#?}");
+    for line in &counted {
+        assert_eq!(line, &timing_free(countdown), "the README's countdown line");
+    }
+    assert!(drawn.iter().any(|l| l == saved), "{saved:?} in {drawn:#?}");
+}
+
+/// A countdown line with each run of digits and its spinner frame (both move with time) fixed.
+fn timing_free(line: &str) -> String {
+    let mut out = String::new();
+    for c in line.chars() {
+        match c {
+            '0'..='9' if out.ends_with('#') => {}
+            '0'..='9' => out.push('#'),
+            '\u{2800}'..='\u{28ff}' => out.push('⠿'),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod proxy;
+pub mod pty;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
