@@ -212,6 +212,15 @@ impl dyn Database + '_ {
         Ok(self.query(sql, params)?.into_iter().next())
     }
 
+    /// The first column of the first row as a count (`SELECT COUNT(*) ...`), 0 when there is
+    /// no row: the `total` of a paged list.
+    pub fn count(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, DbError> {
+        match self.query_one(sql, params)? {
+            Some(row) => Ok(row.i64(0)?.max(0) as u64),
+            None => Ok(0),
+        }
+    }
+
     /// Runs `f` in a write transaction: committed when it returns `Ok`, rolled back otherwise.
     pub fn transaction<T, E: From<DbError>>(
         &mut self,

@@ -24,18 +24,7 @@ fn writes_on_a_full_database_are_unavailable_and_reads_go_on() {
     let mut admin = root(&server);
     let (mut early, _) = register_and_login(&server, "early");
     let mut anon = guarded(server.client());
-    let mut refused = None;
-    for i in 0..500 {
-        let r = anon.call(
-            "auth.register",
-            json!({"name": format!("user{i}"), "password": "pw-of-user"}),
-        );
-        if let Err(e) = r {
-            refused = Some(e);
-            break;
-        }
-    }
-    let refused = refused.expect("the database never filled");
+    let refused = register_until_refused(&mut anon, 500, "the database never filled");
     assert_eq!(refused.code(), Some(ErrorCode::Unavailable), "{refused}");
     assert!(refused.to_string().contains("storage is full"), "{refused}");
     let notice = json!({"title": "big", "content": "x".repeat(9_000)});
@@ -360,18 +349,7 @@ fn a_full_disk_answers_unavailable_and_reads_go_on() {
     while filler.write_all(&chunk).is_ok() {}
     let _ = filler.write_all(&chunk[..1]);
     let mut anon = guarded(server.client());
-    let mut refused = None;
-    for i in 0..5000 {
-        let r = anon.call(
-            "auth.register",
-            json!({"name": format!("user{i}"), "password": "pw-of-user"}),
-        );
-        if let Err(e) = r {
-            refused = Some(e);
-            break;
-        }
-    }
-    let refused = refused.expect("the disk never filled");
+    let refused = register_until_refused(&mut anon, 5000, "the disk never filled");
     assert_eq!(refused.code(), Some(ErrorCode::Unavailable), "{refused}");
     let notice = json!({"title": "t", "content": "x".repeat(9_000)});
     assert_eq!(
@@ -383,4 +361,22 @@ fn a_full_disk_answers_unavailable_and_reads_go_on() {
     let (_, login) = kino_testkit::login(&server, "early", "pw-of-user");
     assert_eq!(login["name"], json!("early"));
     server.stop();
+}
+
+/// Registers accounts until the server refuses one (the storage filled up); returns the refusal.
+fn register_until_refused(
+    anon: &mut kino_client::Client,
+    at_most: usize,
+    never: &str,
+) -> kino_testkit::ClientError {
+    for i in 0..at_most {
+        let r = anon.call(
+            "auth.register",
+            json!({"name": format!("user{i}"), "password": "pw-of-user"}),
+        );
+        if let Err(e) = r {
+            return e;
+        }
+    }
+    panic!("{never}");
 }

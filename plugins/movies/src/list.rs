@@ -98,10 +98,7 @@ fn list(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
         }
     }
     // Counted after the passes, so movies just found damaged are not in the total.
-    let total = match ctx.db().query_one(&count_sql, &params)? {
-        Some(row) => row.i64(0)?.max(0) as u64,
-        None => 0,
-    };
+    let total = ctx.db().count(&count_sql, &params)?;
     Ok(Output::page(out, offset, total))
 }
 

@@ -63,13 +63,10 @@ fn records(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
             "downloaded_at": r.str(5)?,
         }));
     }
-    let total = match ctx.db().query_one(
+    let total = ctx.db().count(
         "SELECT COUNT(*) FROM download_records r JOIN movies m ON m.id = r.movie_id
          WHERE r.user_id = ?",
         params![user_id],
-    )? {
-        Some(row) => row.i64(0)?.max(0) as u64,
-        None => 0,
-    };
+    )?;
     Ok(Output::page(out, offset, total))
 }

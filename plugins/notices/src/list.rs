@@ -22,9 +22,6 @@ fn list(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
     for r in &rows {
         out.push(Notice::from_row(r)?.to_json());
     }
-    let total = match ctx.db().query_one("SELECT COUNT(*) FROM notices", &[])? {
-        Some(row) => row.i64(0)?.max(0) as u64,
-        None => 0,
-    };
+    let total = ctx.db().count("SELECT COUNT(*) FROM notices", &[])?;
     Ok(Output::page(out, offset, total))
 }

@@ -78,13 +78,10 @@ fn list(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
             "created_at": r.str(5)?,
         }));
     }
-    let total = match ctx.db().query_one(
+    let total = ctx.db().count(
         "SELECT COUNT(*) FROM melody_owners o JOIN melody_results r ON r.key = o.key
          WHERE o.owner_id = ?",
         params![user_id],
-    )? {
-        Some(row) => row.i64(0)?.max(0) as u64,
-        None => 0,
-    };
+    )?;
     Ok(Output::page(out, offset, total))
 }
