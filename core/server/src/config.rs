@@ -45,6 +45,12 @@ pub struct Limits {
     /// Connections the kernel may hold completed but not yet accepted (capped by
     /// `net.core.somaxconn`); past it, SYNs are dropped and clients wait a second to retry.
     pub listen_backlog: u32,
+    /// Balancers trusted to start each connection with a PROXY protocol header naming the real
+    /// client (HAProxy `send-proxy-v2`); per-address limits and login throttles then apply to
+    /// that client instead of to the balancer. Empty: no header is read from anyone.
+    pub proxy_protocol_from: Vec<ipnet::IpNet>,
+    /// How long a graceful stop (SIGTERM) waits for in-flight requests and transfers.
+    pub drain_timeout: Duration,
 }
 
 impl Limits {
@@ -110,6 +116,8 @@ impl Default for Limits {
             max_transfers_per_user: 4,
             warn_rate: 10,
             listen_backlog: 1024,
+            proxy_protocol_from: Vec::new(),
+            drain_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -180,6 +188,13 @@ pub struct Cli {
     /// Accept-queue length of each listener, capped by /proc/sys/net/core/somaxconn [default: 1024]
     #[arg(long)]
     pub listen_backlog: Option<u32>,
+    /// Address or CIDR of a balancer that sends a PROXY protocol header (v1 or v2) first;
+    /// repeat or comma-separate for several [default: none]
+    #[arg(long, value_delimiter = ',')]
+    pub proxy_protocol_from: Vec<ipnet::IpNet>,
+    /// Seconds a graceful stop waits for in-flight requests and transfers [default: 10]
+    #[arg(long)]
+    pub drain_timeout: Option<u64>,
     /// Uploads and downloads streaming at once [default: 64]
     #[arg(long)]
     pub max_transfers: Option<usize>,
@@ -336,6 +351,12 @@ fn apply_cli(
     if let Some(v) = cli.listen_backlog {
         l.listen_backlog = v;
     }
+    if !cli.proxy_protocol_from.is_empty() {
+        l.proxy_protocol_from = cli.proxy_protocol_from.clone();
+    }
+    if let Some(v) = cli.drain_timeout {
+        l.drain_timeout = Duration::from_secs(v);
+    }
     if let Some(v) = cli.max_transfers {
         l.max_transfers = v;
     }
@@ -422,6 +443,19 @@ pub fn apply_file(
                 l.listen_backlog = as_u64()
                     .and_then(|v| u32::try_from(v).ok())
                     .ok_or_else(|| bad(&key))?
+            }
+            "proxy-protocol-from" => {
+                l.proxy_protocol_from = value
+                    .as_array()
+                    .and_then(|a| {
+                        a.iter()
+                            .map(|v| v.as_str().and_then(|s| s.parse().ok()))
+                            .collect::<Option<Vec<_>>>()
+                    })
+                    .ok_or_else(|| bad(&key))?
+            }
+            "drain-timeout" => {
+                l.drain_timeout = Duration::from_secs(as_u64().ok_or_else(|| bad(&key))?)
             }
             "max-transfers-per-user" => {
                 l.max_transfers_per_user = as_u64().ok_or_else(|| bad(&key))? as usize

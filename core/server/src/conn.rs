@@ -127,6 +127,8 @@ pub struct Conn {
     /// The last read ended in `WouldBlock` and no readiness event came since: with
     /// edge-triggered readiness another read now would only cost a syscall to learn the same.
     pub read_blocked: bool,
+    /// From a trusted balancer and its PROXY header not read yet: no request is parsed before it.
+    pub proxy_pending: bool,
 }
 
 impl Conn {
@@ -159,6 +161,7 @@ impl Conn {
             legacy: false,
             clock: now,
             read_blocked: false,
+            proxy_pending: false,
         }
     }
 

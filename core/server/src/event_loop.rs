@@ -19,6 +19,7 @@ use crate::host::ServerHost;
 use crate::stats::ServerStats;
 use crate::workers::LoopMsg;
 
+mod proxy;
 mod timeouts;
 
 /// The listener's token.
@@ -26,15 +27,15 @@ pub const LISTENER: Token = Token(0);
 /// The waker's token.
 pub const WAKER: Token = Token(1);
 const FIRST_LISTENER: usize = 2;
-/// How long a graceful shutdown waits for in-flight work and unsent replies.
-const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 /// Bytes read from one connection per wake-up before the others get their turn.
 const WAKE_BYTES: usize = 256 * 1024;
 
 /// The loop's state.
 pub struct EventLoop {
     poll: Poll,
-    listener: TcpListener,
+    /// `None` once draining: closed, so connects are refused at once and a balancer's health
+    /// check fails fast instead of timing out on a backlog nobody accepts from.
+    listener: Option<TcpListener>,
     plugin_listeners: HashMap<Token, (TcpListener, FramedBy)>,
     rx: Receiver<LoopMsg>,
     conns: HashMap<Token, Conn, ahash::RandomState>,
@@ -84,7 +85,7 @@ impl EventLoop {
         let first_conn = FIRST_LISTENER + plugin_listeners.len();
         Ok(EventLoop {
             poll,
-            listener,
+            listener: Some(listener),
             plugin_listeners,
             rx,
             conns: HashMap::default(),
@@ -153,12 +154,14 @@ impl EventLoop {
             self.run_ready();
             if self.stop.load(Ordering::Relaxed) && drain_deadline.is_none() {
                 log::info!("shutting down: no new connections, finishing in-flight work");
-                let _ = self.poll.registry().deregister(&mut self.listener);
-                for (l, _) in self.plugin_listeners.values_mut() {
-                    let _ = self.poll.registry().deregister(l);
+                if let Some(mut l) = self.listener.take() {
+                    let _ = self.poll.registry().deregister(&mut l);
+                }
+                for (_, (mut l, _)) in self.plugin_listeners.drain() {
+                    let _ = self.poll.registry().deregister(&mut l);
                 }
                 self.dispatcher.draining = true;
-                drain_deadline = Some(Instant::now() + DRAIN_DEADLINE);
+                drain_deadline = Some(Instant::now() + self.dispatcher.host.limits.drain_timeout);
                 let quiet: Vec<Token> = self
                     .conns
                     .iter()
@@ -210,16 +213,24 @@ impl EventLoop {
         loop {
             let (accepted, framed) = match which.and_then(|t| self.plugin_listeners.get(&t)) {
                 Some((l, framed)) => (l.accept(), Some(framed.clone())),
-                None => (self.listener.accept(), None),
+                None => match &self.listener {
+                    Some(l) => (l.accept(), None),
+                    None => return,
+                },
             };
             match accepted {
                 Ok((mut stream, peer)) => {
                     let stats = &self.dispatcher.host.stats;
                     let limits = &self.dispatcher.host.limits;
                     let from_ip = self.per_ip.get(&peer.ip()).copied().unwrap_or(0);
+                    // A balancer's connections are counted against the clients it names.
+                    let proxied = limits
+                        .proxy_protocol_from
+                        .iter()
+                        .any(|net| net.contains(&peer.ip()));
                     let refusal = if self.conns.len() >= limits.max_connections {
                         Some("connection limit reached")
-                    } else if from_ip >= limits.max_connections_per_ip {
+                    } else if from_ip >= limits.max_connections_per_ip && !proxied {
                         Some("per-address connection limit reached")
                     } else {
                         None
@@ -255,6 +266,7 @@ impl EventLoop {
                     log::info!("open {peer}");
                     let mut conn = Conn::new(stream, peer, self.now);
                     conn.framed = framed;
+                    conn.proxy_pending = proxied;
                     self.conns.insert(token, conn);
                     self.pump(token);
                 }
@@ -294,7 +306,11 @@ impl EventLoop {
         let result = (|| -> io::Result<()> {
             loop {
                 let mut progress = false;
-                if !conn.out_paused {
+                if conn.proxy_pending {
+                    let cap = self.dispatcher.host.limits.max_connections_per_ip;
+                    progress |= proxy::take_header(conn, &mut self.per_ip, cap)?;
+                }
+                if !conn.out_paused && !conn.proxy_pending {
                     progress |= self.dispatcher.process_input(conn, token, &mut frames_left);
                 }
                 if !conn.out_paused

@@ -20,6 +20,8 @@ use tempfile::TempDir;
 
 pub use kino_client::{into_data, request, ClientError};
 
+pub mod engines;
+
 /// Settings that make argon2 cheap; tests must not spend seconds hashing.
 pub fn fast_auth(config: Config) -> Config {
     config
@@ -205,7 +207,8 @@ pub struct BinServer {
 
 impl BinServer {
     /// Starts `bin` with `--listen 127.0.0.1:0 --data DATA` plus `extra`, with cheap argon2, and
-    /// reads the bound address from the first line of its standard output.
+    /// reads the bound address from the first line of its standard output. Its log is shown
+    /// when `KINO_TEST_SERVER_LOG` is set.
     pub fn start(bin: &Path, data: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(bin)
             .args(["--listen", "127.0.0.1:0", "--data"])
@@ -213,7 +216,10 @@ impl BinServer {
             .args(["--argon2-memory-kib", "64", "--argon2-iterations", "1"])
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(match std::env::var_os("KINO_TEST_SERVER_LOG") {
+                Some(_) => Stdio::inherit(),
+                None => Stdio::null(),
+            })
             .spawn()
             .unwrap();
         let mut line = String::new();
