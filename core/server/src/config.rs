@@ -129,6 +129,8 @@ pub struct Config {
     pub listen: String,
     /// Data directory: `kino.db`, `blobs/`, `tmp/`.
     pub data: PathBuf,
+    /// `--database`: `sqlite:PATH` or `postgres://...`; `None`: `sqlite:<data>/kino.db`.
+    pub database: Option<String>,
     /// Core limits.
     pub limits: Limits,
     /// Plugin settings given by flag or file; the rest take their defaults.
@@ -136,11 +138,20 @@ pub struct Config {
 }
 
 impl Config {
+    /// The database `--database` names, or the default file in the data directory.
+    pub fn database_url(&self) -> Result<crate::store::DbUrl, String> {
+        match &self.database {
+            Some(url) => crate::store::DbUrl::parse(url),
+            None => Ok(crate::store::DbUrl::default_for(&self.data)),
+        }
+    }
+
     /// Defaults: 127.0.0.1:1688, data in `data`.
     pub fn new(data: impl Into<PathBuf>) -> Self {
         Config {
             listen: format!("127.0.0.1:{}", kino_proto::DEFAULT_PORT),
             data: data.into(),
+            database: None,
             limits: Limits::default(),
             settings: BTreeMap::new(),
         }
@@ -163,6 +174,10 @@ pub struct Cli {
     /// Data directory (database, blobs)
     #[arg(long, global = true)]
     pub data: Option<PathBuf>,
+    /// Database: sqlite:PATH or postgres://USER:PASS@HOST:PORT/DB (`?host=/run/postgresql` for a
+    /// socket) [default: sqlite:<data>/kino.db]
+    #[arg(long, global = true)]
+    pub database: Option<String>,
     /// TOML file with the same keys as these flags
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
@@ -315,6 +330,9 @@ fn apply_cli(
     if let Some(v) = &cli.data {
         config.data = v.clone();
     }
+    if let Some(v) = &cli.database {
+        config.database = Some(v.clone());
+    }
     if let Some(v) = cli.max_connections {
         l.max_connections = v;
     }
@@ -419,6 +437,7 @@ pub fn apply_file(
         match key.as_str() {
             "listen" => config.listen = value.as_str().ok_or_else(|| bad(&key))?.into(),
             "data" => config.data = value.as_str().ok_or_else(|| bad(&key))?.into(),
+            "database" => config.database = Some(value.as_str().ok_or_else(|| bad(&key))?.into()),
             "max-connections" => l.max_connections = as_u64().ok_or_else(|| bad(&key))? as usize,
             "idle-timeout" => {
                 l.idle_timeout = Duration::from_secs(as_u64().ok_or_else(|| bad(&key))?)

@@ -4,7 +4,6 @@
 
 use std::io::Read;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,7 +16,7 @@ use crate::conn::{Conn, ReadState};
 use crate::host::{authorize, run_handler, ServerHost};
 use crate::pipe::{Pipe, PipeReader};
 use crate::registry::Entry;
-use crate::store::SqliteDb;
+use crate::store::{AnyDb, DbUrl};
 use crate::transfers::{Holder, Slot, TransferSlots};
 use crate::workers::{LoopChannel, LoopMsg, Outcome, WorkerPool};
 
@@ -37,9 +36,9 @@ pub struct Dispatcher {
     /// Results back to the loop.
     pub chan: LoopChannel,
     /// The loop's own connection, for `Fast` commands.
-    pub loop_db: SqliteDb,
+    pub loop_db: AnyDb,
     /// Where transfer threads open their connections.
-    pub db_path: PathBuf,
+    pub db_url: DbUrl,
     /// Shutting down: start no new requests.
     pub draining: bool,
     /// Held replies the loop must set timers for.
@@ -349,11 +348,11 @@ impl Dispatcher {
     ) {
         let host = Arc::clone(&self.host);
         let chan = self.chan.clone();
-        let db_path = self.db_path.clone();
+        let db_url = self.db_url.clone();
         let spawned = std::thread::Builder::new()
             .name("kino-upload".into())
             .spawn(move || {
-                let outcome = match SqliteDb::open(&db_path) {
+                let outcome = match AnyDb::open(&db_url) {
                     Ok(mut db) => {
                         let mut reader = PipeReader::new(&pipe);
                         let upload: (&mut (dyn Read + Send), u64) = (&mut reader, len);
@@ -399,7 +398,7 @@ impl Dispatcher {
 #[allow(clippy::too_many_arguments)]
 pub fn run_command(
     host: &ServerHost,
-    db: &mut SqliteDb,
+    db: &mut AnyDb,
     name: &str,
     id: Option<Id>,
     caller: Option<Identity>,

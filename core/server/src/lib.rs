@@ -17,7 +17,7 @@
 //! - [`transfers`] — slots bounding concurrent uploads and downloads, overall and per user.
 //! - [`ratelog`] — rate-limited warnings, so repeated refusals cannot flood the log.
 //! - [`session`] — the session table.
-//! - [`store`] — SQLite, migrations, the blob store.
+//! - [`store`] — SQLite or PostgreSQL, migrations, the blob store.
 //! - [`builtins`] — `ping`, `help`, `whoami`, `server.info`.
 //! - [`config`] — flags, TOML file, defaults.
 //! - [`docgen`] — `docs/commands.md` from the registry.
@@ -61,7 +61,7 @@ use crate::host::{run_handler, ServerHost};
 use crate::registry::RegistryError;
 use crate::session::SessionTable;
 use crate::stats::ServerStats;
-use crate::store::{migrate, FsBlobStore, SqliteDb};
+use crate::store::{migrate, AnyDb, FsBlobStore};
 use crate::workers::{LoopChannel, WorkerPool};
 
 /// Why the server could not start.
@@ -111,7 +111,8 @@ pub fn operator() -> Identity {
 pub struct Core {
     host: Arc<ServerHost>,
     config: Config,
-    db: SqliteDb,
+    db: AnyDb,
+    db_url: store::DbUrl,
 }
 
 fn resolve_settings(
@@ -158,18 +159,17 @@ impl Core {
             ))
         })?;
         let settings = resolve_settings(&plugins, &config.settings)?;
-        let db_path = config.data.join("kino.db");
-        store::sqlite::set_page_cap(&db_path, config.limits.db_max_pages);
-        let mut db = SqliteDb::open(&db_path).map_err(|e| {
-            store::preflight::Unfit(format!(
-                "the database {} cannot be opened: {e}",
-                db_path.display()
-            ))
-        })?;
-        store::preflight::check(&mut db, &config.data, &plugins)?;
-        for p in &plugins {
-            migrate::apply(&mut db, p.name(), p.migrations())?;
+        let db_url = config.database_url().map_err(StartError::Setting)?;
+        if let Some(path) = db_url.sqlite_path() {
+            store::sqlite::set_page_cap(path, config.limits.db_max_pages);
         }
+        let mut db = AnyDb::open(&db_url).map_err(|e| {
+            store::preflight::Unfit(format!("the database {db_url} cannot be opened: {e}"))
+        })?;
+        migrate::apply_all(&mut db, &config.data, &plugins).map_err(|e| match e {
+            migrate::MigrateError::Unfit(u) => StartError::Unfit(u),
+            e => StartError::Migrate(e),
+        })?;
         let registry = Registry::build(builtins::commands(), plugins)?;
         let host = Arc::new(ServerHost {
             registry,
@@ -188,7 +188,12 @@ impl Core {
                 error,
             })?;
         }
-        Ok(Core { host, config, db })
+        Ok(Core {
+            host,
+            config,
+            db,
+            db_url,
+        })
     }
 
     /// Runs a registered command as the operator (e.g. `auth.register` for the first admin).
@@ -231,8 +236,7 @@ impl Core {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (tx, rx) = crossbeam_channel::unbounded();
-        let db_path = self.config.data.join("kino.db");
-        let pool = WorkerPool::start(self.config.limits.workers, db_path.clone())?;
+        let pool = WorkerPool::start(self.config.limits.workers, self.db_url.clone())?;
         let stop = Arc::new(AtomicBool::new(false));
         let transfers = transfers::TransferSlots::new(Arc::clone(&self.host));
         let dispatcher = Dispatcher {
@@ -241,7 +245,7 @@ impl Core {
             pool,
             chan: LoopChannel::new(tx, Arc::clone(&waker)),
             loop_db: self.db,
-            db_path,
+            db_url: self.db_url,
             draining: false,
             new_timers: Vec::new(),
         };

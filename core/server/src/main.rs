@@ -33,6 +33,11 @@ fn run() -> Result<()> {
         return Ok(());
     }
     if let Some(Operator::Check { repair }) = cli.command {
+        if config.database.is_some() {
+            bail!(
+                "`check` reads the default SQLite database in --data; on PostgreSQL use pg_amcheck"
+            );
+        }
         // Repairs move files: never under a running server. A plain check only reads.
         let _lock = match repair {
             true => Some(kino_server::store::lock::take(&config.data).map_err(anyhow::Error::msg)?),

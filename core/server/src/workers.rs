@@ -1,7 +1,6 @@
 //! The worker pool and the way results get back to the event loop: a channel plus a
 //! `mio::Waker`. Several wakes may arrive as one event, so the loop always drains the channel.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -10,7 +9,7 @@ use kino_api::{CmdError, Output, SessionChange};
 use kino_proto::Id;
 use mio::{Token, Waker};
 
-use crate::store::SqliteDb;
+use crate::store::{AnyDb, DbUrl};
 
 /// A finished command, on its way back to the connection that asked.
 pub struct Outcome {
@@ -78,22 +77,22 @@ impl LoopNotifier {
 }
 
 /// Work for a pool thread; it gets that thread's own database connection.
-pub type Job = Box<dyn FnOnce(&mut SqliteDb) + Send>;
+pub type Job = Box<dyn FnOnce(&mut AnyDb) + Send>;
 
-/// Fixed threads, each with its own SQLite connection (`Connection` is not `Sync`).
+/// Fixed threads, each with its own database connection (`Connection` is not `Sync`).
 pub struct WorkerPool {
     tx: Option<Sender<Job>>,
     handles: Vec<JoinHandle<()>>,
 }
 
 impl WorkerPool {
-    /// Starts `n` workers on the database at `db_path`.
-    pub fn start(n: usize, db_path: PathBuf) -> Result<Self, kino_api::DbError> {
+    /// Starts `n` workers on the database at `db`.
+    pub fn start(n: usize, db: DbUrl) -> Result<Self, kino_api::DbError> {
         let (tx, rx): (Sender<Job>, Receiver<Job>) = crossbeam_channel::unbounded();
         let mut handles = Vec::new();
         for i in 0..n.max(1) {
             let rx = rx.clone();
-            let mut db = SqliteDb::open(&db_path)?;
+            let mut db = AnyDb::open(&db)?;
             let handle = std::thread::Builder::new()
                 .name(format!("kino-worker-{i}"))
                 .spawn(move || {

@@ -1,7 +1,8 @@
 //! Test helpers (mini-redis `start_server`): a real server library on `127.0.0.1:0` with a
 //! temporary data directory and cheap argon2, plus clients that log in.
 //!
-//! Layout: [`TestServer`] (in-process), [`BinServer`] (the real `kino-server` binary, for
+//! Layout: [`TestServer`] (in-process; on PostgreSQL under `KINO_TEST_DATABASE=postgres`, see
+//! [`pg`]), [`BinServer`] (the real `kino-server` binary, for
 //! signals and kill tests), [`admin_client`] and [`user_client`].
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
@@ -21,6 +22,15 @@ use tempfile::TempDir;
 pub use kino_client::{into_data, request, ClientError};
 
 pub mod engines;
+pub mod pg;
+
+/// The config every test server starts from: cheap argon2 and, under
+/// `KINO_TEST_DATABASE=postgres`, a PostgreSQL database of its own for `data` ([`pg`]).
+pub fn test_config(data: &Path) -> Config {
+    let mut config = fast_auth(Config::new(data));
+    config.database = pg::database_for(data);
+    config
+}
 
 /// Settings that make argon2 cheap; tests must not spend seconds hashing.
 pub fn fast_auth(config: Config) -> Config {
@@ -64,7 +74,7 @@ impl TestServer {
     ) -> Self {
         let mut all: Vec<Arc<dyn Plugin>> = vec![Arc::new(kino_auth::Auth::new())];
         all.extend(plugins);
-        let mut config = tweak(fast_auth(Config::new(data)));
+        let mut config = tweak(test_config(data));
         config.listen = "127.0.0.1:0".into();
         let server = Core::open(config, all).unwrap().listen().unwrap();
         let addr = server.local_addr();
@@ -121,7 +131,7 @@ pub fn add_user(
 ) {
     let mut all: Vec<Arc<dyn Plugin>> = vec![Arc::new(kino_auth::Auth::new())];
     all.extend(plugins);
-    let mut core = Core::open(fast_auth(Config::new(data)), all).unwrap();
+    let mut core = Core::open(test_config(data), all).unwrap();
     core.operator_call(
         "auth.register",
         json!({"name": name, "password": password, "role": if admin { "admin" } else { "user" }}),

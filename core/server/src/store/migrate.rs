@@ -3,9 +3,15 @@
 //! SQLite's `user_version` is one number per file; plugins need one each, so versions live in a
 //! `schema_versions(plugin, version)` table.
 
-use kino_api::{DbError, Migration};
+use std::path::Path;
+use std::sync::Arc;
+
+use kino_api::{Database, DbError, Migration, Plugin};
 use rusqlite::TransactionBehavior;
 
+use super::backend::AnyDb;
+use super::pg::{PgDb, MIGRATE_LOCK};
+use super::preflight;
 use super::sqlite::{map_err, SqliteDb};
 
 /// Why migrations could not be applied; the server refuses to start.
@@ -46,14 +52,54 @@ pub enum MigrateError {
     /// The bookkeeping table failed.
     #[error("schema_versions: {0}")]
     Table(DbError),
+    /// The database is unfit to start on (see [`preflight`]).
+    #[error(transparent)]
+    Unfit(#[from] preflight::Unfit),
 }
 
-/// Applies the plugin's pending migrations; returns how many ran.
-pub fn apply(
-    db: &mut SqliteDb,
-    plugin: &str,
-    migrations: &[Migration],
-) -> Result<usize, MigrateError> {
+/// Checks the database ([`preflight::check`]) and applies every plugin's pending migrations.
+/// On PostgreSQL both run under a session advisory lock, so nodes starting together migrate
+/// once: the others wait, then find nothing left to do.
+pub fn apply_all(
+    db: &mut AnyDb,
+    data: &Path,
+    plugins: &[Arc<dyn Plugin>],
+) -> Result<(), MigrateError> {
+    if let AnyDb::Postgres(pg) = db {
+        // No lock timeout here: the other node may take long on a big migration.
+        pg.batch(&format!(
+            "SET lock_timeout = 0; SELECT pg_advisory_lock({MIGRATE_LOCK})"
+        ))
+        .map_err(MigrateError::Table)?;
+    }
+    let result = check_and_apply(db, data, plugins);
+    if let AnyDb::Postgres(pg) = db {
+        // Closing the connection would release it too; this one serves on as the loop's.
+        if let Err(e) = pg.batch(&format!(
+            "SELECT pg_advisory_unlock({MIGRATE_LOCK}); SET lock_timeout = '5s'"
+        )) {
+            log::warn!("releasing the migration lock: {e}");
+        }
+    }
+    result
+}
+
+fn check_and_apply(
+    db: &mut AnyDb,
+    data: &Path,
+    plugins: &[Arc<dyn Plugin>],
+) -> Result<(), MigrateError> {
+    preflight::check(db, data, plugins)?;
+    for p in plugins {
+        match db {
+            AnyDb::Sqlite(d) => apply(d, p.name(), p.migrations())?,
+            AnyDb::Postgres(d) => apply_pg(d, p.name(), p.migrations())?,
+        };
+    }
+    Ok(())
+}
+
+fn check_numbering(plugin: &str, migrations: &[Migration]) -> Result<(), MigrateError> {
     for (i, m) in migrations.iter().enumerate() {
         if m.version as usize != i + 1 {
             return Err(MigrateError::BadNumbering {
@@ -63,6 +109,83 @@ pub fn apply(
             });
         }
     }
+    Ok(())
+}
+
+/// SQLite functions migrations use that PostgreSQL lacks (`gen_random_uuid` draws from the
+/// server's strong random source; 122 of each 128 bits are random).
+const PG_COMPAT: &str = "
+CREATE OR REPLACE FUNCTION hex(b bytea) RETURNS text LANGUAGE sql IMMUTABLE
+  AS $$ SELECT upper(encode(b, 'hex')) $$;
+CREATE OR REPLACE FUNCTION randomblob(n bigint) RETURNS bytea LANGUAGE sql VOLATILE
+  AS $$ SELECT substring(string_agg(uuid_send(gen_random_uuid()), ''::bytea) FROM 1 FOR n::int)
+        FROM generate_series(0, n / 16) $$;
+";
+
+/// [`apply`] on PostgreSQL: DDL is transactional there too, so each migration and its
+/// version row commit together.
+pub fn apply_pg(
+    db: &mut PgDb,
+    plugin: &str,
+    migrations: &[Migration],
+) -> Result<usize, MigrateError> {
+    check_numbering(plugin, migrations)?;
+    db.batch_raw(PG_COMPAT).map_err(MigrateError::Table)?;
+    db.batch(
+        "CREATE TABLE IF NOT EXISTS schema_versions (plugin TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+    )
+    .map_err(MigrateError::Table)?;
+    let current = (db as &mut dyn Database)
+        .query_one(
+            "SELECT version FROM schema_versions WHERE plugin = ?",
+            kino_api::params![plugin],
+        )
+        .and_then(|r| r.map_or(Ok(0), |r| r.i64(0)))
+        .map_err(MigrateError::Table)?;
+    let current = usize::try_from(current).unwrap_or(0);
+    if current > migrations.len() {
+        return Err(MigrateError::TooNew {
+            plugin: plugin.into(),
+            db: current as u32,
+            known: migrations.len() as u32,
+        });
+    }
+    let mut applied = 0;
+    for m in migrations.iter().skip(current) {
+        let sql_err = |source: DbError| MigrateError::Sql {
+            plugin: plugin.into(),
+            version: m.version,
+            name: m.name.into(),
+            source,
+        };
+        db.batch("BEGIN").map_err(sql_err)?;
+        let run = db.batch(m.sql).and_then(|()| {
+            db.execute(
+                "INSERT INTO schema_versions (plugin, version) VALUES (?, ?)
+                 ON CONFLICT(plugin) DO UPDATE SET version = excluded.version",
+                kino_api::params![plugin, m.version],
+            )
+        });
+        let done = run.and_then(|_| db.batch("COMMIT"));
+        if let Err(e) = done {
+            if let Err(rb) = db.batch("ROLLBACK") {
+                log::warn!("rolling back migration {plugin} {}: {rb}", m.version);
+            }
+            return Err(sql_err(e));
+        }
+        log::info!("applied migration {plugin} {} ({})", m.version, m.name);
+        applied += 1;
+    }
+    Ok(applied)
+}
+
+/// Applies the plugin's pending migrations; returns how many ran.
+pub fn apply(
+    db: &mut SqliteDb,
+    plugin: &str,
+    migrations: &[Migration],
+) -> Result<usize, MigrateError> {
+    check_numbering(plugin, migrations)?;
     let conn = db.raw();
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_versions (plugin TEXT PRIMARY KEY, version INTEGER NOT NULL)",

@@ -9,8 +9,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use kino_api::Plugin;
+use kino_api::{Database, Plugin};
 
+use super::backend::AnyDb;
 use super::SqliteDb;
 
 /// Why the database is unfit to start on; the message says what to do.
@@ -19,8 +20,11 @@ use super::SqliteDb;
 pub struct Unfit(pub String);
 
 /// Runs the checks. `data` is the data directory (for `blobs/`).
-pub fn check(db: &mut SqliteDb, data: &Path, plugins: &[Arc<dyn Plugin>]) -> Result<(), Unfit> {
-    quick_check(db)?;
+pub fn check(db: &mut AnyDb, data: &Path, plugins: &[Arc<dyn Plugin>]) -> Result<(), Unfit> {
+    // PostgreSQL checks its own pages (and has no whole-database check to run at start-up).
+    if let AnyDb::Sqlite(db) = db {
+        quick_check(db)?;
+    }
     let tables = tables(db)?;
     if tables.is_empty() {
         if let Some(blob) = any_blob(&data.join("blobs")) {
@@ -78,24 +82,30 @@ fn quick_check(db: &mut SqliteDb) -> Result<(), Unfit> {
     }
 }
 
-fn tables(db: &mut SqliteDb) -> Result<BTreeSet<String>, Unfit> {
-    let rows: Result<BTreeSet<String>, _> = db
-        .raw()
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
-        .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect());
-    rows.map_err(|e| Unfit(format!("the database's tables cannot be read: {e}")))
+fn tables(db: &mut AnyDb) -> Result<BTreeSet<String>, Unfit> {
+    let sql = match db {
+        AnyDb::Sqlite(_) => "SELECT name FROM sqlite_master WHERE type = 'table'",
+        AnyDb::Postgres(_) => {
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+        }
+    };
+    let rows = db
+        .query(sql, &[])
+        .map_err(|e| Unfit(format!("the database's tables cannot be read: {e}")))?;
+    Ok(rows.iter().filter_map(|r| r.string(0).ok()).collect())
 }
 
-fn recorded_version(db: &mut SqliteDb, plugin: &str) -> Result<usize, Unfit> {
-    match db.raw().query_row(
-        "SELECT version FROM schema_versions WHERE plugin = ?1",
-        [plugin],
-        |r| r.get::<_, i64>(0),
-    ) {
-        Ok(v) => Ok(usize::try_from(v).unwrap_or(0)),
-        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(0),
-        Err(e) => Err(Unfit(format!("schema_versions cannot be read: {e}"))),
-    }
+fn recorded_version(db: &mut AnyDb, plugin: &str) -> Result<usize, Unfit> {
+    let row = (db as &mut dyn Database)
+        .query_one(
+            "SELECT version FROM schema_versions WHERE plugin = ?",
+            kino_api::params![plugin],
+        )
+        .map_err(|e| Unfit(format!("schema_versions cannot be read: {e}")))?;
+    Ok(row
+        .and_then(|r| r.i64(0).ok())
+        .map_or(0, |v| usize::try_from(v).unwrap_or(0)))
 }
 
 /// The first stored blob found, if any.
