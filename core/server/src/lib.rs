@@ -167,10 +167,12 @@ impl Core {
             ))
         })?;
         store::preflight::check(&mut db, &config.data, &plugins)?;
-        for p in &plugins {
+        // Before any migration, so a server refused for a missing service leaves the database
+        // as it was.
+        let registry = Registry::build(builtins::commands(), plugins)?;
+        for p in registry.plugins() {
             migrate::apply(&mut db, p.name(), p.migrations())?;
         }
-        let registry = Registry::build(builtins::commands(), plugins)?;
         let host = Arc::new(ServerHost {
             registry,
             sessions: Mutex::new(SessionTable::new(config.limits.session_ttl)),
