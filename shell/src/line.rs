@@ -244,6 +244,7 @@ mod tests {
             aliases: Vec::new(),
             open_args: false,
             legacy_only: false,
+            internal: false,
         }
     }
 

@@ -62,6 +62,7 @@ impl Command {
                 aliases: Vec::new(),
                 open_args: false,
                 legacy_only: false,
+                internal: false,
             },
             exec: Exec::Blocking,
             handler: Arc::new(handler),
@@ -71,6 +72,14 @@ impl Command {
     /// Who may call it (default: `User`).
     pub fn role(mut self, role: Role) -> Self {
         self.info.role = role;
+        self
+    }
+
+    /// Reachable only from other commands through `Ctx::call` (and the owning plugin's
+    /// listeners): not on the wire, not in `help`. The role still says who may call it, as the
+    /// caller of the outer command.
+    pub fn internal(mut self) -> Self {
+        self.info.internal = true;
         self
     }
 

@@ -4,9 +4,13 @@
 use std::io::Read;
 use std::net::IpAddr;
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::{Args, BlobStore, CmdError, CommandInfo, Database, ErrorCode, Output, Role, Settings};
+use crate::{
+    Args, BlobStore, CmdError, CommandInfo, Database, ErrorCode, Output, Role, Service, Settings,
+};
 
 /// A logged-in caller, as the server-side session knows it. Never built from request fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,8 +68,9 @@ pub const MAX_CALL_DEPTH: u32 = 16;
 
 /// The context of one command call.
 ///
-/// A nested call ([`Ctx::call`]) runs in a child context with the same caller, database and
-/// payload, one level deeper, that cannot change the caller's session:
+/// A nested call ([`Ctx::call`]) runs in a child context with the same caller and database, one
+/// level deeper, that cannot take the caller's payload (only [`Ctx::call_with_upload`] hands it
+/// over) nor change the caller's session:
 /// - a nested [`Ctx::begin_session`] creates the session (its token is in the nested command's
 ///   reply, for the calling handler to pass on) but never binds the connection;
 /// - a nested [`Ctx::end_session`] may end only a session begun during the same request; asked
@@ -232,34 +237,74 @@ impl<'a> Ctx<'a> {
         self.session_change.as_ref()
     }
 
-    /// Runs another command (including `Internal` ones) as the same caller, checking its
-    /// arguments and role as for a request. This is how plugins use each other's services
-    /// without naming each other's crates or tables.
-    pub fn call(&mut self, command: &str, args: Value) -> Result<Value, CmdError> {
-        self.call_output(command, args).map(|o| o.data)
+    /// Runs another plugin's command through its contract: `ctx.call(LOOKUP, req)` with the
+    /// [`Service`] constant from the provider's `-api` crate. It runs as the same caller, with
+    /// its arguments and role checked as for a request; internal commands are reachable only
+    /// this way. A reply the contract does not describe is `internal`.
+    pub fn call<Req: Serialize, Reply: DeserializeOwned>(
+        &mut self,
+        service: Service<Req, Reply>,
+        req: Req,
+    ) -> Result<Reply, CmdError> {
+        let args = service.encode(&req)?;
+        let out = self.call_by_name(service.name(), args)?;
+        service.decode(out.data)
     }
 
-    /// Like [`Ctx::call`], but returns the whole [`Output`]: its body, its hold (`not_before`)
-    /// and its raw flag as well as `data`. For a command that re-shapes another command's
+    /// Like [`Ctx::call`], but also returns the whole [`Output`]: its body, its hold
+    /// (`not_before`) and its raw flag. For a command that re-shapes another command's
     /// download (the legacy plugin answers `movies.download`'s bytes, held for the
     /// server-enforced wait, under the original reply shape).
-    pub fn call_output(&mut self, command: &str, args: Value) -> Result<Output, CmdError> {
-        let args = match args {
-            Value::Object(m) => m,
-            Value::Null => Map::new(),
-            _ => return Err(CmdError::internal("Ctx::call arguments must be an object")),
-        };
+    pub fn call_output<Req: Serialize, Reply: DeserializeOwned>(
+        &mut self,
+        service: Service<Req, Reply>,
+        req: Req,
+    ) -> Result<(Reply, Output), CmdError> {
+        let args = service.encode(&req)?;
+        let out = self.call_by_name(service.name(), args)?;
+        Ok((service.decode(out.data.clone())?, out))
+    }
+
+    /// Like [`Ctx::call`], handing this request's payload to the called command (an upload
+    /// command that stores through another plugin's upload). The payload moves: this handler
+    /// cannot read it afterwards. Without a payload the called command gets none.
+    pub fn call_with_upload<Req: Serialize, Reply: DeserializeOwned>(
+        &mut self,
+        service: Service<Req, Reply>,
+        req: Req,
+    ) -> Result<Reply, CmdError> {
+        let args = service.encode(&req)?;
+        let upload = self.upload.take();
+        let out = self.nested(service.name(), args, upload)?;
+        service.decode(out.data)
+    }
+
+    /// Runs a command named at run time, untyped, without this request's payload. For code
+    /// that forwards commands it does not know at compile time (tests, a generic pager);
+    /// plugins use [`Ctx::call`].
+    pub fn call_by_name(
+        &mut self,
+        command: &str,
+        args: Map<String, Value>,
+    ) -> Result<Output, CmdError> {
+        self.nested(command, args, None)
+    }
+
+    /// The child context of a nested call: same caller, database and peer, one level deeper,
+    /// its own session bookkeeping, and only the payload the caller handed over.
+    fn nested(
+        &mut self,
+        command: &str,
+        args: Map<String, Value>,
+        upload: Option<(&'a mut (dyn Read + Send), u64)>,
+    ) -> Result<Output, CmdError> {
         let host = self.host;
-        let upload = self
-            .upload
-            .as_mut()
-            .map(|(reader, len)| (&mut **reader as &mut (dyn Read + Send), *len));
         let mut child = Ctx {
             host,
             db: &mut *self.db,
             caller: self.caller.clone(),
             token: self.token.clone(),
-            upload,
+            upload: upload.map(|(reader, len)| (reader as &mut (dyn Read + Send), len)),
             session_change: None,
             peer: self.peer,
             depth: self.depth + 1,
@@ -267,11 +312,7 @@ impl<'a> Ctx<'a> {
             refused_end: false,
         };
         let result = host.call(&mut child, command, args);
-        let (took_upload, begun, refused_end) =
-            (child.upload.is_none(), child.begun, child.refused_end);
-        if took_upload {
-            self.upload = None;
-        }
+        let (begun, refused_end) = (child.begun, child.refused_end);
         self.begun = begun;
         if refused_end {
             return Err(CmdError::internal(format!(

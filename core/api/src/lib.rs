@@ -10,6 +10,7 @@
 //! - [`command`] — `Command` (the spec and its handler), `Exec`.
 //! - [`args`] — typed access to request fields, checked against the spec before the handler runs.
 //! - [`ctx`] — what a handler gets: caller, database, blobs, settings, sessions, other commands.
+//! - [`service`] — typed calls to other plugins' commands, and what a plugin requires.
 //! - [`db`] — the small database interface (SQLite now, PostgreSQL later).
 //! - [`blob`] — the content-addressed blob store interface.
 //! - [`output`] — what a handler returns: JSON data, optionally raw bytes, optionally held back.
@@ -50,6 +51,7 @@ pub mod error;
 pub mod listener;
 pub mod output;
 pub mod plugin;
+pub mod service;
 
 pub use args::Args;
 pub use blob::{BlobError, BlobInfo, BlobStore, BlobWriter};
@@ -61,6 +63,7 @@ pub use kino_proto::{ArgInfo, ArgKind, CommandInfo, ErrorCode, Page, PayloadKind
 pub use listener::{Decoded, Framing, Listener};
 pub use output::{Body, OnComplete, Output};
 pub use plugin::{BlobRefs, Migration, Plugin, Setting, Settings};
+pub use service::{Service, ServiceId};
 
 /// Re-exported so plugins log through the same facade as core.
 pub use log;

@@ -20,7 +20,7 @@ pub enum Decoded {
     Request {
         /// Bytes of input it used.
         consumed: usize,
-        /// The command to run: one of the owning plugin's commands, `Internal` ones included.
+        /// The command to run: one of the owning plugin's commands, internal ones included.
         command: String,
         /// Its arguments.
         args: Map<String, Value>,

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::{CmdError, Command, Ctx};
+use crate::{CmdError, Command, Ctx, ServiceId};
 
 /// One numbered schema change, applied once, in order, inside a transaction at start-up.
 #[derive(Debug, Clone, Copy)]
@@ -102,6 +102,13 @@ pub trait Plugin: Send + Sync {
 
     /// The commands, each with its spec and handler.
     fn commands(&self) -> Vec<Command>;
+
+    /// The other plugins' services this plugin calls (`vec![LOOKUP.id()]`). The server
+    /// refuses to start when one is not registered, naming this plugin and the service, so a
+    /// missing provider is found at start-up rather than by a user's request.
+    fn requires(&self) -> Vec<ServiceId> {
+        Vec::new()
+    }
 
     /// Called when a user logs in (by whatever plugin handles logins, through
     /// [`Ctx::begin_session`]); the returned fields are merged into the login reply. This is how

@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Who may call a command. Ordered: an admin may call anything a user may.
+/// Who may call a command. Ordered: an admin may call anything a user may. Whether a command is
+/// reachable from the wire at all is [`CommandInfo::internal`], not a role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -13,8 +14,6 @@ pub enum Role {
     User,
     /// A logged-in admin.
     Admin,
-    /// Only other commands, through the plugin API; never from the wire, never listed.
-    Internal,
 }
 
 impl Role {
@@ -24,7 +23,6 @@ impl Role {
             Role::Anon => "anon",
             Role::User => "user",
             Role::Admin => "admin",
-            Role::Internal => "internal",
         }
     }
 }
@@ -113,4 +111,8 @@ pub struct CommandInfo {
     /// from `help` and completion, refused when a native client names it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub legacy_only: bool,
+    /// Reachable only from other commands (`Ctx::call`) and the owning plugin's listeners:
+    /// never from the wire, never in `help`. Who may call it is still its `role`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
 }

@@ -178,7 +178,7 @@ impl Dispatcher {
         let entry = host
             .registry
             .get(command)
-            .filter(|e| e.command.info.role != kino_api::Role::Internal)
+            .filter(|e| !e.command.info.internal)
             .ok_or_else(|| {
                 CmdError::new(
                     ErrorCode::UnknownCommand,
@@ -193,7 +193,7 @@ impl Dispatcher {
         }
         let token = session.or_else(|| conn.session.clone());
         let caller = token.as_deref().and_then(|t| host.resolve(t));
-        authorize(entry.command.info.role, caller.as_ref(), false)?;
+        authorize(entry.command.info.role, caller.as_ref())?;
         let args = check_args(&entry.command.info, fields)?;
         Ok(Checked {
             entry,

@@ -98,6 +98,5 @@ fn role(r: Role) -> &'static str {
         Role::Anon => "anyone",
         Role::User => "user",
         Role::Admin => "admin",
-        Role::Internal => "internal",
     }
 }

@@ -1,6 +1,6 @@
 //! Requests on a plugin's own listener (e.g. the Melodia phone app): the plugin's framing turns
 //! bytes into one request, which runs anonymously and may reach only that plugin's commands
-//! (its `Internal` ones included); the connection closes after the reply.
+//! (its internal ones included); the connection closes after the reply.
 
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use crate::workers::LoopMsg;
 
 impl Dispatcher {
     /// One request on a plugin listener's connection, decoded by its framing. Only that
-    /// plugin's commands may run (its `Internal` ones included), always anonymously; the
+    /// plugin's commands may run (its internal ones included), always anonymously; the
     /// connection closes after the reply.
     pub(crate) fn process_framed(
         &mut self,
@@ -63,7 +63,7 @@ impl Dispatcher {
                 )
             })
             .and_then(|entry| {
-                authorize(entry.command.info.role, None, true)?;
+                authorize(entry.command.info.role, None)?;
                 Ok((entry, check_args(&entry.command.info, &args)?))
             });
         let (entry, args) = match checked {

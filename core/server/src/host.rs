@@ -48,15 +48,12 @@ impl ServerHost {
     }
 }
 
-/// Whether `caller` may run a command that needs `role`; the error says why not.
-pub fn authorize(role: Role, caller: Option<&Identity>, internal: bool) -> Result<(), CmdError> {
+/// Whether `caller` may run a command that needs `role`; the error says why not. Whether the
+/// command may be reached at all from where the request came (the wire cannot reach internal
+/// ones) is checked by the caller of this function.
+pub fn authorize(role: Role, caller: Option<&Identity>) -> Result<(), CmdError> {
     match (role, caller) {
         (Role::Anon, _) => Ok(()),
-        (Role::Internal, _) if internal => Ok(()),
-        (Role::Internal, _) => Err(CmdError::new(
-            kino_api::ErrorCode::UnknownCommand,
-            "unknown command",
-        )),
         (_, None) => Err(CmdError::unauthenticated(
             "log in first (auth.login), or send a live `session`",
         )),
@@ -143,7 +140,7 @@ impl Host for ServerHost {
         let entry = self.registry.get(command).ok_or_else(|| {
             CmdError::internal(format!("Ctx::call of unregistered command {command}"))
         })?;
-        authorize(entry.command.info.role, ctx.caller(), true)?;
+        authorize(entry.command.info.role, ctx.caller())?;
         let args = check_args(&entry.command.info, &args)?;
         run_handler(entry, ctx, &args)
     }

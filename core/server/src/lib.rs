@@ -163,6 +163,9 @@ impl Core {
         if let Some(path) = db_url.sqlite_path() {
             store::sqlite::set_page_cap(path, config.limits.db_max_pages);
         }
+        // Before the database is touched, so a server refused for a missing service leaves it
+        // as it was.
+        let registry = Registry::build(builtins::commands(), plugins.clone())?;
         let mut db = AnyDb::open(&db_url).map_err(|e| {
             store::preflight::Unfit(format!("the database {db_url} cannot be opened: {e}"))
         })?;
@@ -170,7 +173,6 @@ impl Core {
             migrate::MigrateError::Unfit(u) => StartError::Unfit(u),
             e => StartError::Migrate(e),
         })?;
-        let registry = Registry::build(builtins::commands(), plugins)?;
         let host = Arc::new(ServerHost {
             registry,
             sessions: Mutex::new(SessionTable::new(config.limits.session_ttl)),

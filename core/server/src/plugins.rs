@@ -14,5 +14,6 @@ pub fn all() -> Vec<Arc<dyn Plugin>> {
         Arc::new(kino_movies::Movies),
         Arc::new(kino_legacy::Legacy),
         Arc::new(kino_melody::Melody),
+        Arc::new(kino_ratings::Ratings),
     ]
 }

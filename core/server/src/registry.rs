@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use kino_api::{Command, CommandInfo, Plugin, Role, Setting};
+use kino_api::{Command, CommandInfo, Plugin, Setting};
 use serde_json::{json, Value};
 
 /// Per-command counters for `server.info`.
@@ -57,6 +57,17 @@ pub enum RegistryError {
     /// Names are lower-case ASCII letters, digits and `_`.
     #[error("invalid name `{0}`")]
     BadName(String),
+    /// A plugin requires a service that no registered command provides.
+    #[error(
+        "plugin `{plugin}` requires the service `{service}`, which no plugin in this server \
+         provides: add the plugin that offers it to the plugin list"
+    )]
+    MissingService {
+        /// The plugin that declared it in `requires`.
+        plugin: String,
+        /// The command it calls.
+        service: String,
+    },
 }
 
 /// The command table.
@@ -118,6 +129,18 @@ impl Registry {
                 reg.insert(cmd)?;
             }
             reg.plugins.push(plugin);
+        }
+        for plugin in &reg.plugins {
+            if let Some(missing) = plugin
+                .requires()
+                .into_iter()
+                .find(|s| !reg.entries.contains_key(s.0))
+            {
+                return Err(RegistryError::MissingService {
+                    plugin: plugin.name().into(),
+                    service: missing.0.into(),
+                });
+            }
         }
         Ok(reg)
     }
@@ -194,7 +217,7 @@ impl Registry {
             .entries
             .values()
             .map(|e| &e.command.info)
-            .filter(|i| i.role != Role::Internal && !i.legacy_only)
+            .filter(|i| !i.internal && !i.legacy_only)
             .map(|i| i.name.as_str());
         kino_proto::suggest::hint(name, listed)
     }
@@ -211,7 +234,7 @@ impl Registry {
         let mut v: Vec<CommandInfo> = self
             .entries
             .values()
-            .filter(|e| e.command.info.role != Role::Internal)
+            .filter(|e| !e.command.info.internal)
             .map(|e| e.command.info.clone())
             .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));

@@ -78,7 +78,8 @@ impl Plugin for LinesPlugin {
     }
     fn commands(&self) -> Vec<Command> {
         vec![Command::new("lines.say", "shout", say)
-            .role(Role::Internal)
+            .role(Role::Anon)
+            .internal()
             .req_str("text", "")]
     }
 }

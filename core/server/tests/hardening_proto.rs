@@ -1,7 +1,8 @@
 //! Request parsing and nested calls against a real server: repeated JSON keys are refused, every
 //! `id` is echoed byte for byte, a command that calls itself is stopped at
-//! [`kino_api::MAX_CALL_DEPTH`] without taking the server down, and nested calls cannot change
-//! the caller's session.
+//! [`kino_api::MAX_CALL_DEPTH`] without taking the server down (an internal one too), nested calls
+//! cannot change the caller's session nor take its payload, and internal commands are neither on
+//! the wire nor in `help`.
 #![allow(clippy::unwrap_used)]
 
 use std::io::{Read, Write};
@@ -10,20 +11,56 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kino_api::serde_json::{json, Value};
-use kino_api::{Args, CmdError, Command, Ctx, ErrorCode, Output, Plugin, Role};
+use kino_api::{Args, CmdError, Command, Ctx, ErrorCode, Output, Plugin, Role, Service};
 use kino_testkit::TestServer;
 
 /// Commands that nest calls on purpose.
 struct Nest;
 
+/// The test plugin's own services, untyped replies: what matters here is the nesting.
+const SELF: Service<(), Value> = Service::new("nest.self");
+const FAST_SELF: Service<(), Value> = Service::new("nest.fastself");
+const HIDDEN_SELF: Service<(), Value> = Service::new("nest.hidden");
+const COUNTDOWN: Service<Value, Value> = Service::new("nest.countdown");
+const LOGIN: Service<Value, Value> = Service::new("auth.login");
+const LOGOUT: Service<(), Value> = Service::new("auth.logout");
+const TAKE: Service<(), Value> = Service::new("nest.take");
+
 fn recurse(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
     let depth = ctx.depth();
-    ctx.call("nest.self", json!({}))
-        .map(|_| json!({"depth": depth}).into())
+    ctx.call(SELF, ()).map(|_| json!({"depth": depth}).into())
 }
 
 fn fast_recurse(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
-    ctx.call("nest.fastself", json!({})).map(Output::from)
+    ctx.call(FAST_SELF, ()).map(Output::from)
+}
+
+fn hidden_recurse(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+    ctx.call(HIDDEN_SELF, ()).map(Output::from)
+}
+
+/// Reports whether a payload reached it, and how many bytes.
+fn take(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+    let got = ctx.take_upload().map(|(r, _)| drain(r));
+    Ok(json!({"payload": got}).into())
+}
+
+fn drain(reader: &mut (dyn Read + Send)) -> u64 {
+    std::io::copy(reader, &mut std::io::sink()).unwrap_or(0)
+}
+
+/// Calls `nest.take` without handing its payload over, then reads the payload itself.
+fn keep(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+    let child = ctx.call(TAKE, ())?;
+    let own = ctx.take_upload().map(|(r, _)| drain(r));
+    Ok(json!({"child": child["payload"], "own": own}).into())
+}
+
+/// Hands its payload to `nest.take`; it has none left afterwards.
+fn give(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+    let child = ctx.call_with_upload(TAKE, ())?;
+    let own = ctx.take_upload().map(|(r, _)| drain(r));
+    Ok(json!({"child": child["payload"], "own": own}).into())
 }
 
 /// Calls itself `left` more times, to show that 16 levels still work.
@@ -32,17 +69,17 @@ fn countdown(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
     if left == 0 {
         return Ok(json!({"depth": ctx.depth()}).into());
     }
-    ctx.call("nest.countdown", json!({"left": left - 1}))
+    ctx.call(COUNTDOWN, json!({"left": left - 1}))
         .map(Output::from)
 }
 
 fn login_inside(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
     let asked = json!({"name": args.str("name")?, "password": args.str("password")?});
-    ctx.call("auth.login", asked).map(Output::from)
+    ctx.call(LOGIN, asked).map(Output::from)
 }
 
 fn logout_inside(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
-    ctx.call("auth.logout", json!({})).map(Output::from)
+    ctx.call(LOGOUT, ()).map(Output::from)
 }
 
 impl Plugin for Nest {
@@ -63,6 +100,22 @@ impl Plugin for Nest {
                 .req_str("name", "account")
                 .req_str("password", "its password"),
             Command::new("nest.logout", "auth.logout, nested", logout_inside).role(Role::User),
+            Command::new("nest.hidden", "calls itself, unseen", hidden_recurse)
+                .role(Role::Anon)
+                .internal(),
+            Command::new("nest.hiddenentry", "calls nest.hidden", |ctx, _| {
+                ctx.call(HIDDEN_SELF, ()).map(Output::from)
+            })
+            .role(Role::Anon),
+            Command::new("nest.take", "takes a payload if it got one", take)
+                .role(Role::Anon)
+                .internal(),
+            Command::new("nest.keep", "calls nest.take, keeps its payload", keep)
+                .role(Role::Anon)
+                .upload(),
+            Command::new("nest.give", "hands its payload to nest.take", give)
+                .role(Role::Anon)
+                .upload(),
         ]
     }
 }
@@ -212,4 +265,52 @@ fn a_nested_logout_cannot_end_the_callers_session() {
         c.call("whoami", json!({})).unwrap()["logged_in"],
         json!(false)
     );
+}
+
+#[test]
+fn an_internal_command_that_calls_itself_is_internal_and_hidden() {
+    let server = server();
+    let mut c = server.client();
+    let err = c.call("nest.hiddenentry", json!({})).unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::Internal), "{err}");
+    assert_eq!(c.call("ping", json!({})).unwrap(), json!("pong"));
+    // Not on the wire, not in `help`, not suggested.
+    for command in ["nest.hidden", "nest.take"] {
+        let err = c.call(command, json!({})).unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some(ErrorCode::UnknownCommand),
+            "{command}: {err}"
+        );
+    }
+    let help = c.call("help", json!({})).unwrap();
+    let names: Vec<&str> = help
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"nest.hiddenentry"), "{names:?}");
+    assert!(!names.contains(&"nest.hidden"), "{names:?}");
+    assert!(!names.contains(&"nest.take"), "{names:?}");
+    let one = c
+        .call("help", json!({"command": "nest.hidden"}))
+        .unwrap_err();
+    assert_eq!(one.code(), Some(ErrorCode::NotFound), "{one}");
+    assert_eq!(c.call("ping", json!({})).unwrap(), json!("pong"));
+}
+
+#[test]
+fn a_nested_call_cannot_take_the_callers_payload_unless_handed_it() {
+    let server = server();
+    let mut c = server.client();
+    let kept = c
+        .upload("nest.keep", json!({}), &mut &b"seven b"[..], 7, &mut |_| ())
+        .unwrap();
+    assert_eq!(kept, json!({"child": null, "own": 7}));
+    let given = c
+        .upload("nest.give", json!({}), &mut &b"seven b"[..], 7, &mut |_| ())
+        .unwrap();
+    assert_eq!(given, json!({"child": 7, "own": null}));
+    assert_eq!(c.call("ping", json!({})).unwrap(), json!("pong"));
 }

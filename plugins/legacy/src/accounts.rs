@@ -17,6 +17,7 @@
 
 use kino_api::serde_json::{json, Map, Value};
 use kino_api::{ArgKind, Args, Command, Ctx, ErrorCode};
+use kino_auth_api::{Login, Register, LOGIN, REGISTER};
 
 use crate::reply::{self, text, LegacyResult, Refusal};
 
@@ -68,8 +69,12 @@ fn register(ctx: &mut Ctx, args: &Args) -> LegacyResult {
     let name = text(args, "name")?;
     let password = text(args, "password")?;
     let role = user_type(args)?;
-    let asked = json!({"name": name, "password": password, "role": role});
-    match ctx.call("auth.register", asked) {
+    let asked = Register {
+        name: name.into(),
+        password: password.into(),
+        role: Some(role.into()),
+    };
+    match ctx.call(REGISTER, asked) {
         Ok(_) => Ok(reply::ok("注册成功")),
         Err(e) if e.code == ErrorCode::Conflict => Err(Refusal::new("用户已存在")),
         Err(e) if e.code == ErrorCode::Forbidden => Err(Refusal::new(
@@ -83,44 +88,22 @@ fn login(ctx: &mut Ctx, args: &Args) -> LegacyResult {
     let name = text(args, "name")?;
     let password = text(args, "password")?;
     let wanted = user_type(args)?;
-    let data = match ctx.call("auth.login", json!({"name": name, "password": password})) {
+    let asked = Login {
+        name: name.into(),
+        password: password.into(),
+    };
+    let data = match ctx.call(LOGIN, asked) {
         Ok(d) => d,
         Err(e) if e.code == ErrorCode::Unauthenticated => return Err(Refusal::new(WRONG)),
         Err(e) => return Err(e.into()),
     };
-    if data["role"].as_str() != Some(wanted) {
+    if data.role != wanted {
         ctx.end_session();
         return Err(Refusal::new(WRONG_TYPE));
     }
-    let Some(session) = data["session"].as_str() else {
-        ctx.end_session();
-        return Err(kino_api::CmdError::internal(format!("auth.login answered {data}")).into());
-    };
     let mut fields = Map::new();
-    fields.insert("is_vip".into(), json!(vip_flag(&data["is_vip"])));
-    fields.insert("session".into(), Value::String(session.to_owned()));
+    // The original's `is_vip` was a database column: the integer 0 or 1.
+    fields.insert("is_vip".into(), json!(u8::from(data.is_vip)));
+    fields.insert("session".into(), Value::String(data.session));
     Ok(reply::ok_with("登陆成功", fields))
-}
-
-/// The original's `is_vip` database column: the integer 0 or 1 (the login reply's `is_vip`,
-/// which the vip plugin's login hook sets, is a boolean).
-fn vip_flag(v: &Value) -> u8 {
-    match v {
-        Value::Bool(true) => 1,
-        Value::Number(n) if n.as_u64().is_some_and(|n| n > 0) => 1,
-        _ => 0,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn vip_is_an_integer() {
-        assert_eq!(vip_flag(&json!(true)), 1);
-        assert_eq!(vip_flag(&json!(false)), 0);
-        assert_eq!(vip_flag(&json!(1)), 1);
-        assert_eq!(vip_flag(&Value::Null), 0);
-    }
 }

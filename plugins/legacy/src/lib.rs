@@ -4,8 +4,9 @@
 //! JSON object), but with its own request types (`register`, `login`, `check_movie`, ...) and
 //! its own reply shapes (`{"flag": bool, "msg": "...", ...}` with no `{ok, id, data}` envelope).
 //! This plugin registers one command per original type, `legacy.<verb>` with the original type
-//! as an alias, and translates each onto the native plugins' commands through `Ctx::call`: it
-//! never reads their tables nor names their crates, and core knows nothing about it.
+//! as an alias, and translates each onto the native plugins' commands through typed `Ctx::call`s
+//! (their `-api` contract crates, declared in `requires`): it never reads their tables nor
+//! names their plugin crates, and core knows nothing about it.
 //!
 //! Every legacy command is `Role::Anon` with open arguments, so a client that is not logged in,
 //! or that sends the original's extra fields (`user_id`, `movie_type` on downloads), still gets
@@ -30,8 +31,9 @@ pub mod notices;
 pub mod reply;
 pub mod vip;
 
-use kino_api::serde_json::{json, Value};
-use kino_api::{CmdError, Command, Ctx, Migration, Plugin};
+use kino_api::{CmdError, Command, Ctx, Migration, Plugin, Service, ServiceId};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 /// The plugin value the server lists.
 #[derive(Debug, Default)]
@@ -59,6 +61,24 @@ impl Plugin for Legacy {
         MIGRATIONS
     }
 
+    fn requires(&self) -> Vec<ServiceId> {
+        use kino_movies_api as m;
+        vec![
+            kino_auth_api::REGISTER.id(),
+            kino_auth_api::LOGIN.id(),
+            m::CHECK.id(),
+            m::UPLOAD.id(),
+            m::LIST.id(),
+            m::DELETE.id(),
+            m::DOWNLOAD.id(),
+            m::BUY.id(),
+            m::RECORDS.id(),
+            kino_notices_api::PUBLISH.id(),
+            kino_notices_api::LIST.id(),
+            kino_vip_api::BUY.id(),
+        ]
+    }
+
     fn commands(&self) -> Vec<Command> {
         vec![
             accounts::register_command(),
@@ -82,20 +102,17 @@ const PAGE: u64 = kino_api::PAGE_MAX;
 /// bounds that frame.
 const MAX_PAGES: u64 = 100;
 
-/// Reads every row of a paged native list command (`movies.list`, `movies.records`,
-/// `notices.list`), since the original answered whole lists in one reply.
-pub(crate) fn all_rows(ctx: &mut Ctx, command: &str, args: Value) -> Result<Vec<Value>, CmdError> {
+/// Reads every row of a paged native list service (`movies.list`, `movies.records`,
+/// `notices.list`), since the original answered whole lists in one reply. `ask` builds the
+/// request for a page from its `limit` and `offset`.
+pub(crate) fn all_rows<Q: Serialize, R: DeserializeOwned>(
+    ctx: &mut Ctx,
+    service: Service<Q, Vec<R>>,
+    ask: impl Fn(Option<u64>, Option<u64>) -> Q,
+) -> Result<Vec<R>, CmdError> {
     let mut rows = Vec::new();
     for page in 0..MAX_PAGES {
-        let mut page_args = args.clone();
-        if let Value::Object(m) = &mut page_args {
-            m.insert("limit".into(), json!(PAGE));
-            m.insert("offset".into(), json!(page * PAGE));
-        }
-        let got = match ctx.call(command, page_args)? {
-            Value::Array(a) => a,
-            other => return Err(CmdError::internal(format!("{command} answered {other}"))),
-        };
+        let got = ctx.call(service, ask(Some(PAGE), Some(page * PAGE)))?;
         let last = (got.len() as u64) < PAGE;
         rows.extend(got);
         if last {

@@ -32,7 +32,18 @@
 use kino_api::serde_json::{json, Map, Value};
 use kino_api::{clock, params, ArgKind, Args, CmdError, Command, Ctx, ErrorCode, Output};
 
+use kino_movies_api as m;
+
 use crate::reply::{self, admin, number, text, user, LegacyResult, Refusal};
+
+/// Every live movie of a `kind` (`all`, `free`, `charge`), every page of `movies.list`.
+fn list_all(ctx: &mut Ctx, kind: &str) -> Result<Vec<m::Listed>, CmdError> {
+    crate::all_rows(ctx, m::LIST, |limit, offset| m::ListQuery {
+        kind: Some(kind.to_owned()),
+        limit,
+        offset,
+    })
+}
 
 /// `legacy.check_movie`, alias `check_movie`.
 pub fn check_command() -> Command {
@@ -144,7 +155,7 @@ fn check(ctx: &mut Ctx, args: &Args) -> LegacyResult {
     admin(ctx)?;
     let fp = fingerprint(args)?;
     let exists = match content_of(ctx, &fp)? {
-        Some(md5) => ctx.call("movies.check", json!({"md5": md5}))?["exists"] == json!(true),
+        Some(md5) => ctx.call(m::CHECK, m::Check { md5 })?.exists,
         None => false,
     };
     if exists {
@@ -173,7 +184,12 @@ fn update(ctx: &mut Ctx, args: &Args) -> LegacyResult {
     let free = is_free(args)?;
     // No `md5`: the legacy client has only its fingerprint; movies.upload then keys the content
     // by the MD5 it computes while receiving.
-    let stored = match ctx.call("movies.upload", json!({"name": name, "free": free})) {
+    let asked = m::Upload {
+        name: name.into(),
+        free,
+        md5: None,
+    };
+    let stored = match ctx.call_with_upload(m::UPLOAD, asked) {
         Ok(s) => s,
         Err(e) if e.code == ErrorCode::Conflict => {
             let size = args.u64("file_size").unwrap_or(0);
@@ -182,10 +198,7 @@ fn update(ctx: &mut Ctx, args: &Args) -> LegacyResult {
         }
         Err(e) => return Err(e.into()),
     };
-    let (Some(id), Some(md5)) = (stored["id"].as_i64(), stored["md5"].as_str()) else {
-        return Err(CmdError::internal(format!("movies.upload answered {stored}")).into());
-    };
-    remember(ctx, &fp, id, md5)?;
+    remember(ctx, &fp, stored.id, &stored.md5)?;
     Ok(reply::ok("上传成功"))
 }
 
@@ -225,12 +238,9 @@ fn stored_fingerprint(ctx: &Ctx, md5: &str, size: u64) -> Result<String, CmdErro
 /// fingerprint from the stored bytes, and remembers it, so `check_movie` answers "exists" from
 /// now on instead of inviting the same upload again.
 fn remember_existing(ctx: &mut Ctx, fp: &str, size: u64) -> Result<(), CmdError> {
-    for m in crate::all_rows(ctx, "movies.list", json!({"kind": "all"}))? {
-        let (Some(id), Some(md5)) = (m["id"].as_i64(), m["md5"].as_str()) else {
-            continue;
-        };
-        if m["size"].as_u64() == Some(size) && stored_fingerprint(ctx, md5, size)? == fp {
-            return remember(ctx, fp, id, md5);
+    for movie in list_all(ctx, "all")? {
+        if movie.size == size && stored_fingerprint(ctx, &movie.md5, size)? == fp {
+            return remember(ctx, fp, movie.id, &movie.md5);
         }
     }
     Ok(())
@@ -242,20 +252,16 @@ fn list(ctx: &mut Ctx, args: &Args) -> LegacyResult {
         k @ ("all" | "free" | "charge") => k,
         _ => return Err(Refusal::new("参数错误: movie_type 是 all, free 或 charge")),
     };
-    let mut rows = crate::all_rows(ctx, "movies.list", json!({"kind": kind}))?;
+    let mut rows = list_all(ctx, kind)?;
     if rows.is_empty() {
         return Err(Refusal::new("暂无影片"));
     }
-    rows.sort_by_key(|m| m["id"].as_i64().unwrap_or(0));
+    rows.sort_by_key(|m| m.id);
     let movie_list: Vec<Value> = rows
         .iter()
         .map(|m| {
-            let price = if m["free"] == json!(true) {
-                "免费"
-            } else {
-                "收费"
-            };
-            json!([m["name"], price, m["id"]])
+            let price = if m.free { "免费" } else { "收费" };
+            json!([m.name, price, m.id])
         })
         .collect();
     let mut fields = Map::new();
@@ -266,7 +272,7 @@ fn list(ctx: &mut Ctx, args: &Args) -> LegacyResult {
 fn delete(ctx: &mut Ctx, args: &Args) -> LegacyResult {
     admin(ctx)?;
     let id = number(args, "movie_id")?;
-    match ctx.call("movies.delete", json!({"movie_id": id})) {
+    match ctx.call(m::DELETE, m::MovieId { movie_id: id }) {
         Ok(_) => Ok(reply::ok("删除成功")),
         Err(e) if e.code == ErrorCode::NotFound => Err(Refusal::new("该电影不存在")),
         Err(e) => Err(e.into()),
@@ -276,32 +282,29 @@ fn delete(ctx: &mut Ctx, args: &Args) -> LegacyResult {
 fn download(ctx: &mut Ctx, args: &Args) -> LegacyResult {
     user(ctx)?;
     let id = number(args, "movie_id")?;
-    let asked = json!({"movie_id": id});
-    let out = match ctx.call_output("movies.download", asked.clone()) {
+    let asked = m::Download {
+        movie_id: id,
+        offset: None,
+    };
+    let (found, out) = match ctx.call_output(m::DOWNLOAD, asked) {
         Err(e) if e.code == ErrorCode::PaymentRequired => {
             // The original client has already asked its user to confirm the price: this
             // request is the purchase. `conflict` (bought meanwhile) is no reason to stop.
-            match ctx.call("movies.buy", asked.clone()) {
+            match ctx.call(m::BUY, m::MovieId { movie_id: id }) {
                 Ok(_) => {}
                 Err(e) if e.code == ErrorCode::Conflict => {}
                 Err(e) => return Err(refuse_download(e)),
             }
-            ctx.call_output("movies.download", asked)
+            ctx.call_output(m::DOWNLOAD, asked)
         }
         other => other,
     }
     .map_err(refuse_download)?;
     let Output {
-        data,
-        body,
-        not_before,
-        ..
+        body, not_before, ..
     } = out;
-    let Some(name) = data["name"].as_str() else {
-        return Err(CmdError::internal(format!("movies.download answered {data}")).into());
-    };
     let mut fields = Map::new();
-    fields.insert("file_name".into(), json!(name));
+    fields.insert("file_name".into(), json!(found.name));
     fields.insert(
         "file_size".into(),
         json!(body.as_ref().map_or(0, |b| b.len)),
@@ -323,12 +326,12 @@ fn refuse_download(e: CmdError) -> Refusal {
 
 fn records(ctx: &mut Ctx, _: &Args) -> LegacyResult {
     user(ctx)?;
-    let mut rows = crate::all_rows(ctx, "movies.records", json!({}))?;
+    let mut rows = crate::all_rows(ctx, m::RECORDS, |limit, offset| m::Page { limit, offset })?;
     if rows.is_empty() {
         return Err(Refusal::new("暂无下载记录"));
     }
-    rows.sort_by_key(|r| r["id"].as_i64().unwrap_or(0));
-    let names: Vec<Value> = rows.iter().map(|r| r["name"].clone()).collect();
+    rows.sort_by_key(|r| r.id);
+    let names: Vec<Value> = rows.into_iter().map(|r| Value::String(r.name)).collect();
     let mut fields = Map::new();
     fields.insert("back_record_list".into(), Value::Array(names));
     Ok(reply::ok_with("查询成功", fields))

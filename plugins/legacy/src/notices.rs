@@ -7,6 +7,7 @@
 
 use kino_api::serde_json::{json, Map, Value};
 use kino_api::{ArgKind, Args, Command, Ctx};
+use kino_notices_api::{Page, Publish, LIST, PUBLISH};
 
 use crate::reply::{self, admin, text, user, LegacyResult, Refusal};
 
@@ -36,24 +37,19 @@ fn release(ctx: &mut Ctx, args: &Args) -> LegacyResult {
     admin(ctx)?;
     let title = text(args, "title")?;
     let content = text(args, "content")?;
-    ctx.call(
-        "notices.publish",
-        json!({"title": title, "content": content}),
-    )?;
+    let (title, content) = (title.to_owned(), content.to_owned());
+    ctx.call(PUBLISH, Publish { title, content })?;
     Ok(reply::ok("发布成功"))
 }
 
 fn check(ctx: &mut Ctx, _: &Args) -> LegacyResult {
     user(ctx)?;
-    let mut rows = crate::all_rows(ctx, "notices.list", json!({}))?;
+    let mut rows = crate::all_rows(ctx, LIST, |limit, offset| Page { limit, offset })?;
     if rows.is_empty() {
         return Err(Refusal::new("暂无公告"));
     }
-    rows.sort_by_key(|n| n["id"].as_i64().unwrap_or(0));
-    let list: Vec<Value> = rows
-        .iter()
-        .map(|n| json!([n["title"], n["content"]]))
-        .collect();
+    rows.sort_by_key(|n| n.id);
+    let list: Vec<Value> = rows.iter().map(|n| json!([n.title, n.content])).collect();
     let mut fields = Map::new();
     fields.insert("back_notice_list".into(), Value::Array(list));
     Ok(reply::ok_with("查询成功", fields))

@@ -5,8 +5,8 @@
 //! table at the configured price (the original only flipped a column), and counts at once on
 //! every session of the user. The buyer comes from the session, never from `user_id`.
 
-use kino_api::serde_json::json;
 use kino_api::{Args, Command, Ctx, ErrorCode};
+use kino_vip_api::BUY;
 
 use crate::reply::{self, user, LegacyResult, Refusal};
 
@@ -22,7 +22,7 @@ pub fn buy_command() -> Command {
 
 fn buy(ctx: &mut Ctx, _: &Args) -> LegacyResult {
     user(ctx)?;
-    match ctx.call("vip.buy", json!({})) {
+    match ctx.call(BUY, ()) {
         Ok(_) => Ok(reply::ok("购买成功")),
         Err(e) if e.code == ErrorCode::Conflict => Err(Refusal::new("您已经是会员啦")),
         Err(e) => Err(e.into()),

@@ -51,7 +51,7 @@ fn buy(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
         "name": movie.name,
         "amount": amount,
         "is_vip": is_vip,
-        "bought_at": order["created_at"],
+        "bought_at": order.created_at,
     })
     .into())
 }

@@ -4,15 +4,16 @@
 //! Movie files live in core's content-addressed blob store under their MD5, never under a name
 //! the client sent; this plugin's tables hold the catalogue (`movies`) and the download records
 //! (`download_records`). Prices depend on VIP state and every charge is an order, both owned by
-//! the vip plugin: this plugin reaches them only through commands (`vip.status`, and the
-//! internal `vip.charge`, `vip.owns`, `vip.sales`), never through its tables or its crate. See
-//! [`services`].
+//! the vip plugin: this plugin reaches them only through its typed services (`kino-vip-api`:
+//! `vip.status`, and the internal `vip.charge`, `vip.owns`, `vip.sales`), never through its
+//! tables or its crate, and declares them in `requires`. See [`services`].
 //!
 //! Layout:
 //! - [`movie`] — the `movies` table, the row type, MD5 keys.
 //! - [`name`] — display names from client file names.
 //! - [`upload`] — `movies.check`, `movies.upload`.
 //! - [`list`] — `movies.list`.
+//! - [`lookup`] — `movies.lookup`, the internal check other plugins make (see `kino-movies-api`).
 //! - [`delete`] — `movies.delete`.
 //! - [`buy`] — `movies.buy`.
 //! - [`download`] — `movies.download`, with the free-download wait.
@@ -25,6 +26,7 @@ pub mod buy;
 pub mod delete;
 pub mod download;
 pub mod list;
+pub mod lookup;
 pub mod movie;
 pub mod name;
 pub mod records;
@@ -34,7 +36,7 @@ pub mod stats;
 pub mod upload;
 
 use kino_api::serde_json::json;
-use kino_api::{BlobRefs, CmdError, Command, Ctx, Migration, Plugin, Setting};
+use kino_api::{BlobRefs, CmdError, Command, Ctx, Migration, Plugin, ServiceId, Setting};
 
 /// The plugin value the server lists.
 #[derive(Debug, Default)]
@@ -123,6 +125,10 @@ impl Plugin for Movies {
         ]
     }
 
+    fn requires(&self) -> Vec<ServiceId> {
+        services::REQUIRED.to_vec()
+    }
+
     fn blob_refs(&self) -> &'static [BlobRefs] {
         &[BlobRefs {
             query: "SELECT 'movie ' || id || ' `' || name || '`', md5, size, damaged FROM movies",
@@ -168,6 +174,7 @@ impl Plugin for Movies {
             upload::upload_command(),
             delete::command(),
             list::command(),
+            lookup::command(),
             list::get_command(served.clone()),
             buy::command(),
             download::command(served),

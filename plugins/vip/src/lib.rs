@@ -2,8 +2,9 @@
 //! (VIP memberships and, through `vip.charge`, whatever other plugins sell, such as movies).
 //!
 //! Other plugins never read `orders`: they use the commands this plugin publishes. `vip.status`
-//! is public; `vip.charge`, `vip.owns` and `vip.sales` are `Role::Internal`, reachable only
-//! through `Ctx::call` from another command, never from the wire, and hidden from `help`.
+//! is public; `vip.charge`, `vip.owns` and `vip.sales` are internal, reachable only
+//! through `Ctx::call` from another command, never from the wire, and hidden from `help`. Their
+//! contract (types and names) is the `kino-vip-api` crate.
 //! VIP state is read from the database on every call, so `vip.buy` counts at once on every
 //! session the user has.
 //!

@@ -1,11 +1,11 @@
 //! The internal commands other plugins use to sell things: `vip.charge`, `vip.owns`,
-//! `vip.sales`. All are `Role::Internal`: reachable only through `Ctx::call` from another
+//! `vip.sales`. All are internal (`Command::internal`), for logged-in callers: reachable only through `Ctx::call` from another
 //! command (running as that command's caller), never from the wire, and absent from `help`.
 //! This keeps the `orders` table private to this plugin while letting the movies plugin sell
 //! movies without naming this crate.
 
 use kino_api::serde_json::json;
-use kino_api::{Args, CmdError, Command, Ctx, Output, Role};
+use kino_api::{Args, CmdError, Command, Ctx, Output};
 
 use crate::{orders, VIP_ITEM};
 
@@ -16,7 +16,7 @@ use crate::{orders, VIP_ITEM};
 /// `vip` (memberships go through `vip.buy`, so their price is this plugin's setting).
 pub fn charge_command() -> Command {
     Command::new("vip.charge", "Record a charge to the caller", charge)
-        .role(Role::Internal)
+        .internal()
         .req_str("item", "what is bought, e.g. movie:12")
         .req_uint("amount", "the price charged")
 }
@@ -24,7 +24,7 @@ pub fn charge_command() -> Command {
 /// `vip.owns` (item) → `{owned, since}`: whether the caller has an order for `item`.
 pub fn owns_command() -> Command {
     Command::new("vip.owns", "Whether the caller bought an item", owns)
-        .role(Role::Internal)
+        .internal()
         .req_str("item", "the item, e.g. movie:12")
 }
 
@@ -32,7 +32,7 @@ pub fn owns_command() -> Command {
 /// as `movies.stats`. Only items starting with `prefix` (default: every item).
 pub fn sales_command() -> Command {
     Command::new("vip.sales", "Purchase counts and sums per item", sales)
-        .role(Role::Internal)
+        .internal()
         .opt_str("prefix", "only items starting with this, e.g. movie:")
 }
 

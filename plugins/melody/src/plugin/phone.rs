@@ -160,7 +160,8 @@ pub fn transcribe_command(gate: Arc<Gate>) -> Command {
         "Melodia app: transcribe",
         move |ctx, args| phone_transcribe(ctx, args, &gate),
     )
-    .role(Role::Internal)
+    .role(Role::Anon)
+    .internal()
     .upload()
     .arg(
         "n",
@@ -189,7 +190,8 @@ pub fn fetch_command() -> Command {
         "Melodia app: fetch MIDI by key",
         phone_fetch,
     )
-    .role(Role::Internal)
+    .role(Role::Anon)
+    .internal()
     .download()
     .req_str("key", "the key request 1 answered")
 }
