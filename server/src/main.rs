@@ -2,8 +2,6 @@
 //! SIGINT or SIGTERM. `kino-server user add NAME [--admin]` creates accounts offline;
 //! `kino-server check [--repair]` checks the data directory.
 
-mod plugins;
-
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
@@ -24,7 +22,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<()> {
-    let plugins = plugins::all();
+    let plugins = kino_server_bin::plugins();
     let settings = Registry::settings(&plugins)?;
     let (cli, config) = config::from_args(&settings)?;
     if let Some(Operator::Commands) = cli.command {

@@ -100,11 +100,9 @@ fn docs_commands_md_matches_the_registry() {
     let out = Command::new(BIN).arg("commands").output().unwrap();
     assert!(out.status.success());
     let generated = String::from_utf8(out.stdout).unwrap();
-    let committed = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../docs/commands.md"
-    ))
-    .unwrap();
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/commands.md"))
+            .unwrap();
     assert!(
         generated == committed,
         "docs/commands.md is stale: run `cargo run --bin kino-server -- commands > docs/commands.md`"

@@ -94,13 +94,13 @@ fn exchange(addr: SocketAddr, bytes: &[u8]) -> String {
 
 #[test]
 fn the_listener_is_off_unless_its_setting_has_an_address() {
-    let server = TestServer::with(vec![Arc::new(LinesPlugin)], |c| c);
+    let server = TestServer::with(kino_testkit::with_auth(vec![Arc::new(LinesPlugin)]), |c| c);
     assert!(server.plugin_listeners.is_empty());
 }
 
 #[test]
 fn framed_requests_run_the_plugins_commands_and_close() {
-    let server = TestServer::with(vec![Arc::new(LinesPlugin)], |c| {
+    let server = TestServer::with(kino_testkit::with_auth(vec![Arc::new(LinesPlugin)]), |c| {
         c.setting("lines-listen", json!("127.0.0.1:0"))
     });
     let (setting, addr) = server.plugin_listeners[0];

@@ -40,7 +40,7 @@ impl Plugin for Chaos {
 }
 
 fn server() -> TestServer {
-    TestServer::with(vec![Arc::new(Chaos)], |mut c| {
+    TestServer::with(kino_testkit::with_auth(vec![Arc::new(Chaos)]), |mut c| {
         c.limits.idle_timeout = Duration::from_secs(1);
         c.limits.max_frame = 64 * 1024;
         c
@@ -286,7 +286,7 @@ fn help_lists_every_command_with_its_schema() {
 
 #[test]
 fn connections_over_the_limit_get_busy() {
-    let server = TestServer::with(vec![], |mut c| {
+    let server = TestServer::with(kino_testkit::with_auth(vec![]), |mut c| {
         c.limits.max_connections = 2;
         c
     });

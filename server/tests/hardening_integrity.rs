@@ -2,6 +2,7 @@
 //! `kino-server check`, a lost or damaged database at start-up, a full database or disk.
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../plugins/movies/tests/media_support/mod.rs"]
 mod media_support;
 
 use kino_api::serde_json::json;
@@ -247,10 +248,7 @@ fn data_with_a_movie() -> tempfile::TempDir {
 
 fn start_error(data: &Path) -> String {
     let config = kino_testkit::fast_auth(Config::new(data));
-    let mut all: Vec<std::sync::Arc<dyn kino_api::Plugin>> =
-        vec![std::sync::Arc::new(kino_auth::Auth::new())];
-    all.extend(plugins());
-    match Core::open(config, all) {
+    match Core::open(config, plugins()) {
         Ok(_) => panic!("the server started on {}", data.display()),
         Err(e) => e.to_string(),
     }

@@ -96,12 +96,15 @@ impl Plugin for Big {
 #[test]
 fn unread_replies_stay_bounded_and_the_hog_is_closed() {
     let max_output = 64 * 1024;
-    let server = TestServer::with_admin(vec![Arc::new(Big) as Arc<dyn Plugin>], |mut c| {
-        c.limits.max_frame = 64 * 1024;
-        c.limits.max_output = max_output;
-        c.limits.idle_timeout = Duration::from_secs(2);
-        c
-    });
+    let server = TestServer::with_admin(
+        kino_testkit::with_auth(vec![Arc::new(Big) as Arc<dyn Plugin>]),
+        |mut c| {
+            c.limits.max_frame = 64 * 1024;
+            c.limits.max_output = max_output;
+            c.limits.idle_timeout = Duration::from_secs(2);
+            c
+        },
+    );
     let mut admin = admin_client(&server, "root");
     let mut hog = raw(server.addr);
     hog.set_write_timeout(Some(Duration::from_secs(10)))
@@ -182,7 +185,7 @@ fn a_flooding_connection_does_not_starve_a_victim() {
 /// Before: a socket that never sent a byte was never closed (20 of them held every slot).
 #[test]
 fn a_silent_socket_is_closed_after_the_idle_timeout() {
-    let server = TestServer::with(vec![], |mut c| {
+    let server = TestServer::with(kino_testkit::with_auth(vec![]), |mut c| {
         c.limits.idle_timeout = Duration::from_secs(1);
         c
     });
@@ -201,7 +204,7 @@ fn a_silent_socket_is_closed_after_the_idle_timeout() {
 /// for ever (slowloris). Now the whole frame must arrive within `--frame-timeout`.
 #[test]
 fn a_frame_dribbled_byte_by_byte_is_cut_at_the_frame_timeout() {
-    let server = TestServer::with(vec![], |mut c| {
+    let server = TestServer::with(kino_testkit::with_auth(vec![]), |mut c| {
         c.limits.idle_timeout = Duration::from_secs(5);
         c.limits.frame_timeout = Duration::from_secs(1);
         c
@@ -234,7 +237,7 @@ fn a_frame_dribbled_byte_by_byte_is_cut_at_the_frame_timeout() {
 /// now follows the bytes received: 50 frames declaring 60 KiB with 10 bytes sent hold a few KiB.
 #[test]
 fn half_sent_frames_hold_only_the_bytes_received() {
-    let server = TestServer::with_admin(vec![], |mut c| {
+    let server = TestServer::with_admin(kino_testkit::with_auth(vec![]), |mut c| {
         c.limits.max_frame = 64 * 1024;
         c
     });
@@ -300,10 +303,13 @@ impl Plugin for Side {
 /// address cannot take every slot by spreading over listeners.
 #[test]
 fn the_per_address_cap_counts_every_listener() {
-    let server = TestServer::with(vec![Arc::new(Side) as Arc<dyn Plugin>], |mut c| {
-        c.limits.max_connections_per_ip = 3;
-        c.setting("side-listen", json!("127.0.0.1:0"))
-    });
+    let server = TestServer::with(
+        kino_testkit::with_auth(vec![Arc::new(Side) as Arc<dyn Plugin>]),
+        |mut c| {
+            c.limits.max_connections_per_ip = 3;
+            c.setting("side-listen", json!("127.0.0.1:0"))
+        },
+    );
     let side = server
         .plugin_listeners
         .iter()
@@ -376,11 +382,14 @@ impl Plugin for Slots {
 }
 
 fn slots_server(per_user: usize, total: usize) -> TestServer {
-    TestServer::with_admin(vec![Arc::new(Slots) as Arc<dyn Plugin>], |mut c| {
-        c.limits.max_transfers_per_user = per_user;
-        c.limits.max_transfers = total;
-        c
-    })
+    TestServer::with_admin(
+        kino_testkit::with_auth(vec![Arc::new(Slots) as Arc<dyn Plugin>]),
+        |mut c| {
+            c.limits.max_transfers_per_user = per_user;
+            c.limits.max_transfers = total;
+            c
+        },
+    )
 }
 
 /// Starts an upload of 10 bytes and sends only 5: the handler holds its slot until the rest.

@@ -68,7 +68,7 @@ impl Plugin for Nest {
 }
 
 fn server() -> TestServer {
-    TestServer::with(vec![Arc::new(Nest)], |c| c)
+    TestServer::with(kino_testkit::with_auth(vec![Arc::new(Nest)]), |c| c)
 }
 
 fn raw(server: &TestServer) -> TcpStream {

@@ -26,7 +26,7 @@ fn python_client_runs_a_full_admin_and_user_session() {
         return;
     }
     let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/legacy/tests/legacy_client.py");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/legacy/tests/legacy_client.py");
     let dir = tempfile::tempdir().unwrap();
     let server = BinServer::start(
         Path::new(BIN),

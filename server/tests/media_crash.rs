@@ -3,6 +3,7 @@
 //! exist) and no temporary file is left.
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../plugins/movies/tests/media_support/mod.rs"]
 mod media_support;
 
 use std::io::Write;

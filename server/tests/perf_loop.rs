@@ -33,7 +33,7 @@ fn quickacks(admin: &mut Client) -> u64 {
 /// length and the body separately is not held up by a 40 ms delayed ACK.
 #[test]
 fn quick_ack_is_rearmed_only_for_partial_frames() {
-    let server = TestServer::with_admin(Vec::new(), |c| c);
+    let server = TestServer::with_admin(kino_testkit::with_auth(Vec::new()), |c| c);
     let mut admin = admin_client(&server, "root");
     let before = quickacks(&mut admin);
     let mut c = server.client();
@@ -93,10 +93,13 @@ impl Plugin for Stall {
 /// once the loop is free it accepts them all (until `WouldBlock`) and answers each.
 #[test]
 fn a_connection_burst_fits_the_listen_backlog() {
-    let server = TestServer::with(vec![Arc::new(Stall) as Arc<dyn Plugin>], |mut c| {
-        c.limits.max_connections_per_ip = 1000;
-        c
-    });
+    let server = TestServer::with(
+        kino_testkit::with_auth(vec![Arc::new(Stall) as Arc<dyn Plugin>]),
+        |mut c| {
+            c.limits.max_connections_per_ip = 1000;
+            c
+        },
+    );
     let mut holder = server.client();
     holder.send(&json!({"type": "stall.loop"})).unwrap();
     holder.flush().unwrap();

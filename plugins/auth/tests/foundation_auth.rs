@@ -121,7 +121,9 @@ fn wrong_password_and_unknown_user_look_the_same() {
 
 #[test]
 fn five_failed_logins_start_a_cool_down() {
-    let server = TestServer::with(vec![], |c| c.setting("login-cooldown", json!(60)));
+    let server = TestServer::with(kino_testkit::with_auth(vec![]), |c| {
+        c.setting("login-cooldown", json!(60))
+    });
     let mut c = server.client();
     c.call(
         "auth.register",
@@ -173,7 +175,7 @@ fn names_are_checked_and_unique_ignoring_case() {
 
 #[test]
 fn roles_are_enforced_by_the_registry() {
-    let server = TestServer::with_admin(vec![], |c| c);
+    let server = TestServer::with_admin(kino_testkit::with_auth(vec![]), |c| c);
     let mut anon = server.client();
     assert_eq!(
         code(anon.call("auth.users", json!({}))),
@@ -210,7 +212,7 @@ fn roles_are_enforced_by_the_registry() {
 
 #[test]
 fn admin_sign_up_needs_an_admin_or_the_server_flag() {
-    let server = TestServer::with_admin(vec![], |c| c);
+    let server = TestServer::with_admin(kino_testkit::with_auth(vec![]), |c| c);
     let mut anon = server.client();
     let r = anon.call(
         "auth.register",
@@ -227,7 +229,9 @@ fn admin_sign_up_needs_an_admin_or_the_server_flag() {
     let (_, reply) = login(&server, "second", "pw-of-test");
     assert_eq!(reply["role"], json!("admin"));
 
-    let open = TestServer::with(vec![], |c| c.setting("allow-admin-signup", json!(true)));
+    let open = TestServer::with(kino_testkit::with_auth(vec![]), |c| {
+        c.setting("allow-admin-signup", json!(true))
+    });
     let mut anon = open.client();
     let made = anon
         .call(
@@ -240,7 +244,7 @@ fn admin_sign_up_needs_an_admin_or_the_server_flag() {
 
 #[test]
 fn a_user_id_field_gives_no_power() {
-    let server = TestServer::with_admin(vec![], |c| c);
+    let server = TestServer::with_admin(kino_testkit::with_auth(vec![]), |c| c);
     let mut user = user_client(&server, "mallory");
     // Commands refuse fields they do not declare, so a forged identity cannot even be sent...
     let r = user.call("auth.users", json!({"user_id": 1}));
@@ -287,7 +291,7 @@ fn passwd_needs_the_old_password() {
 
 #[test]
 fn locking_ends_sessions_and_refuses_logins_until_unlocked() {
-    let server = TestServer::with_admin(vec![], |c| c);
+    let server = TestServer::with_admin(kino_testkit::with_auth(vec![]), |c| c);
     let mut user = user_client(&server, "henry");
     let mut admin = admin_client(&server, "root");
     let locked = admin.call("auth.lock", json!({"name": "henry"})).unwrap();
@@ -326,7 +330,7 @@ fn locking_ends_sessions_and_refuses_logins_until_unlocked() {
 
 #[test]
 fn sessions_expire_after_the_idle_ttl() {
-    let server = TestServer::with(vec![], |mut c| {
+    let server = TestServer::with(kino_testkit::with_auth(vec![]), |mut c| {
         c.limits.session_ttl = Duration::from_secs(1);
         c
     });

@@ -7,6 +7,7 @@
 //! one test plays an attacker at one address and the owner at another.
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../legacy/tests/legacy_support/mod.rs"]
 mod legacy_support;
 
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -79,7 +80,7 @@ fn guesses_from_one_address_do_not_lock_the_owner_out_from_another() {
 #[test]
 fn parallel_guesses_get_at_most_the_budget_of_password_checks() {
     // The real argon2 cost, so checks overlap on the workers as they do in production.
-    let server = TestServer::with(vec![], |c| {
+    let server = TestServer::with(kino_testkit::with_auth(vec![]), |c| {
         c.setting("argon2-memory-kib", json!(19_456))
             .setting("argon2-iterations", json!(2))
     });
@@ -116,7 +117,7 @@ fn parallel_guesses_get_at_most_the_budget_of_password_checks() {
 
 #[test]
 fn one_address_trying_many_accounts_is_throttled() {
-    let server = TestServer::with(vec![], |c| {
+    let server = TestServer::with(kino_testkit::with_auth(vec![]), |c| {
         c.setting("login-failures-per-address", json!(6))
     });
     for i in 0..8 {
@@ -147,7 +148,7 @@ fn one_address_trying_many_accounts_is_throttled() {
 
 #[test]
 fn a_right_password_gives_its_attempt_back() {
-    let server = TestServer::with(vec![], |c| {
+    let server = TestServer::with(kino_testkit::with_auth(vec![]), |c| {
         c.setting("login-failures-per-address", json!(3))
     });
     register(&server, "carol", "carol-pass-1");
@@ -327,7 +328,7 @@ fn logging_out_another_token_keeps_the_callers_own_session() {
 
 #[test]
 fn a_spent_counter_opens_again_after_the_cool_down() {
-    let server = TestServer::with(vec![], |c| {
+    let server = TestServer::with(kino_testkit::with_auth(vec![]), |c| {
         c.setting("login-failures-per-account-address", json!(2))
             .setting("login-window", json!(1))
             .setting("login-cooldown", json!(1))

@@ -3,6 +3,7 @@
 //! before folding are migrated, and the password policy holds on every path that sets one.
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../legacy/tests/legacy_support/mod.rs"]
 mod legacy_support;
 
 use std::sync::Arc;
@@ -116,7 +117,7 @@ fn operator_add(
     name: &str,
     password: &str,
 ) -> Result<Value, kino_api::CmdError> {
-    let plugins: Vec<Arc<dyn Plugin>> = vec![Arc::new(kino_auth::Auth::new())];
+    let plugins: Vec<Arc<dyn Plugin>> = vec![kino_auth::plugin()];
     let mut core = Core::open(fast_auth(Config::new(dir)), plugins).unwrap();
     core.operator_call("auth.register", json!({"name": name, "password": password}))
 }
@@ -152,7 +153,7 @@ fn accounts_made_before_folding_are_migrated_oldest_first() {
         db.execute("DELETE FROM users WHERE name = 'template'", [])
             .unwrap();
     }
-    let server = TestServer::in_dir(dir.path(), vec![], |c| c);
+    let server = TestServer::in_dir(dir.path(), kino_testkit::with_auth(vec![]), |c| c);
     // The oldest keeps the name under every spelling...
     assert_eq!(
         login(&server, "ÄLICE", "oldest-pass-1").unwrap()["name"],
@@ -209,7 +210,7 @@ fn operator_add_admin_and_unlock(server: &TestServer, name: &str) {
 
 #[test]
 fn passwords_are_long_enough_and_not_the_name_on_every_path() {
-    let server = TestServer::with_admin(vec![], |c| c);
+    let server = TestServer::with_admin(kino_testkit::with_auth(vec![]), |c| c);
     for (name, password) in [
         ("abby", "abc"),
         ("abby", "x"),
@@ -253,7 +254,9 @@ fn passwords_are_long_enough_and_not_the_name_on_every_path() {
 
 #[test]
 fn the_minimum_length_is_a_setting() {
-    let server = TestServer::with(vec![], |c| c.setting("password-min-length", json!(12)));
+    let server = TestServer::with(kino_testkit::with_auth(vec![]), |c| {
+        c.setting("password-min-length", json!(12))
+    });
     assert_eq!(
         code(register(&server, "dora", "eleven-char")),
         Some(ErrorCode::BadArgs)

@@ -11,7 +11,7 @@
 use kino_api::serde_json::{json, Value};
 use kino_api::{params, Args, Body, CmdError, Command, Ctx, Output};
 
-use super::store::{find, visible};
+use crate::store::{find, visible};
 
 /// `melody.fetch`.
 pub fn fetch_command() -> Command {

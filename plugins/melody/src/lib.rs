@@ -1,6 +1,6 @@
 //! The melody plugin: `melody.transcribe`, `melody.fetch`, `melody.list`, and the Melodia
-//! phone-app listener (`--melodia-listen`). The signal processing lives in the crate's other
-//! modules; this part only moves bytes, keys and rows.
+//! phone-app listener (`--melodia-listen`). The signal processing lives in the pure engine crate
+//! `kino-melody-engine` (`plugins/melody/engine`); this crate only moves bytes, keys and rows.
 //!
 //! Layout:
 //! - [`store`] — the `transcriptions` table, keys, and the shared transcribe-or-reuse step.
@@ -14,6 +14,9 @@ pub mod gate;
 pub mod phone;
 pub mod store;
 pub mod transcribe;
+
+/// The engine, for callers that hold this crate only (the WAV encoder tests use).
+pub use kino_melody_engine as engine;
 
 use std::sync::Arc;
 
@@ -115,12 +118,12 @@ impl Plugin for Melody {
             Setting {
                 name: "melody-max-notes",
                 help: "Most notes kept from one recording (the rest are cut; the reply says `truncated`)",
-                default: json!(crate::DEFAULT_MAX_NOTES),
+                default: json!(kino_melody_engine::DEFAULT_MAX_NOTES),
             },
             Setting {
                 name: "melody-max-score-px",
                 help: "Tallest score page in pixels (1240 wide, held whole in memory while drawn); systems past it are left out",
-                default: json!(crate::ScoreLimits::default().max_height),
+                default: json!(kino_melody_engine::ScoreLimits::default().max_height),
             },
             Setting {
                 name: "melody-max-jobs",
@@ -164,4 +167,10 @@ impl Plugin for Melody {
             framing: Arc::new(phone::MelodiaFraming::new(max)),
         }]
     }
+}
+
+/// The plugin as the server lists it: `kino-server`'s build script calls `plugin()` on every
+/// plugin crate it depends on, so adding a plugin needs no code outside the plugin.
+pub fn plugin() -> std::sync::Arc<dyn kino_api::Plugin> {
+    std::sync::Arc::new(Melody)
 }

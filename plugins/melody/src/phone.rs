@@ -22,11 +22,11 @@ use kino_api::{ArgKind, Args, CmdError, Command, Ctx, Decoded, Framing, Output, 
 
 use std::sync::Arc;
 
-use super::fetch::file_output;
-use super::gate::Gate;
-use super::store::{find, made_by_listener, transcribe_or_reuse};
-use super::transcribe::read_payload;
-use crate::Params;
+use crate::fetch::file_output;
+use crate::gate::Gate;
+use crate::store::{find, made_by_listener, transcribe_or_reuse};
+use crate::transcribe::read_payload;
+use kino_melody_engine::Params;
 
 /// The end-of-message marker of the original protocol.
 pub const MARKER: &[u8] = b"endbidou1";

@@ -22,9 +22,9 @@ use hmac::{Hmac, Mac};
 use kino_api::{clock, params, BlobStore, CmdError, Ctx, Database, Identity, Row};
 use md5::{Digest, Md5};
 
-use super::gate::Gate;
-use super::transcribe::Recording;
-use crate::{
+use crate::gate::Gate;
+use crate::transcribe::Recording;
+use kino_melody_engine::{
     decode_wav, note_name, render_score_limited, transcribe, write_midi, Note, Params, ScoreLimits,
 };
 

@@ -23,9 +23,9 @@ use std::sync::Arc;
 
 use kino_api::{ArgKind, Args, CmdError, Command, Ctx, ErrorCode, Output};
 
-use super::gate::{Gate, Held};
-use super::store::transcribe_or_reuse;
-use crate::Params;
+use crate::gate::{Gate, Held};
+use crate::store::transcribe_or_reuse;
+use kino_melody_engine::Params;
 
 /// Longest title kept.
 const MAX_TITLE: usize = 100;

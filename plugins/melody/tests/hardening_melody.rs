@@ -12,14 +12,14 @@ use std::time::Duration;
 use kino_api::serde_json::{json, Value};
 use kino_api::{ErrorCode, Plugin};
 use kino_client::Client;
-use kino_melody::wav::encode_wav_pcm16;
+use kino_melody::engine::wav::encode_wav_pcm16;
 use kino_melody::Melody;
 use kino_testkit::{user_client, ClientError, TestServer};
 
 const RATE: u32 = 8000;
 
 fn plugins() -> Vec<Arc<dyn Plugin>> {
-    vec![Arc::new(Melody) as Arc<dyn Plugin>]
+    vec![kino_auth::plugin(), Arc::new(Melody)]
 }
 
 /// A new pitch every 150 ms, wandering over two octaves: the most notes a voice-like signal

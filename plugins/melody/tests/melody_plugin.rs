@@ -10,7 +10,7 @@ use std::time::Duration;
 use kino_api::serde_json::{json, Value};
 use kino_api::{ErrorCode, Plugin};
 use kino_client::Client;
-use kino_melody::wav::encode_wav_pcm16;
+use kino_melody::engine::wav::encode_wav_pcm16;
 use kino_melody::Melody;
 use kino_testkit::{admin_client, user_client, TestServer};
 
@@ -41,7 +41,10 @@ fn scale() -> Vec<u8> {
 }
 
 fn server() -> TestServer {
-    TestServer::with_admin(vec![Arc::new(Melody) as Arc<dyn Plugin>], |c| c)
+    TestServer::with_admin(
+        kino_testkit::with_auth(vec![Arc::new(Melody) as Arc<dyn Plugin>]),
+        |c| c,
+    )
 }
 
 fn transcribe(c: &mut Client, wav: &[u8], args: Value) -> Result<Value, kino_testkit::ClientError> {
@@ -190,9 +193,10 @@ fn base64(bytes: &[u8]) -> String {
 
 #[test]
 fn the_melodia_phone_app_protocol_works_on_its_own_listener() {
-    let server = TestServer::with_admin(vec![Arc::new(Melody) as Arc<dyn Plugin>], |c| {
-        c.setting("melodia-listen", json!("127.0.0.1:0"))
-    });
+    let server = TestServer::with_admin(
+        kino_testkit::with_auth(vec![Arc::new(Melody) as Arc<dyn Plugin>]),
+        |c| c.setting("melodia-listen", json!("127.0.0.1:0")),
+    );
     let (_, addr) = server
         .plugin_listeners
         .iter()
@@ -238,9 +242,10 @@ fn the_melodia_listener_is_off_by_default() {
 
 #[test]
 fn a_recording_over_the_byte_limit_is_too_large_and_the_stream_stays_in_step() {
-    let server = TestServer::with_admin(vec![Arc::new(Melody) as Arc<dyn Plugin>], |c| {
-        c.setting("melody-max-bytes", json!(1000))
-    });
+    let server = TestServer::with_admin(
+        kino_testkit::with_auth(vec![Arc::new(Melody) as Arc<dyn Plugin>]),
+        |c| c.setting("melody-max-bytes", json!(1000)),
+    );
     let mut alice = user_client(&server, "alice");
     // Refused before the handler reads the payload: core drops the rest of the bytes.
     let err = transcribe(&mut alice, &scale(), json!({})).unwrap_err();

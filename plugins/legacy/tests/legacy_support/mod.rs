@@ -30,6 +30,7 @@ pub fn server() -> TestServer {
 /// Like [`server`], choosing whether admins may sign up over the wire.
 pub fn server_with(allow_admin_signup: bool) -> TestServer {
     let plugins: Vec<Arc<dyn Plugin>> = vec![
+        kino_auth::plugin(),
         Arc::new(kino_notices::Notices),
         Arc::new(kino_vip::Vip),
         Arc::new(kino_movies::Movies),

@@ -1,6 +1,6 @@
 //! Transcribes every .wav in a directory and reports time per clip and the speed factor.
 //!
-//! `cargo run --release -p kino-melody --example evaluate -- DIR [OUT_DIR] [--png]`
+//! `cargo run --release -p kino-melody-engine-engine --example evaluate -- DIR [OUT_DIR] [--png]`
 //! writes OUT_DIR/STEM.mid (and STEM.png with `--png`) for every DIR/STEM.wav.
 
 use std::path::PathBuf;
@@ -44,15 +44,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let bytes = std::fs::read(path)?;
         let t0 = Instant::now();
         let c0 = cpu_seconds();
-        let audio = match kino_melody::decode_wav(&bytes, 3600.0) {
+        let audio = match kino_melody_engine::decode_wav(&bytes, 3600.0) {
             Ok(a) => a,
             Err(e) => {
                 println!("{stem}: {e}");
                 continue;
             }
         };
-        let tr = kino_melody::transcribe(&audio, &kino_melody::Params::default());
-        let midi = kino_melody::write_midi(&tr);
+        let tr = kino_melody_engine::transcribe(&audio, &kino_melody_engine::Params::default());
+        let midi = kino_melody_engine::write_midi(&tr);
         let wall = t0.elapsed().as_secs_f64();
         let dt = match (c0, cpu_seconds()) {
             (Some(a), Some(b)) if b > a => b - a,
@@ -73,7 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if png {
                 std::fs::write(
                     o.join(format!("{stem}.png")),
-                    kino_melody::render_score(&tr, &stem),
+                    kino_melody_engine::render_score(&tr, &stem),
                 )?;
             }
         }

@@ -1,13 +1,13 @@
 //! Runs the whole per-recording pipeline of `melody.transcribe` once (decode, transcribe, cap the
 //! notes, MIDI, score) so that its peak memory can be measured from outside:
 //!
-//! `cargo run -p kino-melody --example peak -- gen 600 8000 /tmp/adversarial.wav` writes a
+//! `cargo run -p kino-melody-engine-engine --example peak -- gen 600 8000 /tmp/adversarial.wav` writes a
 //! hostile recording (a new pitch every 150 ms for 600 s at 8 kHz), then
 //! `/usr/bin/time -v target/debug/examples/peak /tmp/adversarial.wav 400 0` reports the
 //! "Maximum resident set size" of one transcription with `tempo_bpm: 400, min_note_ms: 0`
 //! under the plugin's default bounds (docs/melody.md, "Memory").
 
-use kino_melody::{
+use kino_melody_engine::{
     decode_wav, render_score_limited, transcribe, write_midi, Params, ScoreLimits,
     DEFAULT_MAX_NOTES,
 };
@@ -28,7 +28,7 @@ fn generate(seconds: f64, rate: u32) -> Vec<u8> {
             .sum();
         samples.push((0.3 * s) as f32);
     }
-    kino_melody::wav::encode_wav_pcm16(rate, &samples)
+    kino_melody_engine::wav::encode_wav_pcm16(rate, &samples)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -18,7 +18,8 @@
 //! - `tempo`: beat-period estimate from inter-onset intervals.
 //! - [`midi`]: Standard MIDI File writer.
 //! - [`score`]: staff-notation rendering to PNG (quantisation, layout, glyphs).
-//! - [`plugin`]: the Kino server plugin that exposes all this as commands.
+//!
+//! The Kino plugin that serves all this as commands is `kino-melody` (`plugins/melody`).
 
 #![deny(missing_docs)]
 
@@ -27,14 +28,12 @@ mod envelope;
 pub mod midi;
 mod pieces;
 mod pitch;
-pub mod plugin;
 pub mod score;
 mod segment;
 mod tempo;
 pub mod wav;
 
 pub use midi::write_midi;
-pub use plugin::Melody;
 pub use score::{render_score, render_score_limited, ScoreLimits};
 
 /// Default bound on the notes kept from one recording (`--melody-max-notes`): a busy tune

@@ -5,7 +5,7 @@
 //! (maximum bipartite matching). Clip scores are averaged with the README's empty-case
 //! rules.
 
-use kino_melody::{decode_wav, transcribe, Params};
+use kino_melody_engine::{decode_wav, transcribe, Params};
 use std::path::Path;
 
 /// Mean F1 reached when this floor was set was 0.978; the floor leaves a little room.
@@ -77,7 +77,7 @@ fn f1(truth: &[(f64, u8)], est: &[(f64, u8)]) -> f64 {
 
 #[test]
 fn dev_set_note_f1() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/melody-dev");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/melody-dev");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         println!("skipped: no dev set at {}", dir.display());
         return;

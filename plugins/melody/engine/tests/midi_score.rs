@@ -1,6 +1,6 @@
 //! MIDI round trip and score rendering.
 
-use kino_melody::{
+use kino_melody_engine::{
     render_score, render_score_limited, write_midi, Note, ScoreLimits, Transcription,
 };
 use midly::{MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{add_noise, render, SynthNote};
-use kino_melody::{transcribe, Audio, Note, Params};
+use kino_melody_engine::{transcribe, Audio, Note, Params};
 
 fn run(samples: Vec<f32>, rate: u32) -> Vec<Note> {
     transcribe(
@@ -91,11 +91,11 @@ fn silence_and_noise_give_no_notes() {
 
 #[test]
 fn note_names() {
-    assert_eq!(kino_melody::note_name(60), "C4");
-    assert_eq!(kino_melody::note_name(61), "C#4");
-    assert_eq!(kino_melody::note_name(21), "A0");
-    assert_eq!(kino_melody::note_name(0), "C-1");
-    assert_eq!(kino_melody::note_name(127), "G9");
+    assert_eq!(kino_melody_engine::note_name(60), "C4");
+    assert_eq!(kino_melody_engine::note_name(61), "C#4");
+    assert_eq!(kino_melody_engine::note_name(21), "A0");
+    assert_eq!(kino_melody_engine::note_name(0), "C-1");
+    assert_eq!(kino_melody_engine::note_name(127), "G9");
 }
 
 #[test]

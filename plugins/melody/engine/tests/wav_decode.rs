@@ -1,6 +1,6 @@
 //! WAV decoder: every supported encoding built from known samples, and hostile inputs.
 
-use kino_melody::{decode_wav, WavError};
+use kino_melody_engine::{decode_wav, WavError};
 
 /// Builds a WAV file from raw parts so that every field can be set (or broken) at will.
 fn wav(

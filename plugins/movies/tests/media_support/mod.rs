@@ -14,9 +14,14 @@ use kino_testkit::{into_data, request, ClientError, TestServer};
 use kino_vip::Vip;
 use md5::{Digest, Md5};
 
-/// The three video plugins, in the order the server binary lists them.
+/// Auth and the three video plugins, in the order the server binary lists them.
 pub fn plugins() -> Vec<Arc<dyn Plugin>> {
-    vec![Arc::new(Notices), Arc::new(Vip), Arc::new(Movies)]
+    vec![
+        kino_auth::plugin(),
+        Arc::new(Notices),
+        Arc::new(Vip),
+        Arc::new(Movies),
+    ]
 }
 
 /// A server with the video plugins, the admin `root`, and the given free-download wait.
