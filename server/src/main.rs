@@ -1,12 +1,16 @@
 //! `kino-server`: parses flags, composes core with the plugins of this build, and serves until
 //! SIGINT or SIGTERM. `kino-server user add NAME [--admin]` creates accounts offline;
-//! `kino-server check [--repair]` checks the data directory.
+//! `kino-server check [--repair]` checks the data directory; `kino-server new-plugin NAME`
+//! scaffolds a plugin.
+
+mod scaffold;
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use kino_server::config::{self, Operator, UserAction};
+use clap::Subcommand;
+use kino_server::config;
 use kino_server::{Core, Registry};
 use serde_json::json;
 
@@ -24,7 +28,18 @@ fn main() -> ExitCode {
 fn run() -> Result<()> {
     let plugins = kino_server_bin::plugins();
     let settings = Registry::settings(&plugins)?;
-    let (cli, config) = config::from_args(&settings)?;
+    let (cli, config) = config::from_args::<Operator>(&settings)?;
+    if let Some(Operator::NewPlugin { name, root }) = &cli.command {
+        let root = root.clone().unwrap_or_else(scaffold::default_root);
+        for path in scaffold::new_plugin(&root, name)? {
+            println!("wrote {}", path.display());
+        }
+        println!(
+            "next: `cargo test -p kino-{name}`, then \
+             `cargo run --bin kino-server -- commands > docs/commands.md`"
+        );
+        return Ok(());
+    }
     if let Some(Operator::Commands) = cli.command {
         let registry = Registry::build(kino_server::builtins::commands(), plugins)?;
         print!("{}", kino_server::docgen::commands_markdown(&registry));
@@ -92,6 +107,52 @@ fn run() -> Result<()> {
     });
     server.run()?;
     Ok(())
+}
+
+/// Operator commands, run against the data directory without serving.
+#[derive(Debug, Subcommand)]
+enum Operator {
+    /// Print the command reference (docs/commands.md) of this build, as Markdown
+    Commands,
+    /// Check the data directory: database integrity, every referenced blob's size and MD5,
+    /// orphan blobs. Exits non-zero when it finds a problem.
+    Check {
+        /// Move damaged and orphan blobs to `<data>/quarantine/` and mark their rows damaged
+        /// (run with the server stopped)
+        #[arg(long)]
+        repair: bool,
+    },
+    /// Manage accounts
+    User {
+        /// What to do
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Write a new plugin, `plugins/NAME` with one command and one end-to-end test, and list it
+    /// in `server/Cargo.toml`
+    NewPlugin {
+        /// The plugin's name (a-z, 0-9, _): crate `kino-NAME`, commands `NAME.*`
+        name: String,
+        /// The workspace to write into [default: the one this binary was built from]
+        #[arg(long)]
+        root: Option<std::path::PathBuf>,
+    },
+}
+
+/// `kino-server user ...`.
+#[derive(Debug, Subcommand)]
+enum UserAction {
+    /// Create an account (the first admin is made this way)
+    Add {
+        /// Account name
+        name: String,
+        /// Make it an admin
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from standard input (one trailing newline stripped)
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 fn read_password(from_stdin: bool) -> Result<String> {

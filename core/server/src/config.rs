@@ -145,10 +145,10 @@ impl Config {
     }
 }
 
-/// The command line.
+/// The command line; `C` is the binary's operator subcommands (core names none of them).
 #[derive(Debug, Parser)]
 #[command(name = "kino-server", version, about = "The Kino command server")]
-pub struct Cli {
+pub struct Cli<C: Subcommand> {
     /// Address to listen on (port 0: pick a free port and print it on the first line)
     #[arg(long, global = true)]
     pub listen: Option<String>,
@@ -206,44 +206,7 @@ pub struct Cli {
     pub db_max_pages: Option<u64>,
     /// Operator commands instead of serving
     #[command(subcommand)]
-    pub command: Option<Operator>,
-}
-
-/// Operator commands, run against the data directory without serving.
-#[derive(Debug, Subcommand)]
-pub enum Operator {
-    /// Print the command reference (docs/commands.md) of this build, as Markdown
-    Commands,
-    /// Check the data directory: database integrity, every referenced blob's size and MD5,
-    /// orphan blobs. Exits non-zero when it finds a problem.
-    Check {
-        /// Move damaged and orphan blobs to `<data>/quarantine/` and mark their rows damaged
-        /// (run with the server stopped)
-        #[arg(long)]
-        repair: bool,
-    },
-    /// Manage accounts
-    User {
-        /// What to do
-        #[command(subcommand)]
-        action: UserAction,
-    },
-}
-
-/// `kino-server user ...`.
-#[derive(Debug, Subcommand)]
-pub enum UserAction {
-    /// Create an account (the first admin is made this way)
-    Add {
-        /// Account name
-        name: String,
-        /// Make it an admin
-        #[arg(long)]
-        admin: bool,
-        /// Read the password from standard input (one trailing newline stripped)
-        #[arg(long)]
-        password_stdin: bool,
-    },
+    pub command: Option<C>,
 }
 
 /// Why the configuration is unusable.
@@ -263,8 +226,8 @@ pub enum ConfigError {
 }
 
 /// Parses the command line (exiting on `--help` or a usage error) and merges the config file.
-pub fn from_args(settings: &[Setting]) -> Result<(Cli, Config), ConfigError> {
-    let mut cmd = Cli::command();
+pub fn from_args<C: Subcommand>(settings: &[Setting]) -> Result<(Cli<C>, Config), ConfigError> {
+    let mut cmd = Cli::<C>::command();
     for s in settings {
         // Not global: `kino-server user add --help` lists the account flags, not every
         // plugin's serving settings.
@@ -287,9 +250,9 @@ pub fn from_args(settings: &[Setting]) -> Result<(Cli, Config), ConfigError> {
     Ok((cli, config))
 }
 
-fn apply_cli(
+fn apply_cli<C: Subcommand>(
     config: &mut Config,
-    cli: &Cli,
+    cli: &Cli<C>,
     matches: &ArgMatches,
     settings: &[Setting],
 ) -> Result<(), ConfigError> {
