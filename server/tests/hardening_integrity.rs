@@ -315,7 +315,7 @@ fn a_damaged_database_is_refused_with_a_pointer_to_check() {
 
 /// A really full disk: the data directory on an 8 MiB tmpfs filled to the last byte. Needs root
 /// (it mounts the tmpfs), so it is ignored by default; run it with
-/// `cargo test -p kino-server --test hardening_integrity -- --ignored a_full_disk`
+/// `cargo test -p kino-server-bin --test hardening_integrity -- --ignored a_full_disk`
 /// as root.
 #[test]
 #[ignore = "needs root to mount a tmpfs"]

@@ -112,7 +112,7 @@ fn sigkill_mid_upload_restarts_consistent_and_clean() {
 /// Kill loop: SIGKILL at a varying moment while uploads are streaming, 25 times over one data
 /// directory. After every restart each listed movie downloads whole and matches its MD5, and no
 /// temporary file survives the start. About 25 s; run it with
-/// `cargo test -p kino-server --test media_crash -- --ignored`.
+/// `cargo test -p kino-server-bin --test media_crash -- --ignored`.
 #[test]
 #[ignore]
 fn kill_loop_keeps_every_listed_movie_whole() {

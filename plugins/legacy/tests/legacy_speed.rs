@@ -4,7 +4,7 @@
 //! Python server answered the same way and both sides paid a delayed-ACK stall per request,
 //! about 22 requests/s; docs/legacy.md records the figure this test prints.
 //!
-//! Reproduce: `cargo test --release -p kino-server --test legacy_speed -- --nocapture`.
+//! Reproduce: `cargo test --release -p kino-legacy --test legacy_speed -- --nocapture`.
 #![allow(clippy::unwrap_used)]
 
 mod legacy_support;
