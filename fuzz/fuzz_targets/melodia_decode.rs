@@ -4,7 +4,7 @@
 
 use kino_api::serde_json::json;
 use kino_api::{Decoded, Framing};
-use kino_melody::plugin::phone::{MelodiaFraming, MARKER};
+use kino_melody::phone::{MelodiaFraming, MARKER};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,8 +2,8 @@
 //! to the duration cap, and what it decodes must survive a 16-bit re-encode.
 #![no_main]
 
-use kino_melody::decode_wav;
-use kino_melody::wav::encode_wav_pcm16;
+use kino_melody::engine::decode_wav;
+use kino_melody::engine::wav::encode_wav_pcm16;
 use libfuzzer_sys::fuzz_target;
 
 const MAX_SECONDS: f64 = 30.0;

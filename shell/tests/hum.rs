@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{add_user, kino, server_with};
-use kino_melody::wav::encode_wav_pcm16;
+use kino_melody::engine::wav::encode_wav_pcm16;
 use serde_json::json;
 
 fn tune() -> Vec<u8> {

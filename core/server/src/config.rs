@@ -5,52 +5,98 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Arg, ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Arg, ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use kino_api::Setting;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Core limits.
-#[derive(Debug, Clone)]
+/// Core limits: each is one field here, which is at once its `--NAME` flag (help from the doc,
+/// default from `#[arg]`), its TOML key `NAME` (kebab-case; `_` also accepted) and its value.
+/// Durations are whole seconds on the command line and in the file.
+#[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Limits {
-    /// Largest request frame body, bytes.
+    /// Largest request frame in bytes
+    #[arg(long, default_value_t = 1024 * 1024)]
     pub max_frame: usize,
-    /// Largest upload payload, bytes.
+    /// Largest upload in bytes
+    #[arg(long, default_value_t = 16 * 1024 * 1024 * 1024)]
     pub max_upload: u64,
-    /// Open connections beyond which new ones get `busy`.
+    /// Maximum open connections; past it new ones get `busy`
+    #[arg(long, default_value_t = 10_000)]
     pub max_connections: usize,
-    /// A half-sent frame or payload idle this long closes the connection.
+    /// Seconds a connection may stay silent before its first request, or stall in the middle of
+    /// a frame or payload, or leave its replies unread, before it is closed
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = secs::parse)]
+    #[serde(with = "secs")]
     pub idle_timeout: Duration,
-    /// Sessions end after this long unused.
+    /// Seconds a session lives without use
+    #[arg(long, value_name = "SECS", default_value = "1800", value_parser = secs::parse)]
+    #[serde(with = "secs")]
     pub session_ttl: Duration,
-    /// Worker threads for blocking commands.
+    /// Worker threads for blocking commands
+    #[arg(long, default_value_t = 4)]
     pub workers: usize,
-    /// Largest database file, in SQLite pages (4 KiB each); 0: no cap. Writes past it answer
-    /// `unavailable` as on a full disk, while reads go on (a quota for the database file).
+    /// Largest database file in 4 KiB pages; writes past it answer `unavailable` as on a full
+    /// disk while reads go on (0: no cap)
+    #[arg(long, default_value_t = 0)]
     pub db_max_pages: u64,
-    /// Unsent reply bytes on one connection above which its input is no longer read (resumed
-    /// under a quarter of it), so replies a client never reads cannot pile up.
+    /// Unsent reply bytes per connection above which its requests are not read (resumed under
+    /// a quarter of it), so replies a client never reads cannot pile up
+    #[arg(long, default_value_t = 1024 * 1024)]
     pub max_output: usize,
-    /// Request frames one connection may run per wake-up before the loop serves the others.
+    /// Request frames one connection runs per wake-up before others are served
+    #[arg(long, default_value_t = 64)]
     pub wake_budget: usize,
-    /// A request frame must arrive whole within this long of its first byte (slowloris).
+    /// Seconds a request frame may take from its first byte to its last (slowloris)
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = secs::parse)]
+    #[serde(with = "secs")]
     pub frame_timeout: Duration,
-    /// Open connections from one IP address, on every listener together.
+    /// Open connections per IP address, all listeners together
+    #[arg(long, default_value_t = 64)]
     pub max_connections_per_ip: usize,
-    /// Uploads and downloads streaming at once (each holds a thread and files).
+    /// Uploads and downloads streaming at once (each holds a thread and files)
+    #[arg(long, default_value_t = 64)]
     pub max_transfers: usize,
-    /// Transfers one user (or, when anonymous, one address) may have at once.
+    /// Transfers at once per user (per address when anonymous)
+    #[arg(long, default_value_t = 4)]
     pub max_transfers_per_user: usize,
-    /// Warning lines per second for one peer and kind of refusal; the rest are counted.
+    /// Warning lines per second per peer and kind of refusal; the rest are counted
+    #[arg(long, default_value_t = 10)]
     pub warn_rate: u32,
-    /// Connections the kernel may hold completed but not yet accepted (capped by
-    /// `net.core.somaxconn`); past it, SYNs are dropped and clients wait a second to retry.
+    /// Accept-queue length of each listener, capped by /proc/sys/net/core/somaxconn; past it
+    /// SYNs are dropped and clients wait a second to retry
+    #[arg(long, default_value_t = 1024)]
     pub listen_backlog: u32,
-    /// Balancers trusted to start each connection with a PROXY protocol header naming the real
-    /// client (HAProxy `send-proxy-v2`); per-address limits and login throttles then apply to
-    /// that client instead of to the balancer. Empty: no header is read from anyone.
+    /// Address or CIDR of a balancer whose connections start with a PROXY protocol header (v1
+    /// or v2, HAProxy's `send-proxy-v2`) naming the real client; per-address limits and login
+    /// throttles then count that client. Repeat or comma-separate; none by default, and from
+    /// anyone else the header is an ordinary bad frame
+    #[arg(long, value_name = "CIDR", value_delimiter = ',')]
     pub proxy_protocol_from: Vec<ipnet::IpNet>,
-    /// How long a graceful stop (SIGTERM) waits for in-flight requests and transfers.
+    /// Seconds a graceful stop (SIGTERM) waits for in-flight requests and transfers
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = secs::parse)]
+    #[serde(with = "secs")]
     pub drain_timeout: Duration,
+}
+
+/// Whole seconds, for durations on the command line and in the file.
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn parse(raw: &str) -> Result<Duration, std::num::ParseIntError> {
+        raw.parse().map(Duration::from_secs)
+    }
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
 }
 
 impl Limits {
@@ -99,25 +145,18 @@ impl Limits {
 }
 
 impl Default for Limits {
+    /// The `#[arg]` defaults: the one place a default is written.
     fn default() -> Self {
-        Limits {
-            max_frame: 1024 * 1024,
-            max_upload: 16 * 1024 * 1024 * 1024,
-            max_connections: 10_000,
-            idle_timeout: Duration::from_secs(30),
-            session_ttl: Duration::from_secs(30 * 60),
-            workers: 4,
-            db_max_pages: 0,
-            max_output: 1024 * 1024,
-            wake_budget: 64,
-            frame_timeout: Duration::from_secs(30),
-            max_connections_per_ip: 64,
-            max_transfers: 64,
-            max_transfers_per_user: 4,
-            warn_rate: 10,
-            listen_backlog: 1024,
-            proxy_protocol_from: Vec::new(),
-            drain_timeout: Duration::from_secs(10),
+        #[derive(Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            limits: Limits,
+        }
+        match Defaults::try_parse_from(["kino-server"]) {
+            Ok(d) => d.limits,
+            // Only a default that does not parse as its own type gets here: a bug, caught by
+            // every test that starts a server.
+            Err(e) => panic!("a core limit's default is invalid: {e}"),
         }
     }
 }
@@ -164,10 +203,10 @@ impl Config {
     }
 }
 
-/// The command line.
+/// The command line; `C` is the binary's operator subcommands (core names none of them).
 #[derive(Debug, Parser)]
 #[command(name = "kino-server", version, about = "The Kino command server")]
-pub struct Cli {
+pub struct Cli<C: Subcommand> {
     /// Address to listen on (port 0: pick a free port and print it on the first line)
     #[arg(long, global = true)]
     pub listen: Option<String>,
@@ -181,99 +220,12 @@ pub struct Cli {
     /// TOML file with the same keys as these flags
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
-    /// Maximum open connections [default: 10000]
-    #[arg(long)]
-    pub max_connections: Option<usize>,
-    /// Seconds a connection may stay silent before its first request, or stall in the middle of
-    /// a frame or payload, or leave its replies unread, before it is closed [default: 30]
-    #[arg(long)]
-    pub idle_timeout: Option<u64>,
-    /// Seconds a request frame may take from its first byte to its last [default: 30]
-    #[arg(long)]
-    pub frame_timeout: Option<u64>,
-    /// Unsent reply bytes per connection above which its requests are not read [default: 1048576]
-    #[arg(long)]
-    pub max_output: Option<usize>,
-    /// Request frames one connection runs per wake-up before others are served [default: 64]
-    #[arg(long)]
-    pub wake_budget: Option<usize>,
-    /// Open connections per IP address, all listeners together [default: 64]
-    #[arg(long)]
-    pub max_connections_per_ip: Option<usize>,
-    /// Accept-queue length of each listener, capped by /proc/sys/net/core/somaxconn [default: 1024]
-    #[arg(long)]
-    pub listen_backlog: Option<u32>,
-    /// Address or CIDR of a balancer that sends a PROXY protocol header (v1 or v2) first;
-    /// repeat or comma-separate for several [default: none]
-    #[arg(long, value_delimiter = ',')]
-    pub proxy_protocol_from: Vec<ipnet::IpNet>,
-    /// Seconds a graceful stop waits for in-flight requests and transfers [default: 10]
-    #[arg(long)]
-    pub drain_timeout: Option<u64>,
-    /// Uploads and downloads streaming at once [default: 64]
-    #[arg(long)]
-    pub max_transfers: Option<usize>,
-    /// Transfers at once per user (per address when anonymous) [default: 4]
-    #[arg(long)]
-    pub max_transfers_per_user: Option<usize>,
-    /// Warning lines per second per peer and kind of refusal; the rest are counted [default: 10]
-    #[arg(long)]
-    pub warn_rate: Option<u32>,
-    /// Seconds a session lives without use [default: 1800]
-    #[arg(long)]
-    pub session_ttl: Option<u64>,
-    /// Largest request frame in bytes [default: 1048576]
-    #[arg(long)]
-    pub max_frame: Option<usize>,
-    /// Largest upload in bytes [default: 17179869184]
-    #[arg(long)]
-    pub max_upload: Option<u64>,
-    /// Worker threads for blocking commands [default: 4]
-    #[arg(long)]
-    pub workers: Option<usize>,
-    /// Largest database file in 4 KiB pages; writes past it answer `unavailable` (0: no cap) [default: 0]
-    #[arg(long)]
-    pub db_max_pages: Option<u64>,
+    /// Core limits, one flag each
+    #[command(flatten)]
+    pub limits: Limits,
     /// Operator commands instead of serving
     #[command(subcommand)]
-    pub command: Option<Operator>,
-}
-
-/// Operator commands, run against the data directory without serving.
-#[derive(Debug, Subcommand)]
-pub enum Operator {
-    /// Print the command reference (docs/commands.md) of this build, as Markdown
-    Commands,
-    /// Check the data directory: database integrity, every referenced blob's size and MD5,
-    /// orphan blobs. Exits non-zero when it finds a problem.
-    Check {
-        /// Move damaged and orphan blobs to `<data>/quarantine/` and mark their rows damaged
-        /// (run with the server stopped)
-        #[arg(long)]
-        repair: bool,
-    },
-    /// Manage accounts
-    User {
-        /// What to do
-        #[command(subcommand)]
-        action: UserAction,
-    },
-}
-
-/// `kino-server user ...`.
-#[derive(Debug, Subcommand)]
-pub enum UserAction {
-    /// Create an account (the first admin is made this way)
-    Add {
-        /// Account name
-        name: String,
-        /// Make it an admin
-        #[arg(long)]
-        admin: bool,
-        /// Read the password from standard input (one trailing newline stripped)
-        #[arg(long)]
-        password_stdin: bool,
-    },
+    pub command: Option<C>,
 }
 
 /// Why the configuration is unusable.
@@ -293,8 +245,14 @@ pub enum ConfigError {
 }
 
 /// Parses the command line (exiting on `--help` or a usage error) and merges the config file.
-pub fn from_args(settings: &[Setting]) -> Result<(Cli, Config), ConfigError> {
-    let mut cmd = Cli::command();
+pub fn from_args<C: Subcommand>(settings: &[Setting]) -> Result<(Cli<C>, Config), ConfigError> {
+    let matches = command::<C>(settings).get_matches();
+    merge(&matches, settings)
+}
+
+/// The whole command line: core flags, `C`, and one flag per plugin setting.
+pub fn command<C: Subcommand>(settings: &[Setting]) -> clap::Command {
+    let mut cmd = Cli::<C>::command();
     for s in settings {
         // Not global: `kino-server user add --help` lists the account flags, not every
         // plugin's serving settings.
@@ -307,23 +265,29 @@ pub fn from_args(settings: &[Setting]) -> Result<(Cli, Config), ConfigError> {
                 .help(format!("{} [default: {}]", s.help, s.default))
         });
     }
-    let matches = cmd.get_matches();
-    let cli = Cli::from_arg_matches(&matches).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    cmd
+}
+
+/// Defaults, then the `--config` file, then what the command line gave.
+pub fn merge<C: Subcommand>(
+    matches: &ArgMatches,
+    settings: &[Setting],
+) -> Result<(Cli<C>, Config), ConfigError> {
+    let cli = Cli::from_arg_matches(matches).map_err(|e| ConfigError::Invalid(e.to_string()))?;
     let mut config = Config::new("data");
     if let Some(path) = &cli.config {
         apply_file(&mut config, path, settings)?;
     }
-    apply_cli(&mut config, &cli, &matches, settings)?;
+    apply_cli(&mut config, &cli, matches, settings)?;
     Ok((cli, config))
 }
 
-fn apply_cli(
+fn apply_cli<C: Subcommand>(
     config: &mut Config,
-    cli: &Cli,
+    cli: &Cli<C>,
     matches: &ArgMatches,
     settings: &[Setting],
 ) -> Result<(), ConfigError> {
-    let l = &mut config.limits;
     if let Some(v) = &cli.listen {
         config.listen = v.clone();
     }
@@ -333,56 +297,22 @@ fn apply_cli(
     if let Some(v) = &cli.database {
         config.database = Some(v.clone());
     }
-    if let Some(v) = cli.max_connections {
-        l.max_connections = v;
-    }
-    if let Some(v) = cli.idle_timeout {
-        l.idle_timeout = Duration::from_secs(v);
-    }
-    if let Some(v) = cli.session_ttl {
-        l.session_ttl = Duration::from_secs(v);
-    }
-    if let Some(v) = cli.max_frame {
-        l.max_frame = v;
-    }
-    if let Some(v) = cli.max_upload {
-        l.max_upload = v;
-    }
-    if let Some(v) = cli.workers {
-        l.workers = v;
-    }
-    if let Some(v) = cli.db_max_pages {
-        l.db_max_pages = v;
-    }
-    if let Some(v) = cli.frame_timeout {
-        l.frame_timeout = Duration::from_secs(v);
-    }
-    if let Some(v) = cli.max_output {
-        l.max_output = v;
-    }
-    if let Some(v) = cli.wake_budget {
-        l.wake_budget = v;
-    }
-    if let Some(v) = cli.max_connections_per_ip {
-        l.max_connections_per_ip = v;
-    }
-    if let Some(v) = cli.listen_backlog {
-        l.listen_backlog = v;
-    }
-    if !cli.proxy_protocol_from.is_empty() {
-        l.proxy_protocol_from = cli.proxy_protocol_from.clone();
-    }
-    if let Some(v) = cli.drain_timeout {
-        l.drain_timeout = Duration::from_secs(v);
-    }
-    if let Some(v) = cli.max_transfers {
-        l.max_transfers = v;
-    }
-    if let Some(v) = cli.max_transfers_per_user {
-        l.max_transfers_per_user = v;
-    }
-    if let Some(v) = cli.warn_rate {
-        l.warn_rate = v;
+    // Only the limits typed on the command line override the file's; the rest keep it.
+    let typed = Limits::augment_args(clap::Command::new("limits"));
+    let given: Vec<String> = typed
+        .get_arguments()
+        .map(|a| a.get_id().as_str())
+        .filter(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        .map(|id| id.replace('_', "-"))
+        .collect();
+    if !given.is_empty() {
+        let internal = |e: serde_json::Error| ConfigError::Invalid(format!("limits: {e}"));
+        let from_cli = serde_json::to_value(&cli.limits).map_err(internal)?;
+        let mut merged = serde_json::to_value(&config.limits).map_err(internal)?;
+        for key in &given {
+            merged[key.as_str()] = from_cli[key.as_str()].clone();
+        }
+        config.limits = serde_json::from_value(merged).map_err(internal)?;
     }
     for s in settings {
         if matches.value_source(s.name) != Some(clap::parser::ValueSource::CommandLine) {
@@ -430,128 +360,29 @@ pub fn apply_file(
         .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
     let bad =
         |key: &str| ConfigError::Invalid(format!("{}: `{key}` has the wrong type", path.display()));
+    let invalid =
+        |e: &dyn std::fmt::Display| ConfigError::Invalid(format!("{}: {e}", path.display()));
+    // The limits the file sets, over the ones `config` has; the other keys are paths and
+    // plugin settings.
+    let mut limits = toml::Table::try_from(&config.limits).map_err(|e| invalid(&e))?;
     for (key, value) in table {
         let key = key.replace('_', "-");
-        let l = &mut config.limits;
-        let as_u64 = || value.as_integer().and_then(|i| u64::try_from(i).ok());
         match key.as_str() {
             "listen" => config.listen = value.as_str().ok_or_else(|| bad(&key))?.into(),
             "data" => config.data = value.as_str().ok_or_else(|| bad(&key))?.into(),
             "database" => config.database = Some(value.as_str().ok_or_else(|| bad(&key))?.into()),
-            "max-connections" => l.max_connections = as_u64().ok_or_else(|| bad(&key))? as usize,
-            "idle-timeout" => {
-                l.idle_timeout = Duration::from_secs(as_u64().ok_or_else(|| bad(&key))?)
-            }
-            "session-ttl" => {
-                l.session_ttl = Duration::from_secs(as_u64().ok_or_else(|| bad(&key))?)
-            }
-            "max-frame" => l.max_frame = as_u64().ok_or_else(|| bad(&key))? as usize,
-            "max-upload" => l.max_upload = as_u64().ok_or_else(|| bad(&key))?,
-            "workers" => l.workers = as_u64().ok_or_else(|| bad(&key))? as usize,
-            "db-max-pages" => l.db_max_pages = as_u64().ok_or_else(|| bad(&key))?,
-            "frame-timeout" => {
-                l.frame_timeout = Duration::from_secs(as_u64().ok_or_else(|| bad(&key))?)
-            }
-            "max-output" => l.max_output = as_u64().ok_or_else(|| bad(&key))? as usize,
-            "wake-budget" => l.wake_budget = as_u64().ok_or_else(|| bad(&key))? as usize,
-            "max-connections-per-ip" => {
-                l.max_connections_per_ip = as_u64().ok_or_else(|| bad(&key))? as usize
-            }
-            "max-transfers" => l.max_transfers = as_u64().ok_or_else(|| bad(&key))? as usize,
-            "listen-backlog" => {
-                l.listen_backlog = as_u64()
-                    .and_then(|v| u32::try_from(v).ok())
-                    .ok_or_else(|| bad(&key))?
-            }
-            "proxy-protocol-from" => {
-                l.proxy_protocol_from = value
-                    .as_array()
-                    .and_then(|a| {
-                        a.iter()
-                            .map(|v| v.as_str().and_then(|s| s.parse().ok()))
-                            .collect::<Option<Vec<_>>>()
-                    })
-                    .ok_or_else(|| bad(&key))?
-            }
-            "drain-timeout" => {
-                l.drain_timeout = Duration::from_secs(as_u64().ok_or_else(|| bad(&key))?)
-            }
-            "max-transfers-per-user" => {
-                l.max_transfers_per_user = as_u64().ok_or_else(|| bad(&key))? as usize
-            }
-            "warn-rate" => {
-                l.warn_rate = as_u64()
-                    .and_then(|v| u32::try_from(v).ok())
-                    .ok_or_else(|| bad(&key))?
-            }
-            other => {
-                if !settings.iter().any(|s| s.name == other) {
-                    return Err(ConfigError::Invalid(format!(
-                        "{}: unknown key `{other}`",
-                        path.display()
-                    )));
-                }
+            other if settings.iter().any(|s| s.name == other) => {
                 let json = serde_json::to_value(&value).map_err(|_| bad(other))?;
                 config.settings.insert(other.into(), json);
             }
+            _ => {
+                limits.insert(key, value);
+            }
         }
     }
+    config.limits = Limits::deserialize(toml::Value::Table(limits)).map_err(|e| invalid(&e))?;
     Ok(())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_keys_override_defaults_and_unknown_keys_are_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("kino.toml");
-        let settings = [Setting {
-            name: "free-download-wait",
-            help: "",
-            default: Value::from(30),
-        }];
-        std::fs::write(
-            &path,
-            "listen = \"0.0.0.0:9\"\nmax_connections = 7\nfree-download-wait = 2\n",
-        )
-        .expect("write");
-        let mut c = Config::new("data");
-        apply_file(&mut c, &path, &settings).expect("valid");
-        assert_eq!(
-            (c.listen.as_str(), c.limits.max_connections),
-            ("0.0.0.0:9", 7)
-        );
-        assert_eq!(c.settings.get("free-download-wait"), Some(&Value::from(2)));
-        std::fs::write(&path, "lisen = 1\n").expect("write");
-        assert!(apply_file(&mut Config::new("d"), &path, &settings).is_err());
-        std::fs::write(&path, "max-output = 4096\nwake_budget = 3\n").expect("write");
-        let mut c = Config::new("data");
-        apply_file(&mut c, &path, &settings).expect("valid");
-        assert_eq!((c.limits.max_output, c.limits.wake_budget), (4096, 3));
-    }
-
-    #[test]
-    fn nonsensical_limits_are_refused_naming_the_flag() {
-        assert_eq!(Limits::default().validate(), Ok(()));
-        type Spoil = fn(&mut Limits);
-        let cases: [(Spoil, &str); 6] = [
-            (|l| l.max_frame = 0, "--max-frame"),
-            (|l| l.workers = 0, "--workers"),
-            (|l| l.max_connections = 0, "--max-connections"),
-            (|l| l.max_output = l.max_frame - 1, "--max-output"),
-            (|l| l.max_transfers_per_user = 0, "--max-transfers-per-user"),
-            (
-                |l| l.frame_timeout = Duration::from_secs(u64::MAX),
-                "--frame-timeout",
-            ),
-        ];
-        for (spoil, flag) in cases {
-            let mut l = Limits::default();
-            spoil(&mut l);
-            let err = l.validate().expect_err(flag);
-            assert!(err.starts_with(flag), "{flag}: {err}");
-        }
-    }
-}
+mod tests;

@@ -4,6 +4,10 @@
 //! Layout: [`TestServer`] (in-process; on PostgreSQL under `KINO_TEST_DATABASE=postgres`, see
 //! [`pg`]), [`BinServer`] (the real `kino-server` binary, for
 //! signals and kill tests), [`admin_client`] and [`user_client`].
+//!
+//! The testkit names no plugin: every server runs exactly the plugin set its test passes (a
+//! plugin's tests pass it and the plugins it needs; `kino_server_bin::plugins()` is the whole
+//! build). The `auth` feature adds [`TestServer::start`] and [`with_auth`] for the common case.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 use std::io::{BufRead, BufReader};
@@ -24,19 +28,32 @@ pub use kino_client::{into_data, request, ClientError};
 pub mod engines;
 pub mod pg;
 
-/// The config every test server starts from: cheap argon2 and, under
+/// The config every test server starts from: cheap argon2 when auth is in `plugins` and, under
 /// `KINO_TEST_DATABASE=postgres`, a PostgreSQL database of its own for `data` ([`pg`]).
-pub fn test_config(data: &Path) -> Config {
-    let mut config = fast_auth(Config::new(data));
+pub fn test_config(data: &Path, plugins: &[Arc<dyn Plugin>]) -> Config {
+    let mut config = fast_auth_for(Config::new(data), plugins);
     config.database = pg::database_for(data);
     config
 }
 
-/// Settings that make argon2 cheap; tests must not spend seconds hashing.
+/// Settings that make argon2 cheap; tests must not spend seconds hashing. (Auth's settings:
+/// the server refuses them when auth is not in the set, see [`fast_auth_for`].)
 pub fn fast_auth(config: Config) -> Config {
     config
         .setting("argon2-memory-kib", json!(64))
         .setting("argon2-iterations", json!(1))
+}
+
+/// [`fast_auth`] when a plugin of `plugins` declares the argon2 settings, else `config` as is.
+pub fn fast_auth_for(config: Config, plugins: &[Arc<dyn Plugin>]) -> Config {
+    let declared = plugins
+        .iter()
+        .any(|p| p.settings().iter().any(|s| s.name == "argon2-memory-kib"));
+    if declared {
+        fast_auth(config)
+    } else {
+        config
+    }
 }
 
 /// A server running in this process.
@@ -53,11 +70,12 @@ pub struct TestServer {
 
 impl TestServer {
     /// Auth only.
+    #[cfg(feature = "auth")]
     pub fn start() -> Self {
-        Self::with(Vec::new(), |c| c)
+        Self::with(with_auth(Vec::new()), |c| c)
     }
 
-    /// Auth plus `plugins`, with `tweak` applied to the config (limits, settings).
+    /// Exactly `plugins`, with `tweak` applied to the config (limits, settings).
     pub fn with(plugins: Vec<Arc<dyn Plugin>>, tweak: impl FnOnce(Config) -> Config) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().to_path_buf();
@@ -72,11 +90,9 @@ impl TestServer {
         plugins: Vec<Arc<dyn Plugin>>,
         tweak: impl FnOnce(Config) -> Config,
     ) -> Self {
-        let mut all: Vec<Arc<dyn Plugin>> = vec![Arc::new(kino_auth::Auth::new())];
-        all.extend(plugins);
-        let mut config = tweak(test_config(data));
+        let mut config = tweak(test_config(data, &plugins));
         config.listen = "127.0.0.1:0".into();
-        let server = Core::open(config, all).unwrap().listen().unwrap();
+        let server = Core::open(config, plugins).unwrap().listen().unwrap();
         let addr = server.local_addr();
         let plugin_listeners = server.plugin_listener_addrs().to_vec();
         let shutdown = server.shutdown_handle();
@@ -121,7 +137,16 @@ impl Drop for TestServer {
     }
 }
 
-/// Offline operator command, as `kino-server user add NAME --admin` does it.
+/// The auth plugin followed by `plugins`: the set most tests need.
+#[cfg(feature = "auth")]
+pub fn with_auth(plugins: Vec<Arc<dyn Plugin>>) -> Vec<Arc<dyn Plugin>> {
+    let mut all = vec![kino_auth::plugin()];
+    all.extend(plugins);
+    all
+}
+
+/// Offline operator command, as `kino-server user add NAME --admin` does it (`plugins` must
+/// include auth).
 pub fn add_user(
     data: &Path,
     plugins: Vec<Arc<dyn Plugin>>,
@@ -129,9 +154,7 @@ pub fn add_user(
     password: &str,
     admin: bool,
 ) {
-    let mut all: Vec<Arc<dyn Plugin>> = vec![Arc::new(kino_auth::Auth::new())];
-    all.extend(plugins);
-    let mut core = Core::open(test_config(data), all).unwrap();
+    let mut core = Core::open(test_config(data, &plugins), plugins).unwrap();
     core.operator_call(
         "auth.register",
         json!({"name": name, "password": password, "role": if admin { "admin" } else { "user" }}),

@@ -1,125 +1,176 @@
-//! Hum-to-MIDI: turns a recording of one voice humming or singing into notes, a
-//! Standard MIDI File and a PNG of the melody in staff notation.
-//!
-//! The crate is a pure library (no I/O, no threads, no networking) so that the server
-//! can run it inside a command handler and the tests can run it on generated signals.
+//! The melody plugin: `melody.transcribe`, `melody.fetch`, `melody.list`, and the Melodia
+//! phone-app listener (`--melodia-listen`). The signal processing lives in the pure engine crate
+//! `kino-melody-engine` (`plugins/melody/engine`); this crate only moves bytes, keys and rows.
 //!
 //! Layout:
-//! - [`wav`]: panic-free RIFF/WAVE decoder (PCM 8/16/24/32, float, extensible), mixes to mono.
-//! - `dsp`: resampling to the analysis rate, high-pass filtering, frame energy.
-//! - `pitch`: per-frame periodicity (normalised square difference function) and
-//!   Viterbi smoothing over 20-cent pitch states plus an unvoiced state.
-//! - `segment`: tuning estimate, voiced regions, legato/detached boundaries, onsets and
-//!   offsets, blip removal.
-//! - `pieces`: semitone Viterbi inside a region and clean-up of octave slips, glide
-//!   passages and blips.
-//! - `envelope`: attack starts, release ends without reverb tails, dips that are new
-//!   attacks of the same pitch.
-//! - `tempo`: beat-period estimate from inter-onset intervals.
-//! - [`midi`]: Standard MIDI File writer.
-//! - [`score`]: staff-notation rendering to PNG (quantisation, layout, glyphs).
-//! - [`plugin`]: the Kino server plugin that exposes all this as commands.
+//! - [`store`] — the `transcriptions` table, keys, and the shared transcribe-or-reuse step.
+//! - [`gate`] — the slots that bound concurrent transcriptions, overall and per user.
+//! - [`transcribe`] — `melody.transcribe`.
+//! - [`fetch`] — `melody.fetch` and `melody.list`.
+//! - [`phone`] — the original app's framing and its two internal commands.
 
-#![deny(missing_docs)]
+pub mod fetch;
+pub mod gate;
+pub mod phone;
+pub mod store;
+pub mod transcribe;
 
-mod dsp;
-mod envelope;
-pub mod midi;
-mod pieces;
-mod pitch;
-pub mod plugin;
-pub mod score;
-mod segment;
-mod tempo;
-pub mod wav;
+/// The engine, for callers that hold this crate only (the WAV encoder tests use).
+pub use kino_melody_engine as engine;
 
-pub use midi::write_midi;
-pub use plugin::Melody;
-pub use score::{render_score, render_score_limited, ScoreLimits};
+use std::sync::Arc;
 
-/// Default bound on the notes kept from one recording (`--melody-max-notes`): a busy tune
-/// sung for the longest allowed recording (600 s at 3 notes a second) fits.
-pub const DEFAULT_MAX_NOTES: usize = 2000;
-pub use wav::{decode_wav, Audio, WavError};
+use kino_api::serde_json::json;
+use kino_api::{Command, Listener, Migration, Plugin, Setting, Settings};
 
-/// Options for [`transcribe`]; `Default` lets the transcriber measure everything itself.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Params {
-    /// Tempo in beats per minute, when the user knows it; otherwise it is estimated
-    /// from the note onsets. Only the MIDI tempo and the score's grid depend on it.
-    pub tempo_bpm: Option<f64>,
-    /// Notes shorter than this (milliseconds) are dropped as blips; default 70 ms.
-    pub min_note_ms: Option<f64>,
-}
+/// Default `--melodia-max-message`: 12 MiB of base64 carries a 9 MiB WAV (100 s of 16-bit mono
+/// at 44.1 kHz, nearly five minutes at 16 kHz), far more than a hummed phrase; a connection
+/// may buffer this much before its marker, and the old 64 MiB let eight idle connections pin
+/// half a GiB.
+pub const DEFAULT_MELODIA_MAX_MESSAGE: u64 = 12 * 1024 * 1024;
 
-/// One transcribed note, at its measured (unquantised) time.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Note {
-    /// Start of the note in seconds from the start of the recording.
-    pub onset_s: f64,
-    /// End of the note in seconds (exclusive), always after `onset_s`.
-    pub offset_s: f64,
-    /// MIDI note number of the intended semitone (60 = C4).
-    pub pitch: u8,
-}
+/// The plugin value the server lists.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Melody;
 
-/// The result of [`transcribe`]: the notes in time order and the tempo used to notate them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Transcription {
-    /// Non-overlapping notes sorted by onset.
-    pub notes: Vec<Note>,
-    /// Beats per minute: the caller's value, or the estimate (120 when there is nothing
-    /// to go on).
-    pub tempo_bpm: f64,
-}
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "transcriptions",
+        sql: "CREATE TABLE melody_results (
+            key TEXT PRIMARY KEY,
+            audio_md5 TEXT NOT NULL,
+            duration_s REAL NOT NULL,
+            tempo_bpm REAL NOT NULL,
+            notes_json TEXT NOT NULL,
+            midi_md5 TEXT NOT NULL,
+            midi_size INTEGER NOT NULL,
+            png_md5 TEXT NOT NULL,
+            png_size INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+          );
+          CREATE TABLE melody_owners (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL REFERENCES melody_results(key),
+            owner_id INTEGER,
+            owner_name TEXT,
+            title TEXT NOT NULL,
+            created_at TEXT NOT NULL
+          );
+          CREATE UNIQUE INDEX melody_owner_key ON melody_owners(owner_id, key);
+          CREATE INDEX melody_owner_recent ON melody_owners(owner_id, created_at);",
+    },
+    // Keys become an HMAC under a per-data-directory secret. SQLite's randomblob() draws from its
+    // ChaCha20 generator seeded from the OS (/dev/urandom), so the secret is made once, here,
+    // with the database it lives in. NULL owners (the Melodia listener) were not unique under
+    // the old index: keep one row per key and index the owner with NULL as -1.
+    Migration {
+        version: 2,
+        name: "secret keys, one owner row per key, note counts",
+        sql: "CREATE TABLE melody_secret (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            secret TEXT NOT NULL
+          );
+          INSERT INTO melody_secret (id, secret) VALUES (1, lower(hex(randomblob(32))));
+          ALTER TABLE melody_results ADD COLUMN notes_found INTEGER;
+          DELETE FROM melody_owners WHERE owner_id IS NULL AND id NOT IN
+            (SELECT min(id) FROM melody_owners WHERE owner_id IS NULL GROUP BY key);
+          DROP INDEX melody_owner_key;
+          CREATE UNIQUE INDEX melody_owner_key ON melody_owners(ifnull(owner_id, -1), key);",
+    },
+];
 
-/// Transcribes a monophonic voice recording into notes.
-///
-/// Stages: resample and filter, per-frame pitch and voicing, Viterbi pitch smoothing,
-/// segmentation into semitone notes, blip removal, tempo estimate. See `docs/melody.md`.
-pub fn transcribe(audio: &Audio, params: &Params) -> Transcription {
-    let min_note_s = params.min_note_ms.unwrap_or(segment::DEFAULT_MIN_NOTE_MS) / 1000.0;
-    let notes = if audio.samples.is_empty() || audio.sample_rate == 0 {
-        Vec::new()
-    } else {
-        let sig = dsp::prepare(audio);
-        let track = pitch::track(&sig);
-        segment::segment(&track, min_note_s.max(0.0))
-    };
-    let tempo_bpm = match params.tempo_bpm {
-        Some(t) if t.is_finite() && t > 0.0 => t,
-        _ => tempo::estimate(&notes),
-    };
-    Transcription { notes, tempo_bpm }
-}
-
-/// Name of a MIDI note with sharps and scientific octave ("C#4" for 61), for logs,
-/// listings and the score's captions.
-pub fn note_name(pitch: u8) -> String {
-    const NAMES: [&str; 12] = [
-        "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
-    ];
-    let octave = i32::from(pitch) / 12 - 1;
-    format!("{}{}", NAMES[usize::from(pitch % 12)], octave)
-}
-
-/// Frame-level analysis for error analysis by the `evaluate` example:
-/// `(time_s, energy_db, clarity, midi_or_nan)` per 5 ms frame.
-#[doc(hidden)]
-pub fn debug_frames(audio: &Audio) -> Vec<(f64, f32, f32, f32)> {
-    if audio.samples.is_empty() || audio.sample_rate == 0 {
-        return Vec::new();
+impl Plugin for Melody {
+    fn name(&self) -> &'static str {
+        "melody"
     }
-    let sig = dsp::prepare(audio);
-    let track = pitch::track(&sig);
-    (0..track.midi.len())
-        .map(|i| {
-            (
-                i as f64 * track.hop_s,
-                track.energy_db[i],
-                track.clarity[i],
-                track.midi[i],
-            )
-        })
-        .collect()
+
+    fn migrations(&self) -> &'static [Migration] {
+        MIGRATIONS
+    }
+
+    fn blob_refs(&self) -> &'static [kino_api::BlobRefs] {
+        &[kino_api::BlobRefs {
+            query: "SELECT 'melody ' || key || ' midi', midi_md5, midi_size, 0 FROM melody_results
+                    UNION ALL
+                    SELECT 'melody ' || key || ' score', png_md5, png_size, 0 FROM melody_results",
+            mark_damaged: None,
+        }]
+    }
+
+    fn settings(&self) -> Vec<Setting> {
+        vec![
+            Setting {
+                name: "melody-max-seconds",
+                help: "Longest recording melody.transcribe accepts, in seconds",
+                default: json!(600),
+            },
+            Setting {
+                name: "melody-max-bytes",
+                help: "Largest WAV upload melody.transcribe accepts, in bytes",
+                default: json!(256 * 1024 * 1024),
+            },
+            Setting {
+                name: "melody-max-buffered-bytes",
+                help: "Bytes of recordings the server holds in memory at once while receiving and decoding them; an upload past it is `busy`",
+                default: json!(512 * 1024 * 1024),
+            },
+            Setting {
+                name: "melody-max-notes",
+                help: "Most notes kept from one recording (the rest are cut; the reply says `truncated`)",
+                default: json!(kino_melody_engine::DEFAULT_MAX_NOTES),
+            },
+            Setting {
+                name: "melody-max-score-px",
+                help: "Tallest score page in pixels (1240 wide, held whole in memory while drawn); systems past it are left out",
+                default: json!(kino_melody_engine::ScoreLimits::default().max_height),
+            },
+            Setting {
+                name: "melody-max-jobs",
+                help: "Transcriptions running at once on the server; more are answered `busy`",
+                default: json!(2),
+            },
+            Setting {
+                name: "melody-max-jobs-per-user",
+                help: "Transcriptions running at once for one user (the Melodia listener counts as one); more are answered `busy`",
+                default: json!(1),
+            },
+            Setting {
+                name: "melodia-listen",
+                help: "Address for the original Melodia phone app's listener (off when empty; the original used port 2017)",
+                default: json!(""),
+            },
+            Setting {
+                name: "melodia-max-message",
+                help: "Largest message on the Melodia listener, in bytes (base64 WAV in JSON); each connection may buffer this much",
+                default: json!(DEFAULT_MELODIA_MAX_MESSAGE),
+            },
+        ]
+    }
+
+    fn commands(&self) -> Vec<Command> {
+        // Called once per server: each server gets its own slots.
+        let gate = Arc::new(gate::Gate::default());
+        vec![
+            transcribe::command(Arc::clone(&gate)),
+            fetch::fetch_command(),
+            fetch::list_command(),
+            phone::transcribe_command(gate),
+            phone::fetch_command(),
+        ]
+    }
+
+    fn listeners(&self, settings: &Settings) -> Vec<Listener> {
+        let max = usize::try_from(settings.u64("melodia-max-message")).unwrap_or(usize::MAX);
+        vec![Listener {
+            setting: "melodia-listen",
+            framing: Arc::new(phone::MelodiaFraming::new(max)),
+        }]
+    }
+}
+
+/// The plugin as the server lists it: `kino-server`'s build script calls `plugin()` on every
+/// plugin crate it depends on, so adding a plugin needs no code outside the plugin.
+pub fn plugin() -> std::sync::Arc<dyn kino_api::Plugin> {
+    std::sync::Arc::new(Melody)
 }

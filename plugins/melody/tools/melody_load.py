@@ -1,6 +1,6 @@
 """Three users send one recording at once to a running kino-server and print each outcome
 (docs/melody.md, "Memory"): python3 melody_load.py PORT WAV, with the WAV from
-`cargo run -p kino-melody --example peak -- gen 600 8000 /tmp/adversarial.wav`. Read the
+`cargo run -p kino-melody-engine-engine --example peak -- gen 600 8000 /tmp/adversarial.wav`. Read the
 server's peak memory from /proc/PID/status (VmHWM) afterwards."""
 import json, socket, struct, sys, threading
 port, wav = int(sys.argv[1]), open(sys.argv[2], 'rb').read()

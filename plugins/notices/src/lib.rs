@@ -55,3 +55,9 @@ impl Plugin for Notices {
         Ok(out)
     }
 }
+
+/// The plugin as the server lists it: `kino-server`'s build script calls `plugin()` on every
+/// plugin crate it depends on, so adding a plugin needs no code outside the plugin.
+pub fn plugin() -> std::sync::Arc<dyn kino_api::Plugin> {
+    std::sync::Arc::new(Notices)
+}

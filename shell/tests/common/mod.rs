@@ -19,6 +19,7 @@ use tempfile::TempDir;
 /// The plugins a real `kino-server` serves, minus the legacy protocol.
 pub fn media_plugins() -> Vec<Arc<dyn Plugin>> {
     vec![
+        kino_auth::plugin(),
         Arc::new(kino_notices::Notices),
         Arc::new(kino_vip::Vip),
         Arc::new(kino_movies::Movies),

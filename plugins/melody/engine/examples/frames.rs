@@ -1,0 +1,22 @@
+//! Prints the frame-level analysis of one WAV between two times (for error analysis):
+//! `cargo run --release -p kino-melody-engine-engine --example frames -- FILE.wav [FROM_S TO_S]`.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(path) = args.first() else {
+        eprintln!("usage: frames FILE.wav [FROM_S TO_S]");
+        std::process::exit(2);
+    };
+    let from: f64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    let to: f64 = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(f64::INFINITY);
+    let audio = kino_melody_engine::decode_wav(&std::fs::read(path)?, 3600.0)?;
+    for (t, e, c, m) in kino_melody_engine::debug_frames(&audio) {
+        if t >= from && t <= to {
+            println!("{t:7.3} {e:7.1} {c:5.2} {m:6.2}");
+        }
+    }
+    Ok(())
+}

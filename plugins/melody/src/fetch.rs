@@ -1,0 +1,87 @@
+//! `melody.fetch` and `melody.list`: a caller's transcriptions and their files.
+//!
+//! `{"type":"melody.fetch","key":"…","format":"midi"}` → `{key, format, file_size}` followed by
+//! the MIDI file (`audio/midi`) or the score (`format: "png"`). A key the caller never asked for
+//! is `not_found` (the same answer as an unknown key, so keys cannot be probed), unless the
+//! caller is an admin.
+//!
+//! `{"type":"melody.list"}` → `[{key, title, notes, tempo_bpm, duration_s, created_at}]`, the
+//! caller's own, newest first (`notes` is the number of notes).
+
+use kino_api::serde_json::{json, Value};
+use kino_api::{params, Args, Body, CmdError, Command, Ctx, Output};
+
+use crate::store::{find, visible};
+
+/// `melody.fetch`.
+pub fn fetch_command() -> Command {
+    Command::new(
+        "melody.fetch",
+        "Download a transcription's MIDI file or score PNG",
+        fetch,
+    )
+    .download()
+    .req_str("key", "the key melody.transcribe answered")
+    .choice("format", &["midi", "png"], "midi (default) or png")
+}
+
+/// `melody.list`.
+pub fn list_command() -> Command {
+    Command::new("melody.list", "Your transcriptions, newest first", list).paged()
+}
+
+/// The body for one stored file.
+pub fn file_output(ctx: &mut Ctx, blob: &(String, u64), data: Value) -> Result<Output, CmdError> {
+    let (source, size) = ctx.blobs().open(&blob.0, 0)?;
+    Ok(Output::from(data).with_body(Body {
+        len: size,
+        source,
+        on_complete: None,
+    }))
+}
+
+fn fetch(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
+    let key = args.str("key")?;
+    let format = args.str_or("format", "midi")?;
+    let who = ctx.user()?.clone();
+    let not_found = || CmdError::not_found(format!("no transcription {key}"));
+    if !visible(ctx.db(), key, &who)? {
+        return Err(not_found());
+    }
+    let stored = find(ctx.db(), key)?.ok_or_else(not_found)?;
+    let blob = if format == "png" {
+        &stored.png
+    } else {
+        &stored.midi
+    };
+    file_output(ctx, blob, json!({"key": key, "format": format}))
+}
+
+fn list(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
+    let (limit, offset) = args.page()?;
+    let user_id = ctx.user()?.user_id;
+    let rows = ctx.db().query(
+        "SELECT o.key, o.title, r.notes_json, r.tempo_bpm, r.duration_s, o.created_at
+         FROM melody_owners o JOIN melody_results r ON r.key = o.key
+         WHERE o.owner_id = ? ORDER BY o.created_at DESC, o.id DESC LIMIT ? OFFSET ?",
+        params![user_id, limit, offset],
+    )?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let notes: Value = kino_api::serde_json::from_str(r.str(2)?).map_err(CmdError::internal)?;
+        out.push(json!({
+            "key": r.str(0)?,
+            "title": r.str(1)?,
+            "notes": notes.as_array().map_or(0, Vec::len),
+            "tempo_bpm": r.f64(3)?,
+            "duration_s": r.f64(4)?,
+            "created_at": r.str(5)?,
+        }));
+    }
+    let total = ctx.db().count(
+        "SELECT COUNT(*) FROM melody_owners o JOIN melody_results r ON r.key = o.key
+         WHERE o.owner_id = ?",
+        params![user_id],
+    )?;
+    Ok(Output::page(out, offset, total))
+}

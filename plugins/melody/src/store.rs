@@ -1,0 +1,321 @@
+//! Transcriptions in the database and the blob store.
+//!
+//! A result is keyed by an HMAC (keyed with this server's secret, `melody_secret`, made at
+//! random by the first start on a data directory) of its owner, the audio's MD5 and the
+//! parameters, so a key cannot be computed from a recording without the server, two servers
+//! give the same recording different keys, and two owners never share a result.
+//! `melody_results` holds the notes and the MIDI and PNG blob keys; `melody_owners` says who
+//! asked for which key, one row per (owner, key), the Melodia listener's anonymous requests
+//! being the owner NULL. A result is private to its owner and admins, and the listener serves
+//! only results it made itself.
+//!
+//! The store is a cache per owner only: someone sending a recording another owner sent has it
+//! transcribed anew (the same work and time as any new recording) and is answered
+//! `cached: false`, so neither the reply nor its timing says that somebody sent it before.
+
+use std::io::Write;
+
+use kino_api::serde_json::{json, Value};
+use std::sync::Arc;
+
+use hmac::{Hmac, Mac};
+use kino_api::{clock, params, BlobStore, CmdError, Ctx, Database, Identity, Row};
+use md5::{Digest, Md5};
+
+use crate::gate::Gate;
+use crate::transcribe::Recording;
+use kino_melody_engine::{
+    decode_wav, note_name, render_score_limited, transcribe, write_midi, Note, Params, ScoreLimits,
+};
+
+/// A stored result.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// The key clients fetch by.
+    pub key: String,
+    /// Recording length, seconds.
+    pub duration_s: f64,
+    /// Tempo used for the MIDI file and the score.
+    pub tempo_bpm: f64,
+    /// `[{onset_s, offset_s, pitch, name}]`.
+    pub notes: Value,
+    /// Blob key and size of the MIDI file.
+    pub midi: (String, u64),
+    /// Blob key and size of the score.
+    pub png: (String, u64),
+    /// Notes the transcriber found; more than `notes` holds when `--melody-max-notes` cut them.
+    pub notes_found: u64,
+}
+
+impl Stored {
+    /// The reply of `melody.transcribe`.
+    pub fn to_json(&self, cached: bool) -> Value {
+        json!({
+            "key": self.key,
+            "notes": self.notes,
+            "tempo_bpm": self.tempo_bpm,
+            "duration_s": self.duration_s,
+            "midi_size": self.midi.1,
+            "png_size": self.png.1,
+            "notes_found": self.notes_found,
+            "truncated": self.notes_found > self.notes.as_array().map_or(0, Vec::len) as u64,
+            "cached": cached,
+        })
+    }
+}
+
+const RESULT_COLUMNS: &str =
+    "key, duration_s, tempo_bpm, notes_json, midi_md5, midi_size, png_md5, png_size, notes_found";
+
+fn from_row(r: &Row) -> Result<Stored, CmdError> {
+    let notes: Value = serde_json_from(r.str(3)?)?;
+    let kept = notes.as_array().map_or(0, Vec::len) as u64;
+    Ok(Stored {
+        // Rows from before the note cap have no count: they were never cut.
+        notes_found: r.opt_i64(8)?.map_or(kept, |n| n.max(0) as u64),
+        key: r.string(0)?,
+        duration_s: r.f64(1)?,
+        tempo_bpm: r.f64(2)?,
+        notes,
+        midi: (r.string(4)?, r.i64(5)?.max(0) as u64),
+        png: (r.string(6)?, r.i64(7)?.max(0) as u64),
+    })
+}
+
+fn serde_json_from(text: &str) -> Result<Value, CmdError> {
+    kino_api::serde_json::from_str(text).map_err(CmdError::internal)
+}
+
+/// The result stored under `key`, if any.
+pub fn find(db: &mut dyn Database, key: &str) -> Result<Option<Stored>, CmdError> {
+    let row = db.query_one(
+        &format!("SELECT {RESULT_COLUMNS} FROM melody_results WHERE key = ?"),
+        params![key],
+    )?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Whether `who` may see `key`: an admin may see any; a user only a key they asked for.
+pub fn visible(db: &mut dyn Database, key: &str, who: &Identity) -> Result<bool, CmdError> {
+    if who.role == kino_api::Role::Admin {
+        return Ok(true);
+    }
+    Ok(db
+        .query_one(
+            "SELECT 1 FROM melody_owners WHERE key = ? AND owner_id = ?",
+            params![key, who.user_id],
+        )?
+        .is_some())
+}
+
+/// Whether the Melodia listener made `key` itself (an anonymous request sent its recording).
+pub fn made_by_listener(db: &mut dyn Database, key: &str) -> Result<bool, CmdError> {
+    Ok(db
+        .query_one(
+            "SELECT 1 FROM melody_owners WHERE key = ? AND owner_id IS NULL",
+            params![key],
+        )?
+        .is_some())
+}
+
+fn owns(db: &mut dyn Database, key: &str, owner: Option<i64>) -> Result<bool, CmdError> {
+    Ok(db
+        .query_one(
+            "SELECT 1 FROM melody_owners WHERE key = ? AND ifnull(owner_id, -1) = ifnull(?, -1)",
+            params![key, owner],
+        )?
+        .is_some())
+}
+
+/// This server's key secret (made by migration 2 on the first start on a data directory).
+pub fn secret(db: &mut dyn Database) -> Result<String, CmdError> {
+    db.query_one("SELECT secret FROM melody_secret WHERE id = 1", params![])?
+        .ok_or_else(|| CmdError::internal("the melody key secret is missing"))?
+        .string(0)
+        .map_err(CmdError::from)
+}
+
+/// The key of `owner`'s recording with these parameters on the server whose secret is
+/// `secret`: HMAC-MD5, so the key keeps the 32 hex digits the Melodia app expects and cannot be
+/// computed (nor a recording confirmed) without the secret. The owner is part of it (`None`,
+/// the listener, is one owner) so that no two owners share a result: the score carries its
+/// owner's title, and a shared row would show one owner's title to another.
+pub fn key_of(secret: &str, owner: Option<i64>, audio_md5: &str, params: &Params) -> String {
+    let owner = owner.map_or("listener".into(), |id| format!("user:{id}"));
+    let canonical = format!(
+        "kino-melody-v2|{owner}|{audio_md5}|tempo={}|min_note_ms={}",
+        params
+            .tempo_bpm
+            .map_or("auto".into(), |t| format!("{t:.3}")),
+        params
+            .min_note_ms
+            .map_or("auto".into(), |m| format!("{m:.3}"))
+    );
+    // HMAC takes a key of any length; `new_from_slice` cannot fail for it.
+    let mut mac = match Hmac::<Md5>::new_from_slice(secret.as_bytes()) {
+        Ok(m) => m,
+        Err(_) => return hex::encode(Md5::digest(canonical.as_bytes())),
+    };
+    mac.update(canonical.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn notes_json(notes: &[Note]) -> Value {
+    Value::Array(
+        notes
+            .iter()
+            .map(|n| {
+                json!({
+                    "onset_s": (n.onset_s * 1000.0).round() / 1000.0,
+                    "offset_s": (n.offset_s * 1000.0).round() / 1000.0,
+                    "pitch": n.pitch,
+                    "name": note_name(n.pitch),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn put_blob(blobs: &dyn BlobStore, bytes: &[u8]) -> Result<(String, u64), CmdError> {
+    let mut w = blobs.create(bytes.len() as u64)?;
+    w.write_all(bytes).map_err(CmdError::internal)?;
+    let info = w.finish(bytes.len() as u64, None)?;
+    Ok((info.md5, info.size))
+}
+
+/// Transcribes `wav` (or reuses the result `owner` already has for the same audio and
+/// parameters), records `owner` as one of its owners, and returns the result and whether it was
+/// reused. The work runs in one of `gate`'s slots (`busy` when there is none).
+pub fn transcribe_or_reuse(
+    ctx: &mut Ctx,
+    gate: &Arc<Gate>,
+    wav: Recording,
+    params: &Params,
+    owner: Option<&Identity>,
+    title: &str,
+) -> Result<(Stored, bool), CmdError> {
+    let audio_md5 = hex::encode(Md5::digest(&wav.bytes));
+    let owner_id = owner.map(|o| o.user_id);
+    let key = key_of(&secret(ctx.db())?, owner_id, &audio_md5, params);
+    let reused = if owns(ctx.db(), &key, owner_id)? {
+        find(ctx.db(), &key)?
+    } else {
+        None
+    };
+    let cached = reused.is_some();
+    let stored = match reused {
+        Some(s) => s,
+        None => {
+            let stored = compute(ctx, gate, wav, params, owner_id, title, key.clone())?;
+            // The key is the owner's own, so a row already there is only this owner's (two
+            // requests at once, or a row whose owner row is gone): what was just made replaces it.
+            ctx.db().execute(
+                "INSERT INTO melody_results (key, audio_md5, duration_s, tempo_bpm, notes_json,
+                   midi_md5, midi_size, png_md5, png_size, notes_found, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET
+                   duration_s = excluded.duration_s, tempo_bpm = excluded.tempo_bpm,
+                   notes_json = excluded.notes_json, midi_md5 = excluded.midi_md5,
+                   midi_size = excluded.midi_size, png_md5 = excluded.png_md5,
+                   png_size = excluded.png_size, notes_found = excluded.notes_found",
+                params![
+                    key.as_str(),
+                    audio_md5.as_str(),
+                    stored.duration_s,
+                    stored.tempo_bpm,
+                    stored.notes.to_string(),
+                    stored.midi.0.as_str(),
+                    stored.midi.1,
+                    stored.png.0.as_str(),
+                    stored.png.1,
+                    stored.notes_found,
+                    clock::now_rfc3339()
+                ],
+            )?;
+            stored
+        }
+    };
+    ctx.db().execute(
+        "INSERT INTO melody_owners (key, owner_id, owner_name, title, created_at)
+         VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(ifnull(owner_id, -1), key) DO UPDATE SET created_at = excluded.created_at",
+        params![
+            key.as_str(),
+            owner_id,
+            owner.map(|o| o.name.as_str()),
+            title,
+            clock::now_rfc3339()
+        ],
+    )?;
+    Ok((stored, cached))
+}
+
+/// Decodes, transcribes and renders inside a slot, each stage under its bound: the duration
+/// (`--melody-max-seconds`), the notes kept (`--melody-max-notes`) and the score's height
+/// (`--melody-max-score-px`).
+fn compute(
+    ctx: &mut Ctx,
+    gate: &Arc<Gate>,
+    wav: Recording,
+    params: &Params,
+    owner_id: Option<i64>,
+    title: &str,
+    key: String,
+) -> Result<Stored, CmdError> {
+    let settings = ctx.settings();
+    let _slot = gate.enter(
+        owner_id,
+        settings.u64("melody-max-jobs"),
+        settings.u64("melody-max-jobs-per-user"),
+    )?;
+    let max_s = settings.f64("melody-max-seconds");
+    let audio = decode_wav(&wav.bytes, max_s).map_err(|e| CmdError::bad_args(e.to_string()))?;
+    // The file's bytes (up to `--melody-max-bytes`) are not needed past decoding: free them and
+    // give their share of the budget back.
+    drop(wav);
+    let mut t = transcribe(&audio, params);
+    let duration_s = audio.duration_s();
+    drop(audio);
+    let notes_found = t.notes.len() as u64;
+    t.notes
+        .truncate(usize::try_from(settings.u64("melody-max-notes")).unwrap_or(usize::MAX));
+    let limits = ScoreLimits {
+        max_height: u32::try_from(settings.u64("melody-max-score-px")).unwrap_or(u32::MAX),
+    };
+    let midi = put_blob(ctx.blobs(), &write_midi(&t))?;
+    let png = put_blob(ctx.blobs(), &render_score_limited(&t, title, &limits))?;
+    Ok(Stored {
+        key,
+        duration_s,
+        tempo_bpm: t.tempo_bpm,
+        notes: notes_json(&t.notes),
+        midi,
+        png,
+        notes_found,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_depend_on_secret_owner_audio_and_parameters() {
+        let a = key_of("s", Some(1), "00", &Params::default());
+        assert_eq!(a, key_of("s", Some(1), "00", &Params::default()));
+        assert_ne!(a, key_of("t", Some(1), "00", &Params::default()));
+        assert_ne!(a, key_of("s", Some(2), "00", &Params::default()));
+        assert_ne!(a, key_of("s", None, "00", &Params::default()));
+        assert_ne!(a, key_of("s", Some(1), "01", &Params::default()));
+        let tempo = Params {
+            tempo_bpm: Some(90.0),
+            min_note_ms: None,
+        };
+        assert_ne!(a, key_of("s", Some(1), "00", &tempo));
+        let min_note = Params {
+            tempo_bpm: None,
+            min_note_ms: Some(50.0),
+        };
+        assert_ne!(a, key_of("s", Some(1), "00", &min_note));
+        assert_eq!(a.len(), 32);
+    }
+}

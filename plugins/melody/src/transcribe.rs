@@ -1,0 +1,138 @@
+//! `melody.transcribe`: a WAV recording in, notes out; the MIDI file and the score are stored
+//! for `melody.fetch`.
+//!
+//! Wire form: `{"type":"melody.transcribe","title":"Ode","tempo_bpm":96,"min_note_ms":80,
+//! "file_size":N}` then the N bytes of a WAV file →
+//! `{key, notes: [{onset_s, offset_s, pitch, name}], tempo_bpm, duration_s, midi_size,
+//! png_size, cached}`. `tempo_bpm` is estimated when not given; `cached` says the same audio
+//! with the same parameters was transcribed before and the stored result was returned.
+//!
+//! Transcription is CPU work: like every upload command it runs on a thread of its own, never on
+//! the event loop, so other connections are served meanwhile. It runs in one of a bounded set of
+//! slots (`--melody-max-jobs`, `--melody-max-jobs-per-user`), taken once the WAV has arrived.
+//! `notes_found` is the number of notes found; at most `--melody-max-notes` are kept (the
+//! MIDI file and the score hold the same ones) and `truncated` says when some were cut.
+//!
+//! Errors: `bad_args` (not a WAV file, an unsupported format, zero samples, longer than
+//! `--melody-max-seconds`, a parameter out of range: the message says which), `too_large`
+//! (over `--melody-max-bytes`), `busy` (no free slot, the caller's own or the server's, or the
+//! recordings in memory would pass `--melody-max-buffered-bytes`).
+
+use std::io::Read;
+use std::sync::Arc;
+
+use kino_api::{ArgKind, Args, CmdError, Command, Ctx, ErrorCode, Output};
+
+use crate::gate::{Gate, Held};
+use crate::store::transcribe_or_reuse;
+use kino_melody_engine::Params;
+
+/// Longest title kept.
+const MAX_TITLE: usize = 100;
+
+/// Initial capacity of the WAV buffer: it grows with the bytes that arrive, never to the
+/// declared size up front.
+const FIRST_CHUNK: u64 = 1 << 20;
+
+/// The spec; its transcriptions take their slots from `gate`.
+pub fn command(gate: Arc<Gate>) -> Command {
+    Command::new(
+        "melody.transcribe",
+        "Transcribe a hummed WAV into notes, MIDI and a score (the WAV's bytes follow)",
+        move |ctx, args| transcribe(ctx, args, &gate),
+    )
+    .upload()
+    .arg(
+        "tempo_bpm",
+        ArgKind::Number,
+        false,
+        "tempo for the MIDI and the score (estimated when absent)",
+    )
+    .arg(
+        "min_note_ms",
+        ArgKind::Number,
+        false,
+        "drop notes shorter than this (default 70)",
+    )
+    .opt_str("title", "title printed on the score (default: untitled)")
+}
+
+/// Checks the optional numeric parameters.
+pub fn params(args: &Args) -> Result<Params, CmdError> {
+    let tempo_bpm = args.opt_f64("tempo_bpm")?;
+    if tempo_bpm.is_some_and(|t| !(20.0..=400.0).contains(&t)) {
+        return Err(CmdError::bad_args("tempo_bpm must be between 20 and 400"));
+    }
+    let min_note_ms = args.opt_f64("min_note_ms")?;
+    if min_note_ms.is_some_and(|m| !(0.0..=2000.0).contains(&m)) {
+        return Err(CmdError::bad_args("min_note_ms must be between 0 and 2000"));
+    }
+    Ok(Params {
+        tempo_bpm,
+        min_note_ms,
+    })
+}
+
+/// A recording read into memory, with its share of the byte budget (given back on drop).
+pub struct Recording {
+    /// The WAV file's bytes.
+    pub bytes: Vec<u8>,
+    /// Its count against `--melody-max-buffered-bytes`.
+    pub held: Held,
+}
+
+/// Reads a whole payload of `len` bytes, refusing more than `max`; the buffer grows with the
+/// bytes received and its capacity is counted against `--melody-max-buffered-bytes`.
+pub fn read_payload(ctx: &mut Ctx, max: u64, gate: &Arc<Gate>) -> Result<Recording, CmdError> {
+    let budget = ctx.settings().u64("melody-max-buffered-bytes");
+    let (reader, len) = ctx
+        .take_upload()
+        .ok_or_else(|| CmdError::bad_args("send the WAV file's bytes after the request"))?;
+    if len > max {
+        return Err(CmdError::new(
+            ErrorCode::TooLarge,
+            format!("a recording is at most {max} bytes; this one is {len}"),
+        ));
+    }
+    let mut held = gate.hold();
+    let first = len.min(FIRST_CHUNK);
+    held.grow(first, budget)?;
+    let mut wav = Vec::with_capacity(first as usize);
+    let mut counted = wav.capacity() as u64;
+    held.grow(counted.saturating_sub(first), budget)?;
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut reader = reader.take(len);
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CmdError::bad_args(format!("reading the upload: {e}"))),
+        };
+        wav.extend_from_slice(&chunk[..n]);
+        let cap = wav.capacity() as u64;
+        if cap > counted {
+            held.grow(cap - counted, budget)?;
+            counted = cap;
+        }
+    }
+    if (wav.len() as u64) < len {
+        return Err(CmdError::bad_args("the upload ended early"));
+    }
+    Ok(Recording { bytes: wav, held })
+}
+
+fn transcribe(ctx: &mut Ctx, args: &Args, gate: &Arc<Gate>) -> Result<Output, CmdError> {
+    let params = params(args)?;
+    let title: String = args
+        .str_or("title", "untitled")?
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_TITLE)
+        .collect();
+    let max = ctx.settings().u64("melody-max-bytes");
+    let wav = read_payload(ctx, max, gate)?;
+    let owner = ctx.user()?.clone();
+    let (stored, cached) = transcribe_or_reuse(ctx, gate, wav, &params, Some(&owner), &title)?;
+    Ok(stored.to_json(cached).into())
+}
