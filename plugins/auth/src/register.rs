@@ -54,7 +54,7 @@ fn register(hasher: &Hasher, ctx: &mut Ctx, args: &Args) -> Result<Output, CmdEr
             params![&name, &key, role, hash, clock::now_rfc3339()],
         )
         .map_err(|e| match e {
-            kino_api::DbError::Constraint(_) => {
+            kino_api::DbError::Unique(_) => {
                 CmdError::conflict(format!("the name `{name}` is taken"))
             }
             other => other.into(),

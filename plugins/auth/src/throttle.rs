@@ -164,7 +164,7 @@ fn charge(
 /// taken name.
 fn not_recorded(e: DbError) -> CmdError {
     match e {
-        DbError::Constraint(m) => CmdError::internal(format!("login_throttle: {m}")),
+        DbError::Unique(m) => CmdError::internal(format!("login_throttle: {m}")),
         other => other.into(),
     }
 }

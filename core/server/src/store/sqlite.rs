@@ -74,9 +74,21 @@ impl SqliteDb {
 }
 
 pub(crate) fn map_err(e: rusqlite::Error) -> DbError {
+    use rusqlite::ffi;
+    let extended = match &e {
+        rusqlite::Error::SqliteFailure(f, _) => f.extended_code,
+        _ => 0,
+    };
     match e.sqlite_error_code() {
         Some(SqliteCode::DatabaseBusy) | Some(SqliteCode::DatabaseLocked) => DbError::Busy,
-        Some(SqliteCode::ConstraintViolation) => DbError::Constraint(e.to_string()),
+        Some(SqliteCode::ConstraintViolation) => match extended {
+            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                DbError::Unique(e.to_string())
+            }
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => DbError::ForeignKey(e.to_string()),
+            _ => DbError::Check(e.to_string()),
+        },
+        Some(SqliteCode::AuthorizationForStatementDenied) => DbError::Denied(e.to_string()),
         Some(SqliteCode::DiskFull) => DbError::Full,
         Some(SqliteCode::SystemIoFailure) => DbError::Io(e.to_string()),
         _ => DbError::Backend(e.to_string()),
@@ -177,7 +189,7 @@ mod tests {
             (Some(id), Some("a"), Some(1.5))
         );
         let dup = db.insert("INSERT INTO t (name) VALUES (?)", params!["a"]);
-        assert!(matches!(dup, Err(DbError::Constraint(_))));
+        assert!(matches!(dup, Err(DbError::Unique(_))));
     }
 
     #[test]
