@@ -163,6 +163,11 @@ impl<'a> Ctx<'a> {
         self.host.settings()
     }
 
+    /// One setting, read through its typed key (see [`crate::Setting`]).
+    pub fn setting<T: crate::plugin::SettingValue>(&self, key: crate::Setting<T>) -> T::Read {
+        self.host.settings().of(key)
+    }
+
     /// The request's raw bytes and their declared length (upload commands only). Taking it twice
     /// gives `None`.
     pub fn take_upload(&mut self) -> Option<(&'a mut (dyn Read + Send), u64)> {

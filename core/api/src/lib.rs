@@ -60,7 +60,7 @@ pub use error::CmdError;
 pub use kino_proto::{ArgInfo, ArgKind, CommandInfo, ErrorCode, Page, PayloadKind, Role};
 pub use listener::{Decoded, Framing, Listener};
 pub use output::{Body, OnComplete, Output};
-pub use plugin::{BlobRefs, Migration, Plugin, Setting, Settings};
+pub use plugin::{BlobRefs, Migration, Plugin, Setting, SettingValue, Settings};
 
 /// Re-exported so plugins log through the same facade as core.
 pub use log;

@@ -249,7 +249,12 @@ impl Core {
         let mut extra_addrs = Vec::new();
         for plugin in dispatcher.host.registry.plugins() {
             for l in plugin.listeners(&dispatcher.host.settings) {
-                let addr = dispatcher.host.settings.str(l.setting).trim().to_string();
+                let addr = dispatcher.host.settings.get(l.setting);
+                let addr = addr
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
                 if addr.is_empty() {
                     continue;
                 }

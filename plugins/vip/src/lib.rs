@@ -52,11 +52,7 @@ impl Plugin for Vip {
     }
 
     fn settings(&self) -> Vec<Setting> {
-        vec![Setting {
-            name: "vip-price",
-            help: "Price of a VIP membership (recorded with each order; no money moves)",
-            default: json!(30),
-        }]
+        vec![membership::PRICE.info()]
     }
 
     fn commands(&self) -> Vec<Command> {
