@@ -200,6 +200,14 @@ pub trait Plugin: Send + Sync {
         &[]
     }
 
+    /// Tables this plugin owns beyond its own name and `<name>_*`: names it shipped before
+    /// that rule, kept so old data directories open unchanged. The server refuses any other
+    /// table to the plugin (its migrations and its handlers), and refuses two plugins claiming
+    /// one table. New tables take the prefix; never list another plugin's table.
+    fn tables(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Settings that become server flags and config keys: each typed key's
     /// [`Setting::info`], e.g. `vec![FREE_WAIT.info()]`.
     fn settings(&self) -> Vec<Setting> {

@@ -61,6 +61,7 @@ use crate::host::{run_handler, ServerHost};
 use crate::registry::RegistryError;
 use crate::session::SessionTable;
 use crate::stats::ServerStats;
+use crate::store::guard::{self, owner_of};
 use crate::store::{migrate, FsBlobStore, SqliteDb};
 use crate::workers::{LoopChannel, WorkerPool};
 
@@ -168,7 +169,7 @@ impl Core {
         })?;
         store::preflight::check(&mut db, &config.data, &plugins)?;
         for p in &plugins {
-            migrate::apply(&mut db, p.name(), p.migrations())?;
+            migrate::apply(&mut db, owner_of(&**p), p.migrations())?;
         }
         let registry = Registry::build(builtins::commands(), plugins)?;
         let host = Arc::new(ServerHost {
@@ -182,6 +183,7 @@ impl Core {
             warns: ratelog::RateLog::new(config.limits.warn_rate),
         });
         for p in host.registry.plugins() {
+            let _owner = guard::enter(Some(owner_of(&**p)));
             let mut ctx = Ctx::new(&*host, &mut db, None, None);
             p.on_start(&mut ctx).map_err(|error| StartError::Plugin {
                 plugin: p.name().into(),

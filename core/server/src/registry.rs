@@ -8,6 +8,8 @@ use std::sync::Arc;
 use kino_api::{Command, CommandInfo, Plugin, Role, Setting};
 use serde_json::{json, Value};
 
+use crate::store::guard::{owner_of, Owner};
+
 /// Per-command counters for `server.info`.
 #[derive(Debug, Default)]
 pub struct CommandStats {
@@ -33,6 +35,8 @@ pub struct Entry {
     pub command: Command,
     /// Its counters.
     pub stats: CommandStats,
+    /// The plugin whose tables its handler may touch; `None` for core's built-ins.
+    pub owner: Option<Owner>,
 }
 
 /// Why the command table could not be built; the server refuses to start.
@@ -84,7 +88,7 @@ impl Registry {
             plugins: Vec::new(),
         };
         for cmd in builtins {
-            reg.insert(cmd)?;
+            reg.insert(cmd, None)?;
         }
         let mut seen_plugins = Vec::new();
         for plugin in plugins {
@@ -99,6 +103,17 @@ impl Registry {
                 });
             }
             seen_plugins.push(pname);
+            let owner = owner_of(&*plugin);
+            if let Some(other) = reg.plugins.iter().find(|p| {
+                let theirs = owner_of(&***p);
+                owner.tables.iter().any(|t| theirs.owns(t))
+                    || theirs.tables.iter().any(|t| owner.owns(t))
+            }) {
+                return Err(RegistryError::BadName(format!(
+                    "plugin {pname} claims a table of plugin {}",
+                    other.name()
+                )));
+            }
             for cmd in plugin.commands() {
                 let verb = cmd
                     .info
@@ -115,14 +130,14 @@ impl Registry {
                         })
                     }
                 }
-                reg.insert(cmd)?;
+                reg.insert(cmd, Some(owner))?;
             }
             reg.plugins.push(plugin);
         }
         Ok(reg)
     }
 
-    fn insert(&mut self, command: Command) -> Result<(), RegistryError> {
+    fn insert(&mut self, command: Command, owner: Option<Owner>) -> Result<(), RegistryError> {
         let name = command.info.name.clone();
         for n in std::iter::once(&name).chain(&command.info.aliases) {
             if self.entries.contains_key(n) || self.aliases.contains_key(n) {
@@ -156,6 +171,7 @@ impl Registry {
             Entry {
                 command,
                 stats: CommandStats::default(),
+                owner,
             },
         );
         Ok(())

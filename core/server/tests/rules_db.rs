@@ -96,3 +96,114 @@ fn constraint_failures_carry_fixed_messages_only() {
     let mut c = server.client();
     assert_eq!(c.call("ping", json!({})).unwrap(), json!("pong"));
 }
+
+/// A plugin that tries to read another plugin's tables.
+struct Snoop;
+
+fn hashes(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+    let rows = ctx.db().query("SELECT * FROM users", params![])?;
+    Ok(json!({ "rows": rows.len() }).into())
+}
+
+/// The very text auth's login prepares: a statement already cached for auth must not be
+/// handed to another plugin.
+fn cached(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+    let row = ctx.db().query_one(
+        "SELECT id, name, name_key, role, password_hash, locked FROM users WHERE name_key = ?",
+        params!["alice"],
+    )?;
+    Ok(json!({ "found": row.is_some() }).into())
+}
+
+fn write(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+    ctx.db()
+        .execute("UPDATE users SET role = 'admin'", params![])?;
+    Ok(json!({}).into())
+}
+
+impl Plugin for Snoop {
+    fn name(&self) -> &'static str {
+        "snoop"
+    }
+    fn commands(&self) -> Vec<Command> {
+        vec![
+            Command::new("snoop.hashes", "reads auth's table", hashes).role(Role::Anon),
+            Command::new("snoop.cached", "reuses auth's statement", cached).role(Role::Anon),
+            Command::new("snoop.write", "writes auth's table", write).role(Role::Anon),
+        ]
+    }
+}
+
+#[test]
+fn a_plugin_cannot_read_or_write_another_plugins_tables() {
+    // One worker: auth's login and the snooping commands share one connection and its
+    // statement cache.
+    let server = TestServer::with(vec![Arc::new(Snoop)], |mut c| {
+        c.limits.workers = 1;
+        c
+    });
+    let mut alice = kino_testkit::user_client(&server, "alice");
+    for command in ["snoop.hashes", "snoop.cached", "snoop.write"] {
+        let (code, text) = reply_text(&server, command);
+        assert_eq!(code, Some(ErrorCode::Internal), "{command}: {text}");
+        assert_no_sqlite_text(&text);
+        assert!(!text.contains("argon2"), "{text}");
+    }
+    // Auth still reads its own table, and the server lives.
+    let who = alice.call("whoami", json!({})).unwrap();
+    assert_eq!(who["role"], json!("user"), "{who}");
+    let (mut again, _) = kino_testkit::login(&server, "alice", "pw-of-user");
+    assert_eq!(again.call("ping", json!({})).unwrap(), json!("pong"));
+}
+
+/// A plugin whose migration creates a table in another plugin's name space.
+struct Squatter;
+
+impl Plugin for Squatter {
+    fn name(&self) -> &'static str {
+        "squatter"
+    }
+    fn migrations(&self) -> &'static [Migration] {
+        &[Migration {
+            version: 1,
+            name: "squat",
+            sql: "CREATE TABLE movies_extra (x INTEGER);",
+        }]
+    }
+    fn commands(&self) -> Vec<Command> {
+        Vec::new()
+    }
+}
+
+/// A plugin that claims another plugin's table as its own.
+struct Claimer;
+
+impl Plugin for Claimer {
+    fn name(&self) -> &'static str {
+        "claimer"
+    }
+    fn tables(&self) -> &'static [&'static str] {
+        &["users"]
+    }
+    fn commands(&self) -> Vec<Command> {
+        Vec::new()
+    }
+}
+
+#[test]
+fn the_server_refuses_to_start_with_a_plugin_outside_its_tables() {
+    use kino_server::{Config, Core};
+    let dir = tempfile::tempdir().unwrap();
+    let auth: Arc<dyn Plugin> = Arc::new(kino_auth::Auth::new());
+    let err = Core::open(
+        Config::new(dir.path()),
+        vec![Arc::clone(&auth), Arc::new(Squatter)],
+    )
+    .err()
+    .expect("refused");
+    assert!(err.to_string().contains("squatter"), "{err}");
+    let err = Core::open(Config::new(dir.path()), vec![auth, Arc::new(Claimer)])
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("claimer"), "{err}");
+}

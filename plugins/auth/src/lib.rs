@@ -86,6 +86,11 @@ impl Plugin for Auth {
         MIGRATIONS
     }
 
+    /// Shipped before tables took the plugin's prefix.
+    fn tables(&self) -> &'static [&'static str] {
+        &["users", "login_throttle"]
+    }
+
     fn settings(&self) -> Vec<Setting> {
         vec![
             throttle::PER_ACCOUNT_ADDRESS.info(),

@@ -87,6 +87,11 @@ impl Plugin for Movies {
         MIGRATIONS
     }
 
+    /// Shipped before tables took the plugin's prefix.
+    fn tables(&self) -> &'static [&'static str] {
+        &["download_records"]
+    }
+
     fn settings(&self) -> Vec<Setting> {
         vec![
             download::FREE_WAIT.info(),

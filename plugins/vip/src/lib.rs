@@ -51,6 +51,11 @@ impl Plugin for Vip {
         MIGRATIONS
     }
 
+    /// Shipped before tables took the plugin's prefix.
+    fn tables(&self) -> &'static [&'static str] {
+        &["orders"]
+    }
+
     fn settings(&self) -> Vec<Setting> {
         vec![membership::PRICE.info()]
     }

@@ -43,6 +43,7 @@ impl SqliteDb {
     /// Opens (creating if needed) the database file with the pragmas every connection needs.
     pub fn open(path: &Path) -> Result<Self, DbError> {
         let conn = Connection::open(path).map_err(map_err)?;
+        conn.authorizer(Some(super::guard::authorize));
         conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
         // WAL lets readers on other workers go on while one writes; NORMAL is durable across
         // application crashes (a power cut may lose the last commits, never corrupt the file).
@@ -117,7 +118,10 @@ fn from_sql(v: ValueRef<'_>) -> SqlValue {
 
 impl Database for SqliteDb {
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, DbError> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(map_err)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&super::guard::cache_key(sql))
+            .map_err(map_err)?;
         let n = stmt
             .execute(rusqlite::params_from_iter(params.iter().map(to_sql)))
             .map_err(map_err)?;
@@ -130,7 +134,10 @@ impl Database for SqliteDb {
     }
 
     fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, DbError> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(map_err)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&super::guard::cache_key(sql))
+            .map_err(map_err)?;
         let width = stmt.column_count();
         let mut rows = stmt
             .query(rusqlite::params_from_iter(params.iter().map(to_sql)))
