@@ -286,6 +286,11 @@ impl<'a> Ctx<'a> {
         result
     }
 
+    /// The restricted view a fast command's handler gets.
+    pub(crate) fn as_fast(&self) -> crate::FastCtx<'_> {
+        crate::FastCtx::new(self.host, self.caller.as_ref(), self.peer)
+    }
+
     /// Every command, for `help`.
     pub fn command_infos(&self) -> Vec<CommandInfo> {
         self.host.commands()
