@@ -61,6 +61,14 @@ pub enum RegistryError {
     /// Names are lower-case ASCII letters, digits and `_`.
     #[error("invalid name `{0}`")]
     BadName(String),
+    /// A plugin lists (in `Plugin::tables`) a table another plugin owns.
+    #[error("plugin `{plugin}` claims a table of plugin `{owner}`")]
+    TableClaim {
+        /// The plugin making the claim.
+        plugin: String,
+        /// The plugin owning the table.
+        owner: String,
+    },
 }
 
 /// The command table.
@@ -106,13 +114,16 @@ impl Registry {
             let owner = owner_of(&*plugin);
             if let Some(other) = reg.plugins.iter().find(|p| {
                 let theirs = owner_of(&***p);
+                // `movies` would own every table of a plugin named `movies_extra`.
                 owner.tables.iter().any(|t| theirs.owns(t))
                     || theirs.tables.iter().any(|t| owner.owns(t))
+                    || theirs.owns(pname)
+                    || owner.owns(theirs.plugin)
             }) {
-                return Err(RegistryError::BadName(format!(
-                    "plugin {pname} claims a table of plugin {}",
-                    other.name()
-                )));
+                return Err(RegistryError::TableClaim {
+                    plugin: pname.into(),
+                    owner: other.name().into(),
+                });
             }
             for cmd in plugin.commands() {
                 let verb = cmd
@@ -282,6 +293,15 @@ mod tests {
             .map(|p| Arc::new(p) as Arc<dyn Plugin>)
             .collect();
         Registry::build(vec![Command::new("ping", "", nop)], plugins)
+    }
+
+    #[test]
+    fn refuses_a_plugin_whose_prefix_covers_anothers_tables() {
+        assert!(build(vec![P("movies", vec![]), P("vip", vec![])]).is_ok());
+        assert!(matches!(
+            build(vec![P("movies", vec![]), P("movies_extra", vec![])]),
+            Err(RegistryError::TableClaim { .. })
+        ));
     }
 
     #[test]
