@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kino_api::serde_json::{json, Value};
-use kino_api::{Args, CmdError, Command, Ctx, ErrorCode, Output, Plugin, Role};
+use kino_api::{Args, CmdError, Command, Ctx, ErrorCode, FastCtx, Output, Plugin, Role};
 use kino_testkit::TestServer;
 
 /// A plugin whose commands misbehave on purpose.
@@ -16,6 +16,10 @@ struct Chaos;
 
 fn boom(_: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
     panic!("deliberate panic in a handler")
+}
+
+fn fast_boom(_: &mut FastCtx, _: &Args) -> Result<Output, CmdError> {
+    panic!("deliberate panic in a handler on the loop")
 }
 
 fn echo(_: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
@@ -29,9 +33,7 @@ impl Plugin for Chaos {
     fn commands(&self) -> Vec<Command> {
         vec![
             Command::new("chaos.boom", "panics", boom).role(Role::Anon),
-            Command::new("chaos.fastboom", "panics on the loop", boom)
-                .role(Role::Anon)
-                .fast(),
+            Command::fast("chaos.fastboom", "panics on the loop", fast_boom).role(Role::Anon),
             Command::new("chaos.echo", "echoes", echo)
                 .role(Role::Anon)
                 .req_str("text", "what to say"),

@@ -75,7 +75,10 @@ struct Big;
 
 const BIG: usize = 64 * 1024;
 
-fn blob(_: &mut kino_api::Ctx, _: &kino_api::Args) -> Result<kino_api::Output, kino_api::CmdError> {
+fn blob(
+    _: &mut kino_api::FastCtx,
+    _: &kino_api::Args,
+) -> Result<kino_api::Output, kino_api::CmdError> {
     Ok(json!("x".repeat(BIG)).into())
 }
 
@@ -84,9 +87,7 @@ impl Plugin for Big {
         "big"
     }
     fn commands(&self) -> Vec<kino_api::Command> {
-        vec![kino_api::Command::new("big.blob", "64 KiB of x", blob)
-            .role(kino_api::Role::Anon)
-            .fast()]
+        vec![kino_api::Command::fast("big.blob", "64 KiB of x", blob).role(kino_api::Role::Anon)]
     }
 }
 

@@ -67,7 +67,7 @@ fn quick_ack_is_rearmed_only_for_partial_frames() {
 struct Stall;
 
 fn stall(
-    _: &mut kino_api::Ctx,
+    _: &mut kino_api::FastCtx,
     _: &kino_api::Args,
 ) -> Result<kino_api::Output, kino_api::CmdError> {
     std::thread::sleep(Duration::from_millis(700));
@@ -80,9 +80,8 @@ impl Plugin for Stall {
     }
     fn commands(&self) -> Vec<kino_api::Command> {
         vec![
-            kino_api::Command::new("stall.loop", "hold the loop 700 ms", stall)
-                .role(kino_api::Role::Anon)
-                .fast(),
+            kino_api::Command::fast("stall.loop", "hold the loop 700 ms", stall)
+                .role(kino_api::Role::Anon),
         ]
     }
 }

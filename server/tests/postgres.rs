@@ -129,11 +129,11 @@ fn two_servers_on_one_database_share_accounts_over_a_socket_url() {
     let tcp = cluster.new_database();
     let db = tcp.rsplit('/').next().unwrap().to_owned();
     let socket = cluster.socket_url(&db);
-    let a = TestServer::with(Vec::new(), |mut c| {
+    let a = TestServer::with(kino_testkit::with_auth(Vec::new()), |mut c| {
         c.database = Some(socket.clone());
         c
     });
-    let b = TestServer::with(Vec::new(), |mut c| {
+    let b = TestServer::with(kino_testkit::with_auth(Vec::new()), |mut c| {
         c.database = Some(tcp.clone());
         c
     });
@@ -184,10 +184,13 @@ fn lost_connections_answer_unavailable_and_reconnect() {
     let Some(cluster) = pg::cluster() else { return };
     let url = cluster.new_database();
     let db = url.rsplit('/').next().unwrap().to_owned();
-    let server = TestServer::with(vec![Arc::new(kino_notices::Notices)], |mut c| {
-        c.database = Some(url.clone());
-        c
-    });
+    let server = TestServer::with(
+        kino_testkit::with_auth(vec![Arc::new(kino_notices::Notices)]),
+        |mut c| {
+            c.database = Some(url.clone());
+            c
+        },
+    );
     let mut c = server.client();
     c.call(
         "auth.register",

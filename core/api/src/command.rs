@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use kino_proto::{ArgInfo, ArgKind, CommandInfo, PayloadKind, Role};
 
-use crate::{Args, CmdError, Ctx, Output};
+use crate::{Args, CmdError, Ctx, FastCtx, Output};
 
 /// Rows a list command returns when the request gives no `limit`.
 pub const PAGE_DEFAULT: u64 = 100;
@@ -15,8 +15,8 @@ pub const PAGE_MAX: u64 = 1000;
 /// Where a handler runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exec {
-    /// Inline on the event loop: only for work that is certain to take microseconds (no disk,
-    /// no hashing, no database writes).
+    /// Inline on the event loop: only for work that is certain to take microseconds. Made by
+    /// [`Command::fast`], whose handler gets a [`FastCtx`] (no database, no nested calls).
     Fast,
     /// On the worker pool, its reply coming back through the loop's waker. The default.
     Blocking,
@@ -83,10 +83,18 @@ impl Command {
         self
     }
 
-    /// Runs inline on the event loop.
-    pub fn fast(mut self) -> Self {
-        self.exec = Exec::Fast;
-        self
+    /// A command that runs inline on the event loop. Its handler gets a [`FastCtx`], which has
+    /// no database and cannot call other commands, so it cannot stall the loop on the disk.
+    pub fn fast(
+        name: &str,
+        summary: &str,
+        handler: impl Fn(&mut FastCtx, &Args) -> Result<Output, CmdError> + Send + Sync + 'static,
+    ) -> Self {
+        let mut command = Command::new(name, summary, move |ctx: &mut Ctx, args: &Args| {
+            handler(&mut ctx.as_fast(), args)
+        });
+        command.exec = Exec::Fast;
+        command
     }
 
     /// The request carries `file_size` and that many raw bytes, read through [`Ctx::upload`].

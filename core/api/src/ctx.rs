@@ -168,6 +168,11 @@ impl<'a> Ctx<'a> {
         self.host.settings()
     }
 
+    /// One setting, read through its typed key (see [`crate::Setting`]).
+    pub fn setting<T: crate::plugin::SettingValue>(&self, key: crate::Setting<T>) -> T::Read {
+        self.host.settings().of(key)
+    }
+
     /// The request's raw bytes and their declared length (upload commands only). Taking it twice
     /// gives `None`.
     pub fn take_upload(&mut self) -> Option<(&'a mut (dyn Read + Send), u64)> {
@@ -320,6 +325,11 @@ impl<'a> Ctx<'a> {
             )));
         }
         result
+    }
+
+    /// The restricted view a fast command's handler gets.
+    pub(crate) fn as_fast(&self) -> crate::FastCtx<'_> {
+        crate::FastCtx::new(self.host, self.caller.as_ref(), self.peer)
     }
 
     /// Every command, for `help`.

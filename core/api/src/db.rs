@@ -90,15 +90,29 @@ pub fn escape_like(s: &str) -> String {
     out
 }
 
-/// Why a database call failed.
+/// Why a database call failed. Backend-neutral: each backend maps its own error codes here
+/// (SQLite in `core/server/src/store/sqlite.rs`). The `String`s carry the backend's text for the
+/// server log only; [`crate::CmdError`]'s conversion never puts them on the wire.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DbError {
     /// Another writer held the lock past the busy timeout.
     #[error("database busy")]
     Busy,
-    /// A UNIQUE, CHECK or FOREIGN KEY constraint refused the write.
-    #[error("constraint failed: {0}")]
-    Constraint(String),
+    /// A UNIQUE or PRIMARY KEY constraint refused the write: the row already exists. The one
+    /// constraint failure a client can cause, so it reaches the client as `conflict`.
+    #[error("unique constraint failed: {0}")]
+    Unique(String),
+    /// A FOREIGN KEY constraint refused the write: the plugin wrote a dangling reference.
+    #[error("foreign key constraint failed: {0}")]
+    ForeignKey(String),
+    /// A CHECK or NOT NULL constraint refused the write: the plugin let a bad value through
+    /// its own argument checks.
+    #[error("check constraint failed: {0}")]
+    Check(String),
+    /// The server's database guard refused the statement (a plugin touching a table it does
+    /// not own).
+    #[error("statement not authorized: {0}")]
+    Denied(String),
     /// A column held another type than the plugin asked for.
     #[error("column {index}: expected {expected}")]
     Type {

@@ -64,17 +64,25 @@ impl CmdError {
 /// What a caller reads when the disk is full.
 const STORAGE_FULL: &str = "server storage is full; try again later";
 
+/// What a caller reads when a write hits a UNIQUE constraint a handler did not map itself.
+pub const DB_CONFLICT: &str = "that already exists";
+
 impl From<crate::DbError> for CmdError {
+    /// Fixed messages only: the backend's text (table and column names, SQL) goes to the log.
     fn from(e: crate::DbError) -> Self {
+        use crate::DbError;
         match e {
-            crate::DbError::Busy => {
-                CmdError::new(ErrorCode::Busy, "the database is busy; try again")
+            DbError::Busy => CmdError::new(ErrorCode::Busy, "the database is busy; try again"),
+            DbError::Unique(detail) => {
+                log::info!("unique constraint: {detail}");
+                CmdError::conflict(DB_CONFLICT)
             }
-            crate::DbError::Constraint(m) => CmdError::conflict(m),
-            crate::DbError::Full => CmdError::unavailable(STORAGE_FULL, "database is full"),
-            crate::DbError::Io(detail) => {
+            DbError::Full => CmdError::unavailable(STORAGE_FULL, "database is full"),
+            DbError::Io(detail) => {
                 CmdError::unavailable("server storage is failing; try again later", detail)
             }
+            // A CHECK, NOT NULL or FOREIGN KEY failure, a refused statement, a type mismatch:
+            // the plugin's bug, never the caller's, so `internal` with the detail in the log.
             other => CmdError::internal(other),
         }
     }

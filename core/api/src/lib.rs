@@ -11,19 +11,20 @@
 //! - [`args`] — typed access to request fields, checked against the spec before the handler runs.
 //! - [`ctx`] — what a handler gets: caller, database, blobs, settings, sessions, other commands.
 //! - [`service`] — typed calls to other plugins' commands, and what a plugin requires.
+//! - [`fast`] — what a fast (event-loop) handler gets: no database, no other commands.
 //! - [`db`] — the small database interface (SQLite now, PostgreSQL later).
 //! - [`blob`] — the content-addressed blob store interface.
 //! - [`output`] — what a handler returns: JSON data, optionally raw bytes, optionally held back.
 //! - [`error`] — `CmdError`, the error every handler returns.
 //!
 //! ```
-//! use kino_api::{Args, Command, CmdError, Ctx, Output, Plugin, Role};
+//! use kino_api::{Args, Command, CmdError, FastCtx, Output, Plugin, Role};
 //! use serde_json::json;
 //!
 //! /// Says hello to whoever asks.
 //! struct Hello;
 //!
-//! fn greet(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
+//! fn greet(ctx: &mut FastCtx, args: &Args) -> Result<Output, CmdError> {
 //!     let name = args.str_or("name", "world")?;
 //!     Ok(json!({ "greeting": format!("hello, {name}"), "caller": ctx.caller().map(|c| c.name.clone()) }).into())
 //! }
@@ -31,9 +32,8 @@
 //! impl Plugin for Hello {
 //!     fn name(&self) -> &'static str { "hello" }
 //!     fn commands(&self) -> Vec<Command> {
-//!         vec![Command::new("hello.greet", "Greet someone", greet)
+//!         vec![Command::fast("hello.greet", "Greet someone", greet)
 //!             .role(Role::Anon)
-//!             .fast()
 //!             .opt_str("name", "who to greet")]
 //!     }
 //! }
@@ -48,6 +48,7 @@ pub mod command;
 pub mod ctx;
 pub mod db;
 pub mod error;
+pub mod fast;
 pub mod listener;
 pub mod output;
 pub mod plugin;
@@ -59,10 +60,11 @@ pub use command::{Command, Exec, Handler, PAGE_DEFAULT, PAGE_MAX};
 pub use ctx::{check_args, Ctx, Host, Identity, SessionChange, MAX_CALL_DEPTH};
 pub use db::{Database, DbError, Row, SqlValue};
 pub use error::CmdError;
+pub use fast::FastCtx;
 pub use kino_proto::{ArgInfo, ArgKind, CommandInfo, ErrorCode, Page, PayloadKind, Role};
 pub use listener::{Decoded, Framing, Listener};
 pub use output::{Body, OnComplete, Output};
-pub use plugin::{BlobRefs, Migration, Plugin, Setting, Settings};
+pub use plugin::{BlobRefs, Migration, Plugin, Setting, SettingValue, Settings};
 pub use service::{Service, ServiceId};
 
 /// Re-exported so plugins log through the same facade as core.

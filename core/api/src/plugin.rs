@@ -30,15 +30,130 @@ pub struct BlobRefs {
     pub mark_damaged: Option<&'static str>,
 }
 
-/// A plugin setting. The server turns each into a `--NAME` flag and a config-file key `NAME`.
-#[derive(Debug, Clone)]
-pub struct Setting {
+/// A plugin setting, declared once as a typed key and read back through the same constant, so
+/// a misspelt name is a compile error rather than a silent 0:
+///
+/// ```
+/// use kino_api::{Ctx, Setting};
+///
+/// /// Seconds a free download waits.
+/// pub const FREE_WAIT: Setting<u64> = Setting::new("free-download-wait", "Seconds to wait", 30);
+///
+/// fn wait(ctx: &Ctx) -> u64 {
+///     ctx.setting(FREE_WAIT)
+/// }
+/// ```
+///
+/// A name is no key:
+///
+/// ```compile_fail
+/// fn wait(ctx: &kino_api::Ctx) -> u64 {
+///     ctx.setting("free-download-wait")
+/// }
+/// ```
+///
+/// The server turns each into a `--NAME` flag and a config-file key `NAME`; it sees them untyped,
+/// as `Setting<Value>` (what [`Plugin::settings`] returns, built with [`Setting::info`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Setting<T = Value> {
     /// Kebab-case, unique across plugins, e.g. `free-download-wait`.
     pub name: &'static str,
     /// One line for `--help`.
     pub help: &'static str,
     /// Used when neither the flag nor the config file sets it; also fixes the JSON type.
-    pub default: Value,
+    pub default: T,
+}
+
+impl<T: SettingValue> Setting<T> {
+    /// A typed key; `default` also fixes the type the flag and config key accept.
+    pub const fn new(name: &'static str, help: &'static str, default: T) -> Self {
+        Setting {
+            name,
+            help,
+            default,
+        }
+    }
+
+    /// The untyped form the server builds flags and config keys from.
+    pub fn info(&self) -> Setting {
+        Setting {
+            name: self.name,
+            help: self.help,
+            default: self.default.to_json(),
+        }
+    }
+}
+
+/// A type a [`Setting`] can hold. Sealed to the JSON types the config layer parses.
+pub trait SettingValue: Copy + sealed::Sealed {
+    /// What reading the setting gives (`String` for a `&'static str` default).
+    type Read;
+    /// The default as JSON, which also tells the config layer how to parse the flag.
+    fn to_json(self) -> Value;
+    /// A resolved value, `None` when it is of another type.
+    fn read(v: &Value) -> Option<Self::Read>;
+    /// The default, as read.
+    fn owned(self) -> Self::Read;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for u64 {}
+    impl Sealed for f64 {}
+    impl Sealed for bool {}
+    impl Sealed for &'static str {}
+}
+
+impl SettingValue for u64 {
+    type Read = u64;
+    fn to_json(self) -> Value {
+        Value::from(self)
+    }
+    fn read(v: &Value) -> Option<u64> {
+        v.as_u64()
+    }
+    fn owned(self) -> u64 {
+        self
+    }
+}
+
+impl SettingValue for f64 {
+    type Read = f64;
+    fn to_json(self) -> Value {
+        Value::from(self)
+    }
+    fn read(v: &Value) -> Option<f64> {
+        v.as_f64()
+    }
+    fn owned(self) -> f64 {
+        self
+    }
+}
+
+impl SettingValue for bool {
+    type Read = bool;
+    fn to_json(self) -> Value {
+        Value::from(self)
+    }
+    fn read(v: &Value) -> Option<bool> {
+        v.as_bool()
+    }
+    fn owned(self) -> bool {
+        self
+    }
+}
+
+impl SettingValue for &'static str {
+    type Read = String;
+    fn to_json(self) -> Value {
+        Value::from(self)
+    }
+    fn read(v: &Value) -> Option<String> {
+        v.as_str().map(str::to_owned)
+    }
+    fn owned(self) -> String {
+        self.to_owned()
+    }
 }
 
 /// Resolved values of every setting, by name.
@@ -53,29 +168,19 @@ impl Settings {
         Settings { values }
     }
 
-    /// The JSON value of a setting.
+    /// The JSON value of a setting, by name: for core, which sees settings untyped. Plugins
+    /// read theirs with [`Settings::of`].
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.values.get(name)
     }
 
-    /// A setting as an unsigned integer, 0 when unset or of another type.
-    pub fn u64(&self, name: &str) -> u64 {
-        self.get(name).and_then(Value::as_u64).unwrap_or(0)
-    }
-
-    /// A setting as a float, 0.0 when unset or of another type.
-    pub fn f64(&self, name: &str) -> f64 {
-        self.get(name).and_then(Value::as_f64).unwrap_or(0.0)
-    }
-
-    /// A setting as a boolean, false when unset.
-    pub fn bool(&self, name: &str) -> bool {
-        self.get(name).and_then(Value::as_bool).unwrap_or(false)
-    }
-
-    /// A setting as a string, empty when unset.
-    pub fn str(&self, name: &str) -> &str {
-        self.get(name).and_then(Value::as_str).unwrap_or("")
+    /// A setting's resolved value; its default when unset (or, set programmatically, of
+    /// another type than the key's).
+    pub fn of<T: SettingValue>(&self, key: Setting<T>) -> T::Read {
+        self.values
+            .get(key.name)
+            .and_then(T::read)
+            .unwrap_or_else(|| key.default.owned())
     }
 
     /// Every setting, for `server.info`.
@@ -95,7 +200,16 @@ pub trait Plugin: Send + Sync {
         &[]
     }
 
-    /// Settings that become server flags and config keys.
+    /// Tables this plugin owns beyond its own name and `<name>_*`: names it shipped before
+    /// that rule, kept so old data directories open unchanged. The server refuses any other
+    /// table to the plugin (its migrations and its handlers), and refuses two plugins claiming
+    /// one table. New tables take the prefix; never list another plugin's table.
+    fn tables(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Settings that become server flags and config keys: each typed key's
+    /// [`Setting::info`], e.g. `vec![FREE_WAIT.info()]`.
     fn settings(&self) -> Vec<Setting> {
         Vec::new()
     }
@@ -135,5 +249,23 @@ pub trait Plugin: Send + Sync {
     fn on_start(&self, ctx: &mut Ctx) -> Result<(), CmdError> {
         let _ = ctx;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WAIT: Setting<u64> = Setting::new("wait", "seconds", 30);
+    const ADDR: Setting<&str> = Setting::new("addr", "where", "");
+
+    #[test]
+    fn typed_keys_read_their_value_or_their_default() {
+        let mut values = BTreeMap::new();
+        values.insert("addr".to_owned(), Value::from("127.0.0.1:2017"));
+        let s = Settings::new(values);
+        assert_eq!(s.of(WAIT), 30, "unset: the default, not 0");
+        assert_eq!(s.of(ADDR), "127.0.0.1:2017");
+        assert_eq!(WAIT.info().default, Value::from(30));
     }
 }

@@ -1,49 +1,44 @@
 //! The built-in commands, the only ones without a plugin prefix: `ping`, `help`, `whoami`,
 //! `server.info`.
 
-use kino_api::{Args, CmdError, Command, Ctx, Output, Role};
+use kino_api::{Args, CmdError, Command, FastCtx, Output, Role};
 use serde_json::json;
 
 /// The built-ins, registered before any plugin.
 pub fn commands() -> Vec<Command> {
     vec![
-        Command::new("ping", "Check the server is alive; answers \"pong\"", ping)
-            .role(Role::Anon)
-            .fast(),
-        Command::new(
+        Command::fast("ping", "Check the server is alive; answers \"pong\"", ping).role(Role::Anon),
+        Command::fast(
             "help",
             "List every command with its arguments and required role, or describe one",
             help,
         )
         .role(Role::Anon)
-        .fast()
         .opt_str("command", "describe only this command"),
-        Command::new(
+        Command::fast(
             "whoami",
             "Who this connection (or `session`) is logged in as",
             whoami,
         )
-        .role(Role::Anon)
-        .fast(),
-        Command::new(
+        .role(Role::Anon),
+        Command::fast(
             "server.info",
             "Uptime, connections, per-command counters, bytes in and out, settings",
             info,
         )
-        .role(Role::Admin)
-        .fast(),
+        .role(Role::Admin),
     ]
 }
 
 /// `{"type":"ping"}` → `"pong"`.
-fn ping(_: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn ping(_: &mut FastCtx, _: &Args) -> Result<Output, CmdError> {
     Ok(json!("pong").into())
 }
 
 /// The list clients build completion and usage from; a new plugin appears here with no client
 /// change. Commands of an older protocol only are left out of the list (a native client cannot
 /// call them) but `help NAME` still describes them.
-fn help(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
+fn help(ctx: &mut FastCtx, args: &Args) -> Result<Output, CmdError> {
     let infos = ctx.command_infos();
     match args.opt_str("command")? {
         None => {
@@ -58,7 +53,7 @@ fn help(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
     }
 }
 
-fn whoami(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn whoami(ctx: &mut FastCtx, _: &Args) -> Result<Output, CmdError> {
     Ok(match ctx.caller() {
         Some(c) => json!({"logged_in": true, "user_id": c.user_id, "name": c.name, "role": c.role}),
         None => json!({"logged_in": false, "name": null, "role": "anon"}),
@@ -66,6 +61,6 @@ fn whoami(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
     .into())
 }
 
-fn info(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn info(ctx: &mut FastCtx, _: &Args) -> Result<Output, CmdError> {
     Ok(ctx.server_stats().into())
 }

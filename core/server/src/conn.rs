@@ -1,5 +1,6 @@
 //! One client connection: capped buffers, what the input currently is (frames, an upload's
-//! payload, bytes to discard), and the single request it has in flight.
+//! payload, bytes to discard), and the single request it has in flight (its stage is one value,
+//! changed only by the transitions in [`lifecycle`]).
 //!
 //! Requests on one connection run one at a time, in order: a reply is queued before the next
 //! request is parsed, so pipelined replies come back in request order and a later request never
@@ -10,10 +11,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use kino_api::{Identity, OnComplete};
+use kino_api::OnComplete;
 use mio::net::TcpStream;
 
 use crate::pipe::Pipe;
+
+mod lifecycle;
+use lifecycle::Lifecycle;
 
 /// Capacity an emptied buffer may keep for the next frame; larger ones are freed.
 const KEEP_CAPACITY: usize = 4096;
@@ -87,14 +91,7 @@ pub struct Conn {
     out_pos: usize,
     /// How to treat input.
     pub read: ReadState,
-    /// A request is being handled (its reply not fully queued yet).
-    pub in_flight: bool,
-    /// The caller of the request in flight, for a body's completion hook.
-    pub caller: Option<Identity>,
-    /// A reply waiting for its deadline.
-    pub held: Option<Held>,
-    /// A body being streamed.
-    pub sending: Option<Sending>,
+    state: Lifecycle,
     /// The session this connection logged in with.
     pub session: Option<String>,
     /// Last time bytes arrived, for the half-sent-frame timeout.
@@ -142,10 +139,7 @@ impl Conn {
             out: Vec::new(),
             out_pos: 0,
             read: ReadState::Frames,
-            in_flight: false,
-            caller: None,
-            held: None,
-            sending: None,
+            state: Lifecycle::Idle,
             session: None,
             last_input: now,
             close_after_flush: false,
@@ -326,7 +320,7 @@ impl Conn {
             }
             ReadState::Frames if input.is_empty() => false,
             // A plugin's framing cannot be decoded here; leftovers after its parse are partial.
-            ReadState::Frames if self.framed.is_some() => !self.in_flight,
+            ReadState::Frames if self.framed.is_some() => !self.in_flight(),
             ReadState::Frames => {
                 kino_proto::decode_header(input, max_frame) == kino_proto::Header::Incomplete
             }
@@ -335,15 +329,13 @@ impl Conn {
 
     /// Whether it may be closed now that its out-buffer is empty.
     pub fn done_after_flush(&self) -> bool {
-        self.pending_out() == 0
-            && self.sending.is_none()
-            && self.held.is_none()
-            && (self.close_after_flush && !self.in_flight || self.peer_closed && self.quiet())
+        self.quiet() && (self.close_after_flush || self.peer_closed)
     }
 
-    /// Nothing is going on: no request in flight, nothing to send.
+    /// Nothing is going on: no request in flight (held, streaming or completing), nothing to
+    /// send.
     pub fn quiet(&self) -> bool {
-        !self.in_flight && self.pending_out() == 0 && self.held.is_none() && self.sending.is_none()
+        !self.in_flight() && self.pending_out() == 0
     }
 
     /// Tells any transfer thread attached to this connection to stop.
@@ -351,8 +343,8 @@ impl Conn {
         if let ReadState::Upload { pipe, .. } = &self.read {
             pipe.abort();
         }
-        if let Some(s) = &self.sending {
-            s.pipe.abort();
+        if let Lifecycle::Sending { sending, .. } = &self.state {
+            sending.pipe.abort();
         }
     }
 }

@@ -70,7 +70,7 @@ impl Dispatcher {
         loop {
             match &mut conn.read {
                 ReadState::Frames => {
-                    if conn.in_flight || conn.close_after_flush || self.draining {
+                    if conn.in_flight() || conn.close_after_flush || self.draining {
                         return progress;
                     }
                     if *frames_left == 0 || conn.pending_out() >= self.host.limits.max_output {
@@ -278,9 +278,8 @@ impl Dispatcher {
                 return self.reply_now(conn, Reply::err(req.id, e.code, e.message));
             }
         };
-        conn.in_flight = true;
+        conn.begin(checked.caller.clone());
         conn.legacy |= checked.entry.command.info.legacy_only;
-        conn.caller = checked.caller.clone();
         let peer = Some(conn.peer.ip());
         let id = req.id;
         let Checked {

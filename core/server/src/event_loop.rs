@@ -144,7 +144,7 @@ impl EventLoop {
                     LoopMsg::Wake(token) => self.pump(token),
                     LoopMsg::Released(token) => {
                         if let Some(conn) = self.conns.get_mut(&token) {
-                            conn.in_flight = false;
+                            conn.finish();
                             self.pump(token);
                         }
                     }
@@ -337,7 +337,7 @@ impl EventLoop {
                 // low-water mark with chunks already waiting in the pipe. Go round again to pull
                 // them; the producer may have finished, so no wake-up would come for them, and
                 // with nothing left to write no WRITABLE event either.
-                if n > 0 && conn.sending.is_some() {
+                if n > 0 && conn.is_sending() {
                     progress = true;
                 }
                 // Replies drained under the low-water mark: read again now, since the socket's

@@ -73,15 +73,14 @@ impl Dispatcher {
                 return true;
             }
         };
-        conn.in_flight = true;
-        conn.caller = None;
+        conn.begin(None);
         let peer = Some(conn.peer.ip());
         let name = entry.command.info.name.clone();
         if entry.command.info.payload == PayloadKind::Upload {
             let slot = match self.transfers.try_take(Holder::Addr(conn.peer.ip())) {
                 Ok(s) => s,
                 Err(e) => {
-                    conn.in_flight = false;
+                    conn.finish();
                     self.reply_now(conn, Reply::err(None, e.code, e.message));
                     return true;
                 }

@@ -14,7 +14,7 @@ use crate::config::Limits;
 use crate::registry::{Entry, Registry};
 use crate::session::SessionTable;
 use crate::stats::ServerStats;
-use crate::store::FsBlobStore;
+use crate::store::{guard, FsBlobStore};
 
 /// Everything shared by the loop, the workers and transfer threads.
 pub struct ServerHost {
@@ -71,6 +71,7 @@ pub fn run_handler(
     args: &kino_api::Args,
 ) -> Result<Output, CmdError> {
     let started = Instant::now();
+    let owner = guard::enter(entry.owner);
     let result = catch_unwind(AssertUnwindSafe(|| (entry.command.handler)(ctx, args)))
         .unwrap_or_else(|panic| {
             let what = panic
@@ -83,9 +84,24 @@ pub fn run_handler(
                 entry.command.info.name
             )))
         });
+    drop(owner);
     let ok = result.as_ref().is_ok_and(|o| !o.refused);
     entry.stats.record(ok, started.elapsed().as_micros() as u64);
-    result
+    result.map(|o| owned_completion(o, entry.owner))
+}
+
+/// A download's completion hook runs later, on a worker, but still as the plugin whose handler
+/// returned it.
+fn owned_completion(mut output: Output, owner: Option<guard::Owner>) -> Output {
+    if let Some(body) = output.body.as_mut() {
+        if let Some(hook) = body.on_complete.take() {
+            body.on_complete = Some(Box::new(move |ctx: &mut Ctx, sent| {
+                let _owner = guard::enter(owner);
+                hook(ctx, sent)
+            }));
+        }
+    }
+    output
 }
 
 impl Host for ServerHost {
@@ -116,6 +132,7 @@ impl Host for ServerHost {
     fn login_extras(&self, ctx: &mut Ctx) -> Map<String, Value> {
         let mut out = Map::new();
         for plugin in self.registry.plugins() {
+            let _owner = guard::enter(Some(guard::owner_of(&**plugin)));
             match plugin.on_login(ctx) {
                 Ok(fields) => out.extend(fields),
                 Err(e) => log::warn!("login hook of {} failed: {e}", plugin.name()),

@@ -61,6 +61,7 @@ use crate::host::{run_handler, ServerHost};
 use crate::registry::RegistryError;
 use crate::session::SessionTable;
 use crate::stats::ServerStats;
+use crate::store::guard::{self, owner_of};
 use crate::store::{migrate, AnyDb, FsBlobStore};
 use crate::workers::{LoopChannel, WorkerPool};
 
@@ -184,6 +185,7 @@ impl Core {
             warns: ratelog::RateLog::new(config.limits.warn_rate),
         });
         for p in host.registry.plugins() {
+            let _owner = guard::enter(Some(owner_of(&**p)));
             let mut ctx = Ctx::new(&*host, &mut db, None, None);
             p.on_start(&mut ctx).map_err(|error| StartError::Plugin {
                 plugin: p.name().into(),
@@ -255,7 +257,12 @@ impl Core {
         let mut extra_addrs = Vec::new();
         for plugin in dispatcher.host.registry.plugins() {
             for l in plugin.listeners(&dispatcher.host.settings) {
-                let addr = dispatcher.host.settings.str(l.setting).trim().to_string();
+                let addr = dispatcher.host.settings.get(l.setting);
+                let addr = addr
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
                 if addr.is_empty() {
                     continue;
                 }

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use kino_api::{Command, CommandInfo, Plugin, Setting};
 use serde_json::{json, Value};
 
+use crate::store::guard::{owner_of, Owner};
+
 /// Per-command counters for `server.info`.
 #[derive(Debug, Default)]
 pub struct CommandStats {
@@ -33,6 +35,8 @@ pub struct Entry {
     pub command: Command,
     /// Its counters.
     pub stats: CommandStats,
+    /// The plugin whose tables its handler may touch; `None` for core's built-ins.
+    pub owner: Option<Owner>,
 }
 
 /// Why the command table could not be built; the server refuses to start.
@@ -68,6 +72,14 @@ pub enum RegistryError {
         /// The command it calls.
         service: String,
     },
+    /// A plugin lists (in `Plugin::tables`) a table another plugin owns.
+    #[error("plugin `{plugin}` claims a table of plugin `{owner}`")]
+    TableClaim {
+        /// The plugin making the claim.
+        plugin: String,
+        /// The plugin owning the table.
+        owner: String,
+    },
 }
 
 /// The command table.
@@ -95,7 +107,7 @@ impl Registry {
             plugins: Vec::new(),
         };
         for cmd in builtins {
-            reg.insert(cmd)?;
+            reg.insert(cmd, None)?;
         }
         let mut seen_plugins = Vec::new();
         for plugin in plugins {
@@ -110,6 +122,20 @@ impl Registry {
                 });
             }
             seen_plugins.push(pname);
+            let owner = owner_of(&*plugin);
+            if let Some(other) = reg.plugins.iter().find(|p| {
+                let theirs = owner_of(&***p);
+                // `movies` would own every table of a plugin named `movies_extra`.
+                owner.tables.iter().any(|t| theirs.owns(t))
+                    || theirs.tables.iter().any(|t| owner.owns(t))
+                    || theirs.owns(pname)
+                    || owner.owns(theirs.plugin)
+            }) {
+                return Err(RegistryError::TableClaim {
+                    plugin: pname.into(),
+                    owner: other.name().into(),
+                });
+            }
             for cmd in plugin.commands() {
                 let verb = cmd
                     .info
@@ -126,7 +152,7 @@ impl Registry {
                         })
                     }
                 }
-                reg.insert(cmd)?;
+                reg.insert(cmd, Some(owner))?;
             }
             reg.plugins.push(plugin);
         }
@@ -145,7 +171,7 @@ impl Registry {
         Ok(reg)
     }
 
-    fn insert(&mut self, command: Command) -> Result<(), RegistryError> {
+    fn insert(&mut self, command: Command, owner: Option<Owner>) -> Result<(), RegistryError> {
         let name = command.info.name.clone();
         for n in std::iter::once(&name).chain(&command.info.aliases) {
             if self.entries.contains_key(n) || self.aliases.contains_key(n) {
@@ -179,6 +205,7 @@ impl Registry {
             Entry {
                 command,
                 stats: CommandStats::default(),
+                owner,
             },
         );
         Ok(())
@@ -289,6 +316,15 @@ mod tests {
             .map(|p| Arc::new(p) as Arc<dyn Plugin>)
             .collect();
         Registry::build(vec![Command::new("ping", "", nop)], plugins)
+    }
+
+    #[test]
+    fn refuses_a_plugin_whose_prefix_covers_anothers_tables() {
+        assert!(build(vec![P("movies", vec![]), P("vip", vec![])]).is_ok());
+        assert!(matches!(
+            build(vec![P("movies", vec![]), P("movies_extra", vec![])]),
+            Err(RegistryError::TableClaim { .. })
+        ));
     }
 
     #[test]

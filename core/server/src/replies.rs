@@ -54,19 +54,19 @@ impl Dispatcher {
         match outcome.result {
             Err(e) => {
                 self.reply_now(conn, Reply::err(id, e.code, e.message));
-                conn.in_flight = false;
+                conn.finish();
             }
             Ok(mut out) => {
                 // A body streams on a thread of its own: it needs a slot, or the reply is `busy`.
                 let slot = match &out.body {
                     Some(b) if b.len > 0 => {
-                        let holder = Holder::of(conn.caller.as_ref(), conn.peer.ip());
+                        let holder = Holder::of(conn.caller(), conn.peer.ip());
                         match self.transfers.try_take(holder) {
                             Ok(s) => Some(s),
                             Err(e) => {
                                 out.body = None;
                                 self.reply_now(conn, Reply::err(id, e.code, e.message));
-                                conn.in_flight = false;
+                                conn.finish();
                                 return;
                             }
                         }
@@ -86,7 +86,7 @@ impl Dispatcher {
                                 ..Reply::ok(id, out.data)
                             }),
                         };
-                        conn.held = Some(Held {
+                        conn.hold(Held {
                             frame,
                             body: out.body,
                             slot,
@@ -136,7 +136,7 @@ impl Dispatcher {
         slot: Option<Slot>,
     ) {
         let Some(body) = body else {
-            conn.in_flight = false;
+            conn.finish();
             return;
         };
         let Body {
@@ -178,10 +178,10 @@ impl Dispatcher {
         if let Err(e) = spawned {
             log::error!("spawning a send thread: {e}");
             conn.close_after_flush = true;
-            conn.in_flight = false;
+            conn.finish();
             return;
         }
-        conn.sending = Some(Sending {
+        conn.start_sending(Sending {
             pipe,
             remaining: len,
             sent: 0,
@@ -192,7 +192,7 @@ impl Dispatcher {
     /// Pulls body chunks into the out-buffer; returns whether the body finished.
     pub fn fill_body(&mut self, conn: &mut Conn, token: Token) -> io::Result<bool> {
         while conn.pending_out() < OUT_LOW_WATER {
-            let Some(s) = conn.sending.as_mut() else {
+            let Some(s) = conn.sending_mut() else {
                 return Ok(false);
             };
             match s.pipe.try_pop() {
@@ -212,8 +212,8 @@ impl Dispatcher {
                 }
                 None => return Ok(false),
             }
-            if conn.sending.as_ref().is_some_and(|s| s.remaining == 0) {
-                if let Some(s) = conn.sending.take() {
+            if conn.sending_mut().is_some_and(|s| s.remaining == 0) {
+                if let Some(s) = conn.take_sending() {
                     s.pipe.abort();
                     self.complete(conn, token, s.on_complete, s.sent);
                 }
@@ -234,12 +234,13 @@ impl Dispatcher {
         sent: u64,
     ) {
         let Some(hook) = hook else {
-            conn.in_flight = false;
+            conn.finish();
             return;
         };
         let host = Arc::clone(&self.host);
         let chan = self.chan.clone();
-        let caller = conn.caller.clone();
+        let caller = conn.caller().cloned();
+        conn.completing();
         let session = conn.session.clone();
         self.pool.submit(Box::new(move |db| {
             let mut ctx = Ctx::new(&*host, db, caller, session);

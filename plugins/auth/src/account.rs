@@ -1,11 +1,18 @@
 //! The account row, and the password policy.
 
-use kino_api::{params, CmdError, Ctx, Database, Identity, Role, Row};
+use kino_api::{params, CmdError, Ctx, Database, Identity, Role, Row, Setting};
 
 use crate::names::fold;
 
 /// Longest password accepted (hashing cost grows with length).
 pub const MAX_PASSWORD: usize = 1024;
+
+/// Setting: the fewest characters a new password may have.
+pub const PASSWORD_MIN_LENGTH: Setting<u64> = Setting::new(
+    "password-min-length",
+    "Fewest characters in a new password",
+    8,
+);
 
 /// Checks a new password: at least `min_chars` characters (the `password-min-length`
 /// setting), at most [`MAX_PASSWORD`] bytes, and not the account's own name in any case or

@@ -26,7 +26,6 @@ pub mod throttle;
 
 use std::sync::Arc;
 
-use kino_api::serde_json::json;
 use kino_api::{CmdError, Command, Ctx, Migration, Plugin, Setting};
 
 use crate::password::Hasher;
@@ -87,48 +86,21 @@ impl Plugin for Auth {
         MIGRATIONS
     }
 
+    /// Shipped before tables took the plugin's prefix.
+    fn tables(&self) -> &'static [&'static str] {
+        &["users", "login_throttle"]
+    }
+
     fn settings(&self) -> Vec<Setting> {
         vec![
-            Setting {
-                name: throttle::PER_ACCOUNT_ADDRESS,
-                help: "Failed logins allowed per account from one address in a window",
-                default: json!(5),
-            },
-            Setting {
-                name: throttle::PER_ADDRESS,
-                help: "Failed logins allowed from one address (IPv6: one /64) over all accounts in a window",
-                default: json!(20),
-            },
-            Setting {
-                name: throttle::WINDOW,
-                help: "Seconds over which failed logins are counted",
-                default: json!(900),
-            },
-            Setting {
-                name: throttle::COOLDOWN,
-                help: "Seconds logins are refused once a failed-login limit is reached",
-                default: json!(300),
-            },
-            Setting {
-                name: "password-min-length",
-                help: "Fewest characters in a new password",
-                default: json!(8),
-            },
-            Setting {
-                name: "allow-admin-signup",
-                help: "Let anyone register an admin over the wire (the legacy client needs it)",
-                default: json!(false),
-            },
-            Setting {
-                name: "argon2-memory-kib",
-                help: "argon2id memory cost in KiB",
-                default: json!(19_456),
-            },
-            Setting {
-                name: "argon2-iterations",
-                help: "argon2id time cost (passes)",
-                default: json!(2),
-            },
+            throttle::PER_ACCOUNT_ADDRESS.info(),
+            throttle::PER_ADDRESS.info(),
+            throttle::WINDOW.info(),
+            throttle::COOLDOWN.info(),
+            account::PASSWORD_MIN_LENGTH.info(),
+            register::ALLOW_ADMIN_SIGNUP.info(),
+            password::ARGON2_MEMORY_KIB.info(),
+            password::ARGON2_ITERATIONS.info(),
         ]
     }
 
@@ -147,8 +119,10 @@ impl Plugin for Auth {
 
     fn on_start(&self, ctx: &mut Ctx) -> Result<(), CmdError> {
         let s = ctx.settings();
-        self.hasher
-            .configure(s.u64("argon2-memory-kib"), s.u64("argon2-iterations"))?;
+        self.hasher.configure(
+            s.of(password::ARGON2_MEMORY_KIB),
+            s.of(password::ARGON2_ITERATIONS),
+        )?;
         migrate::fold_existing(ctx.db())
     }
 }

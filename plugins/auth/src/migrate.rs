@@ -30,7 +30,7 @@ pub fn fold_existing(db: &mut dyn Database) -> Result<(), CmdError> {
             );
             match set {
                 Ok(_) => {}
-                Err(DbError::Constraint(_)) => {
+                Err(DbError::Unique(_)) => {
                     let renamed = format!("{name}#{id}");
                     db.execute(
                         "UPDATE users SET name = ?, name_key = ?, locked = 1 WHERE id = ?",

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use kino_api::serde_json::json;
 use kino_api::{log, params, Args, CmdError, Command, Ctx, Output};
 
-use crate::account::{check_password, Account};
+use crate::account::{check_password, Account, PASSWORD_MIN_LENGTH};
 use crate::password::Hasher;
 use crate::throttle;
 
@@ -31,11 +31,7 @@ fn passwd(hasher: &Hasher, ctx: &mut Ctx, args: &Args) -> Result<Output, CmdErro
     let new = args.str("new")?;
     let account = Account::by_id(ctx.db(), user_id)?
         .ok_or_else(|| CmdError::not_found("your account no longer exists"))?;
-    check_password(
-        new,
-        ctx.settings().u64("password-min-length"),
-        &account.name_key,
-    )?;
+    check_password(new, ctx.setting(PASSWORD_MIN_LENGTH), &account.name_key)?;
     let attempt = throttle::reserve(ctx, Some(&account.name_key))?;
     if !hasher.verify(args.str("old")?, &account.password_hash) {
         return Err(CmdError::unauthenticated("the old password is wrong"));

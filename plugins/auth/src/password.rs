@@ -8,7 +8,14 @@ use std::sync::OnceLock;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use kino_api::CmdError;
+use kino_api::{CmdError, Setting};
+
+/// Setting: argon2id memory cost.
+pub const ARGON2_MEMORY_KIB: Setting<u64> =
+    Setting::new("argon2-memory-kib", "argon2id memory cost in KiB", 19_456);
+/// Setting: argon2id time cost.
+pub const ARGON2_ITERATIONS: Setting<u64> =
+    Setting::new("argon2-iterations", "argon2id time cost (passes)", 2);
 
 /// The configured hasher and a dummy hash for unknown accounts.
 #[derive(Default)]

@@ -11,11 +11,18 @@ use std::sync::Arc;
 
 use kino_api::log;
 use kino_api::serde_json::json;
-use kino_api::{clock, params, Args, CmdError, Command, Ctx, Output, Role};
+use kino_api::{clock, params, Args, CmdError, Command, Ctx, Output, Role, Setting};
 
-use crate::account::check_password;
+use crate::account::{check_password, PASSWORD_MIN_LENGTH};
 use crate::names;
 use crate::password::Hasher;
+
+/// Setting: anyone may register an admin over the wire (the legacy client needs it).
+pub const ALLOW_ADMIN_SIGNUP: Setting<bool> = Setting::new(
+    "allow-admin-signup",
+    "Let anyone register an admin over the wire (the legacy client needs it)",
+    false,
+);
 
 /// The spec.
 pub fn command(hasher: Arc<Hasher>) -> Command {
@@ -39,8 +46,8 @@ fn register(hasher: &Hasher, ctx: &mut Ctx, args: &Args) -> Result<Output, CmdEr
     let role = args.str_or("role", "user")?;
     let key = names::check_new(typed)?;
     let name = names::display(typed);
-    check_password(password, ctx.settings().u64("password-min-length"), &key)?;
-    if role == "admin" && !ctx.is_admin() && !ctx.settings().bool("allow-admin-signup") {
+    check_password(password, ctx.setting(PASSWORD_MIN_LENGTH), &key)?;
+    if role == "admin" && !ctx.is_admin() && !ctx.setting(ALLOW_ADMIN_SIGNUP) {
         return Err(CmdError::forbidden(
             "only an admin can create an admin (or start the server with --allow-admin-signup)",
         ));
@@ -54,7 +61,7 @@ fn register(hasher: &Hasher, ctx: &mut Ctx, args: &Args) -> Result<Output, CmdEr
             params![&name, &key, role, hash, clock::now_rfc3339()],
         )
         .map_err(|e| match e {
-            kino_api::DbError::Constraint(_) => {
+            kino_api::DbError::Unique(_) => {
                 CmdError::conflict(format!("the name `{name}` is taken"))
             }
             other => other.into(),

@@ -18,16 +18,34 @@
 
 use std::net::IpAddr;
 
-use kino_api::{clock, log, params, CmdError, Ctx, Database, DbError, ErrorCode, Settings};
+use kino_api::{
+    clock, log, params, CmdError, Ctx, Database, DbError, ErrorCode, Setting, Settings,
+};
 
 /// Setting: failed checks allowed per (account, address) in a window.
-pub const PER_ACCOUNT_ADDRESS: &str = "login-failures-per-account-address";
+pub const PER_ACCOUNT_ADDRESS: Setting<u64> = Setting::new(
+    "login-failures-per-account-address",
+    "Failed logins allowed per account from one address in a window",
+    5,
+);
 /// Setting: failed checks allowed per address over every account in a window.
-pub const PER_ADDRESS: &str = "login-failures-per-address";
+pub const PER_ADDRESS: Setting<u64> = Setting::new(
+    "login-failures-per-address",
+    "Failed logins allowed from one address (IPv6: one /64) over all accounts in a window",
+    20,
+);
 /// Setting: seconds over which failures are counted.
-pub const WINDOW: &str = "login-window";
+pub const WINDOW: Setting<u64> = Setting::new(
+    "login-window",
+    "Seconds over which failed logins are counted",
+    900,
+);
 /// Setting: seconds a counter that reached its limit refuses checks.
-pub const COOLDOWN: &str = "login-cooldown";
+pub const COOLDOWN: Setting<u64> = Setting::new(
+    "login-cooldown",
+    "Seconds logins are refused once a failed-login limit is reached",
+    300,
+);
 
 const ADDRESS_SCOPE: &str = "address";
 
@@ -42,7 +60,7 @@ struct Limits {
 
 impl Limits {
     fn from(s: &Settings) -> Limits {
-        let get = |name| i64::try_from(s.u64(name)).unwrap_or(i64::MAX).max(1);
+        let get = |key| i64::try_from(s.of(key)).unwrap_or(i64::MAX).max(1);
         Limits {
             per_account_address: get(PER_ACCOUNT_ADDRESS),
             per_address: get(PER_ADDRESS),
@@ -164,7 +182,7 @@ fn charge(
 /// taken name.
 fn not_recorded(e: DbError) -> CmdError {
     match e {
-        DbError::Constraint(m) => CmdError::internal(format!("login_throttle: {m}")),
+        DbError::Unique(m) => CmdError::internal(format!("login_throttle: {m}")),
         other => other.into(),
     }
 }

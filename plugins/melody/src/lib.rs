@@ -20,7 +20,6 @@ pub use kino_melody_engine as engine;
 
 use std::sync::Arc;
 
-use kino_api::serde_json::json;
 use kino_api::{Command, Listener, Migration, Plugin, Setting, Settings};
 
 /// Default `--melodia-max-message`: 12 MiB of base64 carries a 9 MiB WAV (100 s of 16-bit mono
@@ -28,6 +27,61 @@ use kino_api::{Command, Listener, Migration, Plugin, Setting, Settings};
 /// may buffer this much before its marker, and the old 64 MiB let eight idle connections pin
 /// half a GiB.
 pub const DEFAULT_MELODIA_MAX_MESSAGE: u64 = 12 * 1024 * 1024;
+
+/// Setting: the longest recording, in seconds.
+pub const MAX_SECONDS: Setting<u64> = Setting::new(
+    "melody-max-seconds",
+    "Longest recording melody.transcribe accepts, in seconds",
+    600,
+);
+/// Setting: the largest WAV upload.
+pub const MAX_BYTES: Setting<u64> = Setting::new(
+    "melody-max-bytes",
+    "Largest WAV upload melody.transcribe accepts, in bytes",
+    256 * 1024 * 1024,
+);
+/// Setting: bytes of recordings held in memory at once.
+pub const MAX_BUFFERED_BYTES: Setting<u64> = Setting::new(
+    "melody-max-buffered-bytes",
+    "Bytes of recordings the server holds in memory at once while receiving and decoding them; an upload past it is `busy`",
+    512 * 1024 * 1024,
+);
+/// Setting: notes kept from one recording.
+pub const MAX_NOTES: Setting<u64> = Setting::new(
+    "melody-max-notes",
+    "Most notes kept from one recording (the rest are cut; the reply says `truncated`)",
+    kino_melody_engine::DEFAULT_MAX_NOTES as u64,
+);
+/// Setting: the tallest score page.
+pub const MAX_SCORE_PX: Setting<u64> = Setting::new(
+    "melody-max-score-px",
+    "Tallest score page in pixels (1240 wide, held whole in memory while drawn); systems past it are left out",
+    kino_melody_engine::score::DEFAULT_MAX_HEIGHT as u64,
+);
+/// Setting: transcriptions running at once.
+pub const MAX_JOBS: Setting<u64> = Setting::new(
+    "melody-max-jobs",
+    "Transcriptions running at once on the server; more are answered `busy`",
+    2,
+);
+/// Setting: transcriptions running at once for one user.
+pub const MAX_JOBS_PER_USER: Setting<u64> = Setting::new(
+    "melody-max-jobs-per-user",
+    "Transcriptions running at once for one user (the Melodia listener counts as one); more are answered `busy`",
+    1,
+);
+/// Setting: the Melodia listener's address.
+pub const MELODIA_LISTEN: Setting<&str> = Setting::new(
+    "melodia-listen",
+    "Address for the original Melodia phone app's listener (off when empty; the original used port 2017)",
+    "",
+);
+/// Setting: the largest Melodia message.
+pub const MELODIA_MAX_MESSAGE: Setting<u64> = Setting::new(
+    "melodia-max-message",
+    "Largest message on the Melodia listener, in bytes (base64 WAV in JSON); each connection may buffer this much",
+    DEFAULT_MELODIA_MAX_MESSAGE,
+);
 
 /// The plugin value the server lists.
 #[derive(Debug, Default, Clone, Copy)]
@@ -100,51 +154,15 @@ impl Plugin for Melody {
 
     fn settings(&self) -> Vec<Setting> {
         vec![
-            Setting {
-                name: "melody-max-seconds",
-                help: "Longest recording melody.transcribe accepts, in seconds",
-                default: json!(600),
-            },
-            Setting {
-                name: "melody-max-bytes",
-                help: "Largest WAV upload melody.transcribe accepts, in bytes",
-                default: json!(256 * 1024 * 1024),
-            },
-            Setting {
-                name: "melody-max-buffered-bytes",
-                help: "Bytes of recordings the server holds in memory at once while receiving and decoding them; an upload past it is `busy`",
-                default: json!(512 * 1024 * 1024),
-            },
-            Setting {
-                name: "melody-max-notes",
-                help: "Most notes kept from one recording (the rest are cut; the reply says `truncated`)",
-                default: json!(kino_melody_engine::DEFAULT_MAX_NOTES),
-            },
-            Setting {
-                name: "melody-max-score-px",
-                help: "Tallest score page in pixels (1240 wide, held whole in memory while drawn); systems past it are left out",
-                default: json!(kino_melody_engine::ScoreLimits::default().max_height),
-            },
-            Setting {
-                name: "melody-max-jobs",
-                help: "Transcriptions running at once on the server; more are answered `busy`",
-                default: json!(2),
-            },
-            Setting {
-                name: "melody-max-jobs-per-user",
-                help: "Transcriptions running at once for one user (the Melodia listener counts as one); more are answered `busy`",
-                default: json!(1),
-            },
-            Setting {
-                name: "melodia-listen",
-                help: "Address for the original Melodia phone app's listener (off when empty; the original used port 2017)",
-                default: json!(""),
-            },
-            Setting {
-                name: "melodia-max-message",
-                help: "Largest message on the Melodia listener, in bytes (base64 WAV in JSON); each connection may buffer this much",
-                default: json!(DEFAULT_MELODIA_MAX_MESSAGE),
-            },
+            MAX_SECONDS.info(),
+            MAX_BYTES.info(),
+            MAX_BUFFERED_BYTES.info(),
+            MAX_NOTES.info(),
+            MAX_SCORE_PX.info(),
+            MAX_JOBS.info(),
+            MAX_JOBS_PER_USER.info(),
+            MELODIA_LISTEN.info(),
+            MELODIA_MAX_MESSAGE.info(),
         ]
     }
 
@@ -161,9 +179,9 @@ impl Plugin for Melody {
     }
 
     fn listeners(&self, settings: &Settings) -> Vec<Listener> {
-        let max = usize::try_from(settings.u64("melodia-max-message")).unwrap_or(usize::MAX);
+        let max = usize::try_from(settings.of(MELODIA_MAX_MESSAGE)).unwrap_or(usize::MAX);
         vec![Listener {
-            setting: "melodia-listen",
+            setting: MELODIA_LISTEN.name,
             framing: Arc::new(phone::MelodiaFraming::new(max)),
         }]
     }

@@ -197,7 +197,7 @@ pub fn fetch_command() -> Command {
 }
 
 fn phone_transcribe(ctx: &mut Ctx, _: &Args, gate: &Arc<Gate>) -> Result<Output, CmdError> {
-    let max = ctx.settings().u64("melody-max-bytes");
+    let max = ctx.setting(super::MAX_BYTES);
     let wav = read_payload(ctx, max, gate)?;
     let (stored, _) = transcribe_or_reuse(ctx, gate, wav, &Params::default(), None, "Melodia")?;
     Ok(json!({"reply": stored.key}).into())

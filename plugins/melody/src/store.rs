@@ -264,10 +264,10 @@ fn compute(
     let settings = ctx.settings();
     let _slot = gate.enter(
         owner_id,
-        settings.u64("melody-max-jobs"),
-        settings.u64("melody-max-jobs-per-user"),
+        settings.of(super::MAX_JOBS),
+        settings.of(super::MAX_JOBS_PER_USER),
     )?;
-    let max_s = settings.f64("melody-max-seconds");
+    let max_s = settings.of(super::MAX_SECONDS) as f64;
     let audio = decode_wav(&wav.bytes, max_s).map_err(|e| CmdError::bad_args(e.to_string()))?;
     // The file's bytes (up to `--melody-max-bytes`) are not needed past decoding: free them and
     // give their share of the budget back.
@@ -277,9 +277,9 @@ fn compute(
     drop(audio);
     let notes_found = t.notes.len() as u64;
     t.notes
-        .truncate(usize::try_from(settings.u64("melody-max-notes")).unwrap_or(usize::MAX));
+        .truncate(usize::try_from(settings.of(super::MAX_NOTES)).unwrap_or(usize::MAX));
     let limits = ScoreLimits {
-        max_height: u32::try_from(settings.u64("melody-max-score-px")).unwrap_or(u32::MAX),
+        max_height: u32::try_from(settings.of(super::MAX_SCORE_PX)).unwrap_or(u32::MAX),
     };
     let midi = put_blob(ctx.blobs(), &write_midi(&t))?;
     let png = put_blob(ctx.blobs(), &render_score_limited(&t, title, &limits))?;

@@ -84,7 +84,7 @@ pub struct Recording {
 /// Reads a whole payload of `len` bytes, refusing more than `max`; the buffer grows with the
 /// bytes received and its capacity is counted against `--melody-max-buffered-bytes`.
 pub fn read_payload(ctx: &mut Ctx, max: u64, gate: &Arc<Gate>) -> Result<Recording, CmdError> {
-    let budget = ctx.settings().u64("melody-max-buffered-bytes");
+    let budget = ctx.setting(super::MAX_BUFFERED_BYTES);
     let (reader, len) = ctx
         .take_upload()
         .ok_or_else(|| CmdError::bad_args("send the WAV file's bytes after the request"))?;
@@ -130,7 +130,7 @@ fn transcribe(ctx: &mut Ctx, args: &Args, gate: &Arc<Gate>) -> Result<Output, Cm
         .filter(|c| !c.is_control())
         .take(MAX_TITLE)
         .collect();
-    let max = ctx.settings().u64("melody-max-bytes");
+    let max = ctx.setting(super::MAX_BYTES);
     let wav = read_payload(ctx, max, gate)?;
     let owner = ctx.user()?.clone();
     let (stored, cached) = transcribe_or_reuse(ctx, gate, wav, &params, Some(&owner), &title)?;

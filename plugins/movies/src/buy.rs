@@ -10,10 +10,24 @@
 
 use kino_api::log;
 use kino_api::serde_json::json;
+use kino_api::Setting;
 use kino_api::{Args, CmdError, Command, Ctx, ErrorCode, Output};
 
 use crate::movie::find_servable;
 use crate::services;
+
+/// Setting: what a regular user pays for a charged movie.
+pub const PRICE: Setting<u64> = Setting::new(
+    "movie-price",
+    "Price of a charged movie for a regular user",
+    10,
+);
+/// Setting: what a VIP pays for a charged movie.
+pub const PRICE_VIP: Setting<u64> = Setting::new(
+    "movie-price-vip",
+    "Price of a charged movie for a VIP user",
+    5,
+);
 
 /// The spec.
 pub fn command() -> Command {
@@ -23,11 +37,7 @@ pub fn command() -> Command {
 
 /// The price of a charged movie for a caller of this VIP state.
 pub fn price(ctx: &Ctx, is_vip: bool) -> u64 {
-    ctx.settings().u64(if is_vip {
-        "movie-price-vip"
-    } else {
-        "movie-price"
-    })
+    ctx.setting(if is_vip { PRICE_VIP } else { PRICE })
 }
 
 fn buy(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {

@@ -31,6 +31,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kino_api::serde_json::json;
+use kino_api::Setting;
 use kino_api::{log, Args, BlobError, Body, CmdError, Command, Ctx, ErrorCode, OnComplete, Output};
 
 use crate::buy::price;
@@ -42,11 +43,30 @@ use crate::{records, services};
 /// near `u64::MAX` seconds overflows the timer's `Instant`).
 pub const MAX_WAIT_S: u64 = 24 * 60 * 60;
 
+/// Setting: seconds a non-VIP user waits before a free movie's download starts.
+pub const FREE_WAIT: Setting<u64> = Setting::new(
+    "free-download-wait",
+    "Seconds a non-VIP user waits before a free movie's download starts (at most 86400)",
+    30,
+);
+/// Setting: seconds after a waited download started during which a resume does not wait.
+pub const RESUME_WINDOW: Setting<u64> = Setting::new(
+    "free-download-resume-window",
+    "Seconds after a waited free download started during which the same user resumes that movie without waiting again (0: always wait; at most 86400)",
+    600,
+);
+/// Setting: resume grants kept in memory.
+pub const RESUME_MAX: Setting<u64> = Setting::new(
+    "free-download-resume-max",
+    "Most (user, movie) resume grants kept in memory; the oldest go first",
+    10_000,
+);
+
 /// How long a download is held: `--free-download-wait` for a free movie and a caller who is
 /// not VIP, else nothing.
 pub fn wait_s(ctx: &Ctx, free: bool, is_vip: bool) -> u64 {
     if free && !is_vip {
-        ctx.settings().u64("free-download-wait").min(MAX_WAIT_S)
+        ctx.setting(FREE_WAIT).min(MAX_WAIT_S)
     } else {
         0
     }
@@ -55,12 +75,8 @@ pub fn wait_s(ctx: &Ctx, free: bool, is_vip: bool) -> u64 {
 /// `--free-download-resume-window` and `--free-download-resume-max`.
 pub fn window(ctx: &Ctx) -> Window {
     Window {
-        window: Duration::from_secs(
-            ctx.settings()
-                .u64("free-download-resume-window")
-                .min(MAX_WAIT_S),
-        ),
-        max: usize::try_from(ctx.settings().u64("free-download-resume-max")).unwrap_or(usize::MAX),
+        window: Duration::from_secs(ctx.setting(RESUME_WINDOW).min(MAX_WAIT_S)),
+        max: usize::try_from(ctx.setting(RESUME_MAX)).unwrap_or(usize::MAX),
     }
 }
 

@@ -35,7 +35,6 @@ pub mod services;
 pub mod stats;
 pub mod upload;
 
-use kino_api::serde_json::json;
 use kino_api::{BlobRefs, CmdError, Command, Ctx, Migration, Plugin, ServiceId, Setting};
 
 /// The plugin value the server lists.
@@ -90,38 +89,19 @@ impl Plugin for Movies {
         MIGRATIONS
     }
 
+    /// Shipped before tables took the plugin's prefix.
+    fn tables(&self) -> &'static [&'static str] {
+        &["download_records"]
+    }
+
     fn settings(&self) -> Vec<Setting> {
         vec![
-            Setting {
-                name: "free-download-wait",
-                help: "Seconds a non-VIP user waits before a free movie's download starts (at most 86400)",
-                default: json!(30),
-            },
-            Setting {
-                name: "free-download-resume-window",
-                help: "Seconds after a waited free download started during which the same user resumes that movie without waiting again (0: always wait; at most 86400)",
-                default: json!(600),
-            },
-            Setting {
-                name: "free-download-resume-max",
-                help: "Most (user, movie) resume grants kept in memory; the oldest go first",
-                default: json!(10_000),
-            },
-            Setting {
-                name: "movie-search-max-chars",
-                help: "Longest `q` movies.list accepts, in characters",
-                default: json!(200),
-            },
-            Setting {
-                name: "movie-price",
-                help: "Price of a charged movie for a regular user",
-                default: json!(10),
-            },
-            Setting {
-                name: "movie-price-vip",
-                help: "Price of a charged movie for a VIP user",
-                default: json!(5),
-            },
+            download::FREE_WAIT.info(),
+            download::RESUME_WINDOW.info(),
+            download::RESUME_MAX.info(),
+            list::SEARCH_MAX_CHARS.info(),
+            buy::PRICE.info(),
+            buy::PRICE_VIP.info(),
         ]
     }
 
@@ -138,28 +118,19 @@ impl Plugin for Movies {
 
     /// Refuses settings that cannot work, before the server accepts anyone.
     fn on_start(&self, ctx: &mut Ctx) -> Result<(), CmdError> {
-        let wait = ctx.settings().get("free-download-wait");
-        if wait
-            .and_then(|v| v.as_u64())
-            .is_none_or(|s| s > download::MAX_WAIT_S)
-        {
+        if ctx.setting(download::FREE_WAIT) > download::MAX_WAIT_S {
             return Err(CmdError::bad_args(format!(
                 "--free-download-wait must be 0..={} seconds (one day)",
                 download::MAX_WAIT_S
             )));
         }
-        let window = ctx.settings().get("free-download-resume-window");
-        if window
-            .and_then(|v| v.as_u64())
-            .is_none_or(|s| s > download::MAX_WAIT_S)
-        {
+        if ctx.setting(download::RESUME_WINDOW) > download::MAX_WAIT_S {
             return Err(CmdError::bad_args(format!(
                 "--free-download-resume-window must be 0..={} seconds (one day)",
                 download::MAX_WAIT_S
             )));
         }
-        let max = ctx.settings().get("free-download-resume-max");
-        if max.and_then(|v| v.as_u64()).is_none_or(|n| n == 0) {
+        if ctx.setting(download::RESUME_MAX) == 0 {
             return Err(CmdError::bad_args(
                 "--free-download-resume-max must be at least 1",
             ));

@@ -16,6 +16,7 @@
 use kino_api::{Args, CmdError, Command, Ctx, Output, SqlValue};
 
 use kino_api::db::escape_like;
+use kino_api::Setting;
 
 use crate::movie::{blob_intact, find_servable, Movie, COLUMNS};
 use crate::served::Shared;
@@ -43,6 +44,13 @@ fn get(ctx: &mut Ctx, args: &Args, served: &Shared) -> Result<Output, CmdError> 
     Ok(out.into())
 }
 
+/// Setting: the longest search text.
+pub const SEARCH_MAX_CHARS: Setting<u64> = Setting::new(
+    "movie-search-max-chars",
+    "Longest `q` movies.list accepts, in characters",
+    200,
+);
+
 /// The spec.
 pub fn command() -> Command {
     Command::new("movies.list", "Movies, newest first", list)
@@ -68,7 +76,7 @@ fn list(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
         _ => {}
     }
     if let Some(q) = args.opt_str("q")?.filter(|q| !q.is_empty()) {
-        check_query(q, ctx.settings().u64("movie-search-max-chars"))?;
+        check_query(q, ctx.setting(SEARCH_MAX_CHARS))?;
         filter.push_str(" AND LOWER(name) LIKE LOWER(?) ESCAPE '\\'");
         params.push(format!("%{}%", escape_like(q)).into());
     }

@@ -13,7 +13,6 @@ pub mod rate;
 pub mod remove;
 pub mod top;
 
-use kino_api::serde_json::json;
 use kino_api::{Command, Migration, Plugin, ServiceId, Setting};
 
 /// The plugin value the server lists.
@@ -21,7 +20,11 @@ use kino_api::{Command, Migration, Plugin, ServiceId, Setting};
 pub struct Ratings;
 
 /// The setting `ratings.top` reads: movies with fewer ratings are left out.
-pub const MIN_VOTES: &str = "ratings-min-votes";
+pub const MIN_VOTES: Setting<u64> = Setting::new(
+    "ratings-min-votes",
+    "Ratings a movie needs before ratings.top lists it",
+    1,
+);
 
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
@@ -48,11 +51,7 @@ impl Plugin for Ratings {
     }
 
     fn settings(&self) -> Vec<Setting> {
-        vec![Setting {
-            name: MIN_VOTES,
-            help: "Ratings a movie needs before ratings.top lists it",
-            default: json!(1),
-        }]
+        vec![MIN_VOTES.info()]
     }
 
     fn requires(&self) -> Vec<ServiceId> {

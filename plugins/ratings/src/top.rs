@@ -32,7 +32,7 @@ impl Top {
 
 fn top(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
     let a = Top::parse(args)?;
-    let min_votes = ctx.settings().u64(MIN_VOTES).max(1);
+    let min_votes = ctx.setting(MIN_VOTES).max(1);
     let rows = ctx.db().query(
         "SELECT movie_id, AVG(stars), COUNT(*) FROM ratings_stars
          GROUP BY movie_id HAVING COUNT(*) >= ?

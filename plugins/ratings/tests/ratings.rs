@@ -11,11 +11,11 @@ use serde_json::{json, Value};
 
 fn server() -> TestServer {
     TestServer::with_admin(
-        vec![
+        kino_testkit::with_auth(vec![
             Arc::new(kino_vip::Vip),
             Arc::new(kino_movies::Movies),
             Arc::new(kino_ratings::Ratings),
-        ],
+        ]),
         |c| c,
     )
 }
@@ -145,11 +145,11 @@ fn only_admins_remove_a_rating() {
 #[test]
 fn movies_without_enough_votes_are_left_out_of_the_top() {
     let server = TestServer::with_admin(
-        vec![
+        kino_testkit::with_auth(vec![
             Arc::new(kino_vip::Vip),
             Arc::new(kino_movies::Movies),
             Arc::new(kino_ratings::Ratings),
-        ],
+        ]),
         |c| c.setting("ratings-min-votes", json!(2)),
     );
     let mut admin = admin_client(&server, "root");

@@ -52,12 +52,13 @@ impl Plugin for Vip {
         MIGRATIONS
     }
 
+    /// Shipped before tables took the plugin's prefix.
+    fn tables(&self) -> &'static [&'static str] {
+        &["orders"]
+    }
+
     fn settings(&self) -> Vec<Setting> {
-        vec![Setting {
-            name: "vip-price",
-            help: "Price of a VIP membership (recorded with each order; no money moves)",
-            default: json!(30),
-        }]
+        vec![membership::PRICE.info()]
     }
 
     fn commands(&self) -> Vec<Command> {

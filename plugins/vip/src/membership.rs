@@ -2,9 +2,17 @@
 
 use kino_api::log;
 use kino_api::serde_json::json;
+use kino_api::Setting;
 use kino_api::{Args, CmdError, Command, Ctx, Output};
 
 use crate::{orders, VIP_ITEM};
+
+/// Setting: the price of a VIP membership.
+pub const PRICE: Setting<u64> = Setting::new(
+    "vip-price",
+    "Price of a VIP membership (recorded with each order; no money moves)",
+    30,
+);
 
 /// `vip.buy` → `{is_vip: true, since, amount}`.
 ///
@@ -30,7 +38,7 @@ pub fn status_command() -> Command {
 
 fn buy(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
     let who = ctx.user()?.clone();
-    let price = ctx.settings().u64("vip-price");
+    let price = ctx.setting(PRICE);
     let order = orders::charge(ctx.db(), &who, VIP_ITEM, price).map_err(|e| match e.code {
         kino_api::ErrorCode::Conflict => CmdError::conflict("you are already VIP"),
         _ => e,

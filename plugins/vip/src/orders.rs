@@ -83,7 +83,7 @@ pub fn charge(
             ],
         )
         .map_err(|e| match e {
-            DbError::Constraint(_) => CmdError::conflict(format!("`{item}` was already bought")),
+            DbError::Unique(_) => CmdError::conflict(format!("`{item}` was already bought")),
             other => other.into(),
         })?;
     Ok(Order {

@@ -108,11 +108,7 @@ fn every_limit_is_one_flag_and_one_key_of_the_same_name() {
     for key in &keys {
         // A value unlike the default, through the file and through the flag.
         let (changed, in_file, want_value) = match defaults[key.as_str()].as_u64() {
-            Some(n) => (
-                (n + 3).to_string(),
-                (n + 3).to_string(),
-                Value::from(n + 3),
-            ),
+            Some(n) => ((n + 3).to_string(), (n + 3).to_string(), Value::from(n + 3)),
             // The one list: balancer addresses.
             None => (
                 "10.0.0.0/8".to_string(),

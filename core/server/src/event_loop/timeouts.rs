@@ -27,11 +27,11 @@ impl EventLoop {
             // A client that hung up during the wait gets nothing: the body would stream to no
             // one, and a served wait (the movies plugin's resume grant) must mean a download
             // that really started.
-            if conn.peer_closed && conn.held.is_some() {
+            if conn.peer_closed && conn.is_held() {
                 self.close(token, "the client left while its reply was held");
                 continue;
             }
-            if let Some(Held { frame, body, slot }) = conn.held.take() {
+            if let Some(Held { frame, body, slot }) = conn.take_held() {
                 self.dispatcher.emit(conn, token, frame, body, slot);
                 self.pump(token);
             }
@@ -63,7 +63,7 @@ fn stalled_why(
     frame_timeout: Duration,
 ) -> Option<&'static str> {
     // A request in flight with pipelined input behind it is waiting on us, not on the client.
-    let waiting_on_us = c.in_flight && matches!(c.read, ReadState::Frames);
+    let waiting_on_us = c.in_flight() && matches!(c.read, ReadState::Frames);
     let silent = now.duration_since(c.last_input) > idle;
     if c.pending_out() > 0 && now.duration_since(c.last_output) > idle {
         Some("replies not read")
@@ -74,7 +74,7 @@ fn stalled_why(
     } else if c
         .frame_started
         .is_some_and(|s| now.duration_since(s) > frame_timeout)
-        && !c.in_flight
+        && !c.in_flight()
         && matches!(c.read, ReadState::Frames)
     {
         Some("frame not finished within the frame timeout")

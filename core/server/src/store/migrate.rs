@@ -10,6 +10,7 @@ use kino_api::{Database, DbError, Migration, Plugin};
 use rusqlite::TransactionBehavior;
 
 use super::backend::AnyDb;
+use super::guard::{self, Owner};
 use super::pg::{PgDb, MIGRATE_LOCK};
 use super::preflight;
 use super::sqlite::{map_err, SqliteDb};
@@ -92,7 +93,7 @@ fn check_and_apply(
     preflight::check(db, data, plugins)?;
     for p in plugins {
         match db {
-            AnyDb::Sqlite(d) => apply(d, p.name(), p.migrations())?,
+            AnyDb::Sqlite(d) => apply(d, guard::owner_of(&**p), p.migrations())?,
             AnyDb::Postgres(d) => apply_pg(d, p.name(), p.migrations())?,
         };
     }
@@ -179,12 +180,15 @@ pub fn apply_pg(
     Ok(applied)
 }
 
-/// Applies the plugin's pending migrations; returns how many ran.
+/// Applies the plugin's pending migrations; returns how many ran. Each runs as `owner` (see
+/// [`guard`]): a migration that creates or alters a table the plugin does not own fails, and
+/// the server does not start.
 pub fn apply(
     db: &mut SqliteDb,
-    plugin: &str,
+    owner: Owner,
     migrations: &[Migration],
 ) -> Result<usize, MigrateError> {
+    let plugin = owner.plugin;
     check_numbering(plugin, migrations)?;
     let conn = db.raw();
     conn.execute_batch(
@@ -220,7 +224,10 @@ pub fn apply(
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
-        tx.execute_batch(m.sql).map_err(sql_err)?;
+        {
+            let _owner = guard::enter(Some(owner));
+            tx.execute_batch(m.sql).map_err(sql_err)?;
+        }
         tx.execute(
             "INSERT INTO schema_versions (plugin, version) VALUES (?1, ?2)
              ON CONFLICT(plugin) DO UPDATE SET version = excluded.version",
@@ -251,15 +258,57 @@ mod tests {
         },
     ];
 
+    fn owner(plugin: &'static str) -> Owner {
+        Owner {
+            plugin,
+            tables: &["t"],
+        }
+    }
+
+    #[test]
+    fn refuses_a_table_outside_the_plugin() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut db = SqliteDb::open(&dir.path().join("m.db")).expect("open");
+        for sql in [
+            "CREATE TABLE users (x INTEGER);",
+            "CREATE TABLE p_mine (x INTEGER); CREATE INDEX q_idx ON p_mine (x);",
+            "CREATE INDEX p_idx ON schema_versions (version);",
+        ] {
+            let m = [Migration {
+                version: 1,
+                name: "stray",
+                sql,
+            }];
+            let err = apply(&mut db, owner("p"), &m).expect_err(sql);
+            assert!(
+                matches!(
+                    err,
+                    MigrateError::Sql {
+                        source: DbError::Denied(_),
+                        ..
+                    }
+                ),
+                "{sql}: {err}"
+            );
+        }
+        let ok = [Migration {
+            version: 1,
+            name: "own",
+            sql:
+                "CREATE TABLE p (x); CREATE TABLE p_more (x); CREATE INDEX p_more_x ON p_more (x);",
+        }];
+        assert_eq!(apply(&mut db, owner("p"), &ok).expect("own tables"), 1);
+    }
+
     #[test]
     fn applies_once_and_in_order() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut db = SqliteDb::open(&dir.path().join("m.db")).expect("open");
-        assert_eq!(apply(&mut db, "p", &M[..1]).expect("first"), 1);
-        assert_eq!(apply(&mut db, "p", M).expect("second"), 1);
-        assert_eq!(apply(&mut db, "p", M).expect("again"), 0);
+        assert_eq!(apply(&mut db, owner("p"), &M[..1]).expect("first"), 1);
+        assert_eq!(apply(&mut db, owner("p"), M).expect("second"), 1);
+        assert_eq!(apply(&mut db, owner("p"), M).expect("again"), 0);
         assert!(matches!(
-            apply(&mut db, "p", &M[..1]),
+            apply(&mut db, owner("p"), &M[..1]),
             Err(MigrateError::TooNew { .. })
         ));
     }
@@ -269,7 +318,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut db = SqliteDb::open(&dir.path().join("m.db")).expect("open");
         assert!(matches!(
-            apply(&mut db, "p", &M[1..]),
+            apply(&mut db, owner("p"), &M[1..]),
             Err(MigrateError::BadNumbering { .. })
         ));
         let bad = [Migration {
@@ -277,7 +326,7 @@ mod tests {
             name: "bad",
             sql: "CREATE TABLE t (x); NOT SQL;",
         }];
-        assert!(apply(&mut db, "q", &bad).is_err());
-        assert_eq!(apply(&mut db, "q", &M[..1]).expect("clean"), 1);
+        assert!(apply(&mut db, owner("q"), &bad).is_err());
+        assert_eq!(apply(&mut db, owner("q"), &M[..1]).expect("clean"), 1);
     }
 }

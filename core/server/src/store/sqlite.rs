@@ -43,6 +43,7 @@ impl SqliteDb {
     /// Opens (creating if needed) the database file with the pragmas every connection needs.
     pub fn open(path: &Path) -> Result<Self, DbError> {
         let conn = Connection::open(path).map_err(map_err)?;
+        conn.authorizer(Some(super::guard::authorize));
         conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
         // WAL lets readers on other workers go on while one writes; NORMAL is durable across
         // application crashes (a power cut may lose the last commits, never corrupt the file).
@@ -74,9 +75,21 @@ impl SqliteDb {
 }
 
 pub(crate) fn map_err(e: rusqlite::Error) -> DbError {
+    use rusqlite::ffi;
+    let extended = match &e {
+        rusqlite::Error::SqliteFailure(f, _) => f.extended_code,
+        _ => 0,
+    };
     match e.sqlite_error_code() {
         Some(SqliteCode::DatabaseBusy) | Some(SqliteCode::DatabaseLocked) => DbError::Busy,
-        Some(SqliteCode::ConstraintViolation) => DbError::Constraint(e.to_string()),
+        Some(SqliteCode::ConstraintViolation) => match extended {
+            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                DbError::Unique(e.to_string())
+            }
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => DbError::ForeignKey(e.to_string()),
+            _ => DbError::Check(e.to_string()),
+        },
+        Some(SqliteCode::AuthorizationForStatementDenied) => DbError::Denied(e.to_string()),
         Some(SqliteCode::DiskFull) => DbError::Full,
         Some(SqliteCode::SystemIoFailure) => DbError::Io(e.to_string()),
         _ => DbError::Backend(e.to_string()),
@@ -105,7 +118,10 @@ fn from_sql(v: ValueRef<'_>) -> SqlValue {
 
 impl Database for SqliteDb {
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, DbError> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(map_err)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&super::guard::cache_key(sql))
+            .map_err(map_err)?;
         let n = stmt
             .execute(rusqlite::params_from_iter(params.iter().map(to_sql)))
             .map_err(map_err)?;
@@ -118,7 +134,10 @@ impl Database for SqliteDb {
     }
 
     fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, DbError> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(map_err)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&super::guard::cache_key(sql))
+            .map_err(map_err)?;
         let width = stmt.column_count();
         let mut rows = stmt
             .query(rusqlite::params_from_iter(params.iter().map(to_sql)))
@@ -177,7 +196,7 @@ mod tests {
             (Some(id), Some("a"), Some(1.5))
         );
         let dup = db.insert("INSERT INTO t (name) VALUES (?)", params!["a"]);
-        assert!(matches!(dup, Err(DbError::Constraint(_))));
+        assert!(matches!(dup, Err(DbError::Unique(_))));
     }
 
     #[test]

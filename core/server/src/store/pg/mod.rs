@@ -62,7 +62,10 @@ pub fn map_err(e: &postgres::Error) -> DbError {
         .map_or_else(|| e.to_string(), |d| d.message().to_owned());
     let class = &code.code()[..2];
     match class {
-        "23" => DbError::Constraint(msg),
+        _ if *code == SqlState::UNIQUE_VIOLATION => DbError::Unique(msg),
+        _ if *code == SqlState::FOREIGN_KEY_VIOLATION => DbError::ForeignKey(msg),
+        _ if *code == SqlState::INSUFFICIENT_PRIVILEGE => DbError::Denied(msg),
+        "23" => DbError::Check(msg),
         "40" => DbError::Busy,
         "08" | "57" => DbError::Io(format!("PostgreSQL unavailable: {msg}")),
         "58" => DbError::Io(msg),

@@ -35,10 +35,14 @@ pub struct ScoreLimits {
     pub max_height: u32,
 }
 
+/// The default [`ScoreLimits::max_height`], 6000 px: about 40 systems, 29 MiB of pixmap.
+pub const DEFAULT_MAX_HEIGHT: u32 = 6000;
+
 impl Default for ScoreLimits {
-    /// 6000 px: about 40 systems, 29 MiB of pixmap.
     fn default() -> Self {
-        ScoreLimits { max_height: 6000 }
+        ScoreLimits {
+            max_height: DEFAULT_MAX_HEIGHT,
+        }
     }
 }
 
