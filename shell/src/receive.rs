@@ -1,5 +1,5 @@
 //! The shell's commands that receive files or change the login: `download`, `hum`, `save`,
-//! `logout`, and the advice given when a payload command is typed raw.
+//! `logout`.
 
 use std::path::{Path, PathBuf};
 
@@ -14,25 +14,6 @@ use crate::place::Out;
 use crate::save::{fetch_to, Dest};
 use crate::shell::Shell;
 use crate::transfer;
-
-/// The shell command that handles a payload command typed raw, as advice; `None` when the
-/// command carries no payload.
-pub fn payload_advice(command: &str, payload: PayloadKind) -> Option<String> {
-    let how = match (command, payload) {
-        (_, PayloadKind::None) => return None,
-        ("movies.upload", _) => "sends a file: use `upload PATH`".to_string(),
-        ("melody.transcribe", _) => "sends a recording: use `hum PATH.wav`".to_string(),
-        ("movies.download", _) => "receives a file: use `download ID`".to_string(),
-        ("melody.fetch", _) => "receives a file: use `hum --fetch KEY [--out DIR]` \
-             (both files), or `save melody.fetch key=KEY format=png --out PATH`"
-            .to_string(),
-        (_, PayloadKind::Download) => {
-            format!("receives a file: use `save {command} [ARGS...] --out PATH`")
-        }
-        (_, PayloadKind::Upload) => "sends a file; the shell has no command for it".to_string(),
-    };
-    Some(format!("`{command}` {how}"))
-}
 
 const DOWNLOAD: &str = "download ID [--out PATH] [--force]";
 const HUM: &str = "hum PATH.wav [tempo_bpm=N] [min_note_ms=N] [title=T] [--out DIR] [--force] \
@@ -58,7 +39,7 @@ impl Shell {
         self.print_saved(&path)
     }
 
-    fn print_saved(&self, path: &Path) -> Result<(), Failure> {
+    pub(crate) fn print_saved(&self, path: &Path) -> Result<(), Failure> {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let shown = path.display().to_string();
         let value = if self.style.json {

@@ -12,6 +12,29 @@ pub fn usage(c: &CommandInfo) -> String {
     s
 }
 
+/// What the spec says beyond the doc, for `help NAME`: ` (default 100, at most 1000)`,
+/// ` (1-5)`, ` (at most 200 characters, secret)`; empty when there is nothing.
+pub fn arg_notes(a: &ArgInfo) -> String {
+    let mut notes = Vec::new();
+    if let Some(d) = &a.default {
+        match d.as_str() {
+            Some(s) => notes.push(format!("default {s}")),
+            None => notes.push(format!("default {d}")),
+        }
+    }
+    notes.extend(a.range_text());
+    if let Some(n) = a.max_len {
+        notes.push(format!("at most {n} characters"));
+    }
+    if a.secret {
+        notes.push("secret".to_string());
+    }
+    match notes.is_empty() {
+        true => String::new(),
+        false => format!(" ({})", notes.join(", ")),
+    }
+}
+
 /// `key=<kind>` for a required argument, `[key=<kind>]` for an optional one.
 pub fn arg_usage(a: &ArgInfo) -> String {
     let value = if a.choices.is_empty() {

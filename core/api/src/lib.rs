@@ -3,12 +3,14 @@
 //! A plugin is a value implementing [`Plugin`]: a name (its command prefix), numbered
 //! [`Migration`]s for the tables it owns, [`Setting`]s that become server flags and config keys,
 //! and a list of [`Command`]s. A command is data (name, summary, arguments, role, where it runs,
-//! payload) plus a handler that gets a [`Ctx`] and the checked [`Args`].
+//! payload) plus a handler that gets a [`Ctx`] and its arguments as a struct that derives
+//! [`CommandArgs`].
 //!
 //! Layout:
 //! - [`plugin`] — the `Plugin` trait, migrations, settings.
 //! - [`command`] — `Command` (the spec and its handler), `Exec`.
-//! - [`args`] — typed access to request fields, checked against the spec before the handler runs.
+//! - [`args`] — `#[derive(CommandArgs)]`: a command's arguments as one struct, checked against
+//!   its spec by core before the handler runs.
 //! - [`ctx`] — what a handler gets: caller, database, blobs, settings, sessions, other commands.
 //! - [`db`] — the small database interface (SQLite now, PostgreSQL later).
 //! - [`blob`] — the content-addressed blob store interface.
@@ -16,29 +18,35 @@
 //! - [`error`] — `CmdError`, the error every handler returns.
 //!
 //! ```
-//! use kino_api::{Args, Command, CmdError, Ctx, Output, Plugin, Role};
+//! use kino_api::{Command, CommandArgs, CmdError, Ctx, Output, Plugin, Role};
 //! use serde_json::json;
 //!
 //! /// Says hello to whoever asks.
 //! struct Hello;
 //!
-//! fn greet(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-//!     let name = args.str_or("name", "world")?;
-//!     Ok(json!({ "greeting": format!("hello, {name}"), "caller": ctx.caller().map(|c| c.name.clone()) }).into())
+//! #[derive(CommandArgs)]
+//! struct Greet {
+//!     /// who to greet
+//!     #[arg(default = "world", max_len = 40)]
+//!     name: String,
+//! }
+//!
+//! fn greet(ctx: &mut Ctx, a: Greet) -> Result<Output, CmdError> {
+//!     Ok(json!({ "greeting": format!("hello, {}", a.name), "caller": ctx.caller().map(|c| c.name.clone()) }).into())
 //! }
 //!
 //! impl Plugin for Hello {
 //!     fn name(&self) -> &'static str { "hello" }
 //!     fn commands(&self) -> Vec<Command> {
-//!         vec![Command::new("hello.greet", "Greet someone", greet)
-//!             .role(Role::Anon)
-//!             .fast()
-//!             .opt_str("name", "who to greet")]
+//!         vec![Command::new("hello.greet", "Greet someone", greet).role(Role::Anon).fast()]
 //!     }
 //! }
 //! ```
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
+
+// The derives name `::kino_api`, which must resolve inside this crate too (`Paging`).
+extern crate self as kino_api;
 
 pub mod args;
 pub mod blob;
@@ -51,7 +59,7 @@ pub mod listener;
 pub mod output;
 pub mod plugin;
 
-pub use args::Args;
+pub use args::{ArgChoice, ArgValue, Args, CommandArgs, Paging};
 pub use blob::{BlobError, BlobInfo, BlobStore, BlobWriter};
 pub use command::{Command, Exec, Handler, PAGE_DEFAULT, PAGE_MAX};
 pub use ctx::{check_args, Ctx, Host, Identity, SessionChange, MAX_CALL_DEPTH};

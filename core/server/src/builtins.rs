@@ -1,7 +1,7 @@
 //! The built-in commands, the only ones without a plugin prefix: `ping`, `help`, `whoami`,
 //! `server.info`.
 
-use kino_api::{Args, CmdError, Command, Ctx, Output, Role};
+use kino_api::{CmdError, Command, CommandArgs, Ctx, Output, Role};
 use serde_json::json;
 
 /// The built-ins, registered before any plugin.
@@ -16,8 +16,7 @@ pub fn commands() -> Vec<Command> {
             help,
         )
         .role(Role::Anon)
-        .fast()
-        .opt_str("command", "describe only this command"),
+        .fast(),
         Command::new(
             "whoami",
             "Who this connection (or `session`) is logged in as",
@@ -36,16 +35,23 @@ pub fn commands() -> Vec<Command> {
 }
 
 /// `{"type":"ping"}` → `"pong"`.
-fn ping(_: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn ping(_: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     Ok(json!("pong").into())
 }
 
 /// The list clients build completion and usage from; a new plugin appears here with no client
 /// change. Commands of an older protocol only are left out of the list (a native client cannot
 /// call them) but `help NAME` still describes them.
-fn help(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
+/// `help`'s arguments.
+#[derive(CommandArgs)]
+struct Help {
+    /// describe only this command
+    command: Option<String>,
+}
+
+fn help(ctx: &mut Ctx, args: Help) -> Result<Output, CmdError> {
     let infos = ctx.command_infos();
-    match args.opt_str("command")? {
+    match args.command {
         None => {
             let listed: Vec<_> = infos.into_iter().filter(|c| !c.legacy_only).collect();
             Ok(json!(listed).into())
@@ -58,7 +64,7 @@ fn help(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
     }
 }
 
-fn whoami(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn whoami(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     Ok(match ctx.caller() {
         Some(c) => json!({"logged_in": true, "user_id": c.user_id, "name": c.name, "role": c.role}),
         None => json!({"logged_in": false, "name": null, "role": "anon"}),
@@ -66,6 +72,6 @@ fn whoami(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
     .into())
 }
 
-fn info(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn info(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     Ok(ctx.server_stats().into())
 }

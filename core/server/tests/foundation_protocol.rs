@@ -8,18 +8,24 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kino_api::serde_json::{json, Value};
-use kino_api::{Args, CmdError, Command, Ctx, ErrorCode, Output, Plugin, Role};
+use kino_api::{CmdError, Command, CommandArgs, Ctx, ErrorCode, Output, Plugin, Role};
 use kino_testkit::TestServer;
 
 /// A plugin whose commands misbehave on purpose.
 struct Chaos;
 
-fn boom(_: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn boom(_: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     panic!("deliberate panic in a handler")
 }
 
-fn echo(_: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    Ok(json!({"said": args.str("text")?}).into())
+#[derive(CommandArgs)]
+struct Echo {
+    /// what to say
+    text: String,
+}
+
+fn echo(_: &mut Ctx, args: Echo) -> Result<Output, CmdError> {
+    Ok(json!({"said": args.text}).into())
 }
 
 impl Plugin for Chaos {
@@ -32,9 +38,7 @@ impl Plugin for Chaos {
             Command::new("chaos.fastboom", "panics on the loop", boom)
                 .role(Role::Anon)
                 .fast(),
-            Command::new("chaos.echo", "echoes", echo)
-                .role(Role::Anon)
-                .req_str("text", "what to say"),
+            Command::new("chaos.echo", "echoes", echo).role(Role::Anon),
         ]
     }
 }

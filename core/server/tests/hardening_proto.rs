@@ -10,25 +10,31 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kino_api::serde_json::{json, Value};
-use kino_api::{Args, CmdError, Command, Ctx, ErrorCode, Output, Plugin, Role};
+use kino_api::{CmdError, Command, CommandArgs, Ctx, ErrorCode, Output, Plugin, Role};
 use kino_testkit::TestServer;
 
 /// Commands that nest calls on purpose.
 struct Nest;
 
-fn recurse(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn recurse(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     let depth = ctx.depth();
     ctx.call("nest.self", json!({}))
         .map(|_| json!({"depth": depth}).into())
 }
 
-fn fast_recurse(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn fast_recurse(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     ctx.call("nest.fastself", json!({})).map(Output::from)
 }
 
 /// Calls itself `left` more times, to show that 16 levels still work.
-fn countdown(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let left = args.u64("left")?;
+#[derive(CommandArgs)]
+struct Countdown {
+    /// calls still to make
+    left: u64,
+}
+
+fn countdown(ctx: &mut Ctx, args: Countdown) -> Result<Output, CmdError> {
+    let left = args.left;
     if left == 0 {
         return Ok(json!({"depth": ctx.depth()}).into());
     }
@@ -36,12 +42,21 @@ fn countdown(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
         .map(Output::from)
 }
 
-fn login_inside(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let asked = json!({"name": args.str("name")?, "password": args.str("password")?});
+#[derive(CommandArgs)]
+struct LoginInside {
+    /// account
+    name: String,
+    /// its password
+    #[arg(secret)]
+    password: String,
+}
+
+fn login_inside(ctx: &mut Ctx, args: LoginInside) -> Result<Output, CmdError> {
+    let asked = json!({"name": args.name, "password": args.password});
     ctx.call("auth.login", asked).map(Output::from)
 }
 
-fn logout_inside(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn logout_inside(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     ctx.call("auth.logout", json!({})).map(Output::from)
 }
 
@@ -55,13 +70,8 @@ impl Plugin for Nest {
             Command::new("nest.fastself", "calls itself on the loop", fast_recurse)
                 .role(Role::Anon)
                 .fast(),
-            Command::new("nest.countdown", "calls itself `left` times", countdown)
-                .role(Role::Anon)
-                .req_uint("left", "calls still to make"),
-            Command::new("nest.login", "auth.login, nested", login_inside)
-                .role(Role::Anon)
-                .req_str("name", "account")
-                .req_str("password", "its password"),
+            Command::new("nest.countdown", "calls itself `left` times", countdown).role(Role::Anon),
+            Command::new("nest.login", "auth.login, nested", login_inside).role(Role::Anon),
             Command::new("nest.logout", "auth.logout, nested", logout_inside).role(Role::User),
         ]
     }

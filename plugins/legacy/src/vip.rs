@@ -6,7 +6,7 @@
 //! every session of the user. The buyer comes from the session, never from `user_id`.
 
 use kino_api::serde_json::json;
-use kino_api::{Args, Command, Ctx, ErrorCode};
+use kino_api::{Command, Ctx, ErrorCode};
 
 use crate::reply::{self, user, LegacyResult, Refusal};
 
@@ -20,7 +20,7 @@ pub fn buy_command() -> Command {
     )
 }
 
-fn buy(ctx: &mut Ctx, _: &Args) -> LegacyResult {
+fn buy(ctx: &mut Ctx, _: ()) -> LegacyResult {
     user(ctx)?;
     match ctx.call("vip.buy", json!({})) {
         Ok(_) => Ok(reply::ok("购买成功")),
