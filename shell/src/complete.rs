@@ -1,12 +1,13 @@
 //! The line editor's helper: completion of command names (the server's, from `help`, and the
 //! shell's own), of argument keys (`kind=`) and their choices, and of local paths for
-//! `upload`, `run` and `download --out`; grey hints of the arguments still to type, as
+//! `upload`, `run`, `download --out` and any payload command's `--file` or `--out`; grey hints of the arguments still to type, as
 //! redis-cli shows them.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use kino_proto::PayloadKind;
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::highlight::{CmdKind, Highlighter};
 use rustyline::hint::{Hint, Hinter};
@@ -129,6 +130,15 @@ impl Completer for KinoHelper {
         let Some(info) = session.command(command) else {
             return Ok((start, Vec::new()));
         };
+        // A payload command's local file, as its spec says it has one.
+        let path_flag = match info.payload {
+            PayloadKind::Upload => Some("--file"),
+            PayloadKind::Download => Some("--out"),
+            PayloadKind::None => None,
+        };
+        if path_flag.is_some() && done.last().copied() == path_flag {
+            return self.files.complete(line, pos, ctx);
+        }
         if let Some((key, _)) = partial.split_once('=') {
             let choices = info
                 .args

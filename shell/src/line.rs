@@ -233,11 +233,16 @@ pub fn is_sensitive(text: &str, lookup: &dyn Fn(&str) -> Option<CommandInfo>) ->
             _ => None,
         })
         .collect();
-    let plain = line
-        .words
-        .iter()
-        .filter(|w| matches!(w, Word::Plain(_)))
-        .count();
+    // The path after a payload command's `--file` or `--out` is not an argument.
+    let mut plain = 0;
+    let mut after_path_flag = false;
+    for w in &line.words {
+        match w {
+            Word::Plain(_) if !after_path_flag => plain += 1,
+            _ => {}
+        }
+        after_path_flag = matches!(w, Word::Flag(f) if f == "file" || f == "out");
+    }
     // Plain words fill the arguments not given by name, in order (as `server_args` does).
     let by_position = info
         .args
@@ -330,6 +335,8 @@ mod tests {
         assert!(is_sensitive("x.y alice 1234", &lookup));
         assert!(!is_sensitive("x.y alice", &lookup));
         assert!(!is_sensitive("x.y name=alice", &lookup));
+        assert!(!is_sensitive("x.y name=alice --out a.txt", &lookup));
+        assert!(is_sensitive("x.y --force alice 1234", &lookup));
         assert!(is_sensitive("anything session=abc", &lookup));
         assert!(is_sensitive("auth.login name=a password=b", &lookup));
         assert!(!is_sensitive("movies.list kind=free", &lookup));

@@ -4,8 +4,8 @@
 //!
 //! - An upload command takes `--file PATH`; the file's name fills the argument the spec names
 //!   (`file_name`) unless the line gives it.
-//! - A download command saves the bytes in the current folder, or `--out PATH`, named by the
-//!   reply field the spec names.
+//! - A download command takes `--out PATH` (a folder or a file, as `download` reads it); in a
+//!   folder the file is named by the reply field the spec names.
 //! - A secret argument the line leaves out is asked for without echo at a terminal.
 
 use std::fs::{self, File};
@@ -61,13 +61,10 @@ pub fn shown(data: Value) -> Value {
 impl Shell {
     /// `COMMAND --file PATH [key=value...]` for a command whose request carries a file.
     pub(crate) fn send_file(&mut self, line: &Line, info: &CommandInfo) -> Result<(), Failure> {
-        let usage = format!("{} --file PATH [key=value...]", info.name);
+        let usage = format!("{} --file PATH [ARGS...]", info.name);
         let opts = Opts::parse(&line.words, &["file"], &[], &usage)?;
         let Some(path) = opts.value("file").map(Path::new) else {
-            return Err(Failure::Usage(format!(
-                "`{}` sends a file: usage: {usage}",
-                info.name
-            )));
+            return Err(Failure::Usage(format!("usage: {usage}")));
         };
         let mut args = line::server_args(Some(info), &opts.rest).map_err(Failure::Usage)?;
         let meta = fs::metadata(path).map_err(|e| local(path, e))?;
@@ -100,9 +97,9 @@ impl Shell {
         self.print(&shown(sent?))
     }
 
-    /// `COMMAND [key=value...] [--out PATH] [--force]` for a command whose reply carries a file.
+    /// `COMMAND [ARGS...] --out PATH [--force]` for a command whose reply carries a file.
     pub(crate) fn receive_file(&mut self, line: &Line, info: &CommandInfo) -> Result<(), Failure> {
-        let usage = format!("{} [key=value...] [--out PATH] [--force]", info.name);
+        let usage = format!("{} [ARGS...] --out PATH [--force]", info.name);
         let opts = Opts::parse(&line.words, &["out"], &["force"], &usage)?;
         let mut args = line::server_args(Some(info), &opts.rest).map_err(Failure::Usage)?;
         ask_secrets(Some(info), &mut args)?;

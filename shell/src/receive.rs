@@ -1,5 +1,5 @@
 //! The shell's commands that receive files or change the login: `download`, `hum`, `save`,
-//! `logout`.
+//! `logout`, and the advice given when a payload command is typed without its local file.
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +14,26 @@ use crate::place::Out;
 use crate::save::{fetch_to, Dest};
 use crate::shell::Shell;
 use crate::transfer;
+
+/// What to type for a payload command given without its local file (`--file` for an upload,
+/// `--out` for a download); `None` when the command carries no payload. The commands the
+/// shell's own conveniences wrap point at those.
+pub fn payload_advice(command: &str, payload: PayloadKind) -> Option<String> {
+    let how = match (command, payload) {
+        (_, PayloadKind::None) => return None,
+        ("movies.upload", _) => "sends a file: use `upload PATH`".to_string(),
+        ("melody.transcribe", _) => "sends a recording: use `hum PATH.wav`".to_string(),
+        ("movies.download", _) => "receives a file: use `download ID`".to_string(),
+        ("melody.fetch", _) => "receives a file: use `hum --fetch KEY [--out DIR]` \
+             (both files), or `save melody.fetch key=KEY format=png --out PATH`"
+            .to_string(),
+        (_, PayloadKind::Download) => {
+            format!("receives a file: usage: {command} [ARGS...] --out PATH [--force]")
+        }
+        (_, PayloadKind::Upload) => format!("sends a file: usage: {command} --file PATH [ARGS...]"),
+    };
+    Some(format!("`{command}` {how}"))
+}
 
 const DOWNLOAD: &str = "download ID [--out PATH] [--force]";
 const HUM: &str = "hum PATH.wav [tempo_bpm=N] [min_note_ms=N] [title=T] [--out DIR] [--force] \

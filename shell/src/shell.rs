@@ -132,10 +132,22 @@ impl Shell {
                 )));
             }
         }
-        match info.as_ref().map(|i| (i, i.payload)) {
-            Some((i, PayloadKind::Upload)) => return self.send_file(line, i),
-            Some((i, PayloadKind::Download)) => return self.receive_file(line, i),
-            _ => {}
+        if let Some(i) = info.as_ref().filter(|i| i.payload != PayloadKind::None) {
+            let flag = match i.payload {
+                PayloadKind::Upload => "file",
+                _ => "out",
+            };
+            let given = line
+                .words
+                .iter()
+                .any(|w| matches!(w, Word::Flag(f) if f == flag));
+            return match (given, i.payload) {
+                (false, p) => Err(Failure::Usage(
+                    receive::payload_advice(&line.command, p).unwrap_or_default(),
+                )),
+                (true, PayloadKind::Upload) => self.send_file(line, i),
+                (true, _) => self.receive_file(line, i),
+            };
         }
         let mut args = line::server_args(info.as_ref(), &line.words).map_err(Failure::Usage)?;
         payload::ask_secrets(info.as_ref(), &mut args)?;
