@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::process::Command as Process;
 use std::sync::{Arc, Mutex};
 
