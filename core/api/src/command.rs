@@ -107,13 +107,6 @@ impl Command {
         self
     }
 
-    /// Records `file` as the command's source in docs/commands.md, for builders that make
-    /// commands on a plugin's behalf (the location [`Command::new`] saw is the builder's).
-    pub fn source(mut self, file: &str) -> Self {
-        self.info.source = file.replace('\\', "/");
-        self
-    }
-
     /// Also answers to `name`, a bare request type outside the plugin prefix. Meant for
     /// compatibility with an older protocol (the legacy plugin); the registry refuses an alias
     /// that collides with any name or alias.
