@@ -7,7 +7,6 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use kino_proto::PayloadKind;
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::highlight::{CmdKind, Highlighter};
 use rustyline::hint::{Hint, Hinter};
@@ -16,7 +15,7 @@ use rustyline::{Context, Helper};
 
 use crate::session::Session;
 use crate::shell::LOCAL;
-use crate::usage::arg_usage;
+use crate::usage::{arg_usage, path_flag};
 
 /// Completion and hints from the session's cached command list.
 pub struct KinoHelper {
@@ -131,12 +130,8 @@ impl Completer for KinoHelper {
             return Ok((start, Vec::new()));
         };
         // A payload command's local file, as its spec says it has one.
-        let path_flag = match info.payload {
-            PayloadKind::Upload => Some("--file"),
-            PayloadKind::Download => Some("--out"),
-            PayloadKind::None => None,
-        };
-        if path_flag.is_some() && done.last().copied() == path_flag {
+        let flag = path_flag(info.payload).and_then(|f| f.split(' ').next());
+        if flag.is_some() && done.last().copied() == flag {
             return self.files.complete(line, pos, ctx);
         }
         if let Some((key, _)) = partial.split_once('=') {
@@ -214,7 +209,8 @@ impl Hinter for KinoHelper {
             None => {
                 let session = self.session.borrow();
                 let info = session.command(command)?;
-                info.args
+                let mut rest: Vec<String> = info
+                    .args
                     .iter()
                     .filter(|a| {
                         !done
@@ -222,7 +218,14 @@ impl Hinter for KinoHelper {
                             .any(|w| w.split('=').next() == Some(a.name.as_str()))
                     })
                     .map(arg_usage)
-                    .collect()
+                    .collect();
+                if let Some(f) = path_flag(info.payload) {
+                    let word = f.split(' ').next().unwrap_or(f);
+                    if !done.contains(&word) {
+                        rest.push(f.to_string());
+                    }
+                }
+                rest
             }
         };
         if rest.is_empty() {

@@ -109,6 +109,16 @@ fn a_server_only_upload_and_download_work_from_one_shot_commands() {
     let saved = std::fs::read(out.join("notes.bin")).unwrap();
     assert_eq!(saved, std::fs::read(&src).unwrap());
 
+    // `help` shows how to give the file and which argument is secret.
+    let ran = kino(&s).args(["-c", "help vault.put"]).run();
+    ran.expect_code(0);
+    assert!(
+        ran.stdout
+            .contains("vault.put label=<string> pin=<string> --file PATH"),
+        "{ran:?}"
+    );
+    assert!(ran.stdout.contains("the vault's code (secret)"), "{ran:?}");
+
     // Without `--file` the shell says how to send one, naming no plugin.
     let ran = kino(&s).args(["-c", "vault.put pin=1"]).run();
     assert_eq!(ran.code, 2, "{ran:?}");
