@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = is_sensitive(text);
+    let _ = is_sensitive(text, &|_| None);
     if let Ok(Some(line)) = parse(text) {
         for word in &line.words {
             if let Word::Flag(f) = word {

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use kino_api::serde_json::{json, Map, Value};
 use kino_api::{
-    Args, CmdError, Command, Ctx, Decoded, ErrorCode, Framing, Listener, Output, Plugin, Role,
-    Setting,
+    CmdError, Command, CommandArgs, Ctx, Decoded, ErrorCode, Framing, Listener, Output, Plugin,
+    Role, Setting,
 };
 use kino_testkit::TestServer;
 
@@ -53,8 +53,13 @@ impl Framing for Lines {
     }
 }
 
-fn say(_: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    Ok(json!(args.str("text")?.to_uppercase()).into())
+#[derive(CommandArgs)]
+struct Say {
+    text: String,
+}
+
+fn say(_: &mut Ctx, args: Say) -> Result<Output, CmdError> {
+    Ok(json!(args.text.to_uppercase()).into())
 }
 
 struct LinesPlugin;
@@ -79,8 +84,7 @@ impl Plugin for LinesPlugin {
     fn commands(&self) -> Vec<Command> {
         vec![Command::new("lines.say", "shout", say)
             .role(Role::Anon)
-            .internal()
-            .req_str("text", "")]
+            .internal()]
     }
 }
 

@@ -8,22 +8,28 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kino_api::serde_json::{json, Value};
-use kino_api::{Args, CmdError, Command, Ctx, ErrorCode, FastCtx, Output, Plugin, Role};
+use kino_api::{CmdError, Command, CommandArgs, Ctx, ErrorCode, FastCtx, Output, Plugin, Role};
 use kino_testkit::TestServer;
 
 /// A plugin whose commands misbehave on purpose.
 struct Chaos;
 
-fn boom(_: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn boom(_: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     panic!("deliberate panic in a handler")
 }
 
-fn fast_boom(_: &mut FastCtx, _: &Args) -> Result<Output, CmdError> {
+fn fast_boom(_: &mut FastCtx, _: ()) -> Result<Output, CmdError> {
     panic!("deliberate panic in a handler on the loop")
 }
 
-fn echo(_: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    Ok(json!({"said": args.str("text")?}).into())
+#[derive(CommandArgs)]
+struct Echo {
+    /// what to say
+    text: String,
+}
+
+fn echo(_: &mut Ctx, args: Echo) -> Result<Output, CmdError> {
+    Ok(json!({"said": args.text}).into())
 }
 
 impl Plugin for Chaos {
@@ -34,9 +40,7 @@ impl Plugin for Chaos {
         vec![
             Command::new("chaos.boom", "panics", boom).role(Role::Anon),
             Command::fast("chaos.fastboom", "panics on the loop", fast_boom).role(Role::Anon),
-            Command::new("chaos.echo", "echoes", echo)
-                .role(Role::Anon)
-                .req_str("text", "what to say"),
+            Command::new("chaos.echo", "echoes", echo).role(Role::Anon),
         ]
     }
 }

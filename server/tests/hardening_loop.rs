@@ -75,10 +75,7 @@ struct Big;
 
 const BIG: usize = 64 * 1024;
 
-fn blob(
-    _: &mut kino_api::FastCtx,
-    _: &kino_api::Args,
-) -> Result<kino_api::Output, kino_api::CmdError> {
+fn blob(_: &mut kino_api::FastCtx, _: ()) -> Result<kino_api::Output, kino_api::CmdError> {
     Ok(json!("x".repeat(BIG)).into())
 }
 
@@ -338,10 +335,7 @@ fn the_per_address_cap_counts_every_listener() {
 /// each holds its transfer slot for as long as the client takes.
 struct Slots;
 
-fn put(
-    ctx: &mut kino_api::Ctx,
-    _: &kino_api::Args,
-) -> Result<kino_api::Output, kino_api::CmdError> {
+fn put(ctx: &mut kino_api::Ctx, _: ()) -> Result<kino_api::Output, kino_api::CmdError> {
     let (reader, _) = ctx
         .take_upload()
         .ok_or_else(|| kino_api::CmdError::internal("no payload"))?;
@@ -352,11 +346,15 @@ fn put(
     Ok(json!({"bytes": got.len()}).into())
 }
 
-fn get(
-    _: &mut kino_api::Ctx,
-    args: &kino_api::Args,
-) -> Result<kino_api::Output, kino_api::CmdError> {
-    let len = args.u64("len")?;
+/// `slot.get`'s arguments.
+#[derive(kino_api::CommandArgs)]
+struct Get {
+    /// bytes
+    len: u64,
+}
+
+fn get(_: &mut kino_api::Ctx, args: Get) -> Result<kino_api::Output, kino_api::CmdError> {
+    let len = args.len;
     let out: kino_api::Output = json!({"file_size": len}).into();
     Ok(out.with_body(kino_api::Body {
         len,
@@ -376,8 +374,7 @@ impl Plugin for Slots {
                 .upload(),
             kino_api::Command::new("slot.get", "streams zeros", get)
                 .role(kino_api::Role::User)
-                .download()
-                .req_uint("len", "bytes"),
+                .download(),
         ]
     }
 }

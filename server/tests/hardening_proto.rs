@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kino_api::serde_json::{json, Value};
-use kino_api::{Args, CmdError, Command, Ctx, ErrorCode, Output, Plugin, Role, Service};
+use kino_api::{CmdError, Command, CommandArgs, Ctx, ErrorCode, Output, Plugin, Role, Service};
 use kino_testkit::TestServer;
 
 /// Commands that nest calls on purpose.
@@ -25,17 +25,17 @@ const LOGIN: Service<Value, Value> = Service::new("auth.login");
 const LOGOUT: Service<(), Value> = Service::new("auth.logout");
 const TAKE: Service<(), Value> = Service::new("nest.take");
 
-fn recurse(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn recurse(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     let depth = ctx.depth();
     ctx.call(SELF, ()).map(|_| json!({"depth": depth}).into())
 }
 
-fn hidden_recurse(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn hidden_recurse(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     ctx.call(HIDDEN_SELF, ()).map(Output::from)
 }
 
 /// Reports whether a payload reached it, and how many bytes.
-fn take(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn take(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     let got = ctx.take_upload().map(|(r, _)| drain(r));
     Ok(json!({"payload": got}).into())
 }
@@ -45,22 +45,28 @@ fn drain(reader: &mut (dyn Read + Send)) -> u64 {
 }
 
 /// Calls `nest.take` without handing its payload over, then reads the payload itself.
-fn keep(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn keep(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     let child = ctx.call(TAKE, ())?;
     let own = ctx.take_upload().map(|(r, _)| drain(r));
     Ok(json!({"child": child["payload"], "own": own}).into())
 }
 
 /// Hands its payload to `nest.take`; it has none left afterwards.
-fn give(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn give(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     let child = ctx.call_with_upload(TAKE, ())?;
     let own = ctx.take_upload().map(|(r, _)| drain(r));
     Ok(json!({"child": child["payload"], "own": own}).into())
 }
 
 /// Calls itself `left` more times, to show that 16 levels still work.
-fn countdown(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let left = args.u64("left")?;
+#[derive(CommandArgs)]
+struct Countdown {
+    /// calls still to make
+    left: u64,
+}
+
+fn countdown(ctx: &mut Ctx, args: Countdown) -> Result<Output, CmdError> {
+    let left = args.left;
     if left == 0 {
         return Ok(json!({"depth": ctx.depth()}).into());
     }
@@ -68,12 +74,21 @@ fn countdown(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
         .map(Output::from)
 }
 
-fn login_inside(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let asked = json!({"name": args.str("name")?, "password": args.str("password")?});
+#[derive(CommandArgs)]
+struct LoginInside {
+    /// account
+    name: String,
+    /// its password
+    #[arg(secret)]
+    password: String,
+}
+
+fn login_inside(ctx: &mut Ctx, args: LoginInside) -> Result<Output, CmdError> {
+    let asked = json!({"name": args.name, "password": args.password});
     ctx.call(LOGIN, asked).map(Output::from)
 }
 
-fn logout_inside(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn logout_inside(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     ctx.call(LOGOUT, ()).map(Output::from)
 }
 
@@ -84,20 +99,17 @@ impl Plugin for Nest {
     fn commands(&self) -> Vec<Command> {
         vec![
             Command::new("nest.self", "calls itself", recurse).role(Role::Anon),
-            Command::new("nest.countdown", "calls itself `left` times", countdown)
-                .role(Role::Anon)
-                .req_uint("left", "calls still to make"),
-            Command::new("nest.login", "auth.login, nested", login_inside)
-                .role(Role::Anon)
-                .req_str("name", "account")
-                .req_str("password", "its password"),
+            Command::new("nest.countdown", "calls itself `left` times", countdown).role(Role::Anon),
+            Command::new("nest.login", "auth.login, nested", login_inside).role(Role::Anon),
             Command::new("nest.logout", "auth.logout, nested", logout_inside).role(Role::User),
             Command::new("nest.hidden", "calls itself, unseen", hidden_recurse)
                 .role(Role::Anon)
                 .internal(),
-            Command::new("nest.hiddenentry", "calls nest.hidden", |ctx, _| {
-                ctx.call(HIDDEN_SELF, ()).map(Output::from)
-            })
+            Command::new(
+                "nest.hiddenentry",
+                "calls nest.hidden",
+                |ctx: &mut Ctx, _: ()| ctx.call(HIDDEN_SELF, ()).map(Output::from),
+            )
             .role(Role::Anon),
             Command::new("nest.take", "takes a payload if it got one", take)
                 .role(Role::Anon)

@@ -37,7 +37,7 @@ fn new_plugin_writes_its_folder_and_one_line() {
     let before = std::fs::read_to_string(root().join("server/Cargo.toml")).unwrap();
     std::fs::write(dir.path().join("server/Cargo.toml"), &before).unwrap();
 
-    let out = new_plugin(dir.path(), "ratings");
+    let out = new_plugin(dir.path(), "playlists");
     assert!(
         out.status.success(),
         "{}",
@@ -45,18 +45,21 @@ fn new_plugin_writes_its_folder_and_one_line() {
     );
     let after = std::fs::read_to_string(dir.path().join("server/Cargo.toml")).unwrap();
     let added: Vec<&str> = after.lines().filter(|l| !before.contains(*l)).collect();
-    assert_eq!(added, ["kino-ratings = { path = \"../plugins/ratings\" }"]);
+    assert_eq!(
+        added,
+        ["kino-playlists = { path = \"../plugins/playlists\" }"]
+    );
     assert_eq!(before.lines().count() + 1, after.lines().count());
-    assert_eq!(listed(&after).last().map(String::as_str), Some("ratings"));
-    for file in ["Cargo.toml", "src/lib.rs", "tests/ratings.rs"] {
-        let path = dir.path().join("plugins/ratings").join(file);
+    assert_eq!(listed(&after).last().map(String::as_str), Some("playlists"));
+    for file in ["Cargo.toml", "src/lib.rs", "tests/playlists.rs"] {
+        let path = dir.path().join("plugins/playlists").join(file);
         assert!(path.is_file(), "{}", path.display());
     }
-    let lib = std::fs::read_to_string(dir.path().join("plugins/ratings/src/lib.rs")).unwrap();
-    assert!(lib.contains("\"ratings.hello\"") && lib.contains("pub fn plugin()"));
+    let lib = std::fs::read_to_string(dir.path().join("plugins/playlists/src/lib.rs")).unwrap();
+    assert!(lib.contains("\"playlists.hello\"") && lib.contains("pub fn plugin()"));
 
     // Nothing is overwritten, and names that cannot be crates or command prefixes are refused.
-    let again = new_plugin(dir.path(), "ratings");
+    let again = new_plugin(dir.path(), "playlists");
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
     for bad in ["Ratings", "../escape", "a-b"] {

@@ -66,10 +66,7 @@ fn quick_ack_is_rearmed_only_for_partial_frames() {
 /// A command that holds the loop thread, so connects pile up in the kernel's accept queue.
 struct Stall;
 
-fn stall(
-    _: &mut kino_api::FastCtx,
-    _: &kino_api::Args,
-) -> Result<kino_api::Output, kino_api::CmdError> {
+fn stall(_: &mut kino_api::FastCtx, _: ()) -> Result<kino_api::Output, kino_api::CmdError> {
     std::thread::sleep(Duration::from_millis(700));
     Ok(json!("stalled").into())
 }

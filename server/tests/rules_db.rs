@@ -5,13 +5,13 @@
 use std::sync::Arc;
 
 use kino_api::serde_json::json;
-use kino_api::{params, Args, CmdError, Command, Ctx, ErrorCode, Migration, Output, Plugin, Role};
+use kino_api::{params, CmdError, Command, Ctx, ErrorCode, Migration, Output, Plugin, Role};
 use kino_testkit::{request, TestServer};
 
 /// A plugin whose writes break its own constraints on purpose.
 struct Probe;
 
-fn dup(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn dup(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     ctx.db().insert(
         "INSERT INTO probe_items (name, stars) VALUES ('same', 3)",
         params![],
@@ -23,7 +23,7 @@ fn dup(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
     Ok(json!({}).into())
 }
 
-fn check(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn check(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     ctx.db().insert(
         "INSERT INTO probe_items (name, stars) VALUES ('nine', 9)",
         params![],
@@ -31,7 +31,7 @@ fn check(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
     Ok(json!({}).into())
 }
 
-fn dangling(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn dangling(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     ctx.db()
         .insert("INSERT INTO probe_refs (item_id) VALUES (999)", params![])?;
     Ok(json!({}).into())
@@ -100,14 +100,14 @@ fn constraint_failures_carry_fixed_messages_only() {
 /// A plugin that tries to read another plugin's tables.
 struct Snoop;
 
-fn hashes(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn hashes(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     let rows = ctx.db().query("SELECT * FROM users", params![])?;
     Ok(json!({ "rows": rows.len() }).into())
 }
 
 /// The very text auth's login prepares: a statement already cached for auth must not be
 /// handed to another plugin.
-fn cached(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn cached(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     let row = ctx.db().query_one(
         "SELECT id, name, name_key, role, password_hash, locked FROM users WHERE name_key = ?",
         params!["alice"],
@@ -115,7 +115,7 @@ fn cached(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
     Ok(json!({ "found": row.is_some() }).into())
 }
 
-fn write(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn write(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     ctx.db()
         .execute("UPDATE users SET role = 'admin'", params![])?;
     Ok(json!({}).into())
@@ -138,7 +138,7 @@ impl Plugin for Snoop {
 fn a_plugin_cannot_read_or_write_another_plugins_tables() {
     // One worker: auth's login and the snooping commands share one connection and its
     // statement cache.
-    let server = TestServer::with(vec![Arc::new(Snoop)], |mut c| {
+    let server = TestServer::with(kino_testkit::with_auth(vec![Arc::new(Snoop)]), |mut c| {
         c.limits.workers = 1;
         c
     });

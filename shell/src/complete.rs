@@ -1,6 +1,6 @@
 //! The line editor's helper: completion of command names (the server's, from `help`, and the
 //! shell's own), of argument keys (`kind=`) and their choices, and of local paths for
-//! `upload`, `run` and `download --out`; grey hints of the arguments still to type, as
+//! `upload`, `run`, `download --out` and any payload command's `--file` or `--out`; grey hints of the arguments still to type, as
 //! redis-cli shows them.
 
 use std::borrow::Cow;
@@ -15,7 +15,7 @@ use rustyline::{Context, Helper};
 
 use crate::session::Session;
 use crate::shell::LOCAL;
-use crate::usage::arg_usage;
+use crate::usage::{arg_usage, path_flag};
 
 /// Completion and hints from the session's cached command list.
 pub struct KinoHelper {
@@ -129,6 +129,11 @@ impl Completer for KinoHelper {
         let Some(info) = session.command(command) else {
             return Ok((start, Vec::new()));
         };
+        // A payload command's local file, as its spec says it has one.
+        let flag = path_flag(info.payload).and_then(|f| f.split(' ').next());
+        if flag.is_some() && done.last().copied() == flag {
+            return self.files.complete(line, pos, ctx);
+        }
         if let Some((key, _)) = partial.split_once('=') {
             let choices = info
                 .args
@@ -204,7 +209,8 @@ impl Hinter for KinoHelper {
             None => {
                 let session = self.session.borrow();
                 let info = session.command(command)?;
-                info.args
+                let mut rest: Vec<String> = info
+                    .args
                     .iter()
                     .filter(|a| {
                         !done
@@ -212,7 +218,14 @@ impl Hinter for KinoHelper {
                             .any(|w| w.split('=').next() == Some(a.name.as_str()))
                     })
                     .map(arg_usage)
-                    .collect()
+                    .collect();
+                if let Some(f) = path_flag(info.payload) {
+                    let word = f.split(' ').next().unwrap_or(f);
+                    if !done.contains(&word) {
+                        rest.push(f.to_string());
+                    }
+                }
+                rest
             }
         };
         if rest.is_empty() {

@@ -1,20 +1,24 @@
 //! Choosing local files for scripts: `files(dir, pattern)` lists the regular, non-hidden files
-//! of one folder whose names match a simple glob, sorted so runs are repeatable.
+//! of one folder whose names match a glob, sorted so runs are repeatable.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use globset::{GlobBuilder, GlobMatcher};
+
 use crate::failure::Failure;
 use crate::transfer::local;
 
-/// Regular, non-hidden files of `dir` whose names match `pattern` (`*` and `?`), sorted; an
-/// error past `max` of them, before the list outgrows the script's array limit.
+/// Regular, non-hidden files of `dir` whose names match `pattern` (`*`, `?`, `[abc]`,
+/// `{a,b}`, as `globset` reads them), sorted; an error past `max` of them, before the list
+/// outgrows the script's array limit.
 pub fn list_files(dir: &Path, pattern: &str, max: usize) -> Result<Vec<PathBuf>, Failure> {
+    let matcher = glob(pattern)?;
     let mut out = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| local(dir, e))? {
         let entry = entry.map_err(|e| local(dir, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || !glob_match(pattern, &name) {
+        if name.starts_with('.') || !matcher.is_match(&name) {
             continue;
         }
         let path = entry.path();
@@ -32,39 +36,23 @@ pub fn list_files(dir: &Path, pattern: &str, max: usize) -> Result<Vec<PathBuf>,
     Ok(out)
 }
 
-/// `*` matches any run of characters, `?` one character; everything else matches itself.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    // Iterative matcher with one backtrack point per `*` (linear in practice, no recursion).
-    let (mut pi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ni));
-                pi += 1;
-            }
-            Some(&c) if c == '?' || c == n[ni] => {
-                pi += 1;
-                ni += 1;
-            }
-            _ => match star {
-                Some((sp, sn)) => {
-                    pi = sp + 1;
-                    ni = sn + 1;
-                    star = Some((sp, sn + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
+/// One file-name pattern; `*` never crosses a `/` (the names matched have none anyway).
+fn glob(pattern: &str) -> Result<GlobMatcher, Failure> {
+    GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .map(|g| g.compile_matcher())
+        .map_err(|e| Failure::Usage(format!("pattern `{pattern}`: {e}")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn glob_match(pattern: &str, name: &str) -> bool {
+        glob(pattern).map(|g| g.is_match(name)).unwrap_or(false)
+    }
 
     #[test]
     fn glob_stars_and_question_marks() {
@@ -74,5 +62,7 @@ mod tests {
         assert!(glob_match("a?c*", "abcdef"));
         assert!(!glob_match("a?c", "ac"));
         assert!(glob_match("*a*b*", "xxaxxbxx"));
+        assert!(glob_match("*.{mp4,mkv}", "a.mkv"));
+        assert!(glob("[").is_err());
     }
 }

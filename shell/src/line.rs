@@ -69,6 +69,11 @@ fn is_key_char(c: char) -> bool {
 
 /// Shell-like splitting: whitespace separates words; `"..."` allows `\"`, `\\`, `\n`, `\t`;
 /// `'...'` is literal; a backslash outside quotes escapes the next character.
+///
+/// Kept by hand rather than `shlex`: the words' meaning depends on what was quoted, which
+/// `shlex::split` throws away. `"a=b"` is a plain word but `a=b` a pair, `"--no"` is a plain
+/// word but `--no` a flag, and `\n` inside double quotes is a newline (`shlex` keeps the
+/// backslash). `tests::splits_pairs_quotes_flags_and_plain_words` covers each of these.
 fn split(text: &str) -> Result<Vec<RawWord>, String> {
     let mut out = Vec::new();
     let mut chars = text.chars().peekable();
@@ -196,23 +201,59 @@ pub fn server_args(
     Ok(args)
 }
 
-/// Whether a line may hold a secret and must stay out of history: any argument whose name
-/// mentions a password, and the auth commands that carry one.
-pub fn is_sensitive(text: &str) -> bool {
+/// Whether a line may hold a secret and must stay out of history: a value for an argument the
+/// command's spec (`lookup`, from `help`) marks secret, by name or by position; a `session`
+/// token; or, for commands the spec does not know, any word mentioning a password or token.
+pub fn is_sensitive(text: &str, lookup: &dyn Fn(&str) -> Option<CommandInfo>) -> bool {
     let lower = text.to_ascii_lowercase();
     if lower.contains("pass") || lower.contains("secret") || lower.contains("token") {
         return true;
     }
-    match parse(text) {
-        Ok(Some(line)) => matches!(
-            line.command.as_str(),
-            "auth.login" | "auth.register" | "auth.passwd"
-        ) || line.words.iter().any(
-            |w| matches!(w, Word::Pair(k, _) if matches!(k.as_str(), "old" | "new" | "session")),
-        ),
+    let line = match parse(text) {
+        Ok(Some(line)) => line,
+        Ok(None) => return false,
         // Unparseable text is not worth keeping and may be a half-typed secret.
-        _ => true,
+        Err(_) => return true,
+    };
+    if line
+        .words
+        .iter()
+        .any(|w| matches!(w, Word::Pair(k, _) if k == "session"))
+    {
+        return true;
     }
+    let Some(info) = lookup(&line.command) else {
+        return false;
+    };
+    let named: Vec<&str> = line
+        .words
+        .iter()
+        .filter_map(|w| match w {
+            Word::Pair(k, _) => Some(k.as_str()),
+            _ => None,
+        })
+        .collect();
+    // The path after a payload command's `--file` or `--out` is not an argument.
+    let mut plain = 0;
+    let mut after_path_flag = false;
+    for w in &line.words {
+        match w {
+            Word::Plain(_) if !after_path_flag => plain += 1,
+            _ => {}
+        }
+        after_path_flag = matches!(w, Word::Flag(f) if f == "file" || f == "out");
+    }
+    // Plain words fill the arguments not given by name, in order (as `server_args` does).
+    let by_position = info
+        .args
+        .iter()
+        .filter(|a| !named.contains(&a.name.as_str()))
+        .take(plain);
+    info.args
+        .iter()
+        .filter(|a| named.contains(&a.name.as_str()))
+        .chain(by_position)
+        .any(|a| a.secret)
 }
 
 #[cfg(test)]
@@ -231,13 +272,7 @@ mod tests {
             summary: String::new(),
             args: args
                 .iter()
-                .map(|(n, k)| ArgInfo {
-                    name: n.to_string(),
-                    kind: *k,
-                    required: true,
-                    doc: String::new(),
-                    choices: Vec::new(),
-                })
+                .map(|(n, k)| ArgInfo::new(n, *k, true, ""))
                 .collect(),
             role: Role::User,
             payload: PayloadKind::None,
@@ -245,6 +280,8 @@ mod tests {
             open_args: false,
             legacy_only: false,
             internal: false,
+            file_name: None,
+            source: String::new(),
         }
     }
 
@@ -262,6 +299,10 @@ mod tests {
             ]
         );
         assert_eq!(words(r#"c "a=b""#), vec![Word::Plain("a=b".into())]);
+        assert_eq!(
+            words(r#"c t="a\nb""#),
+            vec![Word::Pair("t".into(), "a\nb".into())]
+        );
         assert!(parse("  # comment").expect("ok").is_none());
         assert!(parse("c \"open").is_err());
     }
@@ -287,11 +328,19 @@ mod tests {
     }
 
     #[test]
-    fn password_lines_are_sensitive() {
-        assert!(is_sensitive("auth.login name=a password=b"));
-        assert!(is_sensitive("auth.passwd old=a new=b"));
-        assert!(is_sensitive("auth.register alice x"));
-        assert!(!is_sensitive("movies.list kind=free"));
-        assert!(!is_sensitive("login alice"));
+    fn secret_arguments_make_a_line_sensitive() {
+        let mut spec = info(&[("name", ArgKind::String), ("pin", ArgKind::String)]);
+        spec.args[1].secret = true;
+        let lookup = |c: &str| (c == "x.y").then(|| spec.clone());
+        assert!(is_sensitive("x.y name=a pin=b", &lookup));
+        assert!(is_sensitive("x.y alice 1234", &lookup));
+        assert!(!is_sensitive("x.y alice", &lookup));
+        assert!(!is_sensitive("x.y name=alice", &lookup));
+        assert!(!is_sensitive("x.y name=alice --out a.txt", &lookup));
+        assert!(is_sensitive("x.y --force alice 1234", &lookup));
+        assert!(is_sensitive("anything session=abc", &lookup));
+        assert!(is_sensitive("auth.login name=a password=b", &lookup));
+        assert!(!is_sensitive("movies.list kind=free", &lookup));
+        assert!(!is_sensitive("login alice", &lookup));
     }
 }

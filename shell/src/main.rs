@@ -33,6 +33,7 @@ mod limits;
 use kino_shell::line;
 mod opts;
 mod pager;
+mod payload;
 mod place;
 mod receive;
 mod render;

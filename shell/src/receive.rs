@@ -1,5 +1,5 @@
 //! The shell's commands that receive files or change the login: `download`, `hum`, `save`,
-//! `logout`, and the advice given when a payload command is typed raw.
+//! `logout`, and the advice given when a payload command is typed without its local file.
 
 use std::path::{Path, PathBuf};
 
@@ -15,8 +15,9 @@ use crate::save::{fetch_to, Dest};
 use crate::shell::Shell;
 use crate::transfer;
 
-/// The shell command that handles a payload command typed raw, as advice; `None` when the
-/// command carries no payload.
+/// What to type for a payload command given without its local file (`--file` for an upload,
+/// `--out` for a download); `None` when the command carries no payload. The commands the
+/// shell's own conveniences wrap point at those.
 pub fn payload_advice(command: &str, payload: PayloadKind) -> Option<String> {
     let how = match (command, payload) {
         (_, PayloadKind::None) => return None,
@@ -27,9 +28,9 @@ pub fn payload_advice(command: &str, payload: PayloadKind) -> Option<String> {
              (both files), or `save melody.fetch key=KEY format=png --out PATH`"
             .to_string(),
         (_, PayloadKind::Download) => {
-            format!("receives a file: use `save {command} [ARGS...] --out PATH`")
+            format!("receives a file: usage: {command} [ARGS...] --out PATH [--force]")
         }
-        (_, PayloadKind::Upload) => "sends a file; the shell has no command for it".to_string(),
+        (_, PayloadKind::Upload) => format!("sends a file: usage: {command} --file PATH [ARGS...]"),
     };
     Some(format!("`{command}` {how}"))
 }
@@ -58,7 +59,7 @@ impl Shell {
         self.print_saved(&path)
     }
 
-    fn print_saved(&self, path: &Path) -> Result<(), Failure> {
+    pub(crate) fn print_saved(&self, path: &Path) -> Result<(), Failure> {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let shown = path.display().to_string();
         let value = if self.style.json {

@@ -75,7 +75,8 @@ pub fn run(shell: &mut Shell) -> Result<(), Failure> {
             Err(ReadlineError::Eof) => break,
             Err(e) => return Err(Failure::Local(format!("reading the line: {e}"))),
         };
-        if !line::is_sensitive(&text) && !text.trim().is_empty() {
+        let lookup = |name: &str| shell.session.borrow().command(name).cloned();
+        if !line::is_sensitive(&text, &lookup) && !text.trim().is_empty() {
             let _ = editor.add_history_entry(text.as_str());
             if let Some(path) = &history {
                 let _ = editor.append_history(path);

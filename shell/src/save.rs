@@ -45,10 +45,11 @@ pub fn fetch_to(
         Dest::Out(out) => (matches!(out, Out::Dir(_)), 0),
     };
     let pick = Rc::clone(&chosen);
+    let field = session.command(command).and_then(|i| i.file_name.clone());
     let mut on_reply = |data: &Value| {
         let target = match &dest {
             Dest::Path { target, from, .. } => place::numbered(target, *from),
-            Dest::Out(out) => out.target(&name_from(command, data)),
+            Dest::Out(out) => out.target(&name_from(field.as_deref(), command, data)),
         };
         *pick.borrow_mut() = Some(target);
     };
@@ -74,20 +75,11 @@ pub fn fetch_to(
     Ok((reply, saved))
 }
 
-/// A file name for a payload from its reply: `name` or `file_name`, else `KEY.FORMAT` (MIDI
-/// as `.mid`), else the command's name.
-fn name_from(command: &str, data: &Value) -> String {
-    let text = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_string);
-    if let Some(n) = text("name").or_else(|| text("file_name")) {
-        return crate::transfer::safe_name(&n);
-    }
-    let stem = text("key").unwrap_or_else(|| command.replace('.', "-"));
-    let name = match text("format").as_deref() {
-        Some("midi") => format!("{stem}.mid"),
-        Some(f) => format!("{stem}.{f}"),
-        None => stem,
-    };
-    crate::transfer::safe_name(&name)
+/// A file name for a payload from its reply: the field the command's spec names
+/// (`field`), else the command's name.
+fn name_from(field: Option<&str>, command: &str, data: &Value) -> String {
+    let named = field.and_then(|k| data.get(k)).and_then(Value::as_str);
+    crate::transfer::safe_name(named.unwrap_or(&command.replace('.', "-")))
 }
 
 /// `TARGET.part`, created at the first byte (or after an empty payload).

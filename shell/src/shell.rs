@@ -6,10 +6,12 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+use kino_proto::PayloadKind;
 use serde_json::{json, Map, Value};
 
 use crate::failure::Failure;
 use crate::line::{self, Line, Word};
+use crate::payload;
 use crate::receive;
 use crate::render::{self, Style};
 use crate::script::{self, RunOptions};
@@ -130,27 +132,31 @@ impl Shell {
                 )));
             }
         }
-        if let Some(advice) = info
-            .as_ref()
-            .and_then(|i| receive::payload_advice(&line.command, i.payload))
-        {
-            return Err(Failure::Usage(advice));
+        if let Some(i) = info.as_ref().filter(|i| i.payload != PayloadKind::None) {
+            let flag = match i.payload {
+                PayloadKind::Upload => "file",
+                _ => "out",
+            };
+            let given = line
+                .words
+                .iter()
+                .any(|w| matches!(w, Word::Flag(f) if f == flag));
+            return match (given, i.payload) {
+                (false, p) => Err(Failure::Usage(
+                    receive::payload_advice(&line.command, p).unwrap_or_default(),
+                )),
+                (true, PayloadKind::Upload) => self.send_file(line, i),
+                (true, _) => self.receive_file(line, i),
+            };
         }
-        let args = line::server_args(info.as_ref(), &line.words).map_err(Failure::Usage)?;
+        let mut args = line::server_args(info.as_ref(), &line.words).map_err(Failure::Usage)?;
+        payload::ask_secrets(info.as_ref(), &mut args)?;
         let data = self.session.borrow_mut().call(&line.command, args)?;
         let page = self.session.borrow().last_page();
         if line.command == "vip.buy" || data.get("is_vip") == Some(&json!(true)) {
             self.session.borrow_mut().set_vip();
         }
-        let shown = match (line.command.as_str(), data) {
-            // The token stays in the shell; printing it would put it in logs and scrollback.
-            ("auth.login", Value::Object(mut m)) => {
-                m.remove("session");
-                Value::Object(m)
-            }
-            (_, d) => d,
-        };
-        self.print(&shown)?;
+        self.print(&payload::shown(data))?;
         if let Some(page) = page {
             receive::page_note(self.style, line, page);
         }
@@ -162,11 +168,8 @@ impl Shell {
             return Err(Failure::Usage("usage: login NAME".into()));
         };
         let password = ask_password("password: ")?;
-        let mut reply = self.session.borrow_mut().login(name, &password)?;
-        if let Value::Object(m) = &mut reply {
-            m.remove("session");
-        }
-        self.print(&reply)
+        let reply = self.session.borrow_mut().login(name, &password)?;
+        self.print(&payload::shown(reply))
     }
 
     fn register(&mut self, line: &Line) -> Result<(), Failure> {
@@ -300,10 +303,11 @@ impl Shell {
                     for a in &c.args {
                         let need = if a.required { "required" } else { "optional" };
                         text.push_str(&format!(
-                            "  {:<10} {need}, {}: {}\n",
+                            "  {:<10} {need}, {}: {}{}\n",
                             a.name,
                             a.kind.as_str(),
-                            a.doc
+                            a.doc,
+                            crate::usage::arg_notes(a)
                         ));
                     }
                     return self.print(&json!(text.trim_end()));
@@ -322,7 +326,7 @@ impl Shell {
 }
 
 /// Reads a password from the terminal without echo; never from the command line.
-fn ask_password(prompt: &str) -> Result<String, Failure> {
+pub(crate) fn ask_password(prompt: &str) -> Result<String, Failure> {
     use std::io::IsTerminal;
     // Without a terminal there is no one to ask (`kino -c 'login alice'` from cron or a pipe).
     if !std::io::stdin().is_terminal() {

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 
 use common::{add_user, kino, server, server_with};
-use kino_api::{Args, CmdError, Command, Ctx, Output, Plugin, Role};
+use kino_api::{CmdError, Command, CommandArgs, Ctx, Output, Plugin, Role};
 use serde_json::{json, Value};
 
 #[test]
@@ -173,8 +173,14 @@ fn a_closed_output_pipe_is_a_clean_exit() {
 /// A plugin the shell has never heard of.
 struct Echo;
 
-fn say(_: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    Ok(json!({"said": args.str("text")?}).into())
+#[derive(CommandArgs)]
+struct Say {
+    /// what to say
+    text: String,
+}
+
+fn say(_: &mut Ctx, args: Say) -> Result<Output, CmdError> {
+    Ok(json!({"said": args.text}).into())
 }
 
 impl Plugin for Echo {
@@ -183,9 +189,7 @@ impl Plugin for Echo {
     }
 
     fn commands(&self) -> Vec<Command> {
-        vec![Command::new("echo.say", "Say it back", say)
-            .role(Role::Anon)
-            .req_str("text", "what to say")]
+        vec![Command::new("echo.say", "Say it back", say).role(Role::Anon)]
     }
 }
 

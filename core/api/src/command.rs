@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use kino_proto::{ArgInfo, ArgKind, CommandInfo, PayloadKind, Role};
+use kino_proto::{CommandInfo, PayloadKind, Role};
 
-use crate::{Args, CmdError, Ctx, FastCtx, Output};
+use crate::{Args, CmdError, CommandArgs, Ctx, FastCtx, Output};
 
 /// Rows a list command returns when the request gives no `limit`.
 pub const PAGE_DEFAULT: u64 = 100;
@@ -15,8 +15,8 @@ pub const PAGE_MAX: u64 = 1000;
 /// Where a handler runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exec {
-    /// Inline on the event loop: only for work that is certain to take microseconds. Made by
-    /// [`Command::fast`], whose handler gets a [`FastCtx`] (no database, no nested calls).
+    /// Inline on the event loop: only for work that is certain to take microseconds (no disk,
+    /// no hashing, no database writes).
     Fast,
     /// On the worker pool, its reply coming back through the loop's waker. The default.
     Blocking,
@@ -46,26 +46,31 @@ impl std::fmt::Debug for Command {
 }
 
 impl Command {
-    /// A command for logged-in users, run on the pool, with no arguments yet.
-    pub fn new(
+    /// A command for logged-in users, run on the pool. Its arguments are `A`'s fields
+    /// (`#[derive(CommandArgs)]`, or `()` for none); core checks a request against them and
+    /// the handler gets the parsed struct. Records the calling file for docs/commands.md.
+    #[track_caller]
+    pub fn new<A: CommandArgs + 'static>(
         name: &str,
         summary: &str,
-        handler: impl Fn(&mut Ctx, &Args) -> Result<Output, CmdError> + Send + Sync + 'static,
+        handler: impl Fn(&mut Ctx, A) -> Result<Output, CmdError> + Send + Sync + 'static,
     ) -> Self {
         Command {
             info: CommandInfo {
                 name: name.into(),
                 summary: summary.into(),
-                args: Vec::new(),
+                args: A::spec(),
                 role: Role::User,
                 payload: PayloadKind::None,
                 aliases: Vec::new(),
                 open_args: false,
                 legacy_only: false,
                 internal: false,
+                file_name: None,
+                source: std::panic::Location::caller().file().replace('\\', "/"),
             },
             exec: Exec::Blocking,
-            handler: Arc::new(handler),
+            handler: Arc::new(move |ctx: &mut Ctx, args: &Args| handler(ctx, A::parse(args)?)),
         }
     }
 
@@ -75,26 +80,27 @@ impl Command {
         self
     }
 
+    /// A command that runs inline on the event loop. Its handler gets a [`FastCtx`], which has
+    /// no database and cannot call other commands, so it cannot stall the loop on the disk.
+    #[track_caller]
+    pub fn fast<A: CommandArgs + 'static>(
+        name: &str,
+        summary: &str,
+        handler: impl Fn(&mut FastCtx, A) -> Result<Output, CmdError> + Send + Sync + 'static,
+    ) -> Self {
+        let mut command = Command::new(name, summary, move |ctx: &mut Ctx, args: A| {
+            handler(&mut ctx.as_fast(), args)
+        });
+        command.exec = Exec::Fast;
+        command
+    }
+
     /// Reachable only from other commands through `Ctx::call` (and the owning plugin's
     /// listeners): not on the wire, not in `help`. The role still says who may call it, as the
     /// caller of the outer command.
     pub fn internal(mut self) -> Self {
         self.info.internal = true;
         self
-    }
-
-    /// A command that runs inline on the event loop. Its handler gets a [`FastCtx`], which has
-    /// no database and cannot call other commands, so it cannot stall the loop on the disk.
-    pub fn fast(
-        name: &str,
-        summary: &str,
-        handler: impl Fn(&mut FastCtx, &Args) -> Result<Output, CmdError> + Send + Sync + 'static,
-    ) -> Self {
-        let mut command = Command::new(name, summary, move |ctx: &mut Ctx, args: &Args| {
-            handler(&mut ctx.as_fast(), args)
-        });
-        command.exec = Exec::Fast;
-        command
     }
 
     /// The request carries `file_size` and that many raw bytes, read through [`Ctx::upload`].
@@ -108,6 +114,14 @@ impl Command {
     /// The reply carries raw bytes (see [`crate::Body`]).
     pub fn download(mut self) -> Self {
         self.info.payload = PayloadKind::Download;
+        self
+    }
+
+    /// Names the payload's file: for an upload, the argument a client fills with the local
+    /// file's name; for a download, the reply field naming the file to save. Clients (the
+    /// shell) need no per-command code for it.
+    pub fn file_name(mut self, field: &str) -> Self {
+        self.info.file_name = Some(field.into());
         self
     }
 
@@ -130,62 +144,6 @@ impl Command {
     /// it by its full name (or carrying a native `id`) is refused. Needs an [`Command::alias`].
     pub fn legacy_only(mut self) -> Self {
         self.info.legacy_only = true;
-        self
-    }
-
-    /// Declares an argument.
-    pub fn arg(mut self, name: &str, kind: ArgKind, required: bool, doc: &str) -> Self {
-        self.info.args.push(ArgInfo {
-            name: name.into(),
-            kind,
-            required,
-            doc: doc.into(),
-            choices: Vec::new(),
-        });
-        self
-    }
-
-    /// A required string argument.
-    pub fn req_str(self, name: &str, doc: &str) -> Self {
-        self.arg(name, ArgKind::String, true, doc)
-    }
-
-    /// An optional string argument.
-    pub fn opt_str(self, name: &str, doc: &str) -> Self {
-        self.arg(name, ArgKind::String, false, doc)
-    }
-
-    /// A required non-negative integer.
-    pub fn req_uint(self, name: &str, doc: &str) -> Self {
-        self.arg(name, ArgKind::Uint, true, doc)
-    }
-
-    /// An optional non-negative integer.
-    pub fn opt_uint(self, name: &str, doc: &str) -> Self {
-        self.arg(name, ArgKind::Uint, false, doc)
-    }
-
-    /// The `limit` and `offset` of a list command, read back with [`Args::page`]. One rule
-    /// for every list: at most [`PAGE_MAX`] rows, [`PAGE_DEFAULT`] when not asked.
-    pub fn paged(self) -> Self {
-        self.opt_uint("limit", "at most this many (default 100, max 1000)")
-            .opt_uint("offset", "skip this many of the newest")
-    }
-
-    /// An optional boolean.
-    pub fn opt_bool(self, name: &str, doc: &str) -> Self {
-        self.arg(name, ArgKind::Bool, false, doc)
-    }
-
-    /// An optional string restricted to `choices`; the registry refuses anything else.
-    pub fn choice(mut self, name: &str, choices: &[&str], doc: &str) -> Self {
-        self.info.args.push(ArgInfo {
-            name: name.into(),
-            kind: ArgKind::String,
-            required: false,
-            doc: doc.into(),
-            choices: choices.iter().map(|c| c.to_string()).collect(),
-        });
         self
     }
 }

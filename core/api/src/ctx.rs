@@ -344,7 +344,8 @@ impl<'a> Ctx<'a> {
 }
 
 /// Checks a request's fields against a command's declared arguments: unknown fields, missing
-/// required ones, wrong JSON types and values outside `choices` are all `bad_args`.
+/// required ones, wrong JSON types, values outside `choices`, numbers outside the range and
+/// strings over the length are all `bad_args`.
 pub fn check_args(info: &CommandInfo, fields: &Map<String, Value>) -> Result<Args, CmdError> {
     use crate::ArgKind;
     for (key, value) in fields {
@@ -375,6 +376,7 @@ pub fn check_args(info: &CommandInfo, fields: &Map<String, Value>) -> Result<Arg
                 kind_name(spec.kind)
             )));
         }
+        check_bounds(spec, value)?;
         if !spec.choices.is_empty() {
             let s = value.as_str().unwrap_or_default();
             if !spec.choices.iter().any(|c| c == s) {
@@ -395,6 +397,39 @@ pub fn check_args(info: &CommandInfo, fields: &Map<String, Value>) -> Result<Arg
         }
     }
     Ok(Args::new(fields.clone()))
+}
+
+/// Ranges and lengths from the spec: `stars must be 1-5`, `title is at most 200 characters`.
+fn check_bounds(spec: &crate::ArgInfo, value: &Value) -> Result<(), CmdError> {
+    if spec.min.is_some() || spec.max.is_some() {
+        // Compared as i128 so that u64 values above i64::MAX still count as too big.
+        let n = value
+            .as_i64()
+            .map(i128::from)
+            .or_else(|| value.as_u64().map(i128::from));
+        let x = value.as_f64();
+        let below = |lo: i64| match n {
+            Some(n) => n < i128::from(lo),
+            None => x.is_some_and(|x| x < lo as f64),
+        };
+        let above = |hi: i64| match n {
+            Some(n) => n > i128::from(hi),
+            None => x.is_some_and(|x| x > hi as f64),
+        };
+        if spec.min.is_some_and(below) || spec.max.is_some_and(above) {
+            let range = spec.range_text().unwrap_or_default();
+            return Err(CmdError::bad_args(format!("{} must be {range}", spec.name)));
+        }
+    }
+    if let (Some(max), Some(s)) = (spec.max_len, value.as_str()) {
+        if s.chars().count() as u64 > max {
+            return Err(CmdError::bad_args(format!(
+                "{} is at most {max} characters",
+                spec.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn kind_name(kind: crate::ArgKind) -> &'static str {

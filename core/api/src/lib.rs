@@ -3,12 +3,14 @@
 //! A plugin is a value implementing [`Plugin`]: a name (its command prefix), numbered
 //! [`Migration`]s for the tables it owns, [`Setting`]s that become server flags and config keys,
 //! and a list of [`Command`]s. A command is data (name, summary, arguments, role, where it runs,
-//! payload) plus a handler that gets a [`Ctx`] and the checked [`Args`].
+//! payload) plus a handler that gets a [`Ctx`] and its arguments as a struct that derives
+//! [`CommandArgs`].
 //!
 //! Layout:
 //! - [`plugin`] — the `Plugin` trait, migrations, settings.
 //! - [`command`] — `Command` (the spec and its handler), `Exec`.
-//! - [`args`] — typed access to request fields, checked against the spec before the handler runs.
+//! - [`args`] — `#[derive(CommandArgs)]`: a command's arguments as one struct, checked against
+//!   its spec by core before the handler runs.
 //! - [`ctx`] — what a handler gets: caller, database, blobs, settings, sessions, other commands.
 //! - [`service`] — typed calls to other plugins' commands, and what a plugin requires.
 //! - [`fast`] — what a fast (event-loop) handler gets: no database, no other commands.
@@ -18,28 +20,35 @@
 //! - [`error`] — `CmdError`, the error every handler returns.
 //!
 //! ```
-//! use kino_api::{Args, Command, CmdError, FastCtx, Output, Plugin, Role};
+//! use kino_api::{Command, CommandArgs, CmdError, FastCtx, Output, Plugin, Role};
 //! use serde_json::json;
 //!
 //! /// Says hello to whoever asks.
 //! struct Hello;
 //!
-//! fn greet(ctx: &mut FastCtx, args: &Args) -> Result<Output, CmdError> {
-//!     let name = args.str_or("name", "world")?;
-//!     Ok(json!({ "greeting": format!("hello, {name}"), "caller": ctx.caller().map(|c| c.name.clone()) }).into())
+//! #[derive(CommandArgs)]
+//! struct Greet {
+//!     /// who to greet
+//!     #[arg(default = "world", max_len = 40)]
+//!     name: String,
+//! }
+//!
+//! fn greet(ctx: &mut FastCtx, a: Greet) -> Result<Output, CmdError> {
+//!     Ok(json!({ "greeting": format!("hello, {}", a.name), "caller": ctx.caller().map(|c| c.name.clone()) }).into())
 //! }
 //!
 //! impl Plugin for Hello {
 //!     fn name(&self) -> &'static str { "hello" }
 //!     fn commands(&self) -> Vec<Command> {
-//!         vec![Command::fast("hello.greet", "Greet someone", greet)
-//!             .role(Role::Anon)
-//!             .opt_str("name", "who to greet")]
+//!         vec![Command::fast("hello.greet", "Greet someone", greet).role(Role::Anon)]
 //!     }
 //! }
 //! ```
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
+
+// The derives name `::kino_api`, which must resolve inside this crate too (`Paging`).
+extern crate self as kino_api;
 
 pub mod args;
 pub mod blob;
@@ -54,7 +63,7 @@ pub mod output;
 pub mod plugin;
 pub mod service;
 
-pub use args::Args;
+pub use args::{ArgChoice, ArgValue, Args, CommandArgs, Paging};
 pub use blob::{BlobError, BlobInfo, BlobStore, BlobWriter};
 pub use command::{Command, Exec, Handler, PAGE_DEFAULT, PAGE_MAX};
 pub use ctx::{check_args, Ctx, Host, Identity, SessionChange, MAX_CALL_DEPTH};

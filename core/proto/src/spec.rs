@@ -73,6 +73,50 @@ pub struct ArgInfo {
     /// For string arguments with a closed set of values (e.g. `all | free | charge`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<String>,
+    /// Smallest value of a numeric argument; core refuses less before the handler runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<i64>,
+    /// Largest value of a numeric argument; core refuses more before the handler runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<i64>,
+    /// Longest string, in characters; core refuses longer before the handler runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_len: Option<u64>,
+    /// Never logged, echoed or kept in a client's history (passwords, tokens).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
+    /// The value a missing optional argument takes, for `help` and docs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
+}
+
+impl ArgInfo {
+    /// A plain argument: no choices, bounds, secret or default.
+    pub fn new(name: &str, kind: ArgKind, required: bool, doc: &str) -> Self {
+        ArgInfo {
+            name: name.into(),
+            kind,
+            required,
+            doc: doc.into(),
+            choices: Vec::new(),
+            min: None,
+            max: None,
+            max_len: None,
+            secret: false,
+            default: None,
+        }
+    }
+
+    /// The bounds as `help` words them: `1-5`, `at least 1`, `at most 1000`; `None` when
+    /// unbounded.
+    pub fn range_text(&self) -> Option<String> {
+        match (self.min, self.max) {
+            (Some(lo), Some(hi)) => Some(format!("{lo}-{hi}")),
+            (Some(lo), None) => Some(format!("at least {lo}")),
+            (None, Some(hi)) => Some(format!("at most {hi}")),
+            (None, None) => None,
+        }
+    }
 }
 
 /// Whether raw bytes travel with the command, and which way.
@@ -115,4 +159,11 @@ pub struct CommandInfo {
     /// never from the wire, never in `help`. Who may call it is still its `role`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub internal: bool,
+    /// Where the payload's file name lives: for an upload, the argument a client fills with
+    /// the local file's name; for a download, the reply field naming the file to save.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    /// The source file that defines the command, for docs/commands.md. Not sent on the wire.
+    #[serde(skip)]
+    pub source: String,
 }

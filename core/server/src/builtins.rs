@@ -1,7 +1,7 @@
 //! The built-in commands, the only ones without a plugin prefix: `ping`, `help`, `whoami`,
 //! `server.info`.
 
-use kino_api::{Args, CmdError, Command, FastCtx, Output, Role};
+use kino_api::{CmdError, Command, CommandArgs, FastCtx, Output, Role};
 use serde_json::json;
 
 /// The built-ins, registered before any plugin.
@@ -13,8 +13,7 @@ pub fn commands() -> Vec<Command> {
             "List every command with its arguments and required role, or describe one",
             help,
         )
-        .role(Role::Anon)
-        .opt_str("command", "describe only this command"),
+        .role(Role::Anon),
         Command::fast(
             "whoami",
             "Who this connection (or `session`) is logged in as",
@@ -31,16 +30,23 @@ pub fn commands() -> Vec<Command> {
 }
 
 /// `{"type":"ping"}` → `"pong"`.
-fn ping(_: &mut FastCtx, _: &Args) -> Result<Output, CmdError> {
+fn ping(_: &mut FastCtx, _: ()) -> Result<Output, CmdError> {
     Ok(json!("pong").into())
 }
 
 /// The list clients build completion and usage from; a new plugin appears here with no client
 /// change. Commands of an older protocol only are left out of the list (a native client cannot
 /// call them) but `help NAME` still describes them.
-fn help(ctx: &mut FastCtx, args: &Args) -> Result<Output, CmdError> {
+/// `help`'s arguments.
+#[derive(CommandArgs)]
+struct Help {
+    /// describe only this command
+    command: Option<String>,
+}
+
+fn help(ctx: &mut FastCtx, args: Help) -> Result<Output, CmdError> {
     let infos = ctx.command_infos();
-    match args.opt_str("command")? {
+    match args.command {
         None => {
             let listed: Vec<_> = infos.into_iter().filter(|c| !c.legacy_only).collect();
             Ok(json!(listed).into())
@@ -53,7 +59,7 @@ fn help(ctx: &mut FastCtx, args: &Args) -> Result<Output, CmdError> {
     }
 }
 
-fn whoami(ctx: &mut FastCtx, _: &Args) -> Result<Output, CmdError> {
+fn whoami(ctx: &mut FastCtx, _: ()) -> Result<Output, CmdError> {
     Ok(match ctx.caller() {
         Some(c) => json!({"logged_in": true, "user_id": c.user_id, "name": c.name, "role": c.role}),
         None => json!({"logged_in": false, "name": null, "role": "anon"}),
@@ -61,6 +67,6 @@ fn whoami(ctx: &mut FastCtx, _: &Args) -> Result<Output, CmdError> {
     .into())
 }
 
-fn info(ctx: &mut FastCtx, _: &Args) -> Result<Output, CmdError> {
+fn info(ctx: &mut FastCtx, _: ()) -> Result<Output, CmdError> {
     Ok(ctx.server_stats().into())
 }

@@ -36,6 +36,9 @@ pub fn commands_markdown(registry: &Registry) -> String {
     }
     for c in &infos {
         let _ = writeln!(out, "\n## {}\n\n{}\n", c.name, c.summary);
+        if !c.source.is_empty() {
+            let _ = writeln!(out, "- source: [`{0}`](../{0})", c.source);
+        }
         let _ = writeln!(out, "- role: {}", role(c.role));
         if c.payload != PayloadKind::None {
             let what = if c.payload == PayloadKind::Upload {
@@ -44,6 +47,14 @@ pub fn commands_markdown(registry: &Registry) -> String {
                 "the reply carries `file_size` and that many bytes follow it"
             };
             let _ = writeln!(out, "- payload: {what}");
+        }
+        if let Some(f) = &c.file_name {
+            let what = if c.payload == PayloadKind::Upload {
+                "argument"
+            } else {
+                "reply field"
+            };
+            let _ = writeln!(out, "- the file's name: {what} `{f}`");
         }
         if !c.aliases.is_empty() {
             let _ = writeln!(
@@ -74,11 +85,23 @@ pub fn commands_markdown(registry: &Registry) -> String {
             "\n| argument | type | required | meaning |\n| --- | --- | --- | --- |"
         );
         for a in &c.args {
-            let choices = if a.choices.is_empty() {
+            let mut choices = if a.choices.is_empty() {
                 String::new()
             } else {
                 format!(" (one of {})", a.choices.join(", "))
             };
+            if let Some(r) = a.range_text() {
+                choices.push_str(&format!(" (range: {r})"));
+            }
+            if let Some(n) = a.max_len {
+                choices.push_str(&format!(" (at most {n} characters)"));
+            }
+            if let Some(d) = &a.default {
+                choices.push_str(&format!(" (default: `{d}`)"));
+            }
+            if a.secret {
+                choices.push_str(" (secret: never logged or kept in history)");
+            }
             let _ = writeln!(
                 out,
                 "| `{}` | {} | {} | {}{} |",

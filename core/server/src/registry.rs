@@ -294,9 +294,9 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kino_api::{Args, CmdError, Ctx, Output};
+    use kino_api::{CmdError, Ctx, Output};
 
-    fn nop(_: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+    fn nop(_: &mut Ctx, _: ()) -> Result<Output, CmdError> {
         Ok(serde_json::Value::Null.into())
     }
 
@@ -354,10 +354,17 @@ mod tests {
             build(vec![P("A", vec![])]),
             Err(RegistryError::BadName(_))
         ));
-        let reserved = Registry::build(
-            vec![Command::new("x", "", nop).req_uint("id", "shadowed by the request id")],
-            Vec::new(),
-        );
+        /// An argument named like an envelope field.
+        #[derive(kino_api::CommandArgs)]
+        struct Shadow {
+            /// shadowed by the request id
+            #[allow(dead_code)]
+            id: u64,
+        }
+        fn shadow(_: &mut Ctx, _: Shadow) -> Result<Output, CmdError> {
+            Ok(serde_json::Value::Null.into())
+        }
+        let reserved = Registry::build(vec![Command::new("x", "", shadow)], Vec::new());
         assert!(matches!(reserved, Err(RegistryError::BadName(_))));
     }
 }

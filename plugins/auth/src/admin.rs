@@ -4,7 +4,7 @@
 
 use kino_api::log;
 use kino_api::serde_json::json;
-use kino_api::{params, Args, CmdError, Command, Ctx, Output, Role};
+use kino_api::{params, CmdError, Command, CommandArgs, Ctx, Output, Role};
 
 use crate::account::require;
 
@@ -18,23 +18,35 @@ pub fn lock_command() -> Command {
     Command::new(
         "auth.lock",
         "Lock an account and end its sessions",
-        |ctx, args| set_locked(ctx, args, true),
+        |ctx, args: Lock| set_locked(ctx, &args.name, true),
     )
     .role(Role::Admin)
-    .req_str("name", "account to lock")
+}
+
+/// `auth.lock`'s arguments.
+#[derive(CommandArgs)]
+pub struct Lock {
+    /// account to lock
+    name: String,
+}
+
+/// `auth.unlock`'s arguments.
+#[derive(CommandArgs)]
+pub struct Unlock {
+    /// account to unlock
+    name: String,
 }
 
 /// `auth.unlock` (name) → `{name, locked: false}`; also clears the account's login counters
 /// at every address.
 pub fn unlock_command() -> Command {
-    Command::new("auth.unlock", "Unlock an account", |ctx, args| {
-        set_locked(ctx, args, false)
+    Command::new("auth.unlock", "Unlock an account", |ctx, args: Unlock| {
+        set_locked(ctx, &args.name, false)
     })
     .role(Role::Admin)
-    .req_str("name", "account to unlock")
 }
 
-fn users(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn users(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     let rows = ctx.db().query(
         "SELECT id, name, role, locked, created_at FROM users ORDER BY id",
         params![],
@@ -52,8 +64,7 @@ fn users(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
     Ok(json!(out).into())
 }
 
-fn set_locked(ctx: &mut Ctx, args: &Args, locked: bool) -> Result<Output, CmdError> {
-    let name = args.str("name")?;
+fn set_locked(ctx: &mut Ctx, name: &str, locked: bool) -> Result<Output, CmdError> {
     let account = require(ctx, name)?;
     if locked && ctx.caller().is_some_and(|c| c.user_id == account.id) {
         return Err(CmdError::conflict("you cannot lock your own account"));

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use kino_api::log;
 use kino_api::serde_json::{json, Map, Value};
-use kino_api::{Args, CmdError, Command, Ctx, ErrorCode, Output, Role};
+use kino_api::{CmdError, Command, CommandArgs, Ctx, ErrorCode, Output, Role};
 
 use crate::account::Account;
 use crate::names::{fold, MAX_NAME};
@@ -36,8 +36,16 @@ pub fn login_command(hasher: Arc<Hasher>) -> Command {
         move |ctx, args| login(&hasher, ctx, args),
     )
     .role(Role::Anon)
-    .req_str("name", "account name")
-    .req_str("password", "the password")
+}
+
+/// `auth.login`'s arguments.
+#[derive(CommandArgs)]
+pub struct Login {
+    /// account name
+    name: String,
+    /// the password
+    #[arg(secret)]
+    password: String,
 }
 
 /// The `auth.logout` spec.
@@ -45,9 +53,9 @@ pub fn logout_command() -> Command {
     Command::new("auth.logout", "End this session", logout)
 }
 
-fn login(hasher: &Hasher, ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let name = args.str("name")?;
-    let password = args.str("password")?;
+fn login(hasher: &Hasher, ctx: &mut Ctx, args: Login) -> Result<Output, CmdError> {
+    let name = args.name.as_str();
+    let password = args.password.as_str();
     let key = fold(name);
     // A name longer than any account's cannot exist; it gets no counter of its own (the
     // address counter still applies), so it cannot grow the table with huge keys.
@@ -85,7 +93,7 @@ fn login(hasher: &Hasher, ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError
     Ok(Value::Object(reply).into())
 }
 
-fn logout(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn logout(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     let name = ctx.user()?.name.clone();
     ctx.end_session();
     Ok(json!({"logged_out": name}).into())

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use kino_api::serde_json::json;
-use kino_api::{log, params, Args, CmdError, Command, Ctx, Output};
+use kino_api::{log, params, CmdError, Command, CommandArgs, Ctx, Output};
 
 use crate::account::{check_password, Account, PASSWORD_MIN_LENGTH};
 use crate::password::Hasher;
@@ -22,18 +22,27 @@ pub fn command(hasher: Arc<Hasher>) -> Command {
     Command::new("auth.passwd", "Change your password", move |ctx, args| {
         passwd(&hasher, ctx, args)
     })
-    .req_str("old", "the current password")
-    .req_str("new", "the new password")
 }
 
-fn passwd(hasher: &Hasher, ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
+/// `auth.passwd`'s arguments.
+#[derive(CommandArgs)]
+pub struct Passwd {
+    /// the current password
+    #[arg(secret)]
+    old: String,
+    /// the new password
+    #[arg(secret)]
+    new: String,
+}
+
+fn passwd(hasher: &Hasher, ctx: &mut Ctx, args: Passwd) -> Result<Output, CmdError> {
     let user_id = ctx.user()?.user_id;
-    let new = args.str("new")?;
+    let new = args.new.as_str();
     let account = Account::by_id(ctx.db(), user_id)?
         .ok_or_else(|| CmdError::not_found("your account no longer exists"))?;
     check_password(new, ctx.setting(PASSWORD_MIN_LENGTH), &account.name_key)?;
     let attempt = throttle::reserve(ctx, Some(&account.name_key))?;
-    if !hasher.verify(args.str("old")?, &account.password_hash) {
+    if !hasher.verify(&args.old, &account.password_hash) {
         return Err(CmdError::unauthenticated("the old password is wrong"));
     }
     attempt.succeeded(ctx);

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use kino_api::log;
 use kino_api::serde_json::json;
-use kino_api::{clock, params, Args, CmdError, Command, Ctx, Output, Role, Setting};
+use kino_api::{
+    clock, params, ArgChoice, CmdError, Command, CommandArgs, Ctx, Output, Role, Setting,
+};
 
 use crate::account::{check_password, PASSWORD_MIN_LENGTH};
 use crate::names;
@@ -32,18 +34,34 @@ pub fn command(hasher: Arc<Hasher>) -> Command {
         move |ctx, args| register(&hasher, ctx, args),
     )
     .role(Role::Anon)
-    .req_str("name", "1-32 letters, digits, _ - . in one script")
-    .req_str(
-        "password",
-        "at least password-min-length characters, not the name",
-    )
-    .choice("role", &["user", "admin"], "user (default) or admin")
 }
 
-fn register(hasher: &Hasher, ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let typed = args.str("name")?;
-    let password = args.str("password")?;
-    let role = args.str_or("role", "user")?;
+/// `auth.register`'s arguments.
+#[derive(CommandArgs)]
+pub struct Register {
+    /// 1-32 letters, digits, _ - . in one script
+    name: String,
+    /// at least password-min-length characters, not the name
+    #[arg(secret)]
+    password: String,
+    /// user (default) or admin
+    #[arg(default = NewRole::User)]
+    role: NewRole,
+}
+
+/// The role a new account asks for.
+#[derive(ArgChoice, Clone, Copy, PartialEq, Eq)]
+pub enum NewRole {
+    /// An ordinary account.
+    User,
+    /// An admin (needs an admin caller or `--allow-admin-signup`).
+    Admin,
+}
+
+fn register(hasher: &Hasher, ctx: &mut Ctx, args: Register) -> Result<Output, CmdError> {
+    let typed = args.name.as_str();
+    let password = args.password.as_str();
+    let role = args.role.as_str();
     let key = names::check_new(typed)?;
     let name = names::display(typed);
     check_password(password, ctx.setting(PASSWORD_MIN_LENGTH), &key)?;

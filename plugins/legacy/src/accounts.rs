@@ -16,59 +16,59 @@
 //!   probe names), and the role is compared only after the right password, so it leaks nothing.
 
 use kino_api::serde_json::{json, Map, Value};
-use kino_api::{ArgKind, Args, Command, Ctx, ErrorCode};
+use kino_api::{Command, CommandArgs, Ctx, ErrorCode};
 use kino_auth_api::{Login, Register, LOGIN, REGISTER};
 
-use crate::reply::{self, text, LegacyResult, Refusal};
+use crate::reply::{self, needed, LegacyResult, Refusal};
 
 const WRONG: &str = "用户名或密码不正确";
 const WRONG_TYPE: &str = "用户类型不对";
 
 /// `legacy.register`, alias `register`.
 pub fn register_command() -> Command {
-    let c = reply::command(
+    reply::command(
         "legacy.register",
         "register",
         "Original client: create an account",
         register,
-    );
-    account_args(c)
+    )
 }
 
 /// `legacy.login`, alias `login`.
 pub fn login_command() -> Command {
-    let c = reply::command(
+    reply::command(
         "legacy.login",
         "login",
         "Original client: log in; checks the account's role against user_type",
         login,
-    );
-    account_args(c)
+    )
 }
 
 /// The fields both account types carry: name, the client-hashed password, and the role.
-fn account_args(c: Command) -> Command {
-    let c = reply::arg(c, "name", ArgKind::String, "account name");
-    let c = reply::arg(
-        c,
-        "password",
-        ArgKind::String,
-        "the client's MD5 of the password",
-    );
-    reply::arg(c, "user_type", ArgKind::String, "admin or user")
+#[derive(CommandArgs)]
+pub struct Account {
+    /// account name
+    name: Option<String>,
+    /// the client's MD5 of the password
+    #[arg(secret)]
+    password: Option<String>,
+    /// admin or user
+    user_type: Option<String>,
 }
 
-fn user_type(args: &Args) -> Result<&str, Refusal> {
-    match text(args, "user_type")? {
-        t @ ("admin" | "user") => Ok(t),
-        _ => Err(Refusal::new(WRONG_TYPE)),
+impl Account {
+    fn user_type(&self) -> Result<&str, Refusal> {
+        match needed(self.user_type.as_deref(), "user_type")? {
+            t @ ("admin" | "user") => Ok(t),
+            _ => Err(Refusal::new(WRONG_TYPE)),
+        }
     }
 }
 
-fn register(ctx: &mut Ctx, args: &Args) -> LegacyResult {
-    let name = text(args, "name")?;
-    let password = text(args, "password")?;
-    let role = user_type(args)?;
+fn register(ctx: &mut Ctx, args: Account) -> LegacyResult {
+    let name = needed(args.name.as_deref(), "name")?;
+    let password = needed(args.password.as_deref(), "password")?;
+    let role = args.user_type()?;
     let asked = Register {
         name: name.into(),
         password: password.into(),
@@ -84,10 +84,10 @@ fn register(ctx: &mut Ctx, args: &Args) -> LegacyResult {
     }
 }
 
-fn login(ctx: &mut Ctx, args: &Args) -> LegacyResult {
-    let name = text(args, "name")?;
-    let password = text(args, "password")?;
-    let wanted = user_type(args)?;
+fn login(ctx: &mut Ctx, args: Account) -> LegacyResult {
+    let name = needed(args.name.as_deref(), "name")?;
+    let password = needed(args.password.as_deref(), "password")?;
+    let wanted = args.user_type()?;
     let asked = Login {
         name: name.into(),
         password: password.into(),

@@ -30,11 +30,11 @@
 //! server never recorded the payment); later downloads of it cost nothing more.
 
 use kino_api::serde_json::{json, Map, Value};
-use kino_api::{clock, params, ArgKind, Args, CmdError, Command, Ctx, ErrorCode, Output};
+use kino_api::{clock, params, CmdError, Command, CommandArgs, Ctx, ErrorCode, Output};
 
 use kino_movies_api as m;
 
-use crate::reply::{self, admin, number, text, user, LegacyResult, Refusal};
+use crate::reply::{self, admin, needed, user, LegacyResult, Refusal};
 
 /// Every live movie of a `kind` (`all`, `free`, `charge`), every page of `movies.list`.
 fn list_all(ctx: &mut Ctx, kind: &str) -> Result<Vec<m::Listed>, CmdError> {
@@ -47,76 +47,90 @@ fn list_all(ctx: &mut Ctx, kind: &str) -> Result<Vec<m::Listed>, CmdError> {
 
 /// `legacy.check_movie`, alias `check_movie`.
 pub fn check_command() -> Command {
-    let c = reply::command(
+    reply::command(
         "legacy.check_movie",
         "check_movie",
         "Original client: may this file be uploaded? (admins)",
         check,
-    );
-    reply::arg(
-        c,
-        "file_md5",
-        ArgKind::String,
-        "the client's sampled fingerprint",
     )
+}
+
+/// `check_movie`'s fields.
+#[derive(CommandArgs)]
+pub struct CheckMovie {
+    /// the client's sampled fingerprint
+    file_md5: Option<String>,
+}
+
+/// `update_movie`'s fields.
+#[derive(CommandArgs)]
+pub struct UpdateMovie {
+    /// file name (only the last part is kept)
+    file_name: Option<String>,
+    /// the client's sampled fingerprint
+    file_md5: Option<String>,
+    /// 1 (free) or 0 (charged)
+    is_free: Option<Value>,
+    /// bytes that follow the request
+    file_size: Option<u64>,
+}
+
+/// `get_movie_list`'s fields.
+#[derive(CommandArgs)]
+pub struct ListMovies {
+    /// all, free or charge
+    movie_type: Option<String>,
+}
+
+/// `delete_movie`'s and `download_movie`'s fields.
+#[derive(CommandArgs)]
+pub struct MovieId {
+    /// the movie's id
+    movie_id: Option<u64>,
 }
 
 /// `legacy.update_movie`, alias `update_movie`: an upload (`file_size` bytes follow).
 pub fn update_command() -> Command {
-    let c = reply::command(
+    reply::command(
         "legacy.update_movie",
         "update_movie",
         "Original client: upload a movie (admins; the bytes follow)",
         update,
     )
-    .upload();
-    let c = reply::arg(
-        c,
-        "file_name",
-        ArgKind::String,
-        "file name (only the last part is kept)",
-    );
-    let c = reply::arg(
-        c,
-        "file_md5",
-        ArgKind::String,
-        "the client's sampled fingerprint",
-    );
-    reply::arg(c, "is_free", ArgKind::Any, "1 (free) or 0 (charged)")
+    .upload()
+    .file_name("file_name")
 }
 
 /// `legacy.get_movie_list`, alias `get_movie_list`.
 pub fn list_command() -> Command {
-    let c = reply::command(
+    reply::command(
         "legacy.get_movie_list",
         "get_movie_list",
         "Original client: list movies",
         list,
-    );
-    reply::arg(c, "movie_type", ArgKind::String, "all, free or charge")
+    )
 }
 
 /// `legacy.delete_movie`, alias `delete_movie`.
 pub fn delete_command() -> Command {
-    let c = reply::command(
+    reply::command(
         "legacy.delete_movie",
         "delete_movie",
         "Original client: delete a movie (admins)",
         delete,
-    );
-    reply::arg(c, "movie_id", ArgKind::Uint, "the movie's id")
+    )
 }
 
 /// `legacy.download_movie`, alias `download_movie`: the reply carries the file.
 pub fn download_command() -> Command {
-    let c = reply::command(
+    reply::command(
         "legacy.download_movie",
         "download_movie",
         "Original client: download a movie (buys a charged one first)",
         download,
     )
-    .download();
-    reply::arg(c, "movie_id", ArgKind::Uint, "the movie's id")
+    .download()
+    .file_name("file_name")
 }
 
 /// `legacy.download_movie_record`, alias `download_movie_record`.
@@ -130,8 +144,8 @@ pub fn records_command() -> Command {
 }
 
 /// Checks a legacy fingerprint (32 hex digits) and returns it in lower case.
-fn fingerprint(args: &Args) -> Result<String, Refusal> {
-    let f = text(args, "file_md5")?;
+fn fingerprint(f: Option<&str>) -> Result<String, Refusal> {
+    let f = needed(f, "file_md5")?;
     if f.len() == 32 && f.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(f.to_ascii_lowercase())
     } else {
@@ -151,9 +165,9 @@ fn content_of(ctx: &mut Ctx, fingerprint: &str) -> Result<Option<String>, CmdErr
     })
 }
 
-fn check(ctx: &mut Ctx, args: &Args) -> LegacyResult {
+fn check(ctx: &mut Ctx, args: CheckMovie) -> LegacyResult {
     admin(ctx)?;
-    let fp = fingerprint(args)?;
+    let fp = fingerprint(args.file_md5.as_deref())?;
     let exists = match content_of(ctx, &fp)? {
         Some(md5) => ctx.call(m::CHECK, m::Check { md5 })?.exists,
         None => false,
@@ -166,8 +180,8 @@ fn check(ctx: &mut Ctx, args: &Args) -> LegacyResult {
 }
 
 /// `is_free` as the original client sends it (1 or 0), or a boolean.
-fn is_free(args: &Args) -> Result<bool, Refusal> {
-    match args.get("is_free") {
+fn is_free(value: Option<&Value>) -> Result<bool, Refusal> {
+    match value {
         Some(Value::Bool(b)) => Ok(*b),
         Some(Value::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64() != Some(0)),
         Some(_) => Err(Refusal::new("参数错误: is_free 必须是 1 或 0")),
@@ -175,13 +189,13 @@ fn is_free(args: &Args) -> Result<bool, Refusal> {
     }
 }
 
-fn update(ctx: &mut Ctx, args: &Args) -> LegacyResult {
+fn update(ctx: &mut Ctx, args: UpdateMovie) -> LegacyResult {
     // Refusing here, before the payload is taken, lets core discard the bytes that follow, so
     // the client's stream stays in sync.
     admin(ctx)?;
-    let fp = fingerprint(args)?;
-    let name = text(args, "file_name")?;
-    let free = is_free(args)?;
+    let fp = fingerprint(args.file_md5.as_deref())?;
+    let name = needed(args.file_name.as_deref(), "file_name")?;
+    let free = is_free(args.is_free.as_ref())?;
     // No `md5`: the legacy client has only its fingerprint; movies.upload then keys the content
     // by the MD5 it computes while receiving.
     let asked = m::Upload {
@@ -192,7 +206,7 @@ fn update(ctx: &mut Ctx, args: &Args) -> LegacyResult {
     let stored = match ctx.call_with_upload(m::UPLOAD, asked) {
         Ok(s) => s,
         Err(e) if e.code == ErrorCode::Conflict => {
-            let size = args.u64("file_size").unwrap_or(0);
+            let size = args.file_size.unwrap_or(0);
             remember_existing(ctx, &fp, size)?;
             return Err(Refusal::new("该电影已存在"));
         }
@@ -246,9 +260,9 @@ fn remember_existing(ctx: &mut Ctx, fp: &str, size: u64) -> Result<(), CmdError>
     Ok(())
 }
 
-fn list(ctx: &mut Ctx, args: &Args) -> LegacyResult {
+fn list(ctx: &mut Ctx, args: ListMovies) -> LegacyResult {
     user(ctx)?;
-    let kind = match text(args, "movie_type")? {
+    let kind = match needed(args.movie_type.as_deref(), "movie_type")? {
         k @ ("all" | "free" | "charge") => k,
         _ => return Err(Refusal::new("参数错误: movie_type 是 all, free 或 charge")),
     };
@@ -269,9 +283,9 @@ fn list(ctx: &mut Ctx, args: &Args) -> LegacyResult {
     Ok(reply::ok_with("查询成功", fields))
 }
 
-fn delete(ctx: &mut Ctx, args: &Args) -> LegacyResult {
+fn delete(ctx: &mut Ctx, args: MovieId) -> LegacyResult {
     admin(ctx)?;
-    let id = number(args, "movie_id")?;
+    let id = needed(args.movie_id, "movie_id")?;
     match ctx.call(m::DELETE, m::MovieId { movie_id: id }) {
         Ok(_) => Ok(reply::ok("删除成功")),
         Err(e) if e.code == ErrorCode::NotFound => Err(Refusal::new("该电影不存在")),
@@ -279,9 +293,9 @@ fn delete(ctx: &mut Ctx, args: &Args) -> LegacyResult {
     }
 }
 
-fn download(ctx: &mut Ctx, args: &Args) -> LegacyResult {
+fn download(ctx: &mut Ctx, args: MovieId) -> LegacyResult {
     user(ctx)?;
-    let id = number(args, "movie_id")?;
+    let id = needed(args.movie_id, "movie_id")?;
     let asked = m::Download {
         movie_id: id,
         offset: None,
@@ -324,7 +338,7 @@ fn refuse_download(e: CmdError) -> Refusal {
     }
 }
 
-fn records(ctx: &mut Ctx, _: &Args) -> LegacyResult {
+fn records(ctx: &mut Ctx, _: ()) -> LegacyResult {
     user(ctx)?;
     let mut rows = crate::all_rows(ctx, m::RECORDS, |limit, offset| m::Page { limit, offset })?;
     if rows.is_empty() {

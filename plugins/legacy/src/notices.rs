@@ -6,21 +6,28 @@
 //!   oldest first as the original listed them; none: `{"flag": false, "msg": "暂无公告"}`.
 
 use kino_api::serde_json::{json, Map, Value};
-use kino_api::{ArgKind, Args, Command, Ctx};
+use kino_api::{Command, CommandArgs, Ctx};
 use kino_notices_api::{Page, Publish, LIST, PUBLISH};
 
-use crate::reply::{self, admin, text, user, LegacyResult, Refusal};
+use crate::reply::{self, admin, needed, user, LegacyResult, Refusal};
 
 /// `legacy.release_notice`, alias `release_notice`.
 pub fn release_command() -> Command {
-    let c = reply::command(
+    reply::command(
         "legacy.release_notice",
         "release_notice",
         "Original client: publish a notice (admins)",
         release,
-    );
-    let c = reply::arg(c, "title", ArgKind::String, "one line");
-    reply::arg(c, "content", ArgKind::String, "the text")
+    )
+}
+
+/// `release_notice`'s fields.
+#[derive(CommandArgs)]
+pub struct Release {
+    /// one line
+    title: Option<String>,
+    /// the text
+    content: Option<String>,
 }
 
 /// `legacy.check_notice`, alias `check_notice`.
@@ -33,16 +40,16 @@ pub fn check_command() -> Command {
     )
 }
 
-fn release(ctx: &mut Ctx, args: &Args) -> LegacyResult {
+fn release(ctx: &mut Ctx, args: Release) -> LegacyResult {
     admin(ctx)?;
-    let title = text(args, "title")?;
-    let content = text(args, "content")?;
+    let title = needed(args.title, "title")?;
+    let content = needed(args.content, "content")?;
     let (title, content) = (title.to_owned(), content.to_owned());
     ctx.call(PUBLISH, Publish { title, content })?;
     Ok(reply::ok("发布成功"))
 }
 
-fn check(ctx: &mut Ctx, _: &Args) -> LegacyResult {
+fn check(ctx: &mut Ctx, _: ()) -> LegacyResult {
     user(ctx)?;
     let mut rows = crate::all_rows(ctx, LIST, |limit, offset| Page { limit, offset })?;
     if rows.is_empty() {

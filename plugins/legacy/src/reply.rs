@@ -5,7 +5,7 @@
 //! `msg`, and knows nothing else.
 
 use kino_api::serde_json::{Map, Value};
-use kino_api::{ArgKind, Args, CmdError, Command, Ctx, ErrorCode, Identity, Output, Role};
+use kino_api::{CmdError, Command, CommandArgs, Ctx, ErrorCode, Identity, Output, Role};
 
 /// The original's answer to a request that needs a login.
 pub const NOT_LOGGED_IN: &str = "请先登录";
@@ -79,11 +79,15 @@ fn shaped(flag: bool, msg: &str, fields: Map<String, Value>) -> Output {
 /// Builds a legacy command: `legacy.<verb>` answering to the original `type` as an alias,
 /// callable by anyone (the handler checks the login itself, so the refusal has the original
 /// shape), accepting the original's extra fields, always answering `{flag, msg, ...}`.
-pub fn command(
+///
+/// `A`'s fields are all optional (`Option<_>`), so that a missing one is refused in the
+/// original shape by the handler, not with a native `bad_args`.
+#[track_caller]
+pub fn command<A: CommandArgs + 'static>(
     name: &str,
     alias: &str,
     summary: &str,
-    handler: fn(&mut Ctx, &Args) -> LegacyResult,
+    handler: fn(&mut Ctx, A) -> LegacyResult,
 ) -> Command {
     Command::new(name, summary, move |ctx, args| {
         Ok(handler(ctx, args).unwrap_or_else(Refusal::into_output))
@@ -92,12 +96,6 @@ pub fn command(
     .open_args()
     .alias(alias)
     .legacy_only()
-}
-
-/// Declares an optional argument of `kind` (optional so that a missing one is refused in the
-/// original shape by the handler, not with a native `bad_args`).
-pub fn arg(cmd: Command, name: &str, kind: ArgKind, doc: &str) -> Command {
-    cmd.arg(name, kind, false, doc)
 }
 
 /// The logged-in caller, from the server-side session (never from a request field).
@@ -117,23 +115,9 @@ pub fn admin(ctx: &Ctx) -> Result<Identity, Refusal> {
     }
 }
 
-/// A string field the request must carry.
-pub fn text<'a>(args: &'a Args, name: &str) -> Result<&'a str, Refusal> {
-    match args.get(name) {
-        Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(Refusal::new(format!("参数错误: `{name}` 必须是字符串"))),
-        None => Err(Refusal::new(format!("缺少参数 `{name}`"))),
-    }
-}
-
-/// A non-negative integer field the request must carry.
-pub fn number(args: &Args, name: &str) -> Result<u64, Refusal> {
-    match args.get(name) {
-        Some(v) => v
-            .as_u64()
-            .ok_or_else(|| Refusal::new(format!("参数错误: `{name}` 必须是非负整数"))),
-        None => Err(Refusal::new(format!("缺少参数 `{name}`"))),
-    }
+/// A field the request must carry (core has checked its kind against the spec).
+pub fn needed<T>(value: Option<T>, name: &str) -> Result<T, Refusal> {
+    value.ok_or_else(|| Refusal::new(format!("缺少参数 `{name}`")))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! table at the configured price (the original only flipped a column), and counts at once on
 //! every session of the user. The buyer comes from the session, never from `user_id`.
 
-use kino_api::{Args, Command, Ctx, ErrorCode};
+use kino_api::{Command, Ctx, ErrorCode};
 use kino_vip_api::BUY;
 
 use crate::reply::{self, user, LegacyResult, Refusal};
@@ -20,7 +20,7 @@ pub fn buy_command() -> Command {
     )
 }
 
-fn buy(ctx: &mut Ctx, _: &Args) -> LegacyResult {
+fn buy(ctx: &mut Ctx, _: ()) -> LegacyResult {
     user(ctx)?;
     match ctx.call(BUY, ()) {
         Ok(_) => Ok(reply::ok("购买成功")),

@@ -9,7 +9,7 @@
 //! caller's own, newest first (`notes` is the number of notes).
 
 use kino_api::serde_json::{json, Value};
-use kino_api::{params, Args, Body, CmdError, Command, Ctx, Output};
+use kino_api::{params, ArgChoice, Body, CmdError, Command, CommandArgs, Ctx, Output, Paging};
 
 use crate::store::{find, visible};
 
@@ -21,13 +21,31 @@ pub fn fetch_command() -> Command {
         fetch,
     )
     .download()
-    .req_str("key", "the key melody.transcribe answered")
-    .choice("format", &["midi", "png"], "midi (default) or png")
+    .file_name("file_name")
+}
+
+/// `melody.fetch`'s arguments.
+#[derive(CommandArgs)]
+pub struct Fetch {
+    /// the key melody.transcribe answered
+    key: String,
+    /// midi (default) or png
+    #[arg(default = Format::Midi)]
+    format: Format,
+}
+
+/// Which of a transcription's files.
+#[derive(ArgChoice, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The MIDI file.
+    Midi,
+    /// The score.
+    Png,
 }
 
 /// `melody.list`.
 pub fn list_command() -> Command {
-    Command::new("melody.list", "Your transcriptions, newest first", list).paged()
+    Command::new("melody.list", "Your transcriptions, newest first", list)
 }
 
 /// The body for one stored file.
@@ -40,25 +58,29 @@ pub fn file_output(ctx: &mut Ctx, blob: &(String, u64), data: Value) -> Result<O
     }))
 }
 
-fn fetch(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let key = args.str("key")?;
-    let format = args.str_or("format", "midi")?;
+fn fetch(ctx: &mut Ctx, args: Fetch) -> Result<Output, CmdError> {
+    let key = args.key.as_str();
+    let format = args.format.as_str();
     let who = ctx.user()?.clone();
     let not_found = || CmdError::not_found(format!("no transcription {key}"));
     if !visible(ctx.db(), key, &who)? {
         return Err(not_found());
     }
     let stored = find(ctx.db(), key)?.ok_or_else(not_found)?;
-    let blob = if format == "png" {
-        &stored.png
-    } else {
-        &stored.midi
+    let (blob, ext) = match args.format {
+        Format::Png => (&stored.png, "png"),
+        Format::Midi => (&stored.midi, "mid"),
     };
-    file_output(ctx, blob, json!({"key": key, "format": format}))
+    let file_name = format!("{key}.{ext}");
+    file_output(
+        ctx,
+        blob,
+        json!({"key": key, "format": format, "file_name": file_name}),
+    )
 }
 
-fn list(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let (limit, offset) = args.page()?;
+fn list(ctx: &mut Ctx, page: Paging) -> Result<Output, CmdError> {
+    let Paging { limit, offset } = page;
     let user_id = ctx.user()?.user_id;
     let rows = ctx.db().query(
         "SELECT o.key, o.title, r.notes_json, r.tempo_bpm, r.duration_s, o.created_at

@@ -18,7 +18,7 @@
 //! results it made itself (a logged-in user's transcription is not reachable here by its key).
 
 use kino_api::serde_json::{json, Map, Value};
-use kino_api::{ArgKind, Args, CmdError, Command, Ctx, Decoded, Framing, Output, Role};
+use kino_api::{CmdError, Command, CommandArgs, Ctx, Decoded, Framing, Output, Role};
 
 use std::sync::Arc;
 
@@ -163,24 +163,24 @@ pub fn transcribe_command(gate: Arc<Gate>) -> Command {
     .role(Role::Anon)
     .internal()
     .upload()
-    .arg(
-        "n",
-        ArgKind::Number,
-        false,
-        "original transcriber option (ignored)",
-    )
-    .arg(
-        "m",
-        ArgKind::Number,
-        false,
-        "original transcriber option (ignored)",
-    )
-    .arg(
-        "w",
-        ArgKind::Number,
-        false,
-        "original transcriber option (ignored)",
-    )
+}
+
+/// The Melodia app's transcriber options, accepted and ignored.
+#[derive(CommandArgs)]
+pub struct PhoneTranscribe {
+    /// original transcriber option (ignored)
+    pub n: Option<f64>,
+    /// original transcriber option (ignored)
+    pub m: Option<f64>,
+    /// original transcriber option (ignored)
+    pub w: Option<f64>,
+}
+
+/// `melody.phone_fetch`'s arguments.
+#[derive(CommandArgs)]
+pub struct PhoneFetch {
+    /// the key request 1 answered
+    key: String,
 }
 
 /// `melody.phone_fetch` (internal; the Melodia listener's request 2).
@@ -193,10 +193,13 @@ pub fn fetch_command() -> Command {
     .role(Role::Anon)
     .internal()
     .download()
-    .req_str("key", "the key request 1 answered")
 }
 
-fn phone_transcribe(ctx: &mut Ctx, _: &Args, gate: &Arc<Gate>) -> Result<Output, CmdError> {
+fn phone_transcribe(
+    ctx: &mut Ctx,
+    _: PhoneTranscribe,
+    gate: &Arc<Gate>,
+) -> Result<Output, CmdError> {
     let max = ctx.setting(super::MAX_BYTES);
     let wav = read_payload(ctx, max, gate)?;
     let (stored, _) = transcribe_or_reuse(ctx, gate, wav, &Params::default(), None, "Melodia")?;
@@ -205,8 +208,8 @@ fn phone_transcribe(ctx: &mut Ctx, _: &Args, gate: &Arc<Gate>) -> Result<Output,
 
 /// Only results the listener made itself: a user's private transcription is `not_found` here
 /// like an unknown key, even to someone who knows its key.
-fn phone_fetch(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let key = args.str("key")?;
+fn phone_fetch(ctx: &mut Ctx, args: PhoneFetch) -> Result<Output, CmdError> {
+    let key = args.key.as_str();
     let not_found = || CmdError::not_found(format!("no transcription {key}"));
     if !made_by_listener(ctx.db(), key)? {
         return Err(not_found());

@@ -21,7 +21,7 @@
 use std::io::Read;
 use std::sync::Arc;
 
-use kino_api::{ArgKind, Args, CmdError, Command, Ctx, ErrorCode, Output};
+use kino_api::{CmdError, Command, CommandArgs, Ctx, ErrorCode, Output};
 
 use crate::gate::{Gate, Held};
 use crate::store::transcribe_or_reuse;
@@ -42,35 +42,20 @@ pub fn command(gate: Arc<Gate>) -> Command {
         move |ctx, args| transcribe(ctx, args, &gate),
     )
     .upload()
-    .arg(
-        "tempo_bpm",
-        ArgKind::Number,
-        false,
-        "tempo for the MIDI and the score (estimated when absent)",
-    )
-    .arg(
-        "min_note_ms",
-        ArgKind::Number,
-        false,
-        "drop notes shorter than this (default 70)",
-    )
-    .opt_str("title", "title printed on the score (default: untitled)")
 }
 
-/// Checks the optional numeric parameters.
-pub fn params(args: &Args) -> Result<Params, CmdError> {
-    let tempo_bpm = args.opt_f64("tempo_bpm")?;
-    if tempo_bpm.is_some_and(|t| !(20.0..=400.0).contains(&t)) {
-        return Err(CmdError::bad_args("tempo_bpm must be between 20 and 400"));
-    }
-    let min_note_ms = args.opt_f64("min_note_ms")?;
-    if min_note_ms.is_some_and(|m| !(0.0..=2000.0).contains(&m)) {
-        return Err(CmdError::bad_args("min_note_ms must be between 0 and 2000"));
-    }
-    Ok(Params {
-        tempo_bpm,
-        min_note_ms,
-    })
+/// `melody.transcribe`'s arguments; core checks the ranges.
+#[derive(CommandArgs)]
+pub struct Transcribe {
+    /// tempo for the MIDI and the score (estimated when absent)
+    #[arg(range = 20..=400)]
+    tempo_bpm: Option<f64>,
+    /// drop notes shorter than this (default 70)
+    #[arg(range = 0..=2000)]
+    min_note_ms: Option<f64>,
+    /// title printed on the score
+    #[arg(default = "untitled")]
+    title: String,
 }
 
 /// A recording read into memory, with its share of the byte budget (given back on drop).
@@ -122,10 +107,13 @@ pub fn read_payload(ctx: &mut Ctx, max: u64, gate: &Arc<Gate>) -> Result<Recordi
     Ok(Recording { bytes: wav, held })
 }
 
-fn transcribe(ctx: &mut Ctx, args: &Args, gate: &Arc<Gate>) -> Result<Output, CmdError> {
-    let params = params(args)?;
+fn transcribe(ctx: &mut Ctx, args: Transcribe, gate: &Arc<Gate>) -> Result<Output, CmdError> {
+    let params = Params {
+        tempo_bpm: args.tempo_bpm,
+        min_note_ms: args.min_note_ms,
+    };
     let title: String = args
-        .str_or("title", "untitled")?
+        .title
         .chars()
         .filter(|c| !c.is_control())
         .take(MAX_TITLE)

@@ -11,9 +11,9 @@
 use kino_api::log;
 use kino_api::serde_json::json;
 use kino_api::Setting;
-use kino_api::{Args, CmdError, Command, Ctx, ErrorCode, Output};
+use kino_api::{CmdError, Command, Ctx, ErrorCode, Output};
 
-use crate::movie::find_servable;
+use crate::movie::{find_servable, MovieRef};
 use crate::services;
 
 /// Setting: what a regular user pays for a charged movie.
@@ -32,7 +32,6 @@ pub const PRICE_VIP: Setting<u64> = Setting::new(
 /// The spec.
 pub fn command() -> Command {
     Command::new("movies.buy", "Buy a charged movie (VIPs pay less)", buy)
-        .req_uint("movie_id", "the movie's id (`id` in movies.list)")
 }
 
 /// The price of a charged movie for a caller of this VIP state.
@@ -40,8 +39,8 @@ pub fn price(ctx: &Ctx, is_vip: bool) -> u64 {
     ctx.setting(if is_vip { PRICE_VIP } else { PRICE })
 }
 
-fn buy(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let movie = find_servable(ctx, args.u64("movie_id")?)?;
+fn buy(ctx: &mut Ctx, args: MovieRef) -> Result<Output, CmdError> {
+    let movie = find_servable(ctx, args.movie_id)?;
     if movie.free {
         return Err(CmdError::conflict(format!(
             "movie {} is free: download it without buying",

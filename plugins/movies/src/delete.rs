@@ -8,9 +8,9 @@
 
 use kino_api::log;
 use kino_api::serde_json::json;
-use kino_api::{clock, params, Args, CmdError, Command, Ctx, Output, Role};
+use kino_api::{clock, params, CmdError, Command, Ctx, Output, Role};
 
-use crate::movie::find_live;
+use crate::movie::{find_live, MovieRef};
 
 /// The spec.
 pub fn command() -> Command {
@@ -20,11 +20,10 @@ pub fn command() -> Command {
         delete,
     )
     .role(Role::Admin)
-    .req_uint("movie_id", "the movie's id (`id` in movies.list)")
 }
 
-fn delete(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let id = args.u64("movie_id")?;
+fn delete(ctx: &mut Ctx, args: MovieRef) -> Result<Output, CmdError> {
+    let id = args.movie_id;
     let movie = find_live(ctx.db(), id)?;
     let changed = ctx.db().execute(
         "UPDATE movies SET deleted = 1, deleted_at = ? WHERE id = ? AND deleted = 0",

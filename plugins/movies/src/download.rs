@@ -32,7 +32,9 @@ use std::time::{Duration, Instant};
 
 use kino_api::serde_json::json;
 use kino_api::Setting;
-use kino_api::{log, Args, BlobError, Body, CmdError, Command, Ctx, ErrorCode, OnComplete, Output};
+use kino_api::{
+    log, BlobError, Body, CmdError, Command, CommandArgs, Ctx, ErrorCode, OnComplete, Output,
+};
 
 use crate::buy::price;
 use crate::movie::{damaged, find_servable, mark_damaged, Movie};
@@ -102,13 +104,22 @@ pub fn command(served: Shared) -> Command {
         move |ctx, args| download(ctx, args, &served),
     )
     .download()
-    .req_uint("movie_id", "the movie's id (`id` in movies.list)")
-    .opt_uint("offset", "resume from this byte (default 0)")
+    .file_name("name")
 }
 
-fn download(ctx: &mut Ctx, args: &Args, served: &Shared) -> Result<Output, CmdError> {
-    let movie = find_servable(ctx, args.u64("movie_id")?)?;
-    let offset = args.opt_u64("offset")?.unwrap_or(0);
+/// `movies.download`'s arguments.
+#[derive(CommandArgs)]
+pub struct Download {
+    /// the movie's id (`id` in movies.list)
+    movie_id: u64,
+    /// resume from this byte
+    #[arg(default = 0u64)]
+    offset: u64,
+}
+
+fn download(ctx: &mut Ctx, args: Download, served: &Shared) -> Result<Output, CmdError> {
+    let movie = find_servable(ctx, args.movie_id)?;
+    let offset = args.offset;
     if offset > movie.size {
         return Err(CmdError::bad_args(format!(
             "offset {offset} is beyond the end of the file ({} bytes)",

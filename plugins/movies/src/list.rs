@@ -13,12 +13,12 @@
 //! Errors: `unauthenticated`, `bad_args` (unknown `kind`, `limit` over 1000, `q` too long or
 //! holding control characters).
 
-use kino_api::{Args, CmdError, Command, Ctx, Output, SqlValue};
+use kino_api::{ArgChoice, CmdError, Command, CommandArgs, Ctx, Output, Paging, SqlValue};
 
 use kino_api::db::escape_like;
 use kino_api::Setting;
 
-use crate::movie::{blob_intact, find_servable, Movie, COLUMNS};
+use crate::movie::{blob_intact, find_servable, Movie, MovieRef, COLUMNS};
 use crate::served::Shared;
 
 /// Times a page is read again after damaged movies were found on it.
@@ -32,11 +32,10 @@ pub fn get_command(served: Shared) -> Command {
     Command::new("movies.get", "One movie by id", move |ctx, args| {
         get(ctx, args, &served)
     })
-    .req_uint("movie_id", "the movie's id (`id` in movies.list)")
 }
 
-fn get(ctx: &mut Ctx, args: &Args, served: &Shared) -> Result<Output, CmdError> {
-    let movie = find_servable(ctx, args.u64("movie_id")?)?;
+fn get(ctx: &mut Ctx, args: MovieRef, served: &Shared) -> Result<Output, CmdError> {
+    let movie = find_servable(ctx, args.movie_id)?;
     let is_vip = crate::services::is_vip(ctx)?;
     let wait_s = crate::download::wait_for(ctx, served, &movie, is_vip);
     let mut out = movie.to_json();
@@ -54,28 +53,41 @@ pub const SEARCH_MAX_CHARS: Setting<u64> = Setting::new(
 /// The spec.
 pub fn command() -> Command {
     Command::new("movies.list", "Movies, newest first", list)
-        .choice(
-            "kind",
-            &["all", "free", "charge"],
-            "all (default), free or charge",
-        )
-        .opt_str(
-            "q",
-            "only names containing this (at most --movie-search-max-chars characters, no control characters)",
-        )
-        .paged()
 }
 
-fn list(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let (limit, offset) = args.page()?;
+/// `movies.list`'s arguments.
+#[derive(CommandArgs)]
+pub struct List {
+    /// all, free or charge
+    #[arg(default = Kind::All)]
+    kind: Kind,
+    /// only names containing this (at most --movie-search-max-chars characters, no control characters)
+    q: Option<String>,
+    #[arg(flatten)]
+    page: Paging,
+}
+
+/// Which movies `movies.list` shows (the original's `movie_type`).
+#[derive(ArgChoice, Clone, Copy)]
+pub enum Kind {
+    /// Every movie.
+    All,
+    /// Free movies only.
+    Free,
+    /// Charged movies only.
+    Charge,
+}
+
+fn list(ctx: &mut Ctx, args: List) -> Result<Output, CmdError> {
+    let Paging { limit, offset } = args.page;
     let mut filter = String::from("FROM movies WHERE deleted = 0 AND damaged = 0");
     let mut params: Vec<SqlValue> = Vec::new();
-    match args.str_or("kind", "all")? {
-        "free" => filter.push_str(" AND free = 1"),
-        "charge" => filter.push_str(" AND free = 0"),
-        _ => {}
+    match args.kind {
+        Kind::Free => filter.push_str(" AND free = 1"),
+        Kind::Charge => filter.push_str(" AND free = 0"),
+        Kind::All => {}
     }
-    if let Some(q) = args.opt_str("q")?.filter(|q| !q.is_empty()) {
+    if let Some(q) = args.q.as_deref().filter(|q| !q.is_empty()) {
         check_query(q, ctx.setting(SEARCH_MAX_CHARS))?;
         filter.push_str(" AND LOWER(name) LIKE LOWER(?) ESCAPE '\\'");
         params.push(format!("%{}%", escape_like(q)).into());

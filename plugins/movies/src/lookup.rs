@@ -4,7 +4,7 @@
 //! says no more than `movies.list` does.
 
 use kino_api::serde_json;
-use kino_api::{Args, CmdError, Command, Ctx, Output, Role};
+use kino_api::{CmdError, Command, CommandArgs, Ctx, Output, Role};
 use kino_movies_api::{Found, LOOKUP};
 
 use crate::movie::find;
@@ -18,11 +18,17 @@ pub fn command() -> Command {
     )
     .role(Role::Anon)
     .internal()
-    .req_uint("movie_id", "the movie's id")
 }
 
-fn lookup(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let id = args.u64("movie_id")?;
+/// `movies.lookup`'s arguments.
+#[derive(CommandArgs)]
+pub struct Lookup {
+    /// the movie's id
+    movie_id: u64,
+}
+
+fn lookup(ctx: &mut Ctx, args: Lookup) -> Result<Output, CmdError> {
+    let id = args.movie_id;
     let movie = match i64::try_from(id) {
         Ok(id) => find(ctx.db(), id)?.filter(|m| !m.deleted),
         Err(_) => None,

@@ -9,7 +9,15 @@
 //! listed, fetched, bought or downloaded, and fully (their MD5) whenever one is downloaded.
 
 use kino_api::serde_json::{json, Value};
-use kino_api::{log, params, CmdError, Ctx, Database, DbError, ErrorCode, Row};
+use kino_api::{log, params, CmdError, CommandArgs, Ctx, Database, DbError, ErrorCode, Row};
+
+/// The arguments of the commands that name one movie (`movies.get`, `movies.buy`,
+/// `movies.delete`).
+#[derive(CommandArgs)]
+pub struct MovieRef {
+    /// the movie's id (`id` in movies.list)
+    pub movie_id: u64,
+}
 
 /// Columns in the order [`Movie::from_row`] reads them.
 pub const COLUMNS: &str = "id, name, md5, size, free, deleted, uploaded_at, damaged";

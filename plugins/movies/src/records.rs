@@ -7,7 +7,7 @@
 //! Errors: `unauthenticated`, `bad_args` (`limit` over 1000).
 
 use kino_api::serde_json::json;
-use kino_api::{clock, params, Args, CmdError, Command, Ctx, Database, Identity, Output};
+use kino_api::{clock, params, CmdError, Command, Ctx, Database, Identity, Output, Paging};
 
 /// The spec.
 pub fn command() -> Command {
@@ -16,7 +16,6 @@ pub fn command() -> Command {
         "Your download records, newest first",
         records,
     )
-    .paged()
 }
 
 /// Records that `who` received `bytes` bytes of a movie starting at `offset`.
@@ -43,8 +42,8 @@ pub fn record(
     Ok(())
 }
 
-fn records(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let (limit, offset) = args.page()?;
+fn records(ctx: &mut Ctx, page: Paging) -> Result<Output, CmdError> {
+    let Paging { limit, offset } = page;
     let user_id = ctx.user()?.user_id;
     let rows = ctx.db().query(
         "SELECT r.id, r.movie_id, m.name, r.start_offset, r.bytes, r.downloaded_at

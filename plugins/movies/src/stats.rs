@@ -11,7 +11,7 @@
 //! Errors: `forbidden` (not an admin).
 
 use kino_api::serde_json::{json, Value};
-use kino_api::{params, Args, CmdError, Command, Ctx, Output, Role};
+use kino_api::{params, CmdError, Command, Ctx, Output, Role};
 
 use crate::movie::{blob_intact, Movie, COLUMNS};
 use crate::services;
@@ -26,7 +26,7 @@ pub fn command() -> Command {
     .role(Role::Admin)
 }
 
-fn stats(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn stats(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     let sales = services::sales(ctx)?;
     let sql = format!("SELECT {COLUMNS} FROM movies WHERE deleted = 0 AND damaged = 0");
     for r in &ctx.db().query(&sql, params![])? {

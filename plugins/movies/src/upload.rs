@@ -6,8 +6,8 @@ use std::io::Read;
 use kino_api::log;
 use kino_api::serde_json::{json, Value};
 use kino_api::{
-    clock, params, ArgKind, Args, BlobError, BlobInfo, BlobWriter, CmdError, Command, Ctx,
-    Database, Output, Role,
+    clock, params, BlobError, BlobInfo, BlobWriter, CmdError, Command, CommandArgs, Ctx, Database,
+    Output, Role,
 };
 
 use crate::movie::{blob_intact, check_md5, find, find_by_md5, Movie};
@@ -28,7 +28,14 @@ pub fn check_command() -> Command {
         check,
     )
     .role(Role::Admin)
-    .req_str("md5", "MD5 of the whole file, 32 hex digits")
+}
+
+/// `movies.check`'s arguments.
+#[derive(CommandArgs)]
+pub struct Check {
+    /// MD5 of the whole file, 32 hex digits
+    #[arg(max_len = 32)]
+    md5: String,
 }
 
 /// `movies.upload` (name, md5, free; `file_size` bytes follow) →
@@ -58,24 +65,22 @@ pub fn upload_command() -> Command {
     )
     .role(Role::Admin)
     .upload()
-    .req_str(
-        "name",
-        "the file name; only its last path component is kept",
-    )
-    .opt_str(
-        "md5",
-        "MD5 of the whole file, 32 hex digits (checked when given)",
-    )
-    .arg(
-        "free",
-        ArgKind::Bool,
-        true,
-        "true: free to download; false: must be bought",
-    )
+    .file_name("name")
 }
 
-fn check(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let md5 = check_md5(args.str("md5")?)?;
+/// `movies.upload`'s arguments.
+#[derive(CommandArgs)]
+pub struct Upload {
+    /// the file name; only its last path component is kept
+    name: String,
+    /// MD5 of the whole file, 32 hex digits (checked when given)
+    md5: Option<String>,
+    /// true: free to download; false: must be bought
+    free: bool,
+}
+
+fn check(ctx: &mut Ctx, args: Check) -> Result<Output, CmdError> {
+    let md5 = check_md5(&args.md5)?;
     let live = find_intact(ctx, &md5)?;
     Ok(json!({"exists": live.is_some(), "id": live.map(|m| m.id)}).into())
 }
@@ -89,12 +94,10 @@ fn find_intact(ctx: &mut Ctx, md5: &str) -> Result<Option<Movie>, CmdError> {
     }
 }
 
-fn upload(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let name = display_name(args.str("name")?)?;
-    let md5 = args.opt_str("md5")?.map(check_md5).transpose()?;
-    let free = args
-        .opt_bool("free")?
-        .ok_or_else(|| CmdError::bad_args("missing argument `free`"))?;
+fn upload(ctx: &mut Ctx, args: Upload) -> Result<Output, CmdError> {
+    let name = display_name(&args.name)?;
+    let md5 = args.md5.as_deref().map(check_md5).transpose()?;
+    let free = args.free;
     let uploader = ctx.user()?.clone();
     let (payload, len) = ctx
         .take_upload()

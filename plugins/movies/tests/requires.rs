@@ -39,7 +39,11 @@ fn a_server_with_movies_but_not_vip_refuses_to_start_naming_both() {
 #[test]
 fn with_vip_it_starts_and_lookup_is_internal() {
     let server = TestServer::with(
-        vec![Arc::new(kino_vip::Vip), Arc::new(kino_movies::Movies)],
+        vec![
+            kino_auth::plugin(),
+            Arc::new(kino_vip::Vip),
+            Arc::new(kino_movies::Movies),
+        ],
         |c| c,
     );
     let mut c = kino_testkit::user_client(&server, "ann");

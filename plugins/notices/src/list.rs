@@ -5,17 +5,17 @@
 //! reply's `page` giving `{offset, count, total}`.
 //! Errors: `unauthenticated` (not logged in), `bad_args` (`limit` over 1000).
 
-use kino_api::{params, Args, CmdError, Command, Ctx, Output};
+use kino_api::{params, CmdError, Command, Ctx, Output, Paging};
 
 use crate::notice::{Notice, COLUMNS};
 
 /// The spec.
 pub fn command() -> Command {
-    Command::new("notices.list", "Notices, newest first", list).paged()
+    Command::new("notices.list", "Notices, newest first", list)
 }
 
-fn list(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let (limit, offset) = args.page()?;
+fn list(ctx: &mut Ctx, page: Paging) -> Result<Output, CmdError> {
+    let Paging { limit, offset } = page;
     let sql = format!("SELECT {COLUMNS} FROM notices ORDER BY id DESC LIMIT ? OFFSET ?");
     let rows = ctx.db().query(&sql, params![limit, offset])?;
     let mut out = Vec::with_capacity(rows.len());

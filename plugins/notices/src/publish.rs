@@ -7,7 +7,7 @@
 //! lists and in the login banner; the content may hold line breaks and tabs.
 
 use kino_api::log;
-use kino_api::{clock, params, Args, CmdError, Command, Ctx, Output, Role};
+use kino_api::{clock, params, CmdError, Command, CommandArgs, Ctx, Output, Role};
 
 use crate::notice::Notice;
 
@@ -18,15 +18,23 @@ pub const MAX_CONTENT: usize = 10_000;
 
 /// The spec.
 pub fn command() -> Command {
-    Command::new("notices.publish", "Publish a notice to every user", publish)
-        .role(Role::Admin)
-        .req_str("title", "one line, at most 200 characters")
-        .req_str("content", "the text, at most 10000 characters")
+    Command::new("notices.publish", "Publish a notice to every user", publish).role(Role::Admin)
 }
 
-fn publish(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let title = args.str("title")?.trim();
-    let content = args.str("content")?.trim();
+/// `notices.publish`'s arguments. The lengths are checked again after trimming.
+#[derive(CommandArgs)]
+pub struct Publish {
+    /// one line
+    #[arg(max_len = MAX_TITLE)]
+    title: String,
+    /// the text
+    #[arg(max_len = MAX_CONTENT)]
+    content: String,
+}
+
+fn publish(ctx: &mut Ctx, args: Publish) -> Result<Output, CmdError> {
+    let title = args.title.trim();
+    let content = args.content.trim();
     check_title(title)?;
     check_content(content)?;
     let author = ctx.user()?.clone();

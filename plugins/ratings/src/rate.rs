@@ -6,40 +6,25 @@
 //! `bad_args` (stars outside 1-5), `not_found` (no such movie).
 
 use kino_api::serde_json::json;
-use kino_api::{clock, params, Args, CmdError, Command, Ctx, Output};
+use kino_api::{clock, params, CmdError, Command, CommandArgs, Ctx, Output};
 use kino_movies_api::{Lookup, LOOKUP};
-
-/// Fewest and most stars.
-pub const STARS: std::ops::RangeInclusive<u64> = 1..=5;
 
 /// The spec.
 pub fn command() -> Command {
     Command::new("ratings.rate", "Rate a movie from 1 to 5 stars", rate)
-        .req_uint("movie_id", "the movie's id (`id` in movies.list)")
-        .req_uint("stars", "1 (poor) to 5 (excellent)")
 }
 
-/// The arguments, read once at the top of the handler.
-struct Rate {
+/// `ratings.rate`'s arguments; core refuses stars outside 1-5 before the handler runs.
+#[derive(CommandArgs)]
+pub struct Rate {
+    /// the movie's id (`id` in movies.list)
     movie_id: u64,
+    /// 1 (poor) to 5 (excellent)
+    #[arg(range = 1..=5)]
     stars: u64,
 }
 
-impl Rate {
-    fn parse(args: &Args) -> Result<Self, CmdError> {
-        let stars = args.u64("stars")?;
-        if !STARS.contains(&stars) {
-            return Err(CmdError::bad_args("stars must be 1-5"));
-        }
-        Ok(Rate {
-            movie_id: args.u64("movie_id")?,
-            stars,
-        })
-    }
-}
-
-fn rate(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let a = Rate::parse(args)?;
+fn rate(ctx: &mut Ctx, a: Rate) -> Result<Output, CmdError> {
     let movie = ctx.call(
         LOOKUP,
         Lookup {

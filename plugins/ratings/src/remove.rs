@@ -5,7 +5,7 @@
 //! admin), `not_found` (that user has not rated that movie).
 
 use kino_api::serde_json::json;
-use kino_api::{log, params, Args, CmdError, Command, Ctx, Output, Role};
+use kino_api::{log, params, CmdError, Command, CommandArgs, Ctx, Output, Role};
 
 /// The spec.
 pub fn command() -> Command {
@@ -15,27 +15,19 @@ pub fn command() -> Command {
         remove,
     )
     .role(Role::Admin)
-    .req_uint("movie_id", "the movie's id")
-    .req_str("user", "the account name of whoever rated it")
 }
 
-/// The arguments, read once at the top of the handler.
-struct Remove {
+/// `ratings.remove`'s arguments.
+#[derive(CommandArgs)]
+pub struct Remove {
+    /// the movie's id
     movie_id: u64,
+    /// the account name of whoever rated it
+    #[arg(max_len = 64)]
     user: String,
 }
 
-impl Remove {
-    fn parse(args: &Args) -> Result<Self, CmdError> {
-        Ok(Remove {
-            movie_id: args.u64("movie_id")?,
-            user: args.str("user")?.to_owned(),
-        })
-    }
-}
-
-fn remove(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let a = Remove::parse(args)?;
+fn remove(ctx: &mut Ctx, a: Remove) -> Result<Output, CmdError> {
     let gone = ctx.db().execute(
         "DELETE FROM ratings_stars WHERE movie_id = ? AND user_name = ?",
         params![a.movie_id, a.user.as_str()],

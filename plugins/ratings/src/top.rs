@@ -7,31 +7,25 @@
 //! hold fewer rows than asked. Errors: `unauthenticated`, `bad_args` (`limit` over 1000).
 
 use kino_api::serde_json::json;
-use kino_api::{params, Args, CmdError, Command, Ctx, Output};
+use kino_api::{params, CmdError, Command, CommandArgs, Ctx, Output, Paging};
 use kino_movies_api::{Lookup, LOOKUP};
 
 use crate::MIN_VOTES;
 
 /// The spec.
 pub fn command() -> Command {
-    Command::new("ratings.top", "The top rated movies", top).paged()
+    Command::new("ratings.top", "The top rated movies", top)
 }
 
-/// The arguments, read once at the top of the handler.
-struct Top {
-    limit: u64,
-    offset: u64,
+/// `ratings.top`'s arguments: a page, as every list has.
+#[derive(CommandArgs)]
+pub struct Top {
+    #[arg(flatten)]
+    page: Paging,
 }
 
-impl Top {
-    fn parse(args: &Args) -> Result<Self, CmdError> {
-        let (limit, offset) = args.page()?;
-        Ok(Top { limit, offset })
-    }
-}
-
-fn top(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let a = Top::parse(args)?;
+fn top(ctx: &mut Ctx, args: Top) -> Result<Output, CmdError> {
+    let a = args.page;
     let min_votes = ctx.setting(MIN_VOTES).max(1);
     let rows = ctx.db().query(
         "SELECT movie_id, AVG(stars), COUNT(*) FROM ratings_stars

@@ -3,7 +3,7 @@
 use kino_api::log;
 use kino_api::serde_json::json;
 use kino_api::Setting;
-use kino_api::{Args, CmdError, Command, Ctx, Output};
+use kino_api::{CmdError, Command, Ctx, Output};
 
 use crate::{orders, VIP_ITEM};
 
@@ -36,7 +36,7 @@ pub fn status_command() -> Command {
     Command::new("vip.status", "Whether you are VIP, and since when", status)
 }
 
-fn buy(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn buy(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     let who = ctx.user()?.clone();
     let price = ctx.setting(PRICE);
     let order = orders::charge(ctx.db(), &who, VIP_ITEM, price).map_err(|e| match e.code {
@@ -47,7 +47,7 @@ fn buy(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
     Ok(json!({"is_vip": true, "since": order.created_at, "amount": order.amount}).into())
 }
 
-fn status(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn status(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     let user_id = ctx.user()?.user_id;
     let order = orders::find(ctx.db(), user_id, VIP_ITEM)?;
     Ok(json!({

@@ -5,7 +5,7 @@
 //! movies without naming this crate.
 
 use kino_api::serde_json::json;
-use kino_api::{Args, CmdError, Command, Ctx, Output};
+use kino_api::{CmdError, Command, CommandArgs, Ctx, Output};
 
 use crate::{orders, VIP_ITEM};
 
@@ -15,30 +15,47 @@ use crate::{orders, VIP_ITEM};
 /// already has an order for `item`; `bad_args` for an empty or over-long item, or for the item
 /// `vip` (memberships go through `vip.buy`, so their price is this plugin's setting).
 pub fn charge_command() -> Command {
-    Command::new("vip.charge", "Record a charge to the caller", charge)
-        .internal()
-        .req_str("item", "what is bought, e.g. movie:12")
-        .req_uint("amount", "the price charged")
+    Command::new("vip.charge", "Record a charge to the caller", charge).internal()
+}
+
+/// `vip.charge`'s arguments.
+#[derive(CommandArgs)]
+pub struct Charge {
+    /// what is bought, e.g. movie:12
+    item: String,
+    /// the price charged
+    amount: u64,
+}
+
+/// `vip.owns`'s arguments.
+#[derive(CommandArgs)]
+pub struct Owns {
+    /// the item, e.g. movie:12
+    item: String,
+}
+
+/// `vip.sales`'s arguments.
+#[derive(CommandArgs)]
+pub struct Sales {
+    /// only items starting with this, e.g. movie:
+    #[arg(default = "")]
+    prefix: String,
 }
 
 /// `vip.owns` (item) → `{owned, since}`: whether the caller has an order for `item`.
 pub fn owns_command() -> Command {
-    Command::new("vip.owns", "Whether the caller bought an item", owns)
-        .internal()
-        .req_str("item", "the item, e.g. movie:12")
+    Command::new("vip.owns", "Whether the caller bought an item", owns).internal()
 }
 
 /// `vip.sales` (optional prefix) → `[{item, purchases, amount}]` by item name, for reports such
 /// as `movies.stats`. Only items starting with `prefix` (default: every item).
 pub fn sales_command() -> Command {
-    Command::new("vip.sales", "Purchase counts and sums per item", sales)
-        .internal()
-        .opt_str("prefix", "only items starting with this, e.g. movie:")
+    Command::new("vip.sales", "Purchase counts and sums per item", sales).internal()
 }
 
-fn charge(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let item = args.str("item")?;
-    let amount = args.u64("amount")?;
+fn charge(ctx: &mut Ctx, args: Charge) -> Result<Output, CmdError> {
+    let item = args.item.as_str();
+    let amount = args.amount;
     orders::check_item(item)?;
     if item == VIP_ITEM {
         return Err(CmdError::bad_args(
@@ -56,16 +73,15 @@ fn charge(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
     .into())
 }
 
-fn owns(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let item = args.str("item")?;
+fn owns(ctx: &mut Ctx, args: Owns) -> Result<Output, CmdError> {
+    let item = args.item.as_str();
     let user_id = ctx.user()?.user_id;
     let order = orders::find(ctx.db(), user_id, item)?;
     Ok(json!({"owned": order.is_some(), "since": order.map(|o| o.created_at)}).into())
 }
 
-fn sales(ctx: &mut Ctx, args: &Args) -> Result<Output, CmdError> {
-    let prefix = args.str_or("prefix", "")?;
-    let rows = orders::sales(ctx.db(), prefix)?;
+fn sales(ctx: &mut Ctx, args: Sales) -> Result<Output, CmdError> {
+    let rows = orders::sales(ctx.db(), &args.prefix)?;
     let out: Vec<_> = rows
         .into_iter()
         .map(|s| json!({"item": s.item, "purchases": s.purchases, "amount": s.amount}))

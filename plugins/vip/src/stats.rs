@@ -4,7 +4,7 @@
 //! "revenue": 115}`: members, what memberships brought in, every order and its sum.
 
 use kino_api::serde_json::json;
-use kino_api::{params, Args, CmdError, Command, Ctx, Output, Role};
+use kino_api::{params, CmdError, Command, Ctx, Output, Role};
 
 use crate::VIP_ITEM;
 
@@ -13,7 +13,7 @@ pub fn command() -> Command {
     Command::new("vip.stats", "VIP members and sales totals", stats).role(Role::Admin)
 }
 
-fn stats(ctx: &mut Ctx, _: &Args) -> Result<Output, CmdError> {
+fn stats(ctx: &mut Ctx, _: ()) -> Result<Output, CmdError> {
     let row = ctx.db().query_one(
         "SELECT COALESCE(SUM(CASE WHEN item = ? THEN 1 ELSE 0 END), 0),
                 COALESCE(SUM(CASE WHEN item = ? THEN amount ELSE 0 END), 0),
