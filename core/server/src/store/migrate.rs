@@ -90,6 +90,11 @@ fn check_and_apply(
     plugins: &[Arc<dyn Plugin>],
 ) -> Result<(), MigrateError> {
     preflight::check(db, data, plugins)?;
+    let core = crate::session::MIGRATIONS;
+    match db {
+        AnyDb::Sqlite(d) => apply(d, "core", core)?,
+        AnyDb::Postgres(d) => apply_pg(d, "core", core)?,
+    };
     for p in plugins {
         match db {
             AnyDb::Sqlite(d) => apply(d, p.name(), p.migrations())?,
