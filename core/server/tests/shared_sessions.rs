@@ -138,3 +138,56 @@ fn the_database_never_holds_a_token() {
     assert_eq!(stored.len(), 1);
     assert!(!stored.iter().any(|h| h.contains(&token)));
 }
+
+/// Login failures are counted in the database: guesses spread over two nodes meet one limit.
+fn failures_count_across_nodes(database: &str) {
+    let node = |db: &str| {
+        let db = db.to_owned();
+        TestServer::with(Vec::new(), move |mut c| {
+            c.database = Some(db);
+            c.setting("login-failures-per-account-address", json!(4))
+        })
+    };
+    let (a, b) = (node(database), node(database));
+    let (mut ca, mut cb) = (a.client(), b.client());
+    ca.call(
+        "auth.register",
+        json!({"name": "sam", "password": "pw-of-sam"}),
+    )
+    .unwrap();
+    for i in 0..4 {
+        let c = if i % 2 == 0 { &mut ca } else { &mut cb };
+        let r = c.call("auth.login", json!({"name": "sam", "password": "wrong"}));
+        let code = r.unwrap_err().code();
+        assert_eq!(
+            code,
+            Some(kino_api::ErrorCode::Unauthenticated),
+            "guess {i}"
+        );
+    }
+    for c in [&mut ca, &mut cb] {
+        let r = c.call(
+            "auth.login",
+            json!({"name": "sam", "password": "pw-of-sam"}),
+        );
+        assert_eq!(
+            r.unwrap_err().code(),
+            Some(kino_api::ErrorCode::RateLimited)
+        );
+    }
+}
+
+#[test]
+fn login_failures_count_across_sqlite_nodes() {
+    let shared = tempfile::tempdir().unwrap();
+    failures_count_across_nodes(&format!(
+        "sqlite:{}",
+        shared.path().join("kino.db").display()
+    ));
+}
+
+#[test]
+fn login_failures_count_across_postgres_nodes() {
+    let Some(cluster) = pg::cluster() else { return };
+    failures_count_across_nodes(&cluster.new_database());
+}
