@@ -235,3 +235,53 @@ fn lost_connections_answer_unavailable_and_reconnect() {
     }
     assert!(c.call("notices.list", json!({})).is_ok());
 }
+
+/// A write transaction that loses a deadlock to another client runs again by itself (the
+/// plugin's closure twice) and commits, instead of answering `busy`.
+#[test]
+fn a_transaction_that_loses_a_deadlock_runs_again() {
+    use kino_api::{params, Database, DbError};
+    use kino_server::store::pg::PgDb;
+    let Some(cluster) = pg::cluster() else { return };
+    let url = cluster.new_database();
+    let mut other = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    other
+        .batch_execute(
+            "CREATE TABLE t (id BIGINT PRIMARY KEY, v BIGINT); INSERT INTO t VALUES (1, 0), (2, 0)",
+        )
+        .unwrap();
+    let (row1_held, wait_row1) = std::sync::mpsc::channel::<()>();
+    let (row2_held, wait_row2) = std::sync::mpsc::channel::<()>();
+    let rival = std::thread::spawn(move || {
+        wait_row1.recv().unwrap();
+        let mut tx = other.transaction().unwrap();
+        tx.execute("UPDATE t SET v = v + 1 WHERE id = 2", &[])
+            .unwrap();
+        row2_held.send(()).unwrap();
+        // Let the Kino transaction wait first: PostgreSQL's deadlock check then fires in its
+        // backend (after deadlock_timeout, 1 s), which makes it the one rolled back.
+        std::thread::sleep(Duration::from_millis(300));
+        tx.execute("UPDATE t SET v = v + 1 WHERE id = 1", &[])
+            .unwrap();
+        tx.commit().unwrap();
+    });
+    let mut db = PgDb::open(&url).unwrap();
+    let db: &mut dyn Database = &mut db;
+    let mut runs = 0;
+    let result: Result<(), DbError> = db.transaction(|tx| {
+        runs += 1;
+        tx.execute("UPDATE t SET v = v + 1 WHERE id = ?", params![1])?;
+        if runs == 1 {
+            row1_held.send(()).unwrap();
+            wait_row2.recv().unwrap();
+        }
+        tx.execute("UPDATE t SET v = v + 1 WHERE id = ?", params![2])?;
+        Ok(())
+    });
+    rival.join().unwrap();
+    assert_eq!(result, Ok(()));
+    assert_eq!(runs, 2, "the deadlock victim runs again");
+    let rows = db.query("SELECT v FROM t ORDER BY id", params![]).unwrap();
+    let v: Vec<i64> = rows.iter().map(|r| r.i64(0).unwrap()).collect();
+    assert_eq!(v, [2, 2]);
+}

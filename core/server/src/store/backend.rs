@@ -132,6 +132,9 @@ impl Database for AnyDb {
     fn rollback(&mut self) -> Result<(), DbError> {
         self.inner().rollback()
     }
+    fn retry_advised(&mut self) -> bool {
+        self.inner().retry_advised()
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@
 //!   and fail most queued writers). Statements inside one run under a savepoint, so a failed
 //!   statement (a UNIQUE refusal a plugin handles) leaves the transaction usable, as in SQLite.
 //! - Statements outside a transaction that fail with a serialization failure or a deadlock are
-//!   run again (a few times); inside one, they answer `busy` like SQLite's lock timeout.
+//!   run again (a few times); inside one, the whole transaction runs again
+//!   ([`Database::retry_advised`], used by `transaction`), then answers `busy`.
 //! - A lost connection answers `unavailable` ([`DbError::Io`]); the next call reconnects, and a
 //!   read that found the connection gone reconnects and runs again at once.
 
@@ -49,6 +50,8 @@ pub struct PgDb {
     /// The connection died inside a transaction: everything up to COMMIT or ROLLBACK fails,
     /// so no statement of it runs outside it on a new connection.
     tx_lost: bool,
+    /// The open (or just failed) transaction lost a conflict: [`Database::retry_advised`].
+    retry: bool,
 }
 
 /// Maps a PostgreSQL error the way `sqlite::map_err` maps SQLite's, by SQLSTATE.
@@ -111,6 +114,7 @@ impl PgDb {
             ids: HashMap::new(),
             in_tx: false,
             tx_lost: false,
+            retry: false,
         };
         db.client()?;
         Ok(db)
@@ -231,6 +235,7 @@ impl PgDb {
                     if retryable(&e) && !in_tx && attempt <= RETRIES {
                         continue;
                     }
+                    self.retry |= in_tx && retryable(&e);
                     return Err(map_err(&e));
                 }
             }
@@ -335,6 +340,7 @@ impl Database for PgDb {
         match r {
             Ok(()) => {
                 self.in_tx = true;
+                self.retry = false;
                 Ok(())
             }
             Err(e) => {
@@ -361,8 +367,13 @@ impl Database for PgDb {
             if lost(&e) {
                 self.drop_connection();
             }
+            self.retry |= retryable(&e);
             map_err(&e)
         })
+    }
+
+    fn retry_advised(&mut self) -> bool {
+        self.retry
     }
 
     fn rollback(&mut self) -> Result<(), DbError> {
