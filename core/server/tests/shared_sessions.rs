@@ -191,3 +191,35 @@ fn login_failures_count_across_postgres_nodes() {
     let Some(cluster) = pg::cluster() else { return };
     failures_count_across_nodes(&cluster.new_database());
 }
+
+/// Two nodes starting at once on one SQLite file (`--database sqlite:PATH`) migrate once: each
+/// migration re-reads the version under the write lock.
+#[test]
+fn two_sqlite_nodes_starting_at_once_migrate_once() {
+    use std::sync::{Arc, Barrier};
+    for _ in 0..5 {
+        let shared = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", shared.path().join("kino.db").display());
+        let barrier = Arc::new(Barrier::new(2));
+        let nodes: Vec<_> = (0..2)
+            .map(|_| {
+                let (url, barrier) = (url.clone(), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    let dir = tempfile::tempdir().unwrap();
+                    let mut config = kino_testkit::fast_auth(kino_server::Config::new(dir.path()));
+                    config.database = Some(url);
+                    let plugins: Vec<std::sync::Arc<dyn kino_api::Plugin>> = vec![
+                        Arc::new(kino_auth::Auth::new()),
+                        Arc::new(kino_movies::Movies),
+                        Arc::new(kino_melody::Melody),
+                    ];
+                    barrier.wait();
+                    kino_server::Core::open(config, plugins).map(drop)
+                })
+            })
+            .collect();
+        for n in nodes {
+            n.join().unwrap().expect("both nodes start");
+        }
+    }
+}

@@ -225,6 +225,22 @@ pub fn apply(
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
+        // Another server on the same file (`--database sqlite:PATH`) may have applied it while
+        // this one waited for the write lock.
+        let now: u32 = tx
+            .query_row(
+                "SELECT version FROM schema_versions WHERE plugin = ?1",
+                [plugin],
+                |r| r.get(0),
+            )
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(0),
+                e => Err(e),
+            })
+            .map_err(sql_err)?;
+        if now >= m.version {
+            continue;
+        }
         tx.execute_batch(m.sql).map_err(sql_err)?;
         tx.execute(
             "INSERT INTO schema_versions (plugin, version) VALUES (?1, ?2)
