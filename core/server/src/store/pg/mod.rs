@@ -18,7 +18,7 @@ pub mod value;
 
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kino_api::{Database, DbError, Row, SqlValue};
 use postgres::error::SqlState;
@@ -52,7 +52,14 @@ pub struct PgDb {
     tx_lost: bool,
     /// The open (or just failed) transaction lost a conflict: [`Database::retry_advised`].
     retry: bool,
+    /// No new connection is tried before this, after one failed: callers on the event loop
+    /// (fast commands, session checks) must not wait for a connect timeout on every request
+    /// while PostgreSQL is down.
+    next_connect: Option<Instant>,
 }
+
+/// Wait after a failed connect before the next try.
+const RECONNECT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Maps a PostgreSQL error the way `sqlite::map_err` maps SQLite's, by SQLSTATE.
 pub fn map_err(e: &postgres::Error) -> DbError {
@@ -83,12 +90,16 @@ fn retryable(e: &postgres::Error) -> bool {
     )
 }
 
-/// A cached statement that no longer matches the schema (a migration changed a table).
+/// A cached statement that no longer matches the schema (a migration on another node changed a
+/// table) or that the server no longer has.
 fn stale(e: &postgres::Error) -> bool {
-    matches!(
-        e.code(),
-        Some(c) if *c == SqlState::FEATURE_NOT_SUPPORTED || *c == SqlState::INVALID_SQL_STATEMENT_NAME
-    ) && e.to_string().contains("cached plan")
+    match e.code() {
+        Some(c) if *c == SqlState::INVALID_SQL_STATEMENT_NAME => true,
+        Some(c) if *c == SqlState::FEATURE_NOT_SUPPORTED => e
+            .as_db_error()
+            .is_some_and(|d| d.message().contains("cached plan")),
+        _ => false,
+    }
 }
 
 fn lost(e: &postgres::Error) -> bool {
@@ -115,6 +126,7 @@ impl PgDb {
             in_tx: false,
             tx_lost: false,
             retry: false,
+            next_connect: None,
         };
         db.client()?;
         Ok(db)
@@ -131,7 +143,13 @@ impl PgDb {
             self.drop_connection();
         }
         if self.client.is_none() {
-            let mut c = self.config.connect(NoTls).map_err(|e| map_err(&e))?;
+            if self.next_connect.is_some_and(|t| Instant::now() < t) {
+                return Err(DbError::Io("PostgreSQL unavailable; reconnecting".into()));
+            }
+            let mut c = self.config.connect(NoTls).map_err(|e| {
+                self.next_connect = Some(Instant::now() + RECONNECT_BACKOFF);
+                map_err(&e)
+            })?;
             c.batch_execute(&format!(
                 "SET lock_timeout = '{LOCK_TIMEOUT}'; SET TIME ZONE 'UTC'"
             ))
