@@ -89,7 +89,24 @@ fn check_and_apply(
     data: &Path,
     plugins: &[Arc<dyn Plugin>],
 ) -> Result<(), MigrateError> {
-    preflight::check(db, data, plugins)?;
+    match db {
+        // One read transaction: a snapshot, so tables and versions another server is migrating
+        // at this moment are seen both before or both after (PostgreSQL runs this under the
+        // migration lock instead).
+        AnyDb::Sqlite(d) => {
+            d.raw()
+                .execute_batch("BEGIN")
+                .map_err(|e| MigrateError::Table(map_err(e)))?;
+            let checked = preflight::check(db, data, plugins);
+            if let AnyDb::Sqlite(d) = db {
+                if let Err(e) = d.raw().execute_batch("COMMIT") {
+                    log::warn!("ending the start-up checks' read: {e}");
+                }
+            }
+            checked?;
+        }
+        AnyDb::Postgres(_) => preflight::check(db, data, plugins)?,
+    }
     let core = crate::session::MIGRATIONS;
     match db {
         AnyDb::Sqlite(d) => apply(d, "core", core)?,
