@@ -60,11 +60,16 @@ fn pg_tables(url: &str) -> Vec<String> {
 #[test]
 fn every_plugins_migrations_run_on_sqlite_and_postgres() {
     let Some(cluster) = pg::cluster() else { return };
-    let expected: BTreeMap<String, i64> = all_plugins()
+    let mut expected: BTreeMap<String, i64> = all_plugins()
         .iter()
         .map(|p| (p.name().to_owned(), p.migrations().len() as i64))
         .filter(|(_, n)| *n > 0)
         .collect();
+    // Core's own table (sessions), migrated like a plugin's.
+    expected.insert(
+        kino_server::session::OWNER.plugin.into(),
+        kino_server::session::MIGRATIONS.len() as i64,
+    );
 
     let dir = tempfile::tempdir().unwrap();
     drop(Core::open(fast_auth(Config::new(dir.path())), all_plugins()).unwrap());
@@ -235,4 +240,54 @@ fn lost_connections_answer_unavailable_and_reconnect() {
         }
     }
     assert!(c.call("notices.list", json!({})).is_ok());
+}
+
+/// A write transaction that loses a deadlock to another client runs again by itself (the
+/// plugin's closure twice) and commits, instead of answering `busy`.
+#[test]
+fn a_transaction_that_loses_a_deadlock_runs_again() {
+    use kino_api::{params, Database, DbError};
+    use kino_server::store::pg::PgDb;
+    let Some(cluster) = pg::cluster() else { return };
+    let url = cluster.new_database();
+    let mut other = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    other
+        .batch_execute(
+            "CREATE TABLE t (id BIGINT PRIMARY KEY, v BIGINT); INSERT INTO t VALUES (1, 0), (2, 0)",
+        )
+        .unwrap();
+    let (row1_held, wait_row1) = std::sync::mpsc::channel::<()>();
+    let (row2_held, wait_row2) = std::sync::mpsc::channel::<()>();
+    let rival = std::thread::spawn(move || {
+        // PostgreSQL rolls back the transaction of the backend whose deadlock check finds the
+        // cycle; with the rival's check 10 s away, that is the Kino one (1 s by default).
+        other.batch_execute("SET deadlock_timeout = '10s'").unwrap();
+        wait_row1.recv().unwrap();
+        let mut tx = other.transaction().unwrap();
+        tx.execute("UPDATE t SET v = v + 1 WHERE id = 2", &[])
+            .unwrap();
+        row2_held.send(()).unwrap();
+        tx.execute("UPDATE t SET v = v + 1 WHERE id = 1", &[])
+            .unwrap();
+        tx.commit().unwrap();
+    });
+    let mut db = PgDb::open(&url).unwrap();
+    let db: &mut dyn Database = &mut db;
+    let mut runs = 0;
+    let result: Result<(), DbError> = db.transaction(|tx| {
+        runs += 1;
+        tx.execute("UPDATE t SET v = v + 1 WHERE id = ?", params![1])?;
+        if runs == 1 {
+            row1_held.send(()).unwrap();
+            wait_row2.recv().unwrap();
+        }
+        tx.execute("UPDATE t SET v = v + 1 WHERE id = ?", params![2])?;
+        Ok(())
+    });
+    rival.join().unwrap();
+    assert_eq!(result, Ok(()));
+    assert!(runs >= 2, "the deadlock victim runs again: {runs}");
+    let rows = db.query("SELECT v FROM t ORDER BY id", params![]).unwrap();
+    let v: Vec<i64> = rows.iter().map(|r| r.i64(0).unwrap()).collect();
+    assert_eq!(v, [2, 2]);
 }

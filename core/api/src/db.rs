@@ -218,7 +218,16 @@ pub trait Database {
     fn commit(&mut self) -> Result<(), DbError>;
     /// Rolls the open transaction back.
     fn rollback(&mut self) -> Result<(), DbError>;
+    /// Whether the transaction that just failed lost a conflict with another one (PostgreSQL's
+    /// serialization failure or deadlock) and running it again may succeed. SQLite's write lock
+    /// never lets that happen.
+    fn retry_advised(&mut self) -> bool {
+        false
+    }
 }
+
+/// Runs of one transaction that lost a conflict (see [`Database::retry_advised`]).
+const TRANSACTION_RUNS: usize = 5;
 
 impl dyn Database + '_ {
     /// The first row, if any.
@@ -236,21 +245,29 @@ impl dyn Database + '_ {
     }
 
     /// Runs `f` in a write transaction: committed when it returns `Ok`, rolled back otherwise.
+    /// A transaction that lost a conflict with another (PostgreSQL) runs again, a few times.
     pub fn transaction<T, E: From<DbError>>(
         &mut self,
-        f: impl FnOnce(&mut dyn Database) -> Result<T, E>,
+        mut f: impl FnMut(&mut dyn Database) -> Result<T, E>,
     ) -> Result<T, E> {
-        self.begin()?;
-        match f(self) {
-            Ok(v) => {
-                self.commit()?;
-                Ok(v)
-            }
-            Err(e) => {
-                if let Err(rb) = self.rollback() {
-                    log::warn!("rollback failed: {rb}");
+        let mut run = 0;
+        loop {
+            run += 1;
+            self.begin()?;
+            let failed = match f(self) {
+                Ok(v) => match self.commit() {
+                    Ok(()) => return Ok(v),
+                    Err(e) => E::from(e),
+                },
+                Err(e) => {
+                    if let Err(rb) = self.rollback() {
+                        log::warn!("rollback failed: {rb}");
+                    }
+                    e
                 }
-                Err(e)
+            };
+            if run >= TRANSACTION_RUNS || !self.retry_advised() {
+                return Err(failed);
             }
         }
     }

@@ -2,7 +2,6 @@
 //! one function that runs a handler (stats, panic catching, nested calls).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use kino_api::{
@@ -12,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::config::Limits;
 use crate::registry::{Entry, Registry};
-use crate::session::SessionTable;
+use crate::session::{now_ms, SessionStore};
 use crate::stats::ServerStats;
 use crate::store::{guard, FsBlobStore};
 
@@ -20,8 +19,8 @@ use crate::store::{guard, FsBlobStore};
 pub struct ServerHost {
     /// The command table.
     pub registry: Registry,
-    /// Live sessions.
-    pub sessions: Mutex<SessionTable>,
+    /// Sessions, in the database, with this node's cache.
+    pub sessions: SessionStore,
     /// File storage.
     pub blobs: FsBlobStore,
     /// Plugin settings.
@@ -37,14 +36,14 @@ pub struct ServerHost {
 }
 
 impl ServerHost {
-    /// Locks the session table (a poisoned lock is still usable: it guards a plain map).
-    pub fn sessions(&self) -> MutexGuard<'_, SessionTable> {
-        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    /// The sessions.
+    pub fn sessions(&self) -> &SessionStore {
+        &self.sessions
     }
 
     /// The identity behind a token, if the session is live.
     pub fn resolve(&self, token: &str) -> Option<Identity> {
-        self.sessions().resolve(token, Instant::now())
+        self.sessions.resolve(token, now_ms())
     }
 }
 
@@ -114,19 +113,19 @@ impl Host for ServerHost {
     }
 
     fn session_begin(&self, who: &Identity) -> String {
-        self.sessions().begin(who.clone(), Instant::now())
+        self.sessions.begin(who.clone(), now_ms())
     }
 
     fn session_end(&self, token: &str) {
-        self.sessions().end(token);
+        self.sessions.end(token);
     }
 
     fn sessions_end_user(&self, user_id: i64) -> usize {
-        self.sessions().end_user(user_id)
+        self.sessions.end_user(user_id)
     }
 
     fn sessions_end_user_except(&self, user_id: i64, keep: &str) -> usize {
-        self.sessions().end_user_except(user_id, keep)
+        self.sessions.end_user_except(user_id, keep)
     }
 
     fn login_extras(&self, ctx: &mut Ctx) -> Map<String, Value> {
@@ -174,7 +173,7 @@ impl Host for ServerHost {
             "connections": ServerStats::get(&s.connections),
             "connections_total": ServerStats::get(&s.connections_total),
             "connections_rejected": ServerStats::get(&s.connections_rejected),
-            "sessions": self.sessions().len(),
+            "sessions": self.sessions.len(),
             "commands": ServerStats::get(&s.commands),
             "errors": ServerStats::get(&s.errors),
             "bytes_in": ServerStats::get(&s.bytes_in),

@@ -16,7 +16,7 @@
 //! - [`pipe`] — bounded byte pipes for streaming uploads and downloads.
 //! - [`transfers`] — slots bounding concurrent uploads and downloads, overall and per user.
 //! - [`ratelog`] — rate-limited warnings, so repeated refusals cannot flood the log.
-//! - [`session`] — the session table.
+//! - [`session`] — sessions in the database, with a per-node cache.
 //! - [`store`] — SQLite or PostgreSQL, migrations, the blob store.
 //! - [`builtins`] — `ping`, `help`, `whoami`, `server.info`.
 //! - [`config`] — flags, TOML file, defaults.
@@ -45,7 +45,7 @@ pub mod workers;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use kino_api::{check_args, CmdError, Ctx, Identity, Plugin, Role, Settings};
@@ -59,7 +59,7 @@ use crate::dispatch::Dispatcher;
 use crate::event_loop::{EventLoop, WAKER};
 use crate::host::{run_handler, ServerHost};
 use crate::registry::RegistryError;
-use crate::session::SessionTable;
+use crate::session::SessionStore;
 use crate::stats::ServerStats;
 use crate::store::guard::{self, owner_of};
 use crate::store::{migrate, AnyDb, FsBlobStore};
@@ -114,6 +114,7 @@ pub struct Core {
     config: Config,
     db: AnyDb,
     db_url: store::DbUrl,
+    flusher: SessionFlusher,
 }
 
 fn resolve_settings(
@@ -176,7 +177,7 @@ impl Core {
         })?;
         let host = Arc::new(ServerHost {
             registry,
-            sessions: Mutex::new(SessionTable::new(config.limits.session_ttl)),
+            sessions: SessionStore::open(&db_url, config.limits.session_ttl)?,
             blobs: FsBlobStore::open(&config.data)?,
             settings,
             limits: config.limits.clone(),
@@ -184,6 +185,7 @@ impl Core {
             started: Instant::now(),
             warns: ratelog::RateLog::new(config.limits.warn_rate),
         });
+        let flusher = SessionFlusher::start(Arc::downgrade(&host))?;
         for p in host.registry.plugins() {
             let _owner = guard::enter(Some(owner_of(&**p)));
             let mut ctx = Ctx::new(&*host, &mut db, None, None);
@@ -197,6 +199,7 @@ impl Core {
             config,
             db,
             db_url,
+            flusher,
         })
     }
 
@@ -219,6 +222,12 @@ impl Core {
     /// binary and the testkit's alike) can reach its connection and transfer limits.
     pub fn listen(self) -> Result<Server, StartError> {
         let lock = store::lock::take(&self.config.data).map_err(StartError::Data)?;
+        if self.config.database.is_none() {
+            // The default database belongs to this data directory, which the lock makes ours
+            // alone: a restart ends every session, as when sessions lived in memory. A database
+            // named by --database may be shared with other nodes, whose sessions must live on.
+            self.host.sessions.clear()?;
+        }
         raise_fd_limit();
         pin_malloc_mmap_threshold();
         let addr: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(&self.config.listen)?
@@ -290,11 +299,54 @@ impl Core {
         let event_loop = EventLoop::new(poll, listener, extra, rx, Arc::clone(&stop), dispatcher)?;
         Ok(Server {
             _lock: lock,
+            flusher: self.flusher,
             event_loop,
             local,
             extra_addrs,
             shutdown: ShutdownHandle { stop, waker },
         })
+    }
+}
+
+/// Writes session idle timers and deletes expired sessions every [`session::RECHECK`], off the
+/// loop. Dropping it stops the thread after a last flush and waits for it, so no connection of
+/// the server outlives it (a test may move the database's files next).
+struct SessionFlusher {
+    stop: Option<crossbeam_channel::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SessionFlusher {
+    fn start(host: std::sync::Weak<ServerHost>) -> Result<Self, StartError> {
+        let (stop, rx) = crossbeam_channel::bounded::<()>(0);
+        let thread = std::thread::Builder::new()
+            .name("kino-sessions".into())
+            .spawn(move || loop {
+                let stopping = !matches!(
+                    rx.recv_timeout(session::RECHECK),
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout)
+                );
+                match host.upgrade() {
+                    Some(h) => h.sessions.flush(session::now_ms()),
+                    None => return,
+                }
+                if stopping {
+                    return;
+                }
+            })?;
+        Ok(SessionFlusher {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for SessionFlusher {
+    fn drop(&mut self) {
+        self.stop.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -319,6 +371,7 @@ impl ShutdownHandle {
 pub struct Server {
     /// This process's claim on the data directory, for as long as it serves.
     _lock: store::lock::DataLock,
+    flusher: SessionFlusher,
     event_loop: EventLoop,
     local: SocketAddr,
     extra_addrs: Vec<(&'static str, SocketAddr)>,
@@ -345,6 +398,8 @@ impl Server {
     pub fn run(self) -> std::io::Result<()> {
         let dispatcher = self.event_loop.run()?;
         dispatcher.pool.shutdown();
+        drop(self.flusher);
+        dispatcher.host.sessions.close();
         log::info!("stopped");
         Ok(())
     }

@@ -1,107 +1,319 @@
 //! Server-side sessions: a random token maps to an identity. Identity comes only from here.
+//!
+//! Sessions live in the database (`kino_sessions`), so every node on one database knows them:
+//! a session made on one node works on another, and a logout, `auth.lock` or password change on
+//! any node ends it everywhere. Only a hash of the token is stored (SHA-256: tokens are 128
+//! random bits, so no slow hash is needed), so a leaked database or backup holds no usable
+//! session.
+//!
+//! Resolving a token runs on the event loop for every request, so each node keeps a small
+//! cache: an entry is trusted for [`RECHECK`] after it was read from the database, then read
+//! again. A session ended on another node is therefore refused here within `RECHECK` (500 ms);
+//! ended on this node, at once. Reads never wait for a writer (SQLite WAL, PostgreSQL MVCC);
+//! the writes a request causes (idle timers moving on) are batched by [`SessionStore::flush`]
+//! on a thread of their own, never on the loop.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
-use kino_api::Identity;
+use kino_api::{params, Database, DbError, Identity, Migration, Role};
+use sha2::{Digest, Sha256};
 
-/// One session.
+use crate::store::{AnyDb, DbUrl};
+
+/// How long a cached session is trusted before the database is asked again.
+pub const RECHECK: Duration = Duration::from_millis(500);
+
+/// Who owns the sessions table for the migration guard: core, under the `kino_` prefix.
+pub const OWNER: crate::store::guard::Owner = crate::store::guard::Owner {
+    plugin: "kino",
+    tables: &[],
+};
+
+/// The sessions table, migrated as the pseudo-plugin `kino` (core's own tables).
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "sessions",
+    sql: "CREATE TABLE kino_sessions (
+            token_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            last_used INTEGER NOT NULL
+          );
+          CREATE INDEX kino_sessions_user ON kino_sessions (user_id);
+          CREATE INDEX kino_sessions_last_used ON kino_sessions (last_used);",
+}];
+
 #[derive(Debug, Clone)]
-struct Session {
+struct Cached {
     identity: Identity,
-    last_used: Instant,
+    /// When the database last confirmed it (ms).
+    checked: i64,
 }
 
-/// Every live session, shared by the loop and the workers behind a mutex (lookups are a hash
-/// probe; nothing slow happens under the lock).
-#[derive(Debug)]
-pub struct SessionTable {
-    // aHash: keyed per process like SipHash (tokens come from clients), several times faster.
-    by_token: HashMap<String, Session, ahash::RandomState>,
-    ttl: Duration,
+/// Every session, in the database, with this node's cache in front.
+pub struct SessionStore {
+    /// For the loop's reads; `None` once the server stopped ([`SessionStore::close`]).
+    reader: Mutex<Option<AnyDb>>,
+    /// For begin, end and the flush.
+    writer: Mutex<Option<AnyDb>>,
+    // aHash: keyed per process like SipHash (hashes come from client tokens), and fast.
+    cache: Mutex<HashMap<String, Cached, ahash::RandomState>>,
+    /// Sessions used since the last flush, with their last use (ms).
+    touched: Mutex<HashMap<String, i64, ahash::RandomState>>,
+    ttl_ms: i64,
 }
 
-impl SessionTable {
-    /// Sessions end after `ttl` without use.
-    pub fn new(ttl: Duration) -> Self {
-        SessionTable {
-            by_token: HashMap::default(),
-            ttl,
-        }
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn closed() -> DbError {
+    DbError::Backend("the server has stopped".into())
+}
+
+/// Runs `f` on a connection, unless the store was closed. As core, not as the plugin whose
+/// handler began or ended the session (the table guard would refuse it `kino_sessions`).
+fn with<T>(
+    m: &Mutex<Option<AnyDb>>,
+    f: impl FnOnce(&mut dyn Database) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    let _core = crate::store::guard::enter(None);
+    match lock(m).as_mut() {
+        Some(db) => f(db),
+        None => Err(closed()),
+    }
+}
+
+fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl SessionStore {
+    /// Opens the store's connections; sessions end after `ttl` without use.
+    pub fn open(url: &DbUrl, ttl: Duration) -> Result<Self, DbError> {
+        Ok(SessionStore {
+            reader: Mutex::new(Some(AnyDb::open(url)?)),
+            writer: Mutex::new(Some(AnyDb::open(url)?)),
+            cache: Mutex::default(),
+            touched: Mutex::default(),
+            ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX),
+        })
     }
 
-    /// Creates a session with a fresh 128-bit token from the OS RNG.
-    pub fn begin(&mut self, identity: Identity, now: Instant) -> String {
+    /// Creates a session with a fresh 128-bit token from the OS RNG. When the database refuses
+    /// the row, the token still works on this node until its cache entry is rechecked.
+    pub fn begin(&self, identity: Identity, now: i64) -> String {
         let mut raw = [0u8; 16];
         if let Err(e) = getrandom::fill(&mut raw) {
             // Without the OS RNG no token is safe to hand out; refuse to go on.
             panic!("OS random number generator failed: {e}");
         }
         let token = hex::encode(raw);
-        self.by_token.insert(
-            token.clone(),
-            Session {
+        let key = hash(&token);
+        let written = with(&self.writer, |db| {
+            db.execute(
+                "INSERT INTO kino_sessions (token_hash, user_id, name, role, last_used)
+                 VALUES (?, ?, ?, ?, ?)",
+                params![
+                    key.as_str(),
+                    identity.user_id,
+                    identity.name.as_str(),
+                    identity.role.as_str(),
+                    now
+                ],
+            )
+        });
+        if let Err(e) = written {
+            log::error!("recording a session for {}: {e}", identity.name);
+        }
+        lock(&self.cache).insert(
+            key,
+            Cached {
                 identity,
-                last_used: now,
+                checked: now,
             },
         );
         token
     }
 
-    /// The identity behind a token, refreshing its idle timer; expired tokens are removed.
-    pub fn resolve(&mut self, token: &str, now: Instant) -> Option<Identity> {
-        let ttl = self.ttl;
-        let session = self.by_token.get_mut(token)?;
-        if now.duration_since(session.last_used) > ttl {
-            self.by_token.remove(token);
-            return None;
-        }
-        session.last_used = now;
-        Some(session.identity.clone())
+    /// The identity behind a token, refreshing its idle timer; expired or ended sessions give
+    /// `None` (and so does a database that cannot be read: refusing is the safe side).
+    pub fn resolve(&self, token: &str, now: i64) -> Option<Identity> {
+        let key = hash(token);
+        let recheck = RECHECK.as_millis() as i64;
+        let cached = lock(&self.cache).get(&key).cloned();
+        let identity = match cached {
+            Some(c) if now - c.checked < recheck => c.identity,
+            _ => {
+                let row = with(&self.reader, |db| {
+                    db.query_one(
+                        "SELECT user_id, name, role, last_used FROM kino_sessions \
+                         WHERE token_hash = ?",
+                        params![key.as_str()],
+                    )
+                });
+                let row = match row {
+                    Ok(Some(r)) => r,
+                    Ok(None) => {
+                        lock(&self.cache).remove(&key);
+                        return None;
+                    }
+                    Err(e) => {
+                        log::warn!("reading a session: {e}");
+                        return None;
+                    }
+                };
+                let last_used = row.i64(3).ok()?;
+                let pending = lock(&self.touched).get(&key).copied().unwrap_or(0);
+                if now - last_used.max(pending) > self.ttl_ms {
+                    lock(&self.cache).remove(&key);
+                    return None;
+                }
+                let identity = Identity {
+                    user_id: row.i64(0).ok()?,
+                    name: row.string(1).ok()?,
+                    role: if row.str(2).ok()? == "admin" {
+                        Role::Admin
+                    } else {
+                        Role::User
+                    },
+                };
+                lock(&self.cache).insert(
+                    key.clone(),
+                    Cached {
+                        identity: identity.clone(),
+                        checked: now,
+                    },
+                );
+                identity
+            }
+        };
+        lock(&self.touched).insert(key, now);
+        Some(identity)
     }
 
     /// Ends one session.
-    pub fn end(&mut self, token: &str) {
-        self.by_token.remove(token);
+    pub fn end(&self, token: &str) {
+        let key = hash(token);
+        lock(&self.cache).remove(&key);
+        lock(&self.touched).remove(&key);
+        if let Err(e) = with(&self.writer, |db| {
+            db.execute(
+                "DELETE FROM kino_sessions WHERE token_hash = ?",
+                params![key.as_str()],
+            )
+        }) {
+            log::error!("ending a session: {e}");
+        }
     }
 
     /// Ends every session of a user; returns how many.
-    pub fn end_user(&mut self, user_id: i64) -> usize {
-        let before = self.by_token.len();
-        self.by_token.retain(|_, s| s.identity.user_id != user_id);
-        before - self.by_token.len()
+    pub fn end_user(&self, user_id: i64) -> usize {
+        lock(&self.cache).retain(|_, c| c.identity.user_id != user_id);
+        self.delete(
+            "DELETE FROM kino_sessions WHERE user_id = ?",
+            params![user_id],
+        )
     }
 
     /// Ends every session of a user except `keep`; returns how many.
-    pub fn end_user_except(&mut self, user_id: i64, keep: &str) -> usize {
-        let before = self.by_token.len();
-        self.by_token
-            .retain(|t, s| s.identity.user_id != user_id || t == keep);
-        before - self.by_token.len()
+    pub fn end_user_except(&self, user_id: i64, keep: &str) -> usize {
+        let keep = hash(keep);
+        lock(&self.cache).retain(|k, c| c.identity.user_id != user_id || *k == keep);
+        self.delete(
+            "DELETE FROM kino_sessions WHERE user_id = ? AND token_hash <> ?",
+            params![user_id, keep.as_str()],
+        )
     }
 
-    /// Drops expired sessions (called from the loop's timer).
-    pub fn sweep(&mut self, now: Instant) {
-        let ttl = self.ttl;
-        self.by_token
-            .retain(|_, s| now.duration_since(s.last_used) <= ttl);
+    fn delete(&self, sql: &str, values: &[kino_api::SqlValue]) -> usize {
+        match with(&self.writer, |db| db.execute(sql, values)) {
+            Ok(n) => n as usize,
+            Err(e) => {
+                log::error!("ending sessions: {e}");
+                0
+            }
+        }
     }
 
-    /// Live sessions, for `server.info`.
+    /// Forgets cache entries due for a recheck anyway (the loop's timer), so the cache holds
+    /// only sessions in use.
+    pub fn sweep(&self, now: i64) {
+        let recheck = RECHECK.as_millis() as i64;
+        lock(&self.cache).retain(|_, c| now - c.checked < recheck);
+    }
+
+    /// Writes the idle timers of sessions used since the last flush and deletes expired
+    /// sessions; runs off the loop (it may wait for the database's write lock).
+    pub fn flush(&self, now: i64) {
+        let touched = std::mem::take(&mut *lock(&self.touched));
+        let mut db = lock(&self.writer);
+        let Some(db) = db.as_mut() else { return };
+        for (key, at) in touched {
+            if let Err(e) = db.execute(
+                "UPDATE kino_sessions SET last_used = ? WHERE token_hash = ? AND last_used < ?",
+                params![at, key.as_str(), at],
+            ) {
+                log::warn!("recording session use: {e}");
+                break;
+            }
+        }
+        if let Err(e) = db.execute(
+            "DELETE FROM kino_sessions WHERE last_used < ?",
+            params![now.saturating_sub(self.ttl_ms)],
+        ) {
+            log::warn!("deleting expired sessions: {e}");
+        }
+    }
+
+    /// Live sessions over every node, for `server.info` (0 when the database cannot say).
     pub fn len(&self) -> usize {
-        self.by_token.len()
+        let since = now_ms().saturating_sub(self.ttl_ms);
+        with(&self.reader, |db| {
+            db.count(
+                "SELECT COUNT(*) FROM kino_sessions WHERE last_used >= ?",
+                params![since],
+            )
+        })
+        .map_or(0, |n| n as usize)
+    }
+
+    /// Ends every session (a single node's restart).
+    pub fn clear(&self) -> Result<(), DbError> {
+        lock(&self.cache).clear();
+        lock(&self.touched).clear();
+        with(&self.writer, |db| {
+            db.execute("DELETE FROM kino_sessions", &[])
+        })
+        .map(drop)
+    }
+
+    /// Closes the connections when the server stops, whichever thread drops the last
+    /// reference to it later (a transfer thread finishing), so files can be moved at once.
+    pub fn close(&self) {
+        lock(&self.reader).take();
+        lock(&self.writer).take();
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.by_token.is_empty()
+        self.len() == 0
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kino_api::Role;
 
     fn who(id: i64) -> Identity {
         Identity {
@@ -111,22 +323,49 @@ mod tests {
         }
     }
 
+    fn store(dir: &std::path::Path, ttl_s: u64) -> SessionStore {
+        let url = DbUrl::default_for(dir);
+        let mut db = AnyDb::open(&url).unwrap();
+        if let AnyDb::Sqlite(d) = &mut db {
+            crate::store::migrate::apply(d, OWNER, MIGRATIONS).unwrap();
+        }
+        SessionStore::open(&url, Duration::from_secs(ttl_s)).unwrap()
+    }
+
     #[test]
     fn tokens_expire_after_idle_ttl_and_use_refreshes_them() {
-        let t0 = Instant::now();
-        let mut table = SessionTable::new(Duration::from_secs(10));
+        let dir = tempfile::tempdir().unwrap();
+        let table = store(dir.path(), 10);
+        let t0 = 1_000_000;
         let a = table.begin(who(1), t0);
         assert_eq!(a.len(), 32);
-        assert!(table.resolve(&a, t0 + Duration::from_secs(8)).is_some());
-        assert!(table.resolve(&a, t0 + Duration::from_secs(16)).is_some());
-        assert!(table.resolve(&a, t0 + Duration::from_secs(27)).is_none());
+        assert!(table.resolve(&a, t0 + 8_000).is_some());
+        table.flush(t0 + 8_000);
+        assert!(table.resolve(&a, t0 + 16_000).is_some());
+        table.flush(t0 + 16_000);
+        assert!(table.resolve(&a, t0 + 27_000).is_none());
+        table.flush(t0 + 27_000);
         assert!(table.is_empty());
     }
 
     #[test]
+    fn only_a_hash_of_the_token_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = store(dir.path(), 10);
+        let a = table.begin(who(1), now_ms());
+        let conn = rusqlite::Connection::open(dir.path().join("kino.db")).unwrap();
+        let stored: String = conn
+            .query_row("SELECT token_hash FROM kino_sessions", [], |r| r.get(0))
+            .unwrap();
+        assert_ne!(stored, a);
+        assert_eq!(stored, hash(&a));
+    }
+
+    #[test]
     fn ending_a_user_ends_all_their_sessions_only() {
-        let now = Instant::now();
-        let mut table = SessionTable::new(Duration::from_secs(10));
+        let dir = tempfile::tempdir().unwrap();
+        let table = store(dir.path(), 10);
+        let now = now_ms();
         let a = table.begin(who(1), now);
         let b = table.begin(who(1), now);
         let c = table.begin(who(2), now);
@@ -138,8 +377,9 @@ mod tests {
 
     #[test]
     fn ending_a_user_but_one_keeps_that_one() {
-        let now = Instant::now();
-        let mut table = SessionTable::new(Duration::from_secs(10));
+        let dir = tempfile::tempdir().unwrap();
+        let table = store(dir.path(), 10);
+        let now = now_ms();
         let a = table.begin(who(1), now);
         let b = table.begin(who(1), now);
         let c = table.begin(who(2), now);
@@ -147,5 +387,19 @@ mod tests {
         assert!(table.resolve(&a, now).is_some());
         assert!(table.resolve(&b, now).is_none());
         assert!(table.resolve(&c, now).is_some());
+    }
+
+    #[test]
+    fn a_session_ended_through_another_store_is_refused_after_the_recheck() {
+        let dir = tempfile::tempdir().unwrap();
+        let node_a = store(dir.path(), 60);
+        let node_b =
+            SessionStore::open(&DbUrl::default_for(dir.path()), Duration::from_secs(60)).unwrap();
+        let now = now_ms();
+        let a = node_a.begin(who(1), now);
+        assert!(node_b.resolve(&a, now).is_some());
+        node_a.end(&a);
+        let later = now + RECHECK.as_millis() as i64;
+        assert!(node_b.resolve(&a, later).is_none());
     }
 }

@@ -38,7 +38,7 @@ impl EventLoop {
         }
         if now.duration_since(self.last_sweep) >= Duration::from_millis(500) {
             self.last_sweep = now;
-            self.host().sessions().sweep(now);
+            self.host().sessions().sweep(crate::session::now_ms());
             self.host().warns.report(now);
             let limits = &self.host().limits;
             let (idle, frame_timeout) = (limits.idle_timeout, limits.frame_timeout);

@@ -18,8 +18,8 @@ pub enum DbUrl {
 }
 
 impl DbUrl {
-    /// Parses `--database`; `data` is the data directory (a relative `sqlite:` path stays
-    /// relative to the working directory, as any path flag).
+    /// Parses `--database` (a relative `sqlite:` path is relative to the working directory, as
+    /// any path flag).
     pub fn parse(s: &str) -> Result<DbUrl, String> {
         if let Some(path) = s.strip_prefix("sqlite:") {
             let path = path.strip_prefix("//").unwrap_or(path);
@@ -131,6 +131,9 @@ impl Database for AnyDb {
     }
     fn rollback(&mut self) -> Result<(), DbError> {
         self.inner().rollback()
+    }
+    fn retry_advised(&mut self) -> bool {
+        self.inner().retry_advised()
     }
 }
 

@@ -90,7 +90,29 @@ fn check_and_apply(
     data: &Path,
     plugins: &[Arc<dyn Plugin>],
 ) -> Result<(), MigrateError> {
-    preflight::check(db, data, plugins)?;
+    match db {
+        // One read transaction: a snapshot, so tables and versions another server is migrating
+        // at this moment are seen both before or both after (PostgreSQL runs this under the
+        // migration lock instead).
+        AnyDb::Sqlite(d) => {
+            d.raw()
+                .execute_batch("BEGIN")
+                .map_err(|e| MigrateError::Table(map_err(e)))?;
+            let checked = preflight::check(db, data, plugins);
+            if let AnyDb::Sqlite(d) = db {
+                if let Err(e) = d.raw().execute_batch("COMMIT") {
+                    log::warn!("ending the start-up checks' read: {e}");
+                }
+            }
+            checked?;
+        }
+        AnyDb::Postgres(_) => preflight::check(db, data, plugins)?,
+    }
+    let core = crate::session::MIGRATIONS;
+    match db {
+        AnyDb::Sqlite(d) => apply(d, crate::session::OWNER, core)?,
+        AnyDb::Postgres(d) => apply_pg(d, crate::session::OWNER.plugin, core)?,
+    };
     for p in plugins {
         match db {
             AnyDb::Sqlite(d) => apply(d, guard::owner_of(&**p), p.migrations())?,
@@ -224,6 +246,22 @@ pub fn apply(
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
+        // Another server on the same file (`--database sqlite:PATH`) may have applied it while
+        // this one waited for the write lock.
+        let now: u32 = tx
+            .query_row(
+                "SELECT version FROM schema_versions WHERE plugin = ?1",
+                [plugin],
+                |r| r.get(0),
+            )
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(0),
+                e => Err(e),
+            })
+            .map_err(sql_err)?;
+        if now >= m.version {
+            continue;
+        }
         {
             let _owner = guard::enter(Some(owner));
             tx.execute_batch(m.sql).map_err(sql_err)?;

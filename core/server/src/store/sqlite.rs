@@ -47,10 +47,19 @@ impl SqliteDb {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
         // WAL lets readers on other workers go on while one writes; NORMAL is durable across
         // application crashes (a power cut may lose the last commits, never corrupt the file).
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-        )
-        .map_err(map_err)?;
+        // Switching a new file to WAL takes an exclusive lock without calling the busy handler,
+        // so a second server opening the same new file at that moment retries here.
+        let started = std::time::Instant::now();
+        loop {
+            match conn.execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            ) {
+                Err(e) if is_busy(&e) && started.elapsed() < BUSY_TIMEOUT => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                r => break r.map_err(map_err)?,
+            }
+        }
         if let Some(pages) = page_cap(path) {
             // SQLite answers with the cap in force (never below the file's current size).
             conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
@@ -72,6 +81,14 @@ impl SqliteDb {
     pub fn raw(&mut self) -> &mut Connection {
         &mut self.conn
     }
+}
+
+/// Whether `e` is SQLite's BUSY or LOCKED.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(SqliteCode::DatabaseBusy) | Some(SqliteCode::DatabaseLocked)
+    )
 }
 
 pub(crate) fn map_err(e: rusqlite::Error) -> DbError {

@@ -8,21 +8,24 @@
 //!   and fail most queued writers). Statements inside one run under a savepoint, so a failed
 //!   statement (a UNIQUE refusal a plugin handles) leaves the transaction usable, as in SQLite.
 //! - Statements outside a transaction that fail with a serialization failure or a deadlock are
-//!   run again (a few times); inside one, they answer `busy` like SQLite's lock timeout.
+//!   run again (a few times); inside one, the whole transaction runs again
+//!   ([`Database::retry_advised`], used by `transaction`), then answers `busy`.
 //! - A lost connection answers `unavailable` ([`DbError::Io`]); the next call reconnects, and a
 //!   read that found the connection gone reconnects and runs again at once.
 
 pub mod dialect;
+mod errors;
 pub mod value;
 
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kino_api::{Database, DbError, Row, SqlValue};
-use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls, Statement};
 
+pub use errors::map_err;
+use errors::{lost, retryable, stale};
 use value::{Column, Param};
 
 /// Held by every write transaction: one writer at a time over the whole cluster.
@@ -49,53 +52,16 @@ pub struct PgDb {
     /// The connection died inside a transaction: everything up to COMMIT or ROLLBACK fails,
     /// so no statement of it runs outside it on a new connection.
     tx_lost: bool,
+    /// The open (or just failed) transaction lost a conflict: [`Database::retry_advised`].
+    retry: bool,
+    /// No new connection is tried before this, after one failed: callers on the event loop
+    /// (fast commands, session checks) must not wait for a connect timeout on every request
+    /// while PostgreSQL is down.
+    next_connect: Option<Instant>,
 }
 
-/// Maps a PostgreSQL error the way `sqlite::map_err` maps SQLite's, by SQLSTATE.
-pub fn map_err(e: &postgres::Error) -> DbError {
-    let Some(code) = e.code() else {
-        // No SQLSTATE: the socket failed or the server went away.
-        return DbError::Io(format!("PostgreSQL connection lost: {e}"));
-    };
-    let msg = e
-        .as_db_error()
-        .map_or_else(|| e.to_string(), |d| d.message().to_owned());
-    let class = &code.code()[..2];
-    match class {
-        _ if *code == SqlState::UNIQUE_VIOLATION => DbError::Unique(msg),
-        _ if *code == SqlState::FOREIGN_KEY_VIOLATION => DbError::ForeignKey(msg),
-        _ if *code == SqlState::INSUFFICIENT_PRIVILEGE => DbError::Denied(msg),
-        "23" => DbError::Check(msg),
-        "40" => DbError::Busy,
-        "08" | "57" => DbError::Io(format!("PostgreSQL unavailable: {msg}")),
-        "58" => DbError::Io(msg),
-        _ if *code == SqlState::DISK_FULL => DbError::Full,
-        _ if *code == SqlState::LOCK_NOT_AVAILABLE => DbError::Busy,
-        "53" => DbError::Io(format!("PostgreSQL out of resources: {msg}")),
-        _ => DbError::Backend(format!("{msg} ({})", code.code())),
-    }
-}
-
-fn retryable(e: &postgres::Error) -> bool {
-    matches!(
-        e.code(),
-        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
-    )
-}
-
-/// A cached statement that no longer matches the schema (a migration changed a table).
-fn stale(e: &postgres::Error) -> bool {
-    matches!(
-        e.code(),
-        Some(c) if *c == SqlState::FEATURE_NOT_SUPPORTED || *c == SqlState::INVALID_SQL_STATEMENT_NAME
-    ) && e.to_string().contains("cached plan")
-}
-
-fn lost(e: &postgres::Error) -> bool {
-    e.code().is_none()
-        || e.code()
-            .is_some_and(|c| c.code().starts_with("08") || c.code().starts_with("57P"))
-}
+/// Wait after a failed connect before the next try.
+const RECONNECT_BACKOFF: Duration = Duration::from_secs(1);
 
 impl PgDb {
     /// Connects to `url` (`postgres://USER:PASS@HOST:PORT/DB`, `?host=/run/postgresql` for a
@@ -114,6 +80,8 @@ impl PgDb {
             ids: HashMap::new(),
             in_tx: false,
             tx_lost: false,
+            retry: false,
+            next_connect: None,
         };
         db.client()?;
         Ok(db)
@@ -130,7 +98,13 @@ impl PgDb {
             self.drop_connection();
         }
         if self.client.is_none() {
-            let mut c = self.config.connect(NoTls).map_err(|e| map_err(&e))?;
+            if self.next_connect.is_some_and(|t| Instant::now() < t) {
+                return Err(DbError::Io("PostgreSQL unavailable; reconnecting".into()));
+            }
+            let mut c = self.config.connect(NoTls).map_err(|e| {
+                self.next_connect = Some(Instant::now() + RECONNECT_BACKOFF);
+                map_err(&e)
+            })?;
             c.batch_execute(&format!(
                 "SET lock_timeout = '{LOCK_TIMEOUT}'; SET TIME ZONE 'UTC'"
             ))
@@ -234,6 +208,7 @@ impl PgDb {
                     if retryable(&e) && !in_tx && attempt <= RETRIES {
                         continue;
                     }
+                    self.retry |= in_tx && retryable(&e);
                     return Err(map_err(&e));
                 }
             }
@@ -338,6 +313,7 @@ impl Database for PgDb {
         match r {
             Ok(()) => {
                 self.in_tx = true;
+                self.retry = false;
                 Ok(())
             }
             Err(e) => {
@@ -364,8 +340,13 @@ impl Database for PgDb {
             if lost(&e) {
                 self.drop_connection();
             }
+            self.retry |= retryable(&e);
             map_err(&e)
         })
+    }
+
+    fn retry_advised(&mut self) -> bool {
+        self.retry
     }
 
     fn rollback(&mut self) -> Result<(), DbError> {
