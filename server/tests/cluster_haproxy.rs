@@ -7,77 +7,17 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use kino_api::serde_json::json;
 use kino_client::Client;
+use kino_testkit::balancer::{client_from, wait_until, Balancer};
 use kino_testkit::{engines, BinServer};
 use md5::Digest;
 
 const BIN: &str = env!("CARGO_BIN_EXE_kino-server");
-
-/// HAProxy on a free port with the shipped configuration, killed on drop.
-struct Balancer {
-    addr: SocketAddr,
-    child: Child,
-}
-
-impl Balancer {
-    fn start(haproxy: &PathBuf, node1: SocketAddr, node2: SocketAddr) -> Self {
-        let addr = free_port();
-        let cfg = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/haproxy.cfg");
-        let child = Command::new(haproxy)
-            .args(["-db", "-f"])
-            .arg(&cfg)
-            .env("KINO_FRONTEND", addr.to_string())
-            .env("KINO_NODE1", node1.to_string())
-            .env("KINO_NODE2", node2.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let b = Balancer { addr, child };
-        wait_until("HAProxy listening", || TcpStream::connect(addr).is_ok());
-        b
-    }
-
-    /// A client connecting from `source` (a loopback address of its own).
-    fn client_from(&self, source: [u8; 4]) -> Result<Client, String> {
-        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-            .map_err(|e| e.to_string())?;
-        let from = SocketAddr::from((source, 0));
-        socket.bind(&from.into()).map_err(|e| e.to_string())?;
-        socket
-            .connect(&self.addr.into())
-            .map_err(|e| e.to_string())?;
-        let mut c = Client::from_stream(socket.into()).map_err(|e| e.to_string())?;
-        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        c.call("ping", json!({})).map_err(|e| e.to_string())?;
-        Ok(c)
-    }
-}
-
-impl Drop for Balancer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
-}
-
-fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn node(dir: &tempfile::TempDir, cap: &str) -> BinServer {
     BinServer::start(
@@ -94,14 +34,7 @@ fn node(dir: &tempfile::TempDir, cap: &str) -> BinServer {
 
 /// A client straight to one node, from an address the node takes no PROXY header from.
 fn direct(addr: SocketAddr) -> Client {
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket
-        .bind(&SocketAddr::from(([127, 0, 0, 5], 0)).into())
-        .unwrap();
-    socket.connect(&addr.into()).unwrap();
-    let c = Client::from_stream(socket.into()).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    c
+    client_from(addr, [127, 0, 0, 5]).unwrap()
 }
 
 /// Registers `name` on one node directly.

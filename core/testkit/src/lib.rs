@@ -25,6 +25,7 @@ use tempfile::TempDir;
 
 pub use kino_client::{into_data, request, ClientError};
 
+pub mod balancer;
 pub mod engines;
 pub mod pg;
 

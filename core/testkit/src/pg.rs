@@ -43,7 +43,9 @@ pub fn cluster() -> Option<&'static Cluster> {
             None => {
                 let msg = "PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin \
                            or PATH): SKIPPING the PostgreSQL tests; `apt-get install postgresql`";
-                if std::env::var_os("CI").is_some() || std::env::var_os("KINO_REQUIRE_ENGINES").is_some() {
+                if std::env::var_os("CI").is_some()
+                    || std::env::var_os("KINO_REQUIRE_ENGINES").is_some()
+                {
                     panic!("{msg}");
                 }
                 // Straight to the file descriptor: the test harness captures `eprintln!`, and a
