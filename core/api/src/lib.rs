@@ -52,7 +52,7 @@ pub mod output;
 pub mod plugin;
 
 pub use args::Args;
-pub use blob::{BlobError, BlobInfo, BlobStore, BlobWriter};
+pub use blob::{valid_key, BlobError, BlobInfo, BlobStore, BlobWriter};
 pub use command::{Command, Exec, Handler, PAGE_DEFAULT, PAGE_MAX};
 pub use ctx::{check_args, Ctx, Host, Identity, SessionChange, MAX_CALL_DEPTH};
 pub use db::{Database, DbError, Row, SqlValue};

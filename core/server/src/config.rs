@@ -125,6 +125,12 @@ pub struct Config {
     pub limits: Limits,
     /// Plugin settings given by flag or file; the rest take their defaults.
     pub settings: BTreeMap<String, Value>,
+    /// Where blobs live: `file:PATH` or `s3://BUCKET?endpoint=…&region=…` (`None`:
+    /// `<data>/blobs`).
+    pub blobs: Option<String>,
+    /// S3 access key id and secret from the config file; the environment's
+    /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` win. Never a flag: flags show in `ps`.
+    pub s3_credentials: (Option<String>, Option<String>),
 }
 
 impl Config {
@@ -135,6 +141,8 @@ impl Config {
             data: data.into(),
             limits: Limits::default(),
             settings: BTreeMap::new(),
+            blobs: None,
+            s3_credentials: (None, None),
         }
     }
 
@@ -158,6 +166,10 @@ pub struct Cli {
     /// TOML file with the same keys as these flags
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
+    /// Blob storage: `file:PATH` or `s3://BUCKET?endpoint=http://HOST:PORT&region=R` (credentials
+    /// from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the config file) [default: file:<data>/blobs]
+    #[arg(long, global = true)]
+    pub blobs: Option<String>,
     /// Maximum open connections [default: 10000]
     #[arg(long)]
     pub max_connections: Option<usize>,
@@ -300,6 +312,9 @@ fn apply_cli(
     if let Some(v) = &cli.data {
         config.data = v.clone();
     }
+    if let Some(v) = &cli.blobs {
+        config.blobs = Some(v.clone());
+    }
     if let Some(v) = cli.max_connections {
         l.max_connections = v;
     }
@@ -398,6 +413,13 @@ pub fn apply_file(
         match key.as_str() {
             "listen" => config.listen = value.as_str().ok_or_else(|| bad(&key))?.into(),
             "data" => config.data = value.as_str().ok_or_else(|| bad(&key))?.into(),
+            "blobs" => config.blobs = Some(value.as_str().ok_or_else(|| bad(&key))?.into()),
+            "aws-access-key-id" => {
+                config.s3_credentials.0 = Some(value.as_str().ok_or_else(|| bad(&key))?.into())
+            }
+            "aws-secret-access-key" => {
+                config.s3_credentials.1 = Some(value.as_str().ok_or_else(|| bad(&key))?.into())
+            }
             "max-connections" => l.max_connections = as_u64().ok_or_else(|| bad(&key))? as usize,
             "idle-timeout" => {
                 l.idle_timeout = Duration::from_secs(as_u64().ok_or_else(|| bad(&key))?)

@@ -14,7 +14,6 @@ use crate::config::Limits;
 use crate::registry::{Entry, Registry};
 use crate::session::SessionTable;
 use crate::stats::ServerStats;
-use crate::store::FsBlobStore;
 
 /// Everything shared by the loop, the workers and transfer threads.
 pub struct ServerHost {
@@ -23,7 +22,7 @@ pub struct ServerHost {
     /// Live sessions.
     pub sessions: Mutex<SessionTable>,
     /// File storage.
-    pub blobs: FsBlobStore,
+    pub blobs: Box<dyn BlobStore>,
     /// Plugin settings.
     pub settings: Settings,
     /// Core limits.
@@ -97,7 +96,7 @@ impl Host for ServerHost {
     }
 
     fn blobs(&self) -> &dyn BlobStore {
-        &self.blobs
+        &*self.blobs
     }
 
     fn session_begin(&self, who: &Identity) -> String {

@@ -61,7 +61,7 @@ use crate::host::{run_handler, ServerHost};
 use crate::registry::RegistryError;
 use crate::session::SessionTable;
 use crate::stats::ServerStats;
-use crate::store::{migrate, FsBlobStore, SqliteDb};
+use crate::store::{migrate, SqliteDb};
 use crate::workers::{LoopChannel, WorkerPool};
 
 /// Why the server could not start.
@@ -158,6 +158,7 @@ impl Core {
             ))
         })?;
         let settings = resolve_settings(&plugins, &config.settings)?;
+        let blobs_at = store::BlobsAt::from_config(&config).map_err(StartError::Data)?;
         let db_path = config.data.join("kino.db");
         store::sqlite::set_page_cap(&db_path, config.limits.db_max_pages);
         let mut db = SqliteDb::open(&db_path).map_err(|e| {
@@ -174,7 +175,9 @@ impl Core {
         let host = Arc::new(ServerHost {
             registry,
             sessions: Mutex::new(SessionTable::new(config.limits.session_ttl)),
-            blobs: FsBlobStore::open(&config.data)?,
+            blobs: blobs_at
+                .open()
+                .map_err(|e| StartError::Data(format!("the blob store cannot be used: {e}")))?,
             settings,
             limits: config.limits.clone(),
             stats: ServerStats::default(),

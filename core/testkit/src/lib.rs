@@ -2,7 +2,8 @@
 //! temporary data directory and cheap argon2, plus clients that log in.
 //!
 //! Layout: [`TestServer`] (in-process), [`BinServer`] (the real `kino-server` binary, for
-//! signals and kill tests), [`admin_client`] and [`user_client`].
+//! signals and kill tests), [`S3Server`] (a real S3 server, `s3s-fs`), [`admin_client`] and
+//! [`user_client`].
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 use std::io::{BufRead, BufReader};
@@ -19,6 +20,9 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 pub use kino_client::{into_data, request, ClientError};
+
+mod s3;
+pub use s3::{S3Server, S3_BUCKET, S3_KEY_ID, S3_SECRET};
 
 /// Settings that make argon2 cheap; tests must not spend seconds hashing.
 pub fn fast_auth(config: Config) -> Config {

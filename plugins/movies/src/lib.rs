@@ -12,6 +12,7 @@
 //! - [`movie`] — the `movies` table, the row type, MD5 keys.
 //! - [`name`] — display names from client file names.
 //! - [`upload`] — `movies.check`, `movies.upload`.
+//! - [`resume`] — resumable uploads: the `uploads` table, `movies.upload_status`.
 //! - [`list`] — `movies.list`.
 //! - [`delete`] — `movies.delete`.
 //! - [`buy`] — `movies.buy`.
@@ -28,6 +29,7 @@ pub mod list;
 pub mod movie;
 pub mod name;
 pub mod records;
+pub mod resume;
 pub mod served;
 pub mod services;
 pub mod stats;
@@ -77,6 +79,21 @@ const MIGRATIONS: &[Migration] = &[
         name: "damaged",
         sql: "ALTER TABLE movies ADD COLUMN damaged INTEGER NOT NULL DEFAULT 0;",
     },
+    Migration {
+        version: 4,
+        name: "uploads",
+        sql: "CREATE TABLE uploads (
+                id TEXT PRIMARY KEY,
+                user_id INTEGER NOT NULL,
+                name TEXT NOT NULL,
+                md5 TEXT,
+                free INTEGER NOT NULL,
+                size INTEGER NOT NULL,
+                started_at INTEGER NOT NULL,
+                touched_at INTEGER NOT NULL
+              );
+              CREATE INDEX uploads_by_user ON uploads (user_id);",
+    },
 ];
 
 impl Plugin for Movies {
@@ -109,6 +126,16 @@ impl Plugin for Movies {
                 name: "movie-search-max-chars",
                 help: "Longest `q` movies.list accepts, in characters",
                 default: json!(200),
+            },
+            Setting {
+                name: "upload-expiry",
+                help: "Seconds an unfinished resumable upload is kept after its last request (at most 604800)",
+                default: json!(86_400),
+            },
+            Setting {
+                name: "max-open-uploads",
+                help: "Unfinished resumable uploads one user may have at once",
+                default: json!(4),
             },
             Setting {
                 name: "movie-price",
@@ -158,7 +185,17 @@ impl Plugin for Movies {
                 "--free-download-resume-max must be at least 1",
             ));
         }
-        Ok(())
+        let expiry = ctx.settings().get("upload-expiry");
+        if expiry
+            .and_then(|v| v.as_u64())
+            .is_none_or(|s| s == 0 || s > resume::MAX_EXPIRY_S)
+        {
+            return Err(CmdError::bad_args(format!(
+                "--upload-expiry must be 1..={} seconds (a week)",
+                resume::MAX_EXPIRY_S
+            )));
+        }
+        resume::sweep(ctx)
     }
 
     fn commands(&self) -> Vec<Command> {
@@ -166,6 +203,7 @@ impl Plugin for Movies {
         vec![
             upload::check_command(),
             upload::upload_command(),
+            resume::status_command(),
             delete::command(),
             list::command(),
             list::get_command(served.clone()),

@@ -1,0 +1,150 @@
+//! Resumable uploads on the real server, on the local folder and on a real S3 server
+//! (`s3s-fs`): an upload cut off mid-stream resumes from `movies.upload_status`'s `stored`
+//! and ends byte-identical; the open uploads per user are bounded; abandoned ones expire.
+#![allow(clippy::unwrap_used)]
+
+mod media_support;
+
+use std::time::{Duration, Instant};
+
+use kino_api::serde_json::{json, Value};
+use kino_api::ErrorCode;
+use kino_client::Client;
+use kino_server::Config;
+use kino_testkit::{request, S3Server, TestServer};
+use media_support::*;
+
+fn server_with(tweak: impl FnOnce(Config) -> Config) -> TestServer {
+    TestServer::with_admin(plugins(), |c| {
+        tweak(c.setting("free-download-wait", json!(0)))
+    })
+}
+
+/// Sends the upload request and the first `cut` bytes, then drops the connection.
+fn cut_off(server: &TestServer, id: &str, bytes: &[u8], cut: usize) {
+    let mut admin = root(server);
+    let args = json!({"name": "big.mp4", "md5": md5_hex(bytes), "free": true,
+        "upload_id": id, "file_size": bytes.len()});
+    admin.send(&request("movies.upload", args)).unwrap();
+    admin.send_raw(&bytes[..cut]).unwrap();
+    admin.flush().unwrap();
+    drop(admin);
+}
+
+/// Resumes `id` until it finishes: asks what is stored, sends the rest. Returns the movie and
+/// the offset it resumed from.
+fn resume(admin: &mut Client, id: &str, bytes: &[u8]) -> (Value, u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = admin
+            .call("movies.upload_status", json!({"upload_id": id}))
+            .unwrap();
+        assert_eq!(status["size"], json!(bytes.len()));
+        let stored = status["stored"].as_u64().unwrap();
+        let rest = &bytes[stored as usize..];
+        let args = json!({"name": "big.mp4", "md5": md5_hex(bytes), "free": true,
+            "upload_id": id, "offset": stored});
+        match admin.upload(
+            "movies.upload",
+            args,
+            &mut &rest[..],
+            rest.len() as u64,
+            &mut |_| {},
+        ) {
+            Ok(movie) => return (movie, stored),
+            // The cut-off request may still hold the upload for a moment, or store more.
+            Err(e) if matches!(e.code(), Some(ErrorCode::Busy | ErrorCode::Conflict)) => {
+                assert!(Instant::now() < deadline, "never resumed: {e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("resume failed: {e}"),
+        }
+    }
+}
+
+fn cut_and_resume(server: &TestServer, len: usize, cut: usize) -> u64 {
+    let bytes = content(7, len);
+    let id = "0123456789abcdef0123456789abcdef";
+    cut_off(server, id, &bytes, cut);
+    let mut admin = root(server);
+    let (movie, from) = resume(&mut admin, id, &bytes);
+    assert_eq!(movie["md5"], json!(md5_hex(&bytes)));
+    let (_, got) = download(&mut admin, movie["id"].as_i64().unwrap(), None).unwrap();
+    assert!(got == bytes, "the resumed upload downloads byte-identical");
+    assert_eq!(
+        code(admin.call("movies.upload_status", json!({"upload_id": id}))),
+        ErrorCode::NotFound,
+        "a finished upload is closed"
+    );
+    from
+}
+
+#[test]
+fn a_cut_off_upload_resumes_on_the_local_folder() {
+    let server = server_with(|c| c);
+    let from = cut_and_resume(&server, 6 << 20, 4 << 20);
+    assert!(from > 0, "resumed from {from}, not from the start");
+    let partials: Vec<_> = files_under(&server.data().join("tmp"));
+    assert!(partials.is_empty(), "left behind: {partials:?}");
+}
+
+#[test]
+fn a_cut_off_upload_resumes_on_s3_from_its_last_part() {
+    let s3 = S3Server::start();
+    let server = server_with(|c| s3.configure(c));
+    // 8 MiB parts: 12 MiB sent stores one part, the rest is sent again.
+    let from = cut_and_resume(&server, 20 << 20, 12 << 20);
+    assert_eq!(from, 8 << 20);
+    assert!(files_under(&server.data().join("blobs")).is_empty());
+}
+
+#[test]
+fn open_uploads_per_user_are_bounded_and_wrong_offsets_refused() {
+    let server = server_with(|c| c.setting("max-open-uploads", json!(1)));
+    let bytes = content(8, 100_000);
+    cut_off(&server, "11111111111111111111111111111111", &bytes, 50_000);
+    let mut admin = root(&server);
+    let other = content(9, 1000);
+    let args = json!({"name": "b.mp4", "md5": md5_hex(&other), "free": true,
+        "upload_id": "22222222222222222222222222222222"});
+    let refused = admin.upload("movies.upload", args, &mut &other[..], 1000, &mut |_| {});
+    assert_eq!(code(refused), ErrorCode::Busy);
+    // A plain upload is not resumable and not counted.
+    upload(&mut admin, "plain.mp4", &other, true).unwrap();
+
+    let mut admin = root(&server);
+    let args = json!({"name": "big.mp4", "free": true, "offset": 1,
+        "upload_id": "11111111111111111111111111111111"});
+    let wrong = admin.upload("movies.upload", args, &mut &bytes[1..], 99_999, &mut |_| {});
+    assert!(matches!(
+        wrong.unwrap_err().code(),
+        Some(ErrorCode::Conflict | ErrorCode::Busy)
+    ));
+    let mut admin = root(&server);
+    let args = json!({"name": "x.mp4", "free": true, "offset": 5,
+        "upload_id": "33333333333333333333333333333333"});
+    let unknown = admin.upload("movies.upload", args, &mut &bytes[5..10], 5, &mut |_| {});
+    assert_eq!(code(unknown), ErrorCode::NotFound);
+}
+
+#[test]
+fn abandoned_uploads_expire_with_their_bytes() {
+    let server = server_with(|c| c.setting("upload-expiry", json!(1)));
+    let bytes = content(10, 200_000);
+    let id = "44444444444444444444444444444444";
+    cut_off(&server, id, &bytes, 100_000);
+    let mut admin = root(&server);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = admin.call("movies.upload_status", json!({"upload_id": id}));
+        if status
+            .as_ref()
+            .is_err_and(|e| e.code() == Some(ErrorCode::NotFound))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never expired: {status:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(files_under(&server.data().join("tmp")).is_empty());
+}
