@@ -148,3 +148,112 @@ fn abandoned_uploads_expire_with_their_bytes() {
     }
     assert!(files_under(&server.data().join("tmp")).is_empty());
 }
+
+const BIN: &str = env!("CARGO_BIN_EXE_kino-server");
+
+fn add_root(data: &std::path::Path) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(BIN)
+        .arg("--data")
+        .arg(data)
+        .args(["--argon2-memory-kib", "64", "--argon2-iterations", "1"])
+        .args(["user", "add", "root", "--admin", "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "root-pass-1").unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+fn bin_root(server: &kino_testkit::BinServer) -> Client {
+    let mut c = guarded(server.client());
+    c.call(
+        "auth.login",
+        json!({"name": "root", "password": "root-pass-1"}),
+    )
+    .unwrap();
+    c
+}
+
+/// The real binary killed (SIGKILL) mid-upload and started again: the upload resumes from
+/// what was stored, on the local folder and on S3 (where the restarted node has lost the MD5
+/// state and reads the joined object back to check it).
+fn killed_mid_upload(extra: &[&str], stored_so_far: impl Fn() -> u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    add_root(data);
+    let bytes = content(11, 20 << 20);
+    let id = "55555555555555555555555555555555";
+    let mut server = kino_testkit::BinServer::start(std::path::Path::new(BIN), data, extra);
+    let mut admin = bin_root(&server);
+    let args = json!({"name": "big.mp4", "md5": md5_hex(&bytes), "free": true,
+        "upload_id": id, "file_size": bytes.len()});
+    admin.send(&request("movies.upload", args)).unwrap();
+    admin.send_raw(&bytes[..12 << 20]).unwrap();
+    admin.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stored_so_far() < 8 << 20 {
+        assert!(Instant::now() < deadline, "nothing stored");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(admin);
+    let server = kino_testkit::BinServer::start(std::path::Path::new(BIN), data, extra);
+    let mut admin = bin_root(&server);
+    let (movie, from) = resume(&mut admin, id, &bytes);
+    assert!(from >= 8 << 20, "resumed from {from}");
+    let (_, got) = download(&mut admin, movie["id"].as_i64().unwrap(), None).unwrap();
+    assert!(got == bytes);
+}
+
+#[test]
+fn a_killed_server_resumes_the_upload_on_the_local_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_path_buf();
+    let blobs = format!("file:{}", data.join("store").join("blobs").display());
+    let tmp = data.join("store").join("tmp");
+    let stored = move || {
+        std::fs::read_dir(&tmp)
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    killed_mid_upload(&["--free-download-wait", "0", "--blobs", &blobs], stored);
+}
+
+#[test]
+fn a_killed_server_resumes_the_upload_on_s3() {
+    let s3 = S3Server::start();
+    let conf = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        conf.path(),
+        format!(
+            "blobs = \"{}\"\naws-access-key-id = \"{}\"\naws-secret-access-key = \"{}\"\n",
+            s3.url(),
+            kino_testkit::S3_KEY_ID,
+            kino_testkit::S3_SECRET
+        ),
+    )
+    .unwrap();
+    let conf_path = conf.path().to_str().unwrap().to_owned();
+    // The upload's marker object lists the ETag of each part stored (8 MiB each).
+    let marker = s3
+        .bucket_dir()
+        .join("uploads")
+        .join("55555555555555555555555555555555.upload");
+    let stored = move || {
+        let lines = std::fs::read_to_string(&marker).map_or(0, |t| t.lines().count());
+        (lines.saturating_sub(1) as u64) << 23
+    };
+    killed_mid_upload(
+        &["--free-download-wait", "0", "--config", &conf_path],
+        stored,
+    );
+}
