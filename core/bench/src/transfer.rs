@@ -83,6 +83,14 @@ pub fn upload_throughput(s: &Spawned) -> Result<f64> {
     Ok(upload(s)?.1)
 }
 
+/// Peak growth of the server's resident memory (MiB) during one 256 MiB upload: streaming
+/// (to a file, or as S3 multipart parts) keeps it near one part, whatever the file's size.
+pub fn upload_rss(s: &Spawned) -> Result<f64> {
+    let before = s.rss_kib()?;
+    upload(s)?;
+    Ok(s.hwm_kib()?.saturating_sub(before) as f64 / 1024.0)
+}
+
 /// MB/s of one 256 MiB download.
 pub fn download_throughput(s: &Spawned) -> Result<f64> {
     let (id, _) = upload(s)?;

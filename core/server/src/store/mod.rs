@@ -77,3 +77,41 @@ impl BlobsAt {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(blobs: &str) -> Result<BlobsAt, String> {
+        let mut config = Config::new("/srv/kino");
+        config.blobs = Some(blobs.into());
+        config.s3_credentials = (Some("id".into()), Some("secret".into()));
+        BlobsAt::from_config(&config)
+    }
+
+    #[test]
+    fn blob_urls_are_parsed_and_nonsense_refused() {
+        assert!(matches!(
+            BlobsAt::from_config(&Config::new("/srv/kino")),
+            Ok(BlobsAt::Dir(d)) if d == Path::new("/srv/kino/blobs")
+        ));
+        assert!(matches!(at("file:/mnt/b"), Ok(BlobsAt::Dir(d)) if d == Path::new("/mnt/b")));
+        match at("s3://films?endpoint=http://127.0.0.1:9000&region=eu-west-1") {
+            Ok(BlobsAt::S3(loc, _, _)) => {
+                assert_eq!(loc.bucket, "films");
+                assert_eq!(loc.region, "eu-west-1");
+                assert_eq!(loc.endpoint.as_str(), "http://127.0.0.1:9000/");
+            }
+            other => panic!("{other:?}"),
+        }
+        for bad in [
+            "/plain/path",
+            "file:",
+            "s3://",
+            "s3://b?secret=x",
+            "ftp://x",
+        ] {
+            assert!(at(bad).is_err(), "{bad} accepted");
+        }
+    }
+}
