@@ -7,7 +7,7 @@
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use kino_client::ClientError;
 use kino_proto::ErrorCode;
@@ -17,8 +17,10 @@ use serde_json::{json, Map, Value};
 use crate::cancel;
 use crate::session::Session;
 
-/// Reconnect attempts without progress before the upload is given up.
-const MAX_RETRIES: u32 = 10;
+/// How long to keep retrying without the server storing more: a server notices a vanished
+/// client only after its `--idle-timeout` (30 s by default) and refuses a resume with `busy`
+/// until then.
+const GIVE_UP: Duration = Duration::from_secs(60);
 
 /// Pause before retry `n` (1-based): long enough for a restarting server, short for a blip.
 fn backoff(n: u32) -> Duration {
@@ -65,6 +67,7 @@ pub fn upload(
     let id = new_id(md5, name);
     let mut offset = 0u64;
     let mut retries = 0;
+    let mut progress_at = Instant::now();
     loop {
         let mut file = open()?;
         file.seek(SeekFrom::Start(offset))
@@ -90,7 +93,7 @@ pub fn upload(
             Err(e) => e,
         };
         retries += 1;
-        if retries > MAX_RETRIES {
+        if progress_at.elapsed() > GIVE_UP {
             return Err(err);
         }
         std::thread::sleep(backoff(retries));
@@ -101,6 +104,7 @@ pub fn upload(
                 let stored = status.get("stored").and_then(Value::as_u64).unwrap_or(0);
                 if stored > offset {
                     retries = 0;
+                    progress_at = Instant::now();
                 }
                 offset = stored.min(len);
                 crate::render::note(&format!(

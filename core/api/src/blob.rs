@@ -97,6 +97,11 @@ pub trait BlobStore: Send + Sync {
     fn exists(&self, md5: &str) -> bool;
     /// The stored size of content with this MD5 (`None`: not stored), without reading it.
     fn size(&self, md5: &str) -> Option<u64>;
+    /// Like [`BlobStore::size`], but a store that can fail to answer (a remote one) says so
+    /// instead of calling the content missing: callers that mark content damaged use this.
+    fn stat(&self, md5: &str) -> Result<Option<u64>, BlobError> {
+        Ok(self.size(md5))
+    }
     /// Moves content found damaged out of the store into its quarantine, kept for inspection
     /// but never served again under its key (a missing key is not an error).
     fn quarantine(&self, md5: &str) -> Result<(), BlobError>;

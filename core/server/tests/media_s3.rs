@@ -80,3 +80,28 @@ fn media_flow_on_s3() {
     let (ok, text) = check(&server, &s3);
     assert!(!ok && text.contains("damaged"), "{text}");
 }
+
+/// The bucket going away is `unavailable` to callers, never a reason to mark movies damaged.
+#[test]
+fn an_unreachable_bucket_is_unavailable_not_damage() {
+    let s3 = S3Server::start();
+    let server = TestServer::with_admin(plugins(), |c| {
+        s3.configure(c.setting("free-download-wait", json!(0)))
+    });
+    let mut admin = root(&server);
+    let film = content(5, 10_000);
+    let id = upload_id(&mut admin, "film.mp4", &film, true);
+    drop(s3);
+    assert_eq!(
+        code(admin.call("movies.list", json!({}))),
+        ErrorCode::Unavailable
+    );
+    assert_eq!(code(download(&mut admin, id, None)), ErrorCode::Unavailable);
+    let db = rusqlite::Connection::open(server.data().join("kino.db")).unwrap();
+    let damaged: i64 = db
+        .query_row("SELECT damaged FROM movies WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(damaged, 0);
+}

@@ -217,7 +217,11 @@ fn verify(blobs: &Inspect, md5: &str, size: Option<i64>) -> Option<String> {
     if !kino_api::valid_key(md5) {
         return Some("is not a valid key".into());
     }
-    let Some(stored) = blobs.store().size(md5) else {
+    let stored = match blobs.store().stat(md5) {
+        Ok(stored) => stored,
+        Err(e) => return Some(format!("cannot be read: {e}")),
+    };
+    let Some(stored) = stored else {
         return Some("is missing".into());
     };
     if let Some(size) = size {

@@ -279,7 +279,15 @@ impl BlobStore for S3BlobStore {
     }
 
     fn size(&self, md5: &str) -> Option<u64> {
-        self.s3.head(&checked_key(md5).ok()?).ok()
+        self.stat(md5).ok().flatten()
+    }
+
+    fn stat(&self, md5: &str) -> Result<Option<u64>, BlobError> {
+        match self.s3.head(&checked_key(md5)?) {
+            Ok(size) => Ok(Some(size)),
+            Err(BlobError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn quarantine(&self, md5: &str) -> Result<(), BlobError> {
