@@ -1,6 +1,7 @@
 //! `upload` survives a dropped connection: the real `kino` binary uploads through a slow proxy
 //! that is cut once the server has stored part of the file; the shell reconnects, asks
-//! `movies.upload_status` and sends only the rest, and the movie arrives whole.
+//! `movies.upload_status` and sends only the rest, and the movie arrives whole. The same for
+//! `scripts/bulk_upload.rhai`, which uploads through the same code.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -8,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::proxy::Proxy;
-use common::{kino_at, server, write_file};
+use common::{kino_at, scripts_dir, server, write_file};
 use md5::{Digest, Md5};
 use serde_json::json;
 
@@ -65,4 +66,27 @@ fn upload_resumes_after_a_dropped_connection() {
     let mut admin = kino_testkit::admin_client(&s, "root");
     let check = admin.call("movies.check", json!({"md5": md5})).unwrap();
     assert_eq!(check["exists"], json!(true));
+}
+
+#[test]
+fn bulk_upload_resumes_after_a_dropped_connection() {
+    let s = server();
+    let proxy = Proxy::start_throttled(s.addr, Duration::from_millis(1));
+    let films = tempfile::tempdir().unwrap();
+    write_file(&films.path().join("a.mp4"), 10 << 20, 1);
+    write_file(&films.path().join("b.mp4"), 1 << 20, 2);
+    let bulk = scripts_dir().join("bulk_upload.rhai").display().to_string();
+    let dir = films.path().display().to_string();
+    let addr = proxy.addr.to_string();
+    let shell = std::thread::spawn(move || kino_at(&addr).root().args(["run", &bulk, &dir]).run());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while partial_bytes(s.data()) < 2 << 20 {
+        assert!(Instant::now() < deadline, "the upload never got going");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    proxy.cut();
+    let ran = shell.join().unwrap();
+    ran.expect_code(0);
+    assert!(ran.stdout.contains("uploaded 2"), "{ran:?}");
+    assert!(ran.stderr.contains("resuming a.mp4 from byte"), "{ran:?}");
 }
