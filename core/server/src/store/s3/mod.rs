@@ -176,18 +176,16 @@ impl S3BlobStore {
         hasher: Option<Md5>,
         keep: Option<String>,
     ) -> Box<dyn BlobWriter> {
-        Box::new(S3Writer {
-            s3: Arc::clone(&self.s3),
+        Box::new(S3Writer::new(
+            Arc::clone(&self.s3),
             key,
             upload,
             etags,
-            buf: Vec::with_capacity(PART_SIZE),
-            part_size: PART_SIZE,
+            PART_SIZE,
             hasher,
             written,
-            keep: keep.map(|id| (id, Arc::clone(&self.hashes))),
-            done: false,
-        })
+            keep.map(|id| (id, Arc::clone(&self.hashes))),
+        ))
     }
 
     /// The S3 upload id of resumable write `id` and the ETags of its parts, if it exists.
