@@ -31,6 +31,19 @@ fn cut_off(server: &TestServer, id: &str, bytes: &[u8], cut: usize) {
     drop(admin);
 }
 
+/// Waits until the cut-off request's handler (which may start a moment after the cut) has
+/// recorded upload `id`.
+fn wait_recorded(admin: &mut Client, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while admin
+        .call("movies.upload_status", json!({"upload_id": id}))
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "upload {id} was never recorded");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Resumes `id` until it finishes: asks what is stored, sends the rest. Returns the movie and
 /// the offset it resumed from.
 fn resume(admin: &mut Client, id: &str, bytes: &[u8]) -> (Value, u64) {
@@ -67,6 +80,7 @@ fn cut_and_resume(server: &TestServer, len: usize, cut: usize) -> u64 {
     let id = "0123456789abcdef0123456789abcdef";
     cut_off(server, id, &bytes, cut);
     let mut admin = root(server);
+    wait_recorded(&mut admin, id);
     let (movie, from) = resume(&mut admin, id, &bytes);
     assert_eq!(movie["md5"], json!(md5_hex(&bytes)));
     let (_, got) = download(&mut admin, movie["id"].as_i64().unwrap(), None).unwrap();
@@ -104,6 +118,7 @@ fn open_uploads_per_user_are_bounded_and_wrong_offsets_refused() {
     let bytes = content(8, 100_000);
     cut_off(&server, "11111111111111111111111111111111", &bytes, 50_000);
     let mut admin = root(&server);
+    wait_recorded(&mut admin, "11111111111111111111111111111111");
     let other = content(9, 1000);
     let args = json!({"name": "b.mp4", "md5": md5_hex(&other), "free": true,
         "upload_id": "22222222222222222222222222222222"});
@@ -134,6 +149,7 @@ fn abandoned_uploads_expire_with_their_bytes() {
     let id = "44444444444444444444444444444444";
     cut_off(&server, id, &bytes, 100_000);
     let mut admin = root(&server);
+    wait_recorded(&mut admin, id);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let status = admin.call("movies.upload_status", json!({"upload_id": id}));
