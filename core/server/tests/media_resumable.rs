@@ -20,13 +20,19 @@ fn server_with(tweak: impl FnOnce(Config) -> Config) -> TestServer {
     })
 }
 
-/// Sends the upload request and the first `cut` bytes, then drops the connection.
+/// Sends the upload request and the first `cut` bytes, then drops the connection; the cut
+/// comes only once the server has recorded the upload (its handler may start after the first
+/// bytes arrive).
 fn cut_off(server: &TestServer, id: &str, bytes: &[u8], cut: usize) {
     let mut admin = root(server);
     let args = json!({"name": "big.mp4", "md5": md5_hex(bytes), "free": true,
         "upload_id": id, "file_size": bytes.len()});
     admin.send(&request("movies.upload", args)).unwrap();
-    admin.send_raw(&bytes[..cut]).unwrap();
+    let first = cut.min(1024);
+    admin.send_raw(&bytes[..first]).unwrap();
+    admin.flush().unwrap();
+    wait_recorded(&mut root(server), id);
+    admin.send_raw(&bytes[first..cut]).unwrap();
     admin.flush().unwrap();
     drop(admin);
 }
@@ -35,10 +41,12 @@ fn cut_off(server: &TestServer, id: &str, bytes: &[u8], cut: usize) {
 /// recorded upload `id`.
 fn wait_recorded(admin: &mut Client, id: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while admin
-        .call("movies.upload_status", json!({"upload_id": id}))
-        .is_err()
-    {
+    loop {
+        match admin.call("movies.upload_status", json!({"upload_id": id})) {
+            Ok(_) => return,
+            Err(e) if e.code() == Some(ErrorCode::NotFound) => {}
+            Err(e) => panic!("upload_status {id}: {e}"),
+        }
         assert!(Instant::now() < deadline, "upload {id} was never recorded");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -75,9 +83,10 @@ fn resume(admin: &mut Client, id: &str, bytes: &[u8]) -> (Value, u64) {
     }
 }
 
-fn cut_and_resume(server: &TestServer, len: usize, cut: usize) -> u64 {
+/// `id` differs per test: tests share the process, and with it which uploads are being
+/// written.
+fn cut_and_resume(server: &TestServer, id: &str, len: usize, cut: usize) -> u64 {
     let bytes = content(7, len);
-    let id = "0123456789abcdef0123456789abcdef";
     cut_off(server, id, &bytes, cut);
     let mut admin = root(server);
     wait_recorded(&mut admin, id);
@@ -96,7 +105,12 @@ fn cut_and_resume(server: &TestServer, len: usize, cut: usize) -> u64 {
 #[test]
 fn a_cut_off_upload_resumes_on_the_local_folder() {
     let server = server_with(|c| c);
-    let from = cut_and_resume(&server, 6 << 20, 4 << 20);
+    let from = cut_and_resume(
+        &server,
+        "0123456789abcdef0123456789abcde0",
+        6 << 20,
+        4 << 20,
+    );
     assert!(from > 0, "resumed from {from}, not from the start");
     let partials: Vec<_> = files_under(&server.data().join("tmp"));
     assert!(partials.is_empty(), "left behind: {partials:?}");
@@ -107,7 +121,12 @@ fn a_cut_off_upload_resumes_on_s3_from_its_last_part() {
     let s3 = S3Server::start();
     let server = server_with(|c| s3.configure(c));
     // 8 MiB parts: 12 MiB sent stores one part, the rest is sent again.
-    let from = cut_and_resume(&server, 20 << 20, 12 << 20);
+    let from = cut_and_resume(
+        &server,
+        "0123456789abcdef0123456789abcde1",
+        20 << 20,
+        12 << 20,
+    );
     assert_eq!(from, 8 << 20);
     assert!(files_under(&server.data().join("blobs")).is_empty());
 }
