@@ -56,7 +56,9 @@ fn run() -> Result<()> {
             true => Some(kino_server::store::lock::take(&config.data).map_err(anyhow::Error::msg)?),
             false => None,
         };
-        let report = kino_server::store::check::run(&config.data, &plugins, repair)
+        let blobs =
+            kino_server::store::BlobsAt::from_config(&config).map_err(anyhow::Error::msg)?;
+        let report = kino_server::store::check::run(&config.data, &blobs, &plugins, repair)
             .with_context(|| format!("checking {}", config.data.display()))?;
         for line in &report.lines {
             println!("{line}");

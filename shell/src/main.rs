@@ -41,6 +41,7 @@ mod repl;
 mod sandbox;
 mod save;
 mod script;
+mod send;
 mod session;
 mod shell;
 mod term;

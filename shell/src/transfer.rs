@@ -1,5 +1,5 @@
 //! Moving files: `upload` asks `movies.check` for the MD5 first and skips content the server
-//! already has; `download` resumes from `NAME.part`, shows the server-enforced wait, checks
+//! already has, and resumes after a dropped connection ([`crate::send`]); `download` resumes from `NAME.part`, shows the server-enforced wait, checks
 //! size and MD5, then renames the file into place. Progress bars go to standard error and only
 //! when it is a terminal.
 
@@ -79,12 +79,11 @@ pub fn upload(
             check.get("id").cloned().unwrap_or(Value::Null),
         ));
     }
-    let mut file = cancel::Reader(File::open(path).map_err(|e| local(path, e))?);
     let bar = bytes_bar(style, len, &name);
-    let sent = session.upload(
-        "movies.upload",
+    let sent = crate::send::upload(
+        session,
+        path,
         obj(json!({ "name": name, "md5": md5, "free": free })),
-        &mut file,
         len,
         &mut |n| bar.set_position(n),
     );

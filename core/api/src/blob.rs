@@ -56,6 +56,14 @@ pub enum BlobError {
         /// What was found.
         why: String,
     },
+    /// A resumable write was continued from another offset than the bytes it has stored.
+    #[error("the upload has {stored} bytes stored, not {offset}")]
+    Offset {
+        /// Bytes safely stored.
+        stored: u64,
+        /// Where the caller wanted to continue.
+        offset: u64,
+    },
     /// An I/O failure.
     #[error("blob I/O: {0}")]
     Io(#[from] std::io::Error),
@@ -89,9 +97,35 @@ pub trait BlobStore: Send + Sync {
     fn exists(&self, md5: &str) -> bool;
     /// The stored size of content with this MD5 (`None`: not stored), without reading it.
     fn size(&self, md5: &str) -> Option<u64>;
+    /// Like [`BlobStore::size`], but a store that can fail to answer (a remote one) says so
+    /// instead of calling the content missing: callers that mark content damaged use this.
+    fn stat(&self, md5: &str) -> Result<Option<u64>, BlobError> {
+        Ok(self.size(md5))
+    }
     /// Moves content found damaged out of the store into its quarantine, kept for inspection
     /// but never served again under its key (a missing key is not an error).
     fn quarantine(&self, md5: &str) -> Result<(), BlobError>;
     /// Removes stored content (a missing key is not an error).
     fn remove(&self, md5: &str) -> Result<(), BlobError>;
+    /// Starts (`offset` 0) or continues the resumable write `id` (32 lower-case hex digits,
+    /// chosen by the caller) of `total_len` bytes. Unlike [`BlobStore::create`]'s, its writer
+    /// keeps what it stored when dropped unfinished, so a cut-off upload continues from
+    /// [`BlobStore::upload_stored`] on any server sharing the store; `offset` must equal it
+    /// (`Offset` otherwise).
+    fn resume(
+        &self,
+        id: &str,
+        total_len: u64,
+        offset: u64,
+    ) -> Result<Box<dyn BlobWriter>, BlobError>;
+    /// Bytes of the resumable write `id` safely stored (`None`: no such write).
+    fn upload_stored(&self, id: &str) -> Result<Option<u64>, BlobError>;
+    /// Drops the resumable write `id` and what it stored (a missing one is not an error).
+    fn abandon(&self, id: &str) -> Result<(), BlobError>;
+}
+
+/// Whether `key` is 32 lower-case hex digits: the form of blob keys and resumable-write ids,
+/// so neither can name a path or an object outside the store.
+pub fn valid_key(key: &str) -> bool {
+    key.len() == 32 && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }

@@ -102,12 +102,28 @@ impl From<crate::BlobError> for CmdError {
             crate::BlobError::Incomplete { expected, got } => {
                 CmdError::bad_args(format!("payload ended after {got} of {expected} bytes"))
             }
+            crate::BlobError::Offset { stored, offset } => CmdError::new(
+                ErrorCode::Conflict,
+                format!("the upload has {stored} bytes stored: continue from offset {stored}, not {offset}"),
+            ),
             crate::BlobError::Damaged { .. } => CmdError::unavailable(
                 "this content is damaged on the server; an admin must upload it again",
                 e,
             ),
             crate::BlobError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => {
                 CmdError::unavailable(STORAGE_FULL, e)
+            }
+            // A remote store (S3) that cannot be reached: the client may simply try again.
+            crate::BlobError::Io(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionRefused
+                        | std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::NotConnected
+                ) =>
+            {
+                CmdError::unavailable("the file store cannot be reached; try again", e)
             }
             other => CmdError::internal(other),
         }

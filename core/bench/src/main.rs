@@ -58,7 +58,9 @@ struct Cli {
     /// p99 connect time (0: skip)
     #[arg(long, default_value_t = 0)]
     storm: usize,
-    /// Extra flags for the started server in --storm, e.g. `--listen-backlog=128`
+    /// Extra flags for the started servers (--storm and the scenarios), e.g.
+    /// `--listen-backlog=128`, or `--server-arg=--blobs=s3://kino?endpoint=…` to measure the S3
+    /// blob store (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)
     #[arg(long, allow_hyphen_values = true)]
     server_arg: Vec<String>,
     #[command(subcommand)]
@@ -127,7 +129,9 @@ fn main() -> Result<()> {
         }
         let mut values = Vec::with_capacity(cli.rounds);
         for _ in 0..cli.rounds.max(1) {
-            let server = server::Spawned::start(&bin, s.server_args)?;
+            let mut args = s.server_args.to_vec();
+            args.extend(cli.server_arg.iter().map(String::as_str));
+            let server = server::Spawned::start(&bin, &args)?;
             values.push((s.run)(&server).with_context(|| format!("scenario {}", s.name))?);
         }
         values.sort_by(f64::total_cmp);

@@ -67,6 +67,12 @@ pub const ALL: &[Scenario] = &[
         run: crate::transfer::upload_throughput,
     },
     Scenario {
+        name: "upload_rss_growth",
+        unit: "MiB of server memory growth (peak) during a 256 MiB upload",
+        server_args: &[],
+        run: crate::transfer::upload_rss,
+    },
+    Scenario {
         name: "download_256mib",
         unit: "MB/s, movies.download",
         server_args: &["--free-download-wait", "0"],

@@ -60,8 +60,12 @@ fn admin(s: &Spawned) -> Result<Client> {
 
 /// Uploads the pattern file as a free movie; returns its id and the upload's MB/s.
 fn upload(s: &Spawned) -> Result<(u64, f64)> {
+    upload_on(&mut admin(s)?)
+}
+
+/// Uploads the pattern file on a logged-in admin connection.
+fn upload_on(c: &mut Client) -> Result<(u64, f64)> {
     let md5 = pattern_md5()?;
-    let mut c = admin(s)?;
     let started = Instant::now();
     let reply = c.upload(
         "movies.upload",
@@ -81,6 +85,36 @@ fn upload(s: &Spawned) -> Result<(u64, f64)> {
 /// MB/s of one 256 MiB upload (MD5 and fsync included).
 pub fn upload_throughput(s: &Spawned) -> Result<f64> {
     Ok(upload(s)?.1)
+}
+
+/// Peak growth of the server's resident memory (MiB) during one 256 MiB upload, sampled every
+/// 5 ms: streaming (to a file, or as S3 multipart parts) keeps it near one part, whatever the
+/// file's size.
+pub fn upload_rss(s: &Spawned) -> Result<f64> {
+    // Logged in first: the login's argon2 hash (19 MiB) is not the upload's.
+    let mut c = admin(s)?;
+    let before = s.rss_kib()?;
+    let status = format!("/proc/{}/status", s.child.id());
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = std::sync::Arc::clone(&done);
+    let sampler = std::thread::spawn(move || {
+        let mut peak = 0u64;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let rss = std::fs::read_to_string(&status).ok().and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            });
+            peak = peak.max(rss.unwrap_or(0));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        peak
+    });
+    let result = upload_on(&mut c);
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampler.join().unwrap_or(0);
+    result?;
+    Ok(peak.saturating_sub(before) as f64 / 1024.0)
 }
 
 /// MB/s of one 256 MiB download.

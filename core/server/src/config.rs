@@ -174,6 +174,12 @@ pub struct Config {
     pub limits: Limits,
     /// Plugin settings given by flag or file; the rest take their defaults.
     pub settings: BTreeMap<String, Value>,
+    /// Where blobs live: `file:PATH` or `s3://BUCKET?endpoint=…&region=…` (`None`:
+    /// `<data>/blobs`).
+    pub blobs: Option<String>,
+    /// S3 access key id and secret from the config file; the environment's
+    /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` win. Never a flag: flags show in `ps`.
+    pub s3_credentials: (Option<String>, Option<String>),
 }
 
 impl Config {
@@ -193,6 +199,8 @@ impl Config {
             database: None,
             limits: Limits::default(),
             settings: BTreeMap::new(),
+            blobs: None,
+            s3_credentials: (None, None),
         }
     }
 
@@ -217,6 +225,10 @@ pub struct Cli<C: Subcommand> {
     /// socket) [default: sqlite:<data>/kino.db]
     #[arg(long, global = true)]
     pub database: Option<String>,
+    /// Blob storage: file:PATH or s3://BUCKET?endpoint=http://HOST:PORT&region=R (credentials
+    /// from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the config file) [default: file:<data>/blobs]
+    #[arg(long, global = true)]
+    pub blobs: Option<String>,
     /// TOML file with the same keys as these flags
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
@@ -297,6 +309,9 @@ fn apply_cli<C: Subcommand>(
     if let Some(v) = &cli.database {
         config.database = Some(v.clone());
     }
+    if let Some(v) = &cli.blobs {
+        config.blobs = Some(v.clone());
+    }
     // Only the limits typed on the command line override the file's; the rest keep it.
     let typed = Limits::augment_args(clap::Command::new("limits"));
     let given: Vec<String> = typed
@@ -371,6 +386,13 @@ pub fn apply_file(
             "listen" => config.listen = value.as_str().ok_or_else(|| bad(&key))?.into(),
             "data" => config.data = value.as_str().ok_or_else(|| bad(&key))?.into(),
             "database" => config.database = Some(value.as_str().ok_or_else(|| bad(&key))?.into()),
+            "blobs" => config.blobs = Some(value.as_str().ok_or_else(|| bad(&key))?.into()),
+            "aws-access-key-id" => {
+                config.s3_credentials.0 = Some(value.as_str().ok_or_else(|| bad(&key))?.into())
+            }
+            "aws-secret-access-key" => {
+                config.s3_credentials.1 = Some(value.as_str().ok_or_else(|| bad(&key))?.into())
+            }
             other if settings.iter().any(|s| s.name == other) => {
                 let json = serde_json::to_value(&value).map_err(|_| bad(other))?;
                 config.settings.insert(other.into(), json);

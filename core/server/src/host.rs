@@ -13,7 +13,7 @@ use crate::config::Limits;
 use crate::registry::{Entry, Registry};
 use crate::session::{now_ms, SessionStore};
 use crate::stats::ServerStats;
-use crate::store::{guard, FsBlobStore};
+use crate::store::guard;
 
 /// Everything shared by the loop, the workers and transfer threads.
 pub struct ServerHost {
@@ -22,7 +22,7 @@ pub struct ServerHost {
     /// Sessions, in the database, with this node's cache.
     pub sessions: SessionStore,
     /// File storage.
-    pub blobs: FsBlobStore,
+    pub blobs: Box<dyn BlobStore>,
     /// Plugin settings.
     pub settings: Settings,
     /// Core limits.
@@ -109,7 +109,7 @@ impl Host for ServerHost {
     }
 
     fn blobs(&self) -> &dyn BlobStore {
-        &self.blobs
+        &*self.blobs
     }
 
     fn session_begin(&self, who: &Identity) -> String {

@@ -62,7 +62,7 @@ use crate::registry::RegistryError;
 use crate::session::SessionStore;
 use crate::stats::ServerStats;
 use crate::store::guard::{self, owner_of};
-use crate::store::{migrate, AnyDb, FsBlobStore};
+use crate::store::{migrate, AnyDb};
 use crate::workers::{LoopChannel, WorkerPool};
 
 /// Why the server could not start.
@@ -161,6 +161,7 @@ impl Core {
             ))
         })?;
         let settings = resolve_settings(&plugins, &config.settings)?;
+        let blobs_at = store::BlobsAt::from_config(&config).map_err(StartError::Data)?;
         let db_url = config.database_url().map_err(StartError::Setting)?;
         if let Some(path) = db_url.sqlite_path() {
             store::sqlite::set_page_cap(path, config.limits.db_max_pages);
@@ -178,7 +179,9 @@ impl Core {
         let host = Arc::new(ServerHost {
             registry,
             sessions: SessionStore::open(&db_url, config.limits.session_ttl)?,
-            blobs: FsBlobStore::open(&config.data)?,
+            blobs: blobs_at
+                .open()
+                .map_err(|e| StartError::Data(format!("the blob store cannot be used: {e}")))?,
             settings,
             limits: config.limits.clone(),
             stats: ServerStats::default(),

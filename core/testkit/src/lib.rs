@@ -2,8 +2,9 @@
 //! temporary data directory and cheap argon2, plus clients that log in.
 //!
 //! Layout: [`TestServer`] (in-process; on PostgreSQL under `KINO_TEST_DATABASE=postgres`, see
-//! [`pg`]), [`BinServer`] (the real `kino-server` binary, for
-//! signals and kill tests), [`admin_client`] and [`user_client`].
+//! [`pg`]), [`BinServer`] (the real `kino-server` binary, for signals and kill tests),
+//! [`S3Server`] (a real S3 server, `s3s-fs`), [`balancer::Balancer`] (a real HAProxy),
+//! [`admin_client`] and [`user_client`].
 //!
 //! The testkit names no plugin: every server runs exactly the plugin set its test passes (a
 //! plugin's tests pass it and the plugins it needs; `kino_server_bin::plugins()` is the whole
@@ -28,6 +29,8 @@ pub use kino_client::{into_data, request, ClientError};
 pub mod balancer;
 pub mod engines;
 pub mod pg;
+pub mod s3;
+pub use s3::{S3Server, S3_BUCKET, S3_KEY_ID, S3_SECRET};
 
 /// The config every test server starts from: cheap argon2 when auth is in `plugins` and, under
 /// `KINO_TEST_DATABASE=postgres`, a PostgreSQL database of its own for `data` ([`pg`]).

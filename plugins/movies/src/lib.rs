@@ -12,6 +12,7 @@
 //! - [`movie`] — the `movies` table, the row type, MD5 keys.
 //! - [`name`] — display names from client file names.
 //! - [`upload`] — `movies.check`, `movies.upload`.
+//! - [`resume`] — resumable uploads: the `movies_uploads` table, `movies.upload_status`.
 //! - [`list`] — `movies.list`.
 //! - [`lookup`] — `movies.lookup`, the internal check other plugins make (see `kino-movies-api`).
 //! - [`delete`] — `movies.delete`.
@@ -30,6 +31,7 @@ pub mod lookup;
 pub mod movie;
 pub mod name;
 pub mod records;
+pub mod resume;
 pub mod served;
 pub mod services;
 pub mod stats;
@@ -78,6 +80,21 @@ const MIGRATIONS: &[Migration] = &[
         name: "damaged",
         sql: "ALTER TABLE movies ADD COLUMN damaged INTEGER NOT NULL DEFAULT 0;",
     },
+    Migration {
+        version: 4,
+        name: "movies_uploads",
+        sql: "CREATE TABLE movies_uploads (
+                id TEXT PRIMARY KEY,
+                user_id INTEGER NOT NULL,
+                name TEXT NOT NULL,
+                md5 TEXT,
+                free INTEGER NOT NULL,
+                size INTEGER NOT NULL,
+                started_at INTEGER NOT NULL,
+                touched_at INTEGER NOT NULL
+              );
+              CREATE INDEX movies_uploads_by_user ON movies_uploads (user_id);",
+    },
 ];
 
 impl Plugin for Movies {
@@ -102,6 +119,8 @@ impl Plugin for Movies {
             list::SEARCH_MAX_CHARS.info(),
             buy::PRICE.info(),
             buy::PRICE_VIP.info(),
+            resume::UPLOAD_EXPIRY.info(),
+            resume::MAX_OPEN_UPLOADS.info(),
         ]
     }
 
@@ -135,7 +154,14 @@ impl Plugin for Movies {
                 "--free-download-resume-max must be at least 1",
             ));
         }
-        Ok(())
+        let expiry = ctx.setting(resume::UPLOAD_EXPIRY);
+        if expiry == 0 || expiry > resume::MAX_EXPIRY_S {
+            return Err(CmdError::bad_args(format!(
+                "--upload-expiry must be 1..={} seconds (a week)",
+                resume::MAX_EXPIRY_S
+            )));
+        }
+        resume::sweep(ctx)
     }
 
     fn commands(&self) -> Vec<Command> {
@@ -143,6 +169,7 @@ impl Plugin for Movies {
         vec![
             upload::check_command(),
             upload::upload_command(),
+            resume::status_command(),
             delete::command(),
             list::command(),
             lookup::command(),

@@ -128,7 +128,8 @@ pub fn damaged(movie: &Movie) -> CmdError {
 /// Whether the movie's file is stored at its recorded size. When it is not, what is there is
 /// moved to quarantine and the movie is marked damaged.
 pub fn blob_intact(ctx: &mut Ctx, movie: &Movie) -> Result<bool, CmdError> {
-    let why = match ctx.blobs().size(&movie.md5) {
+    // A store that cannot answer (S3 down) is `unavailable`, not a reason to mark anything.
+    let why = match ctx.blobs().stat(&movie.md5)? {
         Some(size) if size == movie.size => return Ok(true),
         Some(size) => {
             if let Err(e) = ctx.blobs().quarantine(&movie.md5) {

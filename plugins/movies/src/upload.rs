@@ -12,6 +12,7 @@ use kino_api::{
 
 use crate::movie::{blob_intact, check_md5, find, find_by_md5, Movie};
 use crate::name::display_name;
+use crate::resume;
 
 /// Bytes copied per read from the upload pipe into the blob writer.
 const COPY_CHUNK: usize = 256 * 1024;
@@ -53,6 +54,10 @@ pub struct Check {
 /// keyed by the MD5 computed while receiving, and the duplicate check happens only when
 /// committing. Native clients should declare it: it catches corruption in transit.
 ///
+/// Resumable: with `upload_id` (32 hex digits the client picks) the bytes stored survive a
+/// cut-off; `movies.upload_status` says how many, and the same request with `offset` set to
+/// that and the remaining bytes as payload finishes it (see [`crate::resume`]).
+///
 /// Errors: `forbidden` (not an admin); `bad_args` (bad name, bad `md5`, empty file, digest
 /// mismatch, fewer bytes than declared); `conflict` (the content is already a movie: checked
 /// before any byte is stored and again when committing, for two racing uploads); `too_large`
@@ -77,6 +82,11 @@ pub struct Upload {
     md5: Option<String>,
     /// true: free to download; false: must be bought
     free: bool,
+    /// 32 hex digits naming a resumable upload (the client picks it)
+    #[arg(max_len = 32)]
+    upload_id: Option<String>,
+    /// with upload_id: bytes already stored (movies.upload_status); the payload is the rest
+    offset: Option<u64>,
 }
 
 fn check(ctx: &mut Ctx, args: Check) -> Result<Output, CmdError> {
@@ -102,20 +112,60 @@ fn upload(ctx: &mut Ctx, args: Upload) -> Result<Output, CmdError> {
     let (payload, len) = ctx
         .take_upload()
         .ok_or_else(|| CmdError::internal("movies.upload ran without its payload"))?;
-    if len == 0 {
+    let resumed = resume::begin(
+        ctx,
+        (args.upload_id.as_deref(), args.offset),
+        (&name, md5.as_deref(), free),
+        &uploader,
+        len,
+    )?;
+    let (name, md5, free, total) = match &resumed {
+        Some((open, _)) => (open.name.clone(), open.md5.clone(), open.free, open.size),
+        None => (name, md5, free, len),
+    };
+    if total == 0 {
         return Err(CmdError::bad_args("the file is empty"));
     }
     if let Some(md5) = &md5 {
         if let Some(live) = find_intact(ctx, md5)? {
+            if let Some((open, _)) = &resumed {
+                resume::end(ctx, &open.id);
+            }
             return Err(already_there(&live));
         }
     }
-    let mut writer = ctx.blobs().create(len)?;
-    copy_payload(payload, &mut *writer, len)?;
-    let stored = writer.finish(len, md5.as_deref())?;
-    let (movie, restored) = ctx
+    let mut writer = match &resumed {
+        Some((open, _)) => ctx.blobs().resume(&open.id, total, open.offset)?,
+        None => ctx.blobs().create(len)?,
+    };
+    copy_payload(payload, &mut *writer, len).map_err(|e| match &resumed {
+        Some((open, _)) => CmdError::new(
+            e.code,
+            format!(
+                "{}; resume with upload_id {} from the offset movies.upload_status gives",
+                e.message, open.id
+            ),
+        ),
+        None => e,
+    })?;
+    let stored = match writer.finish(total, md5.as_deref()) {
+        Ok(stored) => stored,
+        Err(e) => {
+            if let Some((open, _)) = &resumed {
+                if !resume::resumable(&e) {
+                    resume::end(ctx, &open.id);
+                }
+            }
+            return Err(e.into());
+        }
+    };
+    let committed = ctx
         .db()
-        .transaction(|db| commit_row(db, &name, &stored, free, uploader.user_id))?;
+        .transaction(|db| commit_row(db, &name, &stored, free, uploader.user_id));
+    if let Some((open, _)) = &resumed {
+        resume::end(ctx, &open.id);
+    }
+    let (movie, restored) = committed?;
     log::info!(
         "{} {} movie {} `{}` ({} bytes, {})",
         uploader.name,

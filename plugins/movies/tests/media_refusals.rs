@@ -104,6 +104,7 @@ fn internal_services_are_not_on_the_wire() {
             "movies.records",
             "movies.stats",
             "movies.upload",
+            "movies.upload_status",
             "notices.list",
             "notices.publish",
             "vip.buy",

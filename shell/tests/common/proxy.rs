@@ -20,6 +20,16 @@ impl Proxy {
     /// Forwards to `target`, closing each connection once `limit` bytes went to the client
     /// (a transfer cut part-way).
     pub fn start_limited(target: SocketAddr, limit: u64) -> Proxy {
+        Proxy::start_with(target, limit, std::time::Duration::ZERO)
+    }
+
+    /// Forwards to `target`, pausing `pause` after each chunk sent to the server (an upload
+    /// slow enough to be cut part-way).
+    pub fn start_throttled(target: SocketAddr, pause: std::time::Duration) -> Proxy {
+        Proxy::start_with(target, u64::MAX, pause)
+    }
+
+    fn start_with(target: SocketAddr, limit: u64, pause: std::time::Duration) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let open = Arc::new(Mutex::new(Vec::new()));
@@ -36,8 +46,9 @@ impl Proxy {
                     client.try_clone().unwrap(),
                     upstream.try_clone().unwrap(),
                     u64::MAX,
+                    pause,
                 );
-                pipe(upstream, client, limit);
+                pipe(upstream, client, limit, std::time::Duration::ZERO);
             }
         });
         Proxy { addr, open }
@@ -51,7 +62,7 @@ impl Proxy {
     }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream, limit: u64) {
+fn pipe(mut from: TcpStream, mut to: TcpStream, limit: u64, pause: std::time::Duration) {
     std::thread::spawn(move || {
         let mut buf = [0u8; 16 * 1024];
         let mut sent = 0u64;
@@ -64,6 +75,7 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, limit: u64) {
                         break;
                     }
                     sent += n as u64;
+                    std::thread::sleep(pause);
                     if sent >= limit {
                         let _ = from.shutdown(Shutdown::Both);
                         let _ = to.shutdown(Shutdown::Both);

@@ -1,13 +1,16 @@
 //! Content-addressed files on the local disk: `<data>/blobs/ab/cdef…` keyed by the full MD5,
 //! written through `<data>/tmp/` and renamed into place only when complete and verified; read
 //! back through [`VerifiedReader`], which moves a file that no longer matches its key to
-//! `<data>/quarantine/`.
+//! `<data>/quarantine/`. A resumable write lives in `<data>/tmp/partial-<id>` until it finishes
+//! or is abandoned; start-up removes the other temporary files only.
 
-use std::fs::{self, File};
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use kino_api::{BlobError, BlobInfo, BlobStore, BlobWriter};
+use kino_api::{valid_key, BlobError, BlobInfo, BlobStore, BlobWriter};
 use md5::{Digest, Md5};
 
 use super::verify::{quarantine, VerifiedReader};
@@ -15,25 +18,42 @@ use super::verify::{quarantine, VerifiedReader};
 /// Bytes kept free on the disk beyond an upload's own size, so the database can still grow.
 const HEADROOM: u64 = 64 * 1024 * 1024;
 
+/// Name prefix of resumable writes in `tmp/`.
+const PARTIAL: &str = "partial-";
+
+/// MD5 state of resumable writes cut off on this server, with the bytes it covers, so a resume
+/// here continues the hash instead of reading the stored prefix again.
+pub type HashCache = Arc<Mutex<HashMap<String, (u64, Md5)>>>;
+
 /// The local-disk blob store.
 pub struct FsBlobStore {
     blobs: PathBuf,
     tmp: PathBuf,
     quarantine: PathBuf,
+    hashes: HashCache,
 }
 
 impl FsBlobStore {
     /// Opens the store under `data`, creating its folders and removing leftovers of uploads that
     /// a crash interrupted (their rows were never committed, so nothing points at them).
     pub fn open(data: &Path) -> io::Result<Self> {
-        let blobs = data.join("blobs");
-        let tmp = data.join("tmp");
+        Self::open_at(&data.join("blobs"), data)
+    }
+
+    /// Opens the store whose content is in `blobs` and whose `tmp/` and `quarantine/` are in
+    /// `root` (the same file system).
+    pub fn open_at(blobs: &Path, root: &Path) -> io::Result<Self> {
+        let blobs = blobs.to_path_buf();
+        let tmp = root.join("tmp");
         fs::create_dir_all(&blobs)?;
         fs::create_dir_all(&tmp)?;
         let mut removed = 0;
         for entry in fs::read_dir(&tmp)? {
             let path = entry?.path();
-            if path.is_file() && fs::remove_file(&path).is_ok() {
+            let partial = path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(PARTIAL));
+            if path.is_file() && !partial && fs::remove_file(&path).is_ok() {
                 removed += 1;
             }
         }
@@ -46,17 +66,19 @@ impl FsBlobStore {
         Ok(FsBlobStore {
             blobs,
             tmp,
-            quarantine: data.join("quarantine"),
+            quarantine: root.join("quarantine"),
+            hashes: HashCache::default(),
         })
     }
 
     /// The store under `data` as it is, creating and cleaning nothing (for `kino-server check`,
     /// which may run beside a server whose uploads are in `tmp/`).
-    pub fn inspect(data: &Path) -> Self {
+    pub fn inspect(blobs: &Path, root: &Path) -> Self {
         FsBlobStore {
-            blobs: data.join("blobs"),
-            tmp: data.join("tmp"),
-            quarantine: data.join("quarantine"),
+            blobs: blobs.to_path_buf(),
+            tmp: root.join("tmp"),
+            quarantine: root.join("quarantine"),
+            hashes: HashCache::default(),
         }
     }
 
@@ -72,11 +94,38 @@ impl FsBlobStore {
 
     /// Where content with this key lives, or `BadKey`.
     pub fn path_of(&self, md5: &str) -> Result<PathBuf, BlobError> {
-        let valid = md5.len() == 32 && md5.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        if !valid {
+        if !valid_key(md5) {
             return Err(BlobError::BadKey);
         }
         Ok(self.blobs.join(&md5[..2]).join(&md5[2..]))
+    }
+
+    fn partial_of(&self, id: &str) -> Result<PathBuf, BlobError> {
+        if !valid_key(id) {
+            return Err(BlobError::BadKey);
+        }
+        Ok(self.tmp.join(format!("{PARTIAL}{id}")))
+    }
+
+    /// The MD5 state after the first `len` bytes of the partial file: from the cache when this
+    /// server was the one cut off, else read again from the disk.
+    fn hash_prefix(&self, id: &str, file: &mut File, len: u64) -> io::Result<Md5> {
+        let cached = self
+            .hashes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        if let Some((at, hasher)) = cached {
+            if at == len {
+                return Ok(hasher);
+            }
+        }
+        let mut hasher = Md5::new();
+        let copied = io::copy(&mut file.take(len), &mut HashSink(&mut hasher))?;
+        if copied != len {
+            return Err(io::Error::other("the partial upload shrank while read"));
+        }
+        Ok(hasher)
     }
 
     fn available(&self) -> u64 {
@@ -106,7 +155,62 @@ impl BlobStore for FsBlobStore {
             blobs: self.blobs.clone(),
             hasher: Md5::new(),
             written: 0,
+            keep: None,
         }))
+    }
+
+    fn resume(
+        &self,
+        id: &str,
+        total_len: u64,
+        offset: u64,
+    ) -> Result<Box<dyn BlobWriter>, BlobError> {
+        let path = self.partial_of(id)?;
+        let stored = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        if offset != stored {
+            return Err(BlobError::Offset { stored, offset });
+        }
+        let available = self.available();
+        let needed = (total_len - offset.min(total_len)).saturating_add(HEADROOM);
+        if needed > available {
+            return Err(BlobError::NoSpace {
+                needed: total_len - offset.min(total_len),
+                available: available.saturating_sub(HEADROOM),
+            });
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)?;
+        let hasher = self.hash_prefix(id, &mut file, offset)?;
+        Ok(Box::new(FsBlobWriter {
+            file: Some(file),
+            path,
+            blobs: self.blobs.clone(),
+            hasher,
+            written: offset,
+            keep: Some((id.to_owned(), Arc::clone(&self.hashes))),
+        }))
+    }
+
+    fn upload_stored(&self, id: &str) -> Result<Option<u64>, BlobError> {
+        match fs::metadata(self.partial_of(id)?) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn abandon(&self, id: &str) -> Result<(), BlobError> {
+        self.hashes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        match fs::remove_file(self.partial_of(id)?) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
     }
 
     fn open(&self, md5: &str, offset: u64) -> Result<(Box<dyn Read + Send>, u64), BlobError> {
@@ -149,12 +253,28 @@ impl BlobStore for FsBlobStore {
     }
 }
 
+/// Feeds what is copied into it to an MD5.
+struct HashSink<'a>(&'a mut Md5);
+
+impl Write for HashSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 struct FsBlobWriter {
     file: Option<File>,
     path: PathBuf,
     blobs: PathBuf,
     hasher: Md5,
     written: u64,
+    /// A resumable write's id and the cache its hash state goes to when it is cut off.
+    keep: Option<(String, HashCache)>,
 }
 
 impl Write for FsBlobWriter {
@@ -206,6 +326,7 @@ impl BlobWriter for FsBlobWriter {
         fs::rename(&self.path, dir.join(&md5[2..]))?;
         // The rename is only durable once the directory entry is.
         File::open(&dir)?.sync_all()?;
+        self.keep = None;
         Ok(BlobInfo {
             md5,
             size: self.written,
@@ -215,6 +336,19 @@ impl BlobWriter for FsBlobWriter {
 
 impl Drop for FsBlobWriter {
     fn drop(&mut self) {
+        if let Some((id, cache)) = self.keep.take() {
+            // Cut off: what reached the disk stays for the resume, durably.
+            if let Some(file) = self.file.take() {
+                if file.sync_all().is_ok() {
+                    let hasher = std::mem::take(&mut self.hasher);
+                    cache
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(id, (self.written, hasher));
+                }
+            }
+            return;
+        }
         if self.path.exists() {
             let _ = fs::remove_file(&self.path);
         }
@@ -222,100 +356,5 @@ impl Drop for FsBlobWriter {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stores_by_digest_and_cleans_up_failures() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = FsBlobStore::open(dir.path()).expect("open");
-        let mut w = store.create(5).expect("create");
-        w.write_all(b"hello").expect("write");
-        let info = w
-            .finish(5, Some("5d41402abc4b2a76b9719d911017c592"))
-            .expect("finish");
-        assert_eq!(info.md5, "5d41402abc4b2a76b9719d911017c592");
-        let (mut r, size) = store.open(&info.md5, 2).expect("open");
-        let mut s = String::new();
-        r.read_to_string(&mut s).expect("read");
-        assert_eq!((size, s.as_str()), (5, "llo"));
-
-        let mut w = store.create(3).expect("create");
-        w.write_all(b"abc").expect("write");
-        assert!(matches!(
-            w.finish(3, Some("00000000000000000000000000000000")),
-            Err(BlobError::DigestMismatch { .. })
-        ));
-        let mut w = store.create(3).expect("create");
-        w.write_all(b"ab").expect("write");
-        drop(w);
-        assert_eq!(
-            fs::read_dir(dir.path().join("tmp")).expect("tmp").count(),
-            0
-        );
-    }
-
-    fn stored(store: &FsBlobStore, bytes: &[u8]) -> String {
-        let mut w = store.create(bytes.len() as u64).expect("create");
-        w.write_all(bytes).expect("write");
-        w.finish(bytes.len() as u64, None).expect("finish").md5
-    }
-
-    #[test]
-    fn an_altered_blob_fails_before_its_last_bytes_and_goes_to_quarantine() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = FsBlobStore::open(dir.path()).expect("open");
-        let md5 = stored(&store, &[7u8; 1000]);
-        for offset in [0, 500] {
-            let (mut r, size) = store.open(&md5, offset).expect("open");
-            let mut all = Vec::new();
-            r.read_to_end(&mut all).expect("whole blob reads");
-            assert_eq!((size, all.len() as u64), (1000, 1000 - offset));
-        }
-        let path = store.path_of(&md5).expect("key");
-        fs::write(&path, [8u8; 1000]).expect("tamper");
-        let (mut r, _) = store.open(&md5, 0).expect("open");
-        let mut buf = [0u8; 600];
-        assert_eq!(r.read(&mut buf).expect("first read"), 600);
-        assert!(
-            r.read(&mut buf).is_err(),
-            "the read with the last byte fails"
-        );
-        assert!(!path.exists());
-        assert!(store.quarantine_dir().join(&md5).exists());
-        assert_eq!(store.size(&md5), None);
-    }
-
-    #[test]
-    fn a_resumed_read_of_an_altered_blob_fails_too() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = FsBlobStore::open(dir.path()).expect("open");
-        let md5 = stored(&store, &[1u8; 100]);
-        let mut bytes = [1u8; 100];
-        bytes[3] = 2;
-        fs::write(store.path_of(&md5).expect("key"), bytes).expect("tamper");
-        let (mut r, _) = store.open(&md5, 90).expect("open");
-        assert!(r.read_to_end(&mut Vec::new()).is_err());
-    }
-
-    #[test]
-    fn refuses_keys_that_are_not_digests() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = FsBlobStore::open(dir.path()).expect("open");
-        assert!(matches!(
-            store.open("../../etc/passwd", 0),
-            Err(BlobError::BadKey)
-        ));
-        assert!(!store.exists("../x"));
-    }
-
-    #[test]
-    fn refuses_uploads_larger_than_the_disk() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = FsBlobStore::open(dir.path()).expect("open");
-        assert!(matches!(
-            store.create(u64::MAX / 2),
-            Err(BlobError::NoSpace { .. })
-        ));
-    }
-}
+#[path = "blobs_tests.rs"]
+mod tests;

@@ -18,7 +18,30 @@ use std::time::{Duration, SystemTime};
 use kino_api::{BlobStore, Plugin};
 use md5::{Digest, Md5};
 
-use super::{FsBlobStore, SqliteDb};
+use super::{BlobsAt, FsBlobStore, S3BlobStore, SqliteDb};
+
+/// The store being checked.
+enum Inspect {
+    Fs(FsBlobStore),
+    S3(S3BlobStore),
+}
+
+/// A stored blob no row may name: where it is, its size, whether it was written lately.
+struct Entry {
+    place: String,
+    len: u64,
+    recent: bool,
+    path: Option<std::path::PathBuf>,
+}
+
+impl Inspect {
+    fn store(&self) -> &dyn BlobStore {
+        match self {
+            Inspect::Fs(s) => s,
+            Inspect::S3(s) => s,
+        }
+    }
+}
 
 /// Orphans younger than this are reported but never moved: their row may be committing.
 const RECENT: Duration = Duration::from_secs(60);
@@ -40,10 +63,20 @@ impl Report {
 }
 
 /// Checks the data directory; with `repair`, quarantines what is damaged or orphaned.
-pub fn run(data: &Path, plugins: &[Arc<dyn Plugin>], repair: bool) -> io::Result<Report> {
+pub fn run(
+    data: &Path,
+    at: &BlobsAt,
+    plugins: &[Arc<dyn Plugin>],
+    repair: bool,
+) -> io::Result<Report> {
     let mut report = Report::default();
     let db_path = data.join("kino.db");
-    let blobs = FsBlobStore::inspect(data);
+    let blobs = match at {
+        BlobsAt::Dir(dir) => Inspect::Fs(FsBlobStore::inspect(dir, &BlobsAt::root_of(dir))),
+        BlobsAt::S3(loc, id, secret) => {
+            Inspect::S3(S3BlobStore::open(loc, id, secret).map_err(io::Error::other)?)
+        }
+    };
     let mut db = if db_path.is_file() {
         match SqliteDb::open(&db_path) {
             Ok(db) => Some(db),
@@ -76,11 +109,14 @@ pub fn run(data: &Path, plugins: &[Arc<dyn Plugin>], repair: bool) -> io::Result
             }
         }
     }
-    let stored = stored_blobs(blobs.blobs_dir())?;
+    let stored = match &blobs {
+        Inspect::Fs(fs) => stored_blobs(fs.blobs_dir())?,
+        Inspect::S3(s3) => stored_objects(s3)?,
+    };
     if refs_complete {
-        for (key, path) in &stored {
+        for (key, entry) in &stored {
             if !referenced.contains(key) {
-                orphan(&blobs, key, path, repair, &mut report);
+                orphan(&blobs, key, entry, repair, &mut report);
             }
         }
     } else {
@@ -127,7 +163,7 @@ fn integrity(db: &mut SqliteDb, report: &mut Report) {
 
 fn check_refs(
     db: &mut SqliteDb,
-    blobs: &FsBlobStore,
+    blobs: &Inspect,
     refs: &kino_api::BlobRefs,
     repair: bool,
     referenced: &mut BTreeSet<String>,
@@ -154,7 +190,7 @@ fn check_refs(
         }
         let mut done = Vec::new();
         if repair {
-            match blobs.quarantine(&md5) {
+            match blobs.store().quarantine(&md5) {
                 Ok(()) => done.push("blob quarantined".to_owned()),
                 Err(e) => done.push(format!("quarantine failed: {e}")),
             }
@@ -177,12 +213,15 @@ fn check_refs(
 }
 
 /// `None` when the blob is whole, else what is wrong with it.
-fn verify(blobs: &FsBlobStore, md5: &str, size: Option<i64>) -> Option<String> {
-    let path = match blobs.path_of(md5) {
-        Ok(p) => p,
-        Err(_) => return Some("is not a valid key".into()),
+fn verify(blobs: &Inspect, md5: &str, size: Option<i64>) -> Option<String> {
+    if !kino_api::valid_key(md5) {
+        return Some("is not a valid key".into());
+    }
+    let stored = match blobs.store().stat(md5) {
+        Ok(stored) => stored,
+        Err(e) => return Some(format!("cannot be read: {e}")),
     };
-    let Some(stored) = blobs.size(md5) else {
+    let Some(stored) = stored else {
         return Some("is missing".into());
     };
     if let Some(size) = size {
@@ -190,7 +229,14 @@ fn verify(blobs: &FsBlobStore, md5: &str, size: Option<i64>) -> Option<String> {
             return Some(format!("is {stored} bytes, not {size}"));
         }
     }
-    match md5_of(&path) {
+    let actual = match blobs {
+        Inspect::Fs(fs) => fs
+            .path_of(md5)
+            .map_err(io::Error::other)
+            .and_then(|p| md5_of(&p)),
+        Inspect::S3(s3) => s3.digest(md5).map_err(io::Error::other),
+    };
+    match actual {
         Ok(actual) if actual == md5 => None,
         Ok(actual) => Some(format!("has MD5 {actual}")),
         Err(e) => Some(format!("cannot be read: {e}")),
@@ -210,8 +256,47 @@ fn md5_of(path: &Path) -> io::Result<String> {
     }
 }
 
+/// Every object under `blobs/` in the bucket.
+fn stored_objects(s3: &S3BlobStore) -> io::Result<BTreeMap<String, Entry>> {
+    let now = jiff::Timestamp::now();
+    let objects = s3.list().map_err(io::Error::other)?;
+    Ok(objects
+        .into_iter()
+        .map(|(key, len, modified)| {
+            let recent = modified.parse::<jiff::Timestamp>().map_or(true, |t| {
+                now.duration_since(t).as_secs() < RECENT.as_secs() as i64
+            });
+            let place = format!("S3 blobs/{key}");
+            let entry = Entry {
+                place,
+                len,
+                recent,
+                path: None,
+            };
+            (key, entry)
+        })
+        .collect())
+}
+
+/// An entry for a file under `blobs/`.
+fn file_entry(path: std::path::PathBuf) -> Entry {
+    let meta = fs::metadata(&path);
+    let len = meta.as_ref().map(|m| m.len()).unwrap_or(0);
+    let recent = meta
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .is_some_and(|age| age < RECENT);
+    Entry {
+        place: path.display().to_string(),
+        len,
+        recent,
+        path: Some(path),
+    }
+}
+
 /// Every file under `blobs/`, by the key its place spells (`ab` + `cdef…`).
-fn stored_blobs(dir: &Path) -> io::Result<BTreeMap<String, std::path::PathBuf>> {
+fn stored_blobs(dir: &Path) -> io::Result<BTreeMap<String, Entry>> {
     let mut out = BTreeMap::new();
     let shards = match fs::read_dir(dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
@@ -224,7 +309,7 @@ fn stored_blobs(dir: &Path) -> io::Result<BTreeMap<String, std::path::PathBuf>> 
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         if !shard.is_dir() {
-            out.insert(prefix, shard);
+            out.insert(prefix, file_entry(shard));
             continue;
         }
         for entry in fs::read_dir(&shard)? {
@@ -233,29 +318,31 @@ fn stored_blobs(dir: &Path) -> io::Result<BTreeMap<String, std::path::PathBuf>> 
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            out.insert(format!("{prefix}{rest}"), path);
+            out.insert(format!("{prefix}{rest}"), file_entry(path));
         }
     }
     Ok(out)
 }
 
-fn orphan(blobs: &FsBlobStore, key: &str, path: &Path, repair: bool, report: &mut Report) {
-    let meta = fs::metadata(path);
-    let len = meta.as_ref().map(|m| m.len()).unwrap_or(0);
-    let recent = meta
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| SystemTime::now().duration_since(t).ok())
-        .is_some_and(|age| age < RECENT);
+fn orphan(blobs: &Inspect, key: &str, entry: &Entry, repair: bool, report: &mut Report) {
     let done = if !repair {
         String::new()
-    } else if recent {
+    } else if entry.recent {
         " [left: written in the last minute]".into()
     } else {
-        match super::verify::quarantine(path, blobs.quarantine_dir(), key) {
-            Ok(_) => " [quarantined]".into(),
+        let moved = match (blobs, &entry.path) {
+            (Inspect::Fs(fs), Some(path)) => {
+                super::verify::quarantine(path, fs.quarantine_dir(), key).map(drop)
+            }
+            _ => blobs.store().quarantine(key).map_err(io::Error::other),
+        };
+        match moved {
+            Ok(()) => " [quarantined]".into(),
             Err(e) => format!(" [quarantine failed: {e}]"),
         }
     };
-    report.problem(format!("orphan: {} ({len} bytes){done}", path.display()));
+    report.problem(format!(
+        "orphan: {} ({} bytes){done}",
+        entry.place, entry.len
+    ));
 }
