@@ -58,10 +58,12 @@ for n in 1 2; do
     cat > "$DIR/node$n/kino.toml" <<EOF
 database = "$DATABASE"
 blobs = "$BLOBS"
+aws-access-key-id = "$S3_KEY"
+aws-secret-access-key = "$S3_SECRET"
 proxy-protocol-from = ["127.0.0.1/32"]
 EOF
-    AWS_ACCESS_KEY_ID=$S3_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET \
-        "$SERVER" --listen "127.0.0.1:${!port_var}" --data "$DIR/node$n" \
+    chmod 600 "$DIR/node$n/kino.toml"
+    "$SERVER" --listen "127.0.0.1:${!port_var}" --data "$DIR/node$n" \
         --config "$DIR/node$n/kino.toml" >"$DIR/node$n/out" 2>"$DIR/node$n/log" &
     echo "node$n $!" >> "$DIR/pids"
 done
