@@ -27,6 +27,7 @@ use tempfile::TempDir;
 pub use kino_client::{into_data, request, ClientError};
 
 pub mod balancer;
+pub mod cluster;
 pub mod engines;
 pub mod pg;
 pub mod s3;
@@ -70,6 +71,8 @@ pub struct TestServer {
     data: PathBuf,
     shutdown: ShutdownHandle,
     thread: Option<JoinHandle<()>>,
+    /// Under `KINO_TEST_CLUSTER=1`: the second node and the balancer `addr` points at.
+    cluster: Option<cluster::Extra>,
 }
 
 impl TestServer {
@@ -96,12 +99,22 @@ impl TestServer {
     ) -> Self {
         let mut config = tweak(test_config(data, &plugins));
         config.listen = "127.0.0.1:0".into();
+        if cluster::wanted() {
+            cluster::configure(&mut config);
+        }
+        let second = cluster::wanted().then(|| (config.clone(), plugins.clone()));
         let server = Core::open(config, plugins).unwrap().listen().unwrap();
-        let addr = server.local_addr();
+        let mut addr = server.local_addr();
         let plugin_listeners = server.plugin_listener_addrs().to_vec();
         let shutdown = server.shutdown_handle();
         let thread = std::thread::spawn(move || server.run().unwrap());
+        let cluster = second.map(|(mut config, plugins)| {
+            let (front, extra) = cluster::start(&mut config, &plugins, addr);
+            addr = front;
+            extra
+        });
         TestServer {
+            cluster,
             addr,
             plugin_listeners,
             dir: None,
@@ -123,6 +136,9 @@ impl TestServer {
 
     /// Stops the server and waits for it (the data directory stays until drop).
     pub fn stop(&mut self) {
+        if let Some(c) = &mut self.cluster {
+            c.stop();
+        }
         self.shutdown.shutdown();
         if let Some(t) = self.thread.take() {
             t.join().unwrap();
