@@ -9,9 +9,7 @@
 //! so loudly and skip, except under `KINO_REQUIRE_ENGINES` (CI), where they fail.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use kino_api::serde_json::{json, Value};
 use kino_client::Client;
@@ -77,20 +75,8 @@ fn start() -> Option<Cluster> {
 }
 
 fn add_root(data: &Path, config: &Path) {
-    let mut child = Command::new(BIN)
-        .arg("--data")
-        .arg(data)
-        .arg("--config")
-        .arg(config)
-        .args(["--argon2-memory-kib", "64", "--argon2-iterations", "1"])
-        .args(["user", "add", "root", "--admin", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "root-pass-1").unwrap();
-    assert!(child.wait().unwrap().success());
+    let config = config.to_str().unwrap();
+    kino_testkit::bin_add_root(Path::new(BIN), data, &["--config", config]);
 }
 
 /// A client straight to node `n` (from an address it takes no PROXY header from).

@@ -8,7 +8,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use kino_api::serde_json::json;
@@ -132,18 +132,7 @@ fn a_proxy_header_from_anyone_else_is_an_ordinary_bad_frame() {
 
 /// Creates the admin `root` offline, as an operator would.
 fn add_root(data: &Path) {
-    let mut child = Command::new(BIN)
-        .arg("--data")
-        .arg(data)
-        .args(["--argon2-memory-kib", "64", "--argon2-iterations", "1"])
-        .args(["user", "add", "root", "--admin", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "root-pass-1").unwrap();
-    assert!(child.wait().unwrap().success());
+    kino_testkit::bin_add_root(Path::new(BIN), data, &[]);
 }
 
 #[test]

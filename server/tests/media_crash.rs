@@ -6,9 +6,7 @@
 #[path = "../../plugins/movies/tests/media_support/mod.rs"]
 mod media_support;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kino_api::serde_json::json;
@@ -20,18 +18,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_kino-server");
 
 /// Creates the admin `root` offline, as an operator would.
 fn add_root(data: &Path) {
-    let mut child = Command::new(BIN)
-        .arg("--data")
-        .arg(data)
-        .args(["--argon2-memory-kib", "64", "--argon2-iterations", "1"])
-        .args(["user", "add", "root", "--admin", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "root-pass-1").unwrap();
-    assert!(child.wait().unwrap().success());
+    kino_testkit::bin_add_root(Path::new(BIN), data, &[]);
 }
 
 fn start(data: &Path) -> BinServer {

@@ -44,10 +44,7 @@ fn bucket_for(data: &Path) -> String {
     };
     let name = format!("kino-{n}");
     std::fs::create_dir_all(s3().root.path().join(&name)).unwrap();
-    format!(
-        "s3://{name}?endpoint=http://{}&region=us-east-1",
-        s3().addr
-    )
+    format!("s3://{name}?endpoint=http://{}&region=us-east-1", s3().addr)
 }
 
 /// The second node and the balancer of a cluster-mode test server.

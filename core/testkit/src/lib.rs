@@ -250,6 +250,26 @@ impl TestServer {
     }
 }
 
+/// Creates the admin `root` (password `root-pass-1`) offline with the real binary, as an
+/// operator would: `kino-server --data DATA [EXTRA] user add root --admin --password-stdin`.
+pub fn bin_add_root(bin: &Path, data: &Path, extra: &[&str]) {
+    let mut child = Command::new(bin)
+        .arg("--data")
+        .arg(data)
+        .args(["--argon2-memory-kib", "64", "--argon2-iterations", "1"])
+        .args(extra)
+        .args(["user", "add", "root", "--admin", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"root-pass-1\n").unwrap();
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
+
 /// The real `kino-server` binary, started as a child process.
 pub struct BinServer {
     /// Where clients connect.
