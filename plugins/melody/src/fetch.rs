@@ -1,7 +1,8 @@
 //! `melody.fetch` and `melody.list`: a caller's transcriptions and their files.
 //!
 //! `{"type":"melody.fetch","key":"…","format":"midi"}` → `{key, format, file_size}` followed by
-//! the MIDI file (`audio/midi`) or the score (`format: "png"`). A key the caller never asked for
+//! the MIDI file (`audio/midi`), the score (`format: "png"`) or the score as MusicXML 4.0
+//! (`format: "musicxml"`, for notation editors). A key the caller never asked for
 //! is `not_found` (the same answer as an unknown key, so keys cannot be probed), unless the
 //! caller is an admin.
 //!
@@ -17,7 +18,7 @@ use crate::store::{find, visible};
 pub fn fetch_command() -> Command {
     Command::new(
         "melody.fetch",
-        "Download a transcription's MIDI file or score PNG",
+        "Download a transcription's MIDI file, score PNG or MusicXML score",
         fetch,
     )
     .download()
@@ -29,7 +30,7 @@ pub fn fetch_command() -> Command {
 pub struct Fetch {
     /// the key melody.transcribe answered
     key: String,
-    /// midi (default) or png
+    /// midi (default), png or musicxml
     #[arg(default = Format::Midi)]
     format: Format,
 }
@@ -41,6 +42,8 @@ pub enum Format {
     Midi,
     /// The score.
     Png,
+    /// The score as MusicXML 4.0, for MuseScore, Sibelius and the like.
+    Musicxml,
 }
 
 /// `melody.list`.
@@ -70,6 +73,14 @@ fn fetch(ctx: &mut Ctx, args: Fetch) -> Result<Output, CmdError> {
     let (blob, ext) = match args.format {
         Format::Png => (&stored.png, "png"),
         Format::Midi => (&stored.midi, "mid"),
+        Format::Musicxml => (
+            stored.musicxml.as_ref().ok_or_else(|| {
+                CmdError::not_found(format!(
+                    "{key} was transcribed before MusicXML: send the recording again"
+                ))
+            })?,
+            "musicxml",
+        ),
     };
     let file_name = format!("{key}.{ext}");
     file_output(

@@ -132,6 +132,21 @@ const MIGRATIONS: &[Migration] = &[
           DROP INDEX melody_owner_key;
           CREATE UNIQUE INDEX melody_owner_key ON melody_owners(ifnull(owner_id, -1), key);",
     },
+    // A result's further files, one row each: its MusicXML score (`musicxml`, page 1) and the
+    // score's PNG pages after the first (`png`, page 2 on; page 1 stays in melody_results).
+    // Results from before have none and are transcribed anew when asked for again.
+    Migration {
+        version: 3,
+        name: "MusicXML and score pages",
+        sql: "CREATE TABLE melody_files (
+            key TEXT NOT NULL REFERENCES melody_results(key),
+            format TEXT NOT NULL,
+            page INTEGER NOT NULL,
+            md5 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            PRIMARY KEY (key, format, page)
+          );",
+    },
 ];
 
 impl Plugin for Melody {
@@ -147,7 +162,10 @@ impl Plugin for Melody {
         &[kino_api::BlobRefs {
             query: "SELECT 'melody ' || key || ' midi', midi_md5, midi_size, 0 FROM melody_results
                     UNION ALL
-                    SELECT 'melody ' || key || ' score', png_md5, png_size, 0 FROM melody_results",
+                    SELECT 'melody ' || key || ' score', png_md5, png_size, 0 FROM melody_results
+                    UNION ALL
+                    SELECT 'melody ' || key || ' ' || format || ' ' || page, md5, size, 0
+                      FROM melody_files",
             mark_damaged: None,
         }]
     }

@@ -4,7 +4,8 @@
 //! random by the first start on a data directory) of its owner, the audio's MD5 and the
 //! parameters, so a key cannot be computed from a recording without the server, two servers
 //! give the same recording different keys, and two owners never share a result.
-//! `melody_results` holds the notes and the MIDI and PNG blob keys; `melody_owners` says who
+//! `melody_results` holds the notes and the MIDI and PNG blob keys, `melody_files` the MusicXML
+//! score's (and the PNG pages after the first); `melody_owners` says who
 //! asked for which key, one row per (owner, key), the Melodia listener's anonymous requests
 //! being the owner NULL. A result is private to its owner and admins, and the listener serves
 //! only results it made itself.
@@ -25,7 +26,8 @@ use md5::{Digest, Md5};
 use crate::gate::Gate;
 use crate::transcribe::Recording;
 use kino_melody_engine::{
-    decode_wav, note_name, render_score_limited, transcribe, write_midi, Note, Params, ScoreLimits,
+    decode_wav, note_name, render_score_limited, transcribe, write_midi, write_musicxml, Note,
+    Params, ScoreLimits,
 };
 
 /// A stored result.
@@ -43,6 +45,9 @@ pub struct Stored {
     pub midi: (String, u64),
     /// Blob key and size of the score.
     pub png: (String, u64),
+    /// Blob key and size of the MusicXML score; `None` for a result stored before there was
+    /// one (it is transcribed anew when asked for again).
+    pub musicxml: Option<(String, u64)>,
     /// Notes the transcriber found; more than `notes` holds when `--melody-max-notes` cut them.
     pub notes_found: u64,
 }
@@ -57,6 +62,7 @@ impl Stored {
             "duration_s": self.duration_s,
             "midi_size": self.midi.1,
             "png_size": self.png.1,
+            "musicxml_size": self.musicxml.as_ref().map(|m| m.1),
             "notes_found": self.notes_found,
             "truncated": self.notes_found > self.notes.as_array().map_or(0, Vec::len) as u64,
             "cached": cached,
@@ -79,7 +85,36 @@ fn from_row(r: &Row) -> Result<Stored, CmdError> {
         notes,
         midi: (r.string(4)?, r.i64(5)?.max(0) as u64),
         png: (r.string(6)?, r.i64(7)?.max(0) as u64),
+        musicxml: None,
     })
+}
+
+/// A result's further files (`melody_files`) in `stored`.
+fn load_files(db: &mut dyn Database, stored: &mut Stored) -> Result<(), CmdError> {
+    let rows = db.query(
+        "SELECT format, page, md5, size FROM melody_files WHERE key = ? ORDER BY format, page",
+        params![stored.key.as_str()],
+    )?;
+    for r in &rows {
+        let blob = (r.string(2)?, r.i64(3)?.max(0) as u64);
+        if r.str(0)? == "musicxml" {
+            stored.musicxml = Some(blob);
+        }
+    }
+    Ok(())
+}
+
+/// Replaces the `melody_files` rows of `stored.key` with `stored`'s files.
+fn save_files(db: &mut dyn Database, stored: &Stored) -> Result<(), CmdError> {
+    let key = stored.key.as_str();
+    db.execute("DELETE FROM melody_files WHERE key = ?", params![key])?;
+    if let Some((md5, size)) = &stored.musicxml {
+        db.execute(
+            "INSERT INTO melody_files (key, format, page, md5, size) VALUES (?, 'musicxml', 1, ?, ?)",
+            params![key, md5.as_str(), *size],
+        )?;
+    }
+    Ok(())
 }
 
 fn serde_json_from(text: &str) -> Result<Value, CmdError> {
@@ -92,7 +127,11 @@ pub fn find(db: &mut dyn Database, key: &str) -> Result<Option<Stored>, CmdError
         &format!("SELECT {RESULT_COLUMNS} FROM melody_results WHERE key = ?"),
         params![key],
     )?;
-    row.as_ref().map(from_row).transpose()
+    let Some(mut stored) = row.as_ref().map(from_row).transpose()? else {
+        return Ok(None);
+    };
+    load_files(db, &mut stored)?;
+    Ok(Some(stored))
 }
 
 /// Whether `who` may see `key`: an admin may see any; a user only a key they asked for.
@@ -197,8 +236,9 @@ pub fn transcribe_or_reuse(
     let audio_md5 = hex::encode(Md5::digest(&wav.bytes));
     let owner_id = owner.map(|o| o.user_id);
     let key = key_of(&secret(ctx.db())?, owner_id, &audio_md5, params);
+    // A result from before MusicXML is made anew, so that it gets one.
     let reused = if owns(ctx.db(), &key, owner_id)? {
-        find(ctx.db(), &key)?
+        find(ctx.db(), &key)?.filter(|s| s.musicxml.is_some())
     } else {
         None
     };
@@ -231,6 +271,7 @@ pub fn transcribe_or_reuse(
                     clock::now_rfc3339()
                 ],
             )?;
+            save_files(ctx.db(), &stored)?;
             stored
         }
     };
@@ -283,6 +324,7 @@ fn compute(
     };
     let midi = put_blob(ctx.blobs(), &write_midi(&t))?;
     let png = put_blob(ctx.blobs(), &render_score_limited(&t, title, &limits))?;
+    let musicxml = Some(put_blob(ctx.blobs(), &write_musicxml(&t, title))?);
     Ok(Stored {
         key,
         duration_s,
@@ -290,6 +332,7 @@ fn compute(
         notes: notes_json(&t.notes),
         midi,
         png,
+        musicxml,
         notes_found,
     })
 }

@@ -352,7 +352,8 @@ fn the_upgrade_keeps_one_listener_row_per_key_and_old_results() {
     let dir = first.take_dir().unwrap();
     let db = rusqlite::Connection::open(dir.path().join("kino.db")).unwrap();
     db.execute_batch(
-        "DROP TABLE melody_secret;
+        "DROP TABLE melody_files;
+         DROP TABLE melody_secret;
          DROP INDEX melody_owner_key;
          CREATE UNIQUE INDEX melody_owner_key ON melody_owners(owner_id, key);
          ALTER TABLE melody_results DROP COLUMN notes_found;
@@ -384,4 +385,43 @@ fn the_upgrade_keeps_one_listener_row_per_key_and_old_results() {
     // New transcriptions go on under the new index.
     let mut alice = user_client(&server, "alice");
     assert!(transcribe(&mut alice, &hostile(1.0, 0), json!({})).is_ok());
+}
+
+#[test]
+fn a_result_from_before_musicxml_is_transcribed_anew_and_gets_one() {
+    let song = hostile(1.0, 0);
+    let mut first = TestServer::with(plugins(), |c| c);
+    let mut alice = user_client(&first, "alice");
+    let key = transcribe(&mut alice, &song, json!({})).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    drop(alice);
+    first.stop();
+    let dir = first.take_dir().unwrap();
+    // As a result stored before migration 3 left it: no MusicXML row.
+    let db = rusqlite::Connection::open(dir.path().join("kino.db")).unwrap();
+    db.execute("DELETE FROM melody_files", []).unwrap();
+    drop(db);
+    let server = TestServer::in_dir(dir.path(), plugins(), |c| c);
+    let mut c = server.client();
+    c.call(
+        "auth.login",
+        json!({"name": "alice", "password": "pw-of-user"}),
+    )
+    .unwrap();
+    let err = fetch(&mut c, &key, "musicxml").unwrap_err();
+    assert_eq!(err.code(), Some(kino_api::ErrorCode::NotFound));
+    assert!(
+        err.to_string().contains("send the recording again"),
+        "{err}"
+    );
+    let again = transcribe(&mut c, &song, json!({})).unwrap();
+    assert_eq!(
+        (again["key"].as_str(), again["cached"].clone()),
+        (Some(key.as_str()), json!(false))
+    );
+    let xml = fetch(&mut c, &key, "musicxml").unwrap();
+    assert!(xml.starts_with(b"<?xml"));
+    assert_eq!(again["musicxml_size"], json!(xml.len()));
 }

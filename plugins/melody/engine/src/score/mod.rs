@@ -5,12 +5,16 @@
 //! - `draw`: one system: staff, clef, time signature, bar lines, stems and beams.
 //! - `notes`: heads, ledger lines, accidentals, dots, flags, ties and rests.
 //! - `glyphs`: the embedded fonts and their outlines as vector paths.
+//! - `musicxml`: the same bars as a MusicXML 4.0 score, for notation editors.
 
 mod draw;
 mod glyphs;
 mod layout;
+mod musicxml;
 mod notes;
 mod quantize;
+
+pub use musicxml::write_musicxml;
 
 use crate::Transcription;
 use glyphs::{Align, Fonts};
