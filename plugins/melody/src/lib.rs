@@ -58,6 +58,12 @@ pub const MAX_SCORE_PX: Setting<u64> = Setting::new(
     "Tallest score page in pixels (1240 wide, held whole in memory while drawn); systems past it are left out",
     kino_melody_engine::score::DEFAULT_MAX_HEIGHT as u64,
 );
+/// Setting: the most score pages of one transcription.
+pub const MAX_SCORE_PAGES: Setting<u64> = Setting::new(
+    "melody-max-score-pages",
+    "Most score pages drawn and kept for one transcription (each at most --melody-max-score-px tall); bars past them are left out",
+    kino_melody_engine::score::DEFAULT_MAX_PAGES as u64,
+);
 /// Setting: transcriptions running at once.
 pub const MAX_JOBS: Setting<u64> = Setting::new(
     "melody-max-jobs",
@@ -177,6 +183,7 @@ impl Plugin for Melody {
             MAX_BUFFERED_BYTES.info(),
             MAX_NOTES.info(),
             MAX_SCORE_PX.info(),
+            MAX_SCORE_PAGES.info(),
             MAX_JOBS.info(),
             MAX_JOBS_PER_USER.info(),
             MELODIA_LISTEN.info(),

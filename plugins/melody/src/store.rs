@@ -26,7 +26,7 @@ use md5::{Digest, Md5};
 use crate::gate::Gate;
 use crate::transcribe::Recording;
 use kino_melody_engine::{
-    decode_wav, note_name, render_score_limited, transcribe, write_midi, write_musicxml, Note,
+    decode_wav, note_name, render_score_pages, transcribe, write_midi, write_musicxml, Note,
     Params, ScoreLimits,
 };
 
@@ -48,11 +48,27 @@ pub struct Stored {
     /// Blob key and size of the MusicXML score; `None` for a result stored before there was
     /// one (it is transcribed anew when asked for again).
     pub musicxml: Option<(String, u64)>,
+    /// Blob keys and sizes of the score's pages after the first (`png` is page 1).
+    pub more_pages: Vec<(String, u64)>,
     /// Notes the transcriber found; more than `notes` holds when `--melody-max-notes` cut them.
     pub notes_found: u64,
 }
 
 impl Stored {
+    /// Pages of the score (PNG).
+    pub fn pages(&self) -> usize {
+        1 + self.more_pages.len()
+    }
+
+    /// Blob of score page `page` (1-based), if there is one.
+    pub fn page(&self, page: u32) -> Option<&(String, u64)> {
+        match page {
+            0 => None,
+            1 => Some(&self.png),
+            n => self.more_pages.get(usize::try_from(n - 2).ok()?),
+        }
+    }
+
     /// The reply of `melody.transcribe`.
     pub fn to_json(&self, cached: bool) -> Value {
         json!({
@@ -63,6 +79,7 @@ impl Stored {
             "midi_size": self.midi.1,
             "png_size": self.png.1,
             "musicxml_size": self.musicxml.as_ref().map(|m| m.1),
+            "pages": self.pages(),
             "notes_found": self.notes_found,
             "truncated": self.notes_found > self.notes.as_array().map_or(0, Vec::len) as u64,
             "cached": cached,
@@ -86,6 +103,7 @@ fn from_row(r: &Row) -> Result<Stored, CmdError> {
         midi: (r.string(4)?, r.i64(5)?.max(0) as u64),
         png: (r.string(6)?, r.i64(7)?.max(0) as u64),
         musicxml: None,
+        more_pages: Vec::new(),
     })
 }
 
@@ -97,8 +115,10 @@ fn load_files(db: &mut dyn Database, stored: &mut Stored) -> Result<(), CmdError
     )?;
     for r in &rows {
         let blob = (r.string(2)?, r.i64(3)?.max(0) as u64);
-        if r.str(0)? == "musicxml" {
-            stored.musicxml = Some(blob);
+        match r.str(0)? {
+            "musicxml" => stored.musicxml = Some(blob),
+            "png" => stored.more_pages.push(blob),
+            _ => {}
         }
     }
     Ok(())
@@ -112,6 +132,12 @@ fn save_files(db: &mut dyn Database, stored: &Stored) -> Result<(), CmdError> {
         db.execute(
             "INSERT INTO melody_files (key, format, page, md5, size) VALUES (?, 'musicxml', 1, ?, ?)",
             params![key, md5.as_str(), *size],
+        )?;
+    }
+    for (i, (md5, size)) in stored.more_pages.iter().enumerate() {
+        db.execute(
+            "INSERT INTO melody_files (key, format, page, md5, size) VALUES (?, 'png', ?, ?, ?)",
+            params![key, i as i64 + 2, md5.as_str(), *size],
         )?;
     }
     Ok(())
@@ -291,8 +317,8 @@ pub fn transcribe_or_reuse(
 }
 
 /// Decodes, transcribes and renders inside a slot, each stage under its bound: the duration
-/// (`--melody-max-seconds`), the notes kept (`--melody-max-notes`) and the score's height
-/// (`--melody-max-score-px`).
+/// (`--melody-max-seconds`), the notes kept (`--melody-max-notes`), the score's page height
+/// (`--melody-max-score-px`) and pages (`--melody-max-score-pages`).
 fn compute(
     ctx: &mut Ctx,
     gate: &Arc<Gate>,
@@ -323,7 +349,12 @@ fn compute(
         max_height: u32::try_from(settings.of(super::MAX_SCORE_PX)).unwrap_or(u32::MAX),
     };
     let midi = put_blob(ctx.blobs(), &write_midi(&t))?;
-    let png = put_blob(ctx.blobs(), &render_score_limited(&t, title, &limits))?;
+    let max_pages = usize::try_from(settings.of(super::MAX_SCORE_PAGES)).unwrap_or(usize::MAX);
+    let mut pages = render_score_pages(&t, title, &limits, max_pages).into_iter();
+    let png = put_blob(ctx.blobs(), &pages.next().unwrap_or_default())?;
+    let more_pages = pages
+        .map(|p| put_blob(ctx.blobs(), &p))
+        .collect::<Result<Vec<_>, _>>()?;
     let musicxml = Some(put_blob(ctx.blobs(), &write_musicxml(&t, title))?);
     Ok(Stored {
         key,
@@ -333,6 +364,7 @@ fn compute(
         midi,
         png,
         musicxml,
+        more_pages,
         notes_found,
     })
 }

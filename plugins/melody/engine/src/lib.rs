@@ -34,7 +34,9 @@ mod tempo;
 pub mod wav;
 
 pub use midi::write_midi;
-pub use score::{render_score, render_score_limited, write_musicxml, ScoreLimits};
+pub use score::{
+    render_score, render_score_limited, render_score_pages, write_musicxml, ScoreLimits,
+};
 
 /// Default bound on the notes kept from one recording (`--melody-max-notes`): a busy tune
 /// sung for the longest allowed recording (600 s at 3 notes a second) fits.
