@@ -1,7 +1,10 @@
 //! `melody.fetch` and `melody.list`: a caller's transcriptions and their files.
 //!
-//! `{"type":"melody.fetch","key":"…","format":"midi"}` → `{key, format, file_size}` followed by
-//! the MIDI file (`audio/midi`) or the score (`format: "png"`). A key the caller never asked for
+//! `{"type":"melody.fetch","key":"…","format":"midi","page":1}` → `{key, format, file_name, page,
+//! pages, file_size}` followed by
+//! the MIDI file (`audio/midi`), the score (`format: "png"`) or the score as MusicXML 4.0
+//! (`format: "musicxml"`, for notation editors). The PNG score comes in `pages` pages of at most
+//! `--melody-max-score-px` pixels each; `page` past them is `bad_args`. A key the caller never asked for
 //! is `not_found` (the same answer as an unknown key, so keys cannot be probed), unless the
 //! caller is an admin.
 //!
@@ -17,7 +20,7 @@ use crate::store::{find, visible};
 pub fn fetch_command() -> Command {
     Command::new(
         "melody.fetch",
-        "Download a transcription's MIDI file or score PNG",
+        "Download a transcription's MIDI file, score PNG or MusicXML score",
         fetch,
     )
     .download()
@@ -29,9 +32,12 @@ pub fn fetch_command() -> Command {
 pub struct Fetch {
     /// the key melody.transcribe answered
     key: String,
-    /// midi (default) or png
+    /// midi (default), png or musicxml
     #[arg(default = Format::Midi)]
     format: Format,
+    /// page of the score (png; 1 is the first, `pages` in the reply says how many)
+    #[arg(default = 1u32, range = 1..)]
+    page: u32,
 }
 
 /// Which of a transcription's files.
@@ -41,6 +47,8 @@ pub enum Format {
     Midi,
     /// The score.
     Png,
+    /// The score as MusicXML 4.0, for MuseScore, Sibelius and the like.
+    Musicxml,
 }
 
 /// `melody.list`.
@@ -68,14 +76,40 @@ fn fetch(ctx: &mut Ctx, args: Fetch) -> Result<Output, CmdError> {
     }
     let stored = find(ctx.db(), key)?.ok_or_else(not_found)?;
     let (blob, ext) = match args.format {
-        Format::Png => (&stored.png, "png"),
+        Format::Png => (
+            stored.page(args.page).ok_or_else(|| {
+                CmdError::bad_args(format!(
+                    "page {} of a score of {} pages",
+                    args.page,
+                    stored.pages()
+                ))
+            })?,
+            "png",
+        ),
         Format::Midi => (&stored.midi, "mid"),
+        Format::Musicxml => (
+            stored.musicxml.as_ref().ok_or_else(|| {
+                CmdError::not_found(format!(
+                    "{key} was transcribed before MusicXML: send the recording again"
+                ))
+            })?,
+            "musicxml",
+        ),
     };
-    let file_name = format!("{key}.{ext}");
+    if args.page != 1 && args.format != Format::Png {
+        return Err(CmdError::bad_args(format!(
+            "only the png score has pages; {format} is one file"
+        )));
+    }
+    let (file_name, page) = match args.format {
+        Format::Png if stored.pages() > 1 => (format!("{key}-{}.{ext}", args.page), args.page),
+        _ => (format!("{key}.{ext}"), 1),
+    };
     file_output(
         ctx,
         blob,
-        json!({"key": key, "format": format, "file_name": file_name}),
+        json!({"key": key, "format": format, "file_name": file_name,
+               "page": page, "pages": stored.pages()}),
     )
 }
 

@@ -58,6 +58,12 @@ pub const MAX_SCORE_PX: Setting<u64> = Setting::new(
     "Tallest score page in pixels (1240 wide, held whole in memory while drawn); systems past it are left out",
     kino_melody_engine::score::DEFAULT_MAX_HEIGHT as u64,
 );
+/// Setting: the most score pages of one transcription.
+pub const MAX_SCORE_PAGES: Setting<u64> = Setting::new(
+    "melody-max-score-pages",
+    "Most score pages drawn and kept for one transcription (each at most --melody-max-score-px tall); bars past them are left out",
+    kino_melody_engine::score::DEFAULT_MAX_PAGES as u64,
+);
 /// Setting: transcriptions running at once.
 pub const MAX_JOBS: Setting<u64> = Setting::new(
     "melody-max-jobs",
@@ -132,6 +138,21 @@ const MIGRATIONS: &[Migration] = &[
           DROP INDEX melody_owner_key;
           CREATE UNIQUE INDEX melody_owner_key ON melody_owners(ifnull(owner_id, -1), key);",
     },
+    // A result's further files, one row each: its MusicXML score (`musicxml`, page 1) and the
+    // score's PNG pages after the first (`png`, page 2 on; page 1 stays in melody_results).
+    // Results from before have none and are transcribed anew when asked for again.
+    Migration {
+        version: 3,
+        name: "MusicXML and score pages",
+        sql: "CREATE TABLE melody_files (
+            key TEXT NOT NULL REFERENCES melody_results(key),
+            format TEXT NOT NULL,
+            page INTEGER NOT NULL,
+            md5 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            PRIMARY KEY (key, format, page)
+          );",
+    },
 ];
 
 impl Plugin for Melody {
@@ -147,7 +168,10 @@ impl Plugin for Melody {
         &[kino_api::BlobRefs {
             query: "SELECT 'melody ' || key || ' midi', midi_md5, midi_size, 0 FROM melody_results
                     UNION ALL
-                    SELECT 'melody ' || key || ' score', png_md5, png_size, 0 FROM melody_results",
+                    SELECT 'melody ' || key || ' score', png_md5, png_size, 0 FROM melody_results
+                    UNION ALL
+                    SELECT 'melody ' || key || ' ' || format || ' ' || page, md5, size, 0
+                      FROM melody_files",
             mark_damaged: None,
         }]
     }
@@ -159,6 +183,7 @@ impl Plugin for Melody {
             MAX_BUFFERED_BYTES.info(),
             MAX_NOTES.info(),
             MAX_SCORE_PX.info(),
+            MAX_SCORE_PAGES.info(),
             MAX_JOBS.info(),
             MAX_JOBS_PER_USER.info(),
             MELODIA_LISTEN.info(),

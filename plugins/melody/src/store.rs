@@ -4,7 +4,8 @@
 //! random by the first start on a data directory) of its owner, the audio's MD5 and the
 //! parameters, so a key cannot be computed from a recording without the server, two servers
 //! give the same recording different keys, and two owners never share a result.
-//! `melody_results` holds the notes and the MIDI and PNG blob keys; `melody_owners` says who
+//! `melody_results` holds the notes and the MIDI and PNG blob keys, `melody_files` the MusicXML
+//! score's (and the PNG pages after the first); `melody_owners` says who
 //! asked for which key, one row per (owner, key), the Melodia listener's anonymous requests
 //! being the owner NULL. A result is private to its owner and admins, and the listener serves
 //! only results it made itself.
@@ -25,7 +26,8 @@ use md5::{Digest, Md5};
 use crate::gate::Gate;
 use crate::transcribe::Recording;
 use kino_melody_engine::{
-    decode_wav, note_name, render_score_limited, transcribe, write_midi, Note, Params, ScoreLimits,
+    decode_wav, note_name, render_score_pages, transcribe, write_midi, write_musicxml, Note,
+    Params, ScoreLimits,
 };
 
 /// A stored result.
@@ -43,11 +45,30 @@ pub struct Stored {
     pub midi: (String, u64),
     /// Blob key and size of the score.
     pub png: (String, u64),
+    /// Blob key and size of the MusicXML score; `None` for a result stored before there was
+    /// one (it is transcribed anew when asked for again).
+    pub musicxml: Option<(String, u64)>,
+    /// Blob keys and sizes of the score's pages after the first (`png` is page 1).
+    pub more_pages: Vec<(String, u64)>,
     /// Notes the transcriber found; more than `notes` holds when `--melody-max-notes` cut them.
     pub notes_found: u64,
 }
 
 impl Stored {
+    /// Pages of the score (PNG).
+    pub fn pages(&self) -> usize {
+        1 + self.more_pages.len()
+    }
+
+    /// Blob of score page `page` (1-based), if there is one.
+    pub fn page(&self, page: u32) -> Option<&(String, u64)> {
+        match page {
+            0 => None,
+            1 => Some(&self.png),
+            n => self.more_pages.get(usize::try_from(n - 2).ok()?),
+        }
+    }
+
     /// The reply of `melody.transcribe`.
     pub fn to_json(&self, cached: bool) -> Value {
         json!({
@@ -57,6 +78,8 @@ impl Stored {
             "duration_s": self.duration_s,
             "midi_size": self.midi.1,
             "png_size": self.png.1,
+            "musicxml_size": self.musicxml.as_ref().map(|m| m.1),
+            "pages": self.pages(),
             "notes_found": self.notes_found,
             "truncated": self.notes_found > self.notes.as_array().map_or(0, Vec::len) as u64,
             "cached": cached,
@@ -79,7 +102,45 @@ fn from_row(r: &Row) -> Result<Stored, CmdError> {
         notes,
         midi: (r.string(4)?, r.i64(5)?.max(0) as u64),
         png: (r.string(6)?, r.i64(7)?.max(0) as u64),
+        musicxml: None,
+        more_pages: Vec::new(),
     })
+}
+
+/// A result's further files (`melody_files`) in `stored`.
+fn load_files(db: &mut dyn Database, stored: &mut Stored) -> Result<(), CmdError> {
+    let rows = db.query(
+        "SELECT format, page, md5, size FROM melody_files WHERE key = ? ORDER BY format, page",
+        params![stored.key.as_str()],
+    )?;
+    for r in &rows {
+        let blob = (r.string(2)?, r.i64(3)?.max(0) as u64);
+        match r.str(0)? {
+            "musicxml" => stored.musicxml = Some(blob),
+            "png" => stored.more_pages.push(blob),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Replaces the `melody_files` rows of `stored.key` with `stored`'s files.
+fn save_files(db: &mut dyn Database, stored: &Stored) -> Result<(), CmdError> {
+    let key = stored.key.as_str();
+    db.execute("DELETE FROM melody_files WHERE key = ?", params![key])?;
+    if let Some((md5, size)) = &stored.musicxml {
+        db.execute(
+            "INSERT INTO melody_files (key, format, page, md5, size) VALUES (?, 'musicxml', 1, ?, ?)",
+            params![key, md5.as_str(), *size],
+        )?;
+    }
+    for (i, (md5, size)) in stored.more_pages.iter().enumerate() {
+        db.execute(
+            "INSERT INTO melody_files (key, format, page, md5, size) VALUES (?, 'png', ?, ?, ?)",
+            params![key, i as i64 + 2, md5.as_str(), *size],
+        )?;
+    }
+    Ok(())
 }
 
 fn serde_json_from(text: &str) -> Result<Value, CmdError> {
@@ -92,7 +153,11 @@ pub fn find(db: &mut dyn Database, key: &str) -> Result<Option<Stored>, CmdError
         &format!("SELECT {RESULT_COLUMNS} FROM melody_results WHERE key = ?"),
         params![key],
     )?;
-    row.as_ref().map(from_row).transpose()
+    let Some(mut stored) = row.as_ref().map(from_row).transpose()? else {
+        return Ok(None);
+    };
+    load_files(db, &mut stored)?;
+    Ok(Some(stored))
 }
 
 /// Whether `who` may see `key`: an admin may see any; a user only a key they asked for.
@@ -197,8 +262,9 @@ pub fn transcribe_or_reuse(
     let audio_md5 = hex::encode(Md5::digest(&wav.bytes));
     let owner_id = owner.map(|o| o.user_id);
     let key = key_of(&secret(ctx.db())?, owner_id, &audio_md5, params);
+    // A result from before MusicXML is made anew, so that it gets one.
     let reused = if owns(ctx.db(), &key, owner_id)? {
-        find(ctx.db(), &key)?
+        find(ctx.db(), &key)?.filter(|s| s.musicxml.is_some())
     } else {
         None
     };
@@ -231,6 +297,7 @@ pub fn transcribe_or_reuse(
                     clock::now_rfc3339()
                 ],
             )?;
+            save_files(ctx.db(), &stored)?;
             stored
         }
     };
@@ -250,8 +317,8 @@ pub fn transcribe_or_reuse(
 }
 
 /// Decodes, transcribes and renders inside a slot, each stage under its bound: the duration
-/// (`--melody-max-seconds`), the notes kept (`--melody-max-notes`) and the score's height
-/// (`--melody-max-score-px`).
+/// (`--melody-max-seconds`), the notes kept (`--melody-max-notes`), the score's page height
+/// (`--melody-max-score-px`) and pages (`--melody-max-score-pages`).
 fn compute(
     ctx: &mut Ctx,
     gate: &Arc<Gate>,
@@ -282,7 +349,13 @@ fn compute(
         max_height: u32::try_from(settings.of(super::MAX_SCORE_PX)).unwrap_or(u32::MAX),
     };
     let midi = put_blob(ctx.blobs(), &write_midi(&t))?;
-    let png = put_blob(ctx.blobs(), &render_score_limited(&t, title, &limits))?;
+    let max_pages = usize::try_from(settings.of(super::MAX_SCORE_PAGES)).unwrap_or(usize::MAX);
+    let mut pages = render_score_pages(&t, title, &limits, max_pages).into_iter();
+    let png = put_blob(ctx.blobs(), &pages.next().unwrap_or_default())?;
+    let more_pages = pages
+        .map(|p| put_blob(ctx.blobs(), &p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let musicxml = Some(put_blob(ctx.blobs(), &write_musicxml(&t, title))?);
     Ok(Stored {
         key,
         duration_s,
@@ -290,6 +363,8 @@ fn compute(
         notes: notes_json(&t.notes),
         midi,
         png,
+        musicxml,
+        more_pages,
         notes_found,
     })
 }

@@ -352,7 +352,8 @@ fn the_upgrade_keeps_one_listener_row_per_key_and_old_results() {
     let dir = first.take_dir().unwrap();
     let db = rusqlite::Connection::open(dir.path().join("kino.db")).unwrap();
     db.execute_batch(
-        "DROP TABLE melody_secret;
+        "DROP TABLE melody_files;
+         DROP TABLE melody_secret;
          DROP INDEX melody_owner_key;
          CREATE UNIQUE INDEX melody_owner_key ON melody_owners(owner_id, key);
          ALTER TABLE melody_results DROP COLUMN notes_found;
@@ -384,4 +385,116 @@ fn the_upgrade_keeps_one_listener_row_per_key_and_old_results() {
     // New transcriptions go on under the new index.
     let mut alice = user_client(&server, "alice");
     assert!(transcribe(&mut alice, &hostile(1.0, 0), json!({})).is_ok());
+}
+
+#[test]
+fn a_result_from_before_musicxml_is_transcribed_anew_and_gets_one() {
+    let song = hostile(1.0, 0);
+    let mut first = TestServer::with(plugins(), |c| c);
+    let mut alice = user_client(&first, "alice");
+    let key = transcribe(&mut alice, &song, json!({})).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    drop(alice);
+    first.stop();
+    let dir = first.take_dir().unwrap();
+    // As a result stored before migration 3 left it: no MusicXML row.
+    let db = rusqlite::Connection::open(dir.path().join("kino.db")).unwrap();
+    db.execute("DELETE FROM melody_files", []).unwrap();
+    drop(db);
+    let server = TestServer::in_dir(dir.path(), plugins(), |c| c);
+    let mut c = server.client();
+    c.call(
+        "auth.login",
+        json!({"name": "alice", "password": "pw-of-user"}),
+    )
+    .unwrap();
+    let err = fetch(&mut c, &key, "musicxml").unwrap_err();
+    assert_eq!(err.code(), Some(kino_api::ErrorCode::NotFound));
+    assert!(
+        err.to_string().contains("send the recording again"),
+        "{err}"
+    );
+    let again = transcribe(&mut c, &song, json!({})).unwrap();
+    assert_eq!(
+        (again["key"].as_str(), again["cached"].clone()),
+        (Some(key.as_str()), json!(false))
+    );
+    let xml = fetch(&mut c, &key, "musicxml").unwrap();
+    assert!(xml.starts_with(b"<?xml"));
+    assert_eq!(again["musicxml_size"], json!(xml.len()));
+}
+
+/// Fetches score page `page`, returning the reply's data and the PNG.
+fn fetch_page(c: &mut Client, key: &str, page: u64) -> Result<(Value, Vec<u8>), ClientError> {
+    c.send(&json!({"type": "melody.fetch", "key": key, "format": "png", "page": page}))?;
+    let data = kino_testkit::into_data(c.recv()?)?;
+    let mut out = Vec::new();
+    c.recv_payload(data["file_size"].as_u64().unwrap(), &mut out, &mut |_| {})?;
+    Ok((data, out))
+}
+
+#[test]
+fn a_long_score_comes_in_pages_each_within_the_height_bound() {
+    let server = TestServer::with(plugins(), |c| c.setting("melody-max-score-px", json!(500)));
+    let mut alice = user_client(&server, "alice");
+    let reply = transcribe(&mut alice, &hostile(20.0, 0), json!({"tempo_bpm": 60})).unwrap();
+    let key = reply["key"].as_str().unwrap();
+    let pages = reply["pages"].as_u64().unwrap();
+    assert!(pages >= 3, "{pages} pages");
+    let mut seen = Vec::new();
+    for page in 1..=pages {
+        let (data, png) = fetch_page(&mut alice, key, page).unwrap();
+        assert_eq!(
+            (data["page"].as_u64(), data["pages"].as_u64()),
+            (Some(page), Some(pages))
+        );
+        assert_eq!(data["file_name"], json!(format!("{key}-{page}.png")));
+        let (w, h) = png_size(&png);
+        assert_eq!(w, 1240);
+        assert!(h <= 500, "page {page}: {w}x{h}");
+        assert!(!seen.contains(&png), "page {page} repeats one before");
+        seen.push(png);
+    }
+    // The default page is the first, the one `png_size` counts.
+    let first = fetch(&mut alice, key, "png").unwrap();
+    assert_eq!(first, seen[0]);
+    assert_eq!(reply["png_size"], json!(first.len()));
+    for page in [0, pages + 1, 1 << 40] {
+        let err = fetch_page(&mut alice, key, page).unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some(kino_api::ErrorCode::BadArgs),
+            "page {page}"
+        );
+    }
+    alice
+        .send(&json!({"type": "melody.fetch", "key": key, "format": "midi", "page": 2}))
+        .unwrap();
+    let err = kino_testkit::into_data(alice.recv().unwrap()).unwrap_err();
+    assert_eq!(err.code(), Some(kino_api::ErrorCode::BadArgs));
+    // The connection is still in step after the refusals.
+    assert_eq!(
+        fetch_page(&mut alice, key, pages).unwrap().1,
+        seen[seen.len() - 1]
+    );
+}
+
+#[test]
+fn score_pages_stop_at_the_page_bound() {
+    let server = TestServer::with(plugins(), |c| {
+        c.setting("melody-max-score-px", json!(700))
+            .setting("melody-max-score-pages", json!(2))
+    });
+    let mut alice = user_client(&server, "alice");
+    let reply = transcribe(&mut alice, &hostile(12.0, 0), json!({"tempo_bpm": 60})).unwrap();
+    let key = reply["key"].as_str().unwrap();
+    assert_eq!(reply["pages"], json!(2));
+    let (_, png) = fetch_page(&mut alice, key, 2).unwrap();
+    assert!(png_size(&png).1 <= 700);
+    let err = fetch_page(&mut alice, key, 3).unwrap_err();
+    assert_eq!(err.code(), Some(kino_api::ErrorCode::BadArgs));
+    // The MIDI file and the MusicXML score still hold every note kept.
+    assert!(reply["notes"].as_array().unwrap().len() > 40);
 }

@@ -108,6 +108,83 @@ fn a_tune_becomes_notes_midi_and_a_score() {
     assert_eq!(list[1]["notes"], json!(4));
 }
 
+/// The `<step>`s (with `<alter>` as "#") of a MusicXML score's notes and its bar count, read
+/// with quick-xml, which fails on anything malformed.
+fn musicxml_steps(xml: &[u8]) -> (Vec<String>, usize) {
+    use quick_xml::events::Event;
+    let mut r = quick_xml::Reader::from_str(std::str::from_utf8(xml).unwrap());
+    let (mut steps, mut bars, mut open) = (Vec::new(), 0, Vec::new());
+    loop {
+        match r.read_event().unwrap() {
+            Event::Eof => break,
+            Event::Start(e) => {
+                let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
+                bars += usize::from(name == "measure");
+                open.push(name);
+            }
+            Event::End(_) => {
+                open.pop();
+            }
+            Event::Text(t) => {
+                let t = t.decode().unwrap();
+                match open.last().map(String::as_str) {
+                    Some("step") => steps.push(t.into_owned()),
+                    Some("alter") if t == "1" => {
+                        if let Some(s) = steps.last_mut() {
+                            s.push('#');
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(open.is_empty(), "unclosed {open:?}");
+    (steps, bars)
+}
+
+#[test]
+fn a_transcription_is_fetched_as_musicxml() {
+    let server = server();
+    let mut alice = user_client(&server, "alice");
+    let wav = tune(&[(60, 0.5), (62, 0.5), (66, 0.5), (67, 0.8)]);
+    let reply = transcribe(
+        &mut alice,
+        &wav,
+        json!({"title": "Scale & <co>", "tempo_bpm": 96}),
+    )
+    .unwrap();
+    let key = reply["key"].as_str().unwrap().to_string();
+    alice
+        .send(&json!({"type": "melody.fetch", "key": key, "format": "musicxml"}))
+        .unwrap();
+    let data = kino_testkit::into_data(alice.recv().unwrap()).unwrap();
+    assert_eq!(data["format"], json!("musicxml"));
+    assert_eq!(data["file_name"], json!(format!("{key}.musicxml")));
+    let size = data["file_size"].as_u64().unwrap();
+    assert_eq!(Some(size), reply["musicxml_size"].as_u64());
+    let mut xml = Vec::new();
+    alice.recv_payload(size, &mut xml, &mut |_| {}).unwrap();
+    let text = String::from_utf8(xml.clone()).unwrap();
+    assert!(text.starts_with("<?xml"), "{text}");
+    assert!(text.contains("<score-partwise version=\"4.0\">"));
+    assert!(text.contains("Scale &amp; &lt;co&gt;"));
+    assert!(text.contains("<per-minute>96</per-minute>"));
+    let (steps, bars) = musicxml_steps(&xml);
+    // Tied pieces repeat a step; the notes in order are C, D, F#, G.
+    let mut distinct = steps.clone();
+    distinct.dedup();
+    assert_eq!(distinct, vec!["C", "D", "F#", "G"], "{steps:?}");
+    assert!((1..=3).contains(&bars), "{bars} bars for 2.7 s at 96 bpm");
+    // Nobody else's, as for the other formats.
+    let mut bob = user_client(&server, "bob");
+    let err = fetch(&mut bob, &key, "musicxml").unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::NotFound));
+    let err = fetch(&mut alice, &key, "pdf").unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::BadArgs));
+}
+
 #[test]
 fn results_are_private_to_their_owner_and_admins() {
     let server = server();

@@ -17,7 +17,7 @@
 //!   attacks of the same pitch.
 //! - `tempo`: beat-period estimate from inter-onset intervals.
 //! - [`midi`]: Standard MIDI File writer.
-//! - [`score`]: staff-notation rendering to PNG (quantisation, layout, glyphs).
+//! - [`score`]: staff-notation rendering to PNG (quantisation, layout, glyphs) and MusicXML.
 //!
 //! The Kino plugin that serves all this as commands is `kino-melody` (`plugins/melody`).
 
@@ -34,7 +34,9 @@ mod tempo;
 pub mod wav;
 
 pub use midi::write_midi;
-pub use score::{render_score, render_score_limited, ScoreLimits};
+pub use score::{
+    render_score, render_score_limited, render_score_pages, write_musicxml, ScoreLimits,
+};
 
 /// Default bound on the notes kept from one recording (`--melody-max-notes`): a busy tune
 /// sung for the longest allowed recording (600 s at 3 notes a second) fits.

@@ -1,7 +1,9 @@
 //! MIDI round trip and score rendering.
 
+use kino_melody_engine::score::{DEFAULT_MAX_HEIGHT, DEFAULT_MAX_PAGES};
 use kino_melody_engine::{
-    render_score, render_score_limited, write_midi, Note, ScoreLimits, Transcription,
+    render_score, render_score_limited, render_score_pages, write_midi, Note, ScoreLimits,
+    Transcription,
 };
 use midly::{MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
 
@@ -163,4 +165,56 @@ fn a_score_past_its_height_bound_is_cut_at_a_system() {
     // A bound under the smallest page still gives the smallest page.
     let tiny = render_score_limited(&t, "Tiny", &ScoreLimits { max_height: 1 });
     assert_eq!(png_size(&tiny), (1240, 300));
+}
+
+/// `n` notes, each alone in a 4/4 bar at 120 bpm: as many bars as notes.
+fn sparse_notes(n: u32) -> Vec<(f64, f64, u8)> {
+    (0..n)
+        .map(|i| {
+            let on = f64::from(i) * 2.0;
+            (on, on + 0.3, 48 + ((i * 7 + i / 5) % 24) as u8)
+        })
+        .collect()
+}
+
+#[test]
+fn a_long_score_comes_in_bounded_pages() {
+    let t = tr(&sparse_notes(60), 120.0);
+    let limits = ScoreLimits::default();
+    let started = std::time::Instant::now();
+    let pages = render_score_pages(&t, "Long", &limits, DEFAULT_MAX_PAGES);
+    eprintln!(
+        "60 bars: {} pages, {} bytes, {:?}",
+        pages.len(),
+        pages.iter().map(Vec::len).sum::<usize>(),
+        started.elapsed()
+    );
+    assert!(
+        (3..DEFAULT_MAX_PAGES).contains(&pages.len()),
+        "{}",
+        pages.len()
+    );
+    let sizes: Vec<(u32, u32)> = pages.iter().map(|p| png_size(p)).collect();
+    for &(w, h) in &sizes {
+        assert_eq!(w, 1240);
+        assert!(h <= DEFAULT_MAX_HEIGHT, "page {w}x{h}");
+    }
+    // Every page but the last is filled to near the bound.
+    for &(_, h) in &sizes[..sizes.len() - 1] {
+        assert!(h > DEFAULT_MAX_HEIGHT - 300, "{h}");
+    }
+    save("page2", &pages[1]);
+    // Past the page bound the pages stop there: the same pages but for their footnotes.
+    let two = render_score_pages(&t, "Long", &limits, 2);
+    assert_eq!(two.len(), 2);
+    assert_eq!(png_size(&two[1]), sizes[1]);
+    assert_ne!(two[1], pages[1]);
+    save("cut2", &two[1]);
+    // A short tune is one page, as drawn without pages; zero pages asked still gives one.
+    let short = tr(&sparse_notes(3), 120.0);
+    assert_eq!(
+        render_score_pages(&short, "Fits", &limits, DEFAULT_MAX_PAGES),
+        vec![render_score(&short, "Fits")]
+    );
+    assert_eq!(render_score_pages(&short, "Fits", &limits, 0).len(), 1);
 }

@@ -5,12 +5,16 @@
 //! - `draw`: one system: staff, clef, time signature, bar lines, stems and beams.
 //! - `notes`: heads, ledger lines, accidentals, dots, flags, ties and rests.
 //! - `glyphs`: the embedded fonts and their outlines as vector paths.
+//! - `musicxml`: the same bars as a MusicXML 4.0 score, for notation editors.
 
 mod draw;
 mod glyphs;
 mod layout;
+mod musicxml;
 mod notes;
 mod quantize;
+
+pub use musicxml::write_musicxml;
 
 use crate::Transcription;
 use glyphs::{Align, Fonts};
@@ -35,8 +39,14 @@ pub struct ScoreLimits {
     pub max_height: u32,
 }
 
-/// The default [`ScoreLimits::max_height`], 6000 px: about 40 systems, 29 MiB of pixmap.
-pub const DEFAULT_MAX_HEIGHT: u32 = 6000;
+/// The default [`ScoreLimits::max_height`], 1754 px: an A4 page at the width's 150 dpi,
+/// about ten systems, 8.3 MiB of pixmap.
+pub const DEFAULT_MAX_HEIGHT: u32 = 1754;
+
+/// The default bound on the pages of one score ([`render_score_pages`]): 20 A4 pages, about
+/// 600 bars, the 10-minute recordings that once made a single 22,000 px page; each page costs
+/// about half a second to draw and 150 KB to keep.
+pub const DEFAULT_MAX_PAGES: usize = 20;
 
 impl Default for ScoreLimits {
     fn default() -> Self {
@@ -63,58 +73,180 @@ pub fn render_score(t: &Transcription, title: &str) -> Vec<u8> {
 
 /// Like [`render_score`], on a page at most `limits.max_height` pixels tall: the systems
 /// that fit are drawn, the rest are left out and a footnote says which bars are shown
-/// (the MIDI file has every note).
+/// (the MIDI file has every note). The first page of [`render_score_pages`] with one page.
 pub fn render_score_limited(t: &Transcription, title: &str, limits: &ScoreLimits) -> Vec<u8> {
+    render_score_pages(t, title, limits, 1)
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+}
+
+/// Top of the first staff on a page after the first (no title block there).
+const PAGE_TOP: f32 = 90.0;
+
+/// The whole score as pages (PNG bytes each), each at most `limits.max_height` pixels tall,
+/// at most `max_pages` of them (at least one): the systems run on from page to page, page 1
+/// carries the title, later pages a running head, and every page of a score of several says
+/// "page N of M" at its foot. Systems past the last page are left out and a footnote there
+/// says which bars are shown. Pages are drawn one at a time, so memory holds one pixmap.
+pub fn render_score_pages(
+    t: &Transcription,
+    title: &str,
+    limits: &ScoreLimits,
+    max_pages: usize,
+) -> Vec<Vec<u8>> {
     let fonts = Fonts::load();
     let measures = quantize::quantize(t);
     let clef = layout::choose_clef(t.notes.iter().map(|n| n.pitch));
     let width = PAGE_WIDTH as f32;
     let systems = layout::layout(&measures, clef, MARGIN, width - 2.0 * MARGIN, SP);
     // Vertical placement: each system gets room for its highest and lowest notes.
-    // Room under the last system: 60 px of margin, plus a line for the footnote when cut.
+    // Room under the last system: 60 px of margin, plus a line for the footnote.
     let max_y = f64::from(limits.max_height.max(300)) - 60.0 - FOOTNOTE;
-    let mut bottoms = Vec::with_capacity(systems.len());
-    let mut y = TOP;
-    for s in &systems {
-        let above = (s.pos_range.1 - 8).max(6) as f32 * SP / 2.0;
-        let below = (-s.pos_range.0).max(6) as f32 * SP / 2.0;
-        let bottom = y + above + 4.0 * SP;
-        let next = bottom + below + 2.5 * SP;
-        if f64::from(next) > max_y && !bottoms.is_empty() {
-            break;
+    let mut pages: Vec<Page> = Vec::new();
+    let mut i = 0;
+    while pages.len() < max_pages.max(1) && (i < systems.len() || pages.is_empty()) {
+        let first = i;
+        let mut y = if pages.is_empty() { TOP } else { PAGE_TOP };
+        let mut bottoms = Vec::new();
+        while let Some(s) = systems.get(i) {
+            let above = (s.pos_range.1 - 8).max(6) as f32 * SP / 2.0;
+            let below = (-s.pos_range.0).max(6) as f32 * SP / 2.0;
+            let bottom = y + above + 4.0 * SP;
+            let next = bottom + below + 2.5 * SP;
+            if f64::from(next) > max_y && !bottoms.is_empty() {
+                break;
+            }
+            bottoms.push(bottom);
+            y = next;
+            i += 1;
         }
-        bottoms.push(bottom);
-        y = next;
+        pages.push(Page { first, bottoms, y });
     }
-    let shown = bottoms.len();
-    let cut = shown < systems.len();
-    if cut {
+    let score = Score {
+        t,
+        title: score_title(title),
+        measures: &measures,
+        systems: &systems,
+        clef,
+        max_height: limits.max_height.max(300),
+        shown: i,
+        pages: pages.len(),
+    };
+    pages
+        .iter()
+        .enumerate()
+        .map(|(n, page)| draw_page(&fonts, &score, page, n))
+        .collect()
+}
+
+fn score_title(title: &str) -> String {
+    let title = if title.trim().is_empty() {
+        "Melody"
+    } else {
+        title.trim()
+    };
+    title.chars().take(80).collect()
+}
+
+/// What every page of one score shares.
+struct Score<'a> {
+    t: &'a Transcription,
+    title: String,
+    measures: &'a [quantize::Measure],
+    systems: &'a [layout::System],
+    clef: layout::Clef,
+    max_height: u32,
+    /// Systems drawn over all the pages (fewer than `systems.len()` when cut).
+    shown: usize,
+    pages: usize,
+}
+
+/// One page: its first system, the staff bottoms of its systems, and where they end.
+struct Page {
+    first: usize,
+    bottoms: Vec<f32>,
+    y: f32,
+}
+
+fn draw_page(fonts: &Fonts, sc: &Score, page: &Page, n: usize) -> Vec<u8> {
+    let width = PAGE_WIDTH as f32;
+    let last_page = n + 1 == sc.pages;
+    let cut = last_page && sc.shown < sc.systems.len();
+    let foot = cut || sc.pages > 1;
+    let mut y = page.y;
+    if foot {
         y += FOOTNOTE as f32;
     }
-    let height = (y + 60.0)
-        .ceil()
-        .max(300.0)
-        .min(limits.max_height.max(300) as f32) as u32;
+    let height = (y + 60.0).ceil().max(300.0).min(sc.max_height as f32) as u32;
     let Some(mut pm) = Pixmap::new(PAGE_WIDTH, height) else {
         return Vec::new();
     };
     pm.fill(Color::WHITE);
     let ink = Color::from_rgba8(20, 20, 20, 255);
     let grey = Color::from_rgba8(90, 90, 90, 255);
-    let title = if title.trim().is_empty() {
-        "Melody"
+    if n > 0 {
+        fonts.text(
+            &mut pm,
+            &sc.title,
+            15.0,
+            (width / 2.0, 40.0),
+            Align::Center,
+            grey,
+        );
     } else {
-        title.trim()
+        title_block(&mut pm, fonts, sc, page, ink, grey);
+    }
+    let mut notes = Vec::new();
+    if cut {
+        let bars = sc
+            .systems
+            .get(sc.shown)
+            .map_or(sc.measures.len(), |s| s.first_bar)
+            .min(sc.measures.len());
+        notes.push(format!(
+            "bars 1 to {bars} of {} shown; the MIDI file has every note",
+            sc.measures.len()
+        ));
+    }
+    if sc.pages > 1 {
+        notes.push(format!("page {} of {}", n + 1, sc.pages));
+    }
+    if !notes.is_empty() {
+        fonts.text(
+            &mut pm,
+            &notes.join("; "),
+            15.0,
+            (width / 2.0, y - FOOTNOTE as f32 / 2.0 + 10.0),
+            Align::Center,
+            grey,
+        );
+    }
+    let last_i = if last_page && !cut {
+        sc.systems.len().saturating_sub(1)
+    } else {
+        usize::MAX
     };
-    let title: String = title.chars().take(80).collect();
-    fonts.text(
-        &mut pm,
-        &title,
-        30.0,
-        (width / 2.0, 70.0),
-        Align::Center,
-        ink,
-    );
+    let on_page = sc.systems.iter().enumerate().skip(page.first);
+    for ((i, s), &bottom) in on_page.zip(&page.bottoms) {
+        let x1 = s.bar_ends.last().copied().unwrap_or(width - MARGIN);
+        let staff = draw::Staff {
+            bottom,
+            sp: SP,
+            x0: MARGIN,
+            x1,
+            ink,
+        };
+        draw::system(&mut pm, fonts, s, sc.clef, &staff, i == last_i);
+    }
+    pm.encode_png().unwrap_or_default()
+}
+
+/// Page 1's title, subtitle and tempo mark.
+fn title_block(pm: &mut Pixmap, fonts: &Fonts, sc: &Score, page: &Page, ink: Color, grey: Color) {
+    let t = sc.t;
+    let width = PAGE_WIDTH as f32;
+    fonts.text(pm, &sc.title, 30.0, (width / 2.0, 70.0), Align::Center, ink);
     let sub = if t.notes.is_empty() {
         "no notes detected".to_string()
     } else {
@@ -127,20 +259,13 @@ pub fn render_score_limited(t: &Transcription, title: &str, limits: &ScoreLimits
             crate::note_name(hi)
         )
     };
-    fonts.text(
-        &mut pm,
-        &sub,
-        15.0,
-        (width / 2.0, 98.0),
-        Align::Center,
-        grey,
-    );
+    fonts.text(pm, &sub, 15.0, (width / 2.0, 98.0), Align::Center, grey);
     let bpm = t.tempo_bpm.clamp(1.0, 999.0).round();
-    if let Some(&b0) = bottoms.first() {
-        let above = systems.first().map_or(6, |s| (s.pos_range.1 - 8).max(6));
+    if let Some(&b0) = page.bottoms.first() {
+        let above = sc.systems.first().map_or(6, |s| (s.pos_range.1 - 8).max(6));
         let ty = (b0 - 4.0 * SP - above as f32 * SP / 2.0 + 6.0).max(TOP - 8.0);
         fonts.text(
-            &mut pm,
+            pm,
             &format!("\u{2669} = {bpm}"),
             17.0,
             (MARGIN, ty),
@@ -148,38 +273,4 @@ pub fn render_score_limited(t: &Transcription, title: &str, limits: &ScoreLimits
             ink,
         );
     }
-    let last_i = if cut {
-        usize::MAX
-    } else {
-        systems.len().saturating_sub(1)
-    };
-    if cut {
-        let bars = systems
-            .get(shown)
-            .map_or(measures.len(), |s| s.first_bar)
-            .min(measures.len());
-        fonts.text(
-            &mut pm,
-            &format!(
-                "bars 1 to {bars} of {} shown; the MIDI file has every note",
-                measures.len()
-            ),
-            15.0,
-            (width / 2.0, y - FOOTNOTE as f32 / 2.0 + 10.0),
-            Align::Center,
-            grey,
-        );
-    }
-    for (i, (s, &bottom)) in systems.iter().zip(&bottoms).enumerate() {
-        let x1 = s.bar_ends.last().copied().unwrap_or(width - MARGIN);
-        let staff = draw::Staff {
-            bottom,
-            sp: SP,
-            x0: MARGIN,
-            x1,
-            ink,
-        };
-        draw::system(&mut pm, &fonts, s, clef, &staff, i == last_i);
-    }
-    pm.encode_png().unwrap_or_default()
 }

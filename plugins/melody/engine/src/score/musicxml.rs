@@ -1,0 +1,274 @@
+//! MusicXML 4.0 output (`score-partwise`, one part), so a musician can open the result in
+//! MuseScore, Sibelius or Finale and edit it. It is written from the same quantised bars the
+//! PNG score draws (`quantize`), with the same clef and the same sharps-only spelling, so the
+//! two always agree note for note.
+
+use quick_xml::events::{BytesDecl, BytesText, Event as XmlEvent};
+use quick_xml::Writer;
+
+use super::layout::{choose_clef, Clef};
+use super::quantize::{quantize, Event, Measure, BAR};
+use crate::Transcription;
+
+/// `<divisions>`: the sixteenth is the grid, so a quarter is 4 divisions and an event's
+/// `dur` (in sixteenths) is its MusicXML duration as it stands.
+const DIVISIONS: u32 = 4;
+
+type W = Writer<Vec<u8>>;
+type Res = std::io::Result<()>;
+
+/// Writes the transcription as a MusicXML 4.0 partwise score (UTF-8 bytes): title, tempo,
+/// the clef the PNG uses, 4/4 time, no key signature (notes spelt with sharps), every bar
+/// of the quantised score with its notes, rests, ties and dots.
+pub fn write_musicxml(t: &Transcription, title: &str) -> Vec<u8> {
+    let measures = quantize(t);
+    let clef = choose_clef(t.notes.iter().map(|n| n.pitch));
+    let title = if title.trim().is_empty() {
+        "Melody"
+    } else {
+        title.trim()
+    };
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    // Writing into a Vec cannot fail; an error would only mean a bug in this module.
+    match document(&mut w, &measures, clef, t.tempo_bpm, title) {
+        Ok(()) => w.into_inner(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn document(w: &mut W, measures: &[Measure], clef: Clef, bpm: f64, title: &str) -> Res {
+    w.write_event(XmlEvent::Decl(BytesDecl::new(
+        "1.0",
+        Some("UTF-8"),
+        Some("no"),
+    )))?;
+    w.write_event(XmlEvent::DocType(BytesText::from_escaped(
+        r#"score-partwise PUBLIC "-//Recordare//DTD MusicXML 4.0 Partwise//EN" "http://www.musicxml.org/dtds/partwise.dtd""#,
+    )))?;
+    w.create_element("score-partwise")
+        .with_attribute(("version", "4.0"))
+        .write_inner_content(|w| {
+            w.create_element("work").write_inner_content(|w| {
+                text(w, "work-title", title)?;
+                Ok(())
+            })?;
+            w.create_element("identification")
+                .write_inner_content(|w| {
+                    w.create_element("encoding").write_inner_content(|w| {
+                        text(w, "software", "Kino melody (transcribed from humming)")
+                    })?;
+                    Ok(())
+                })?;
+            w.create_element("part-list").write_inner_content(|w| {
+                w.create_element("score-part")
+                    .with_attribute(("id", "P1"))
+                    .write_inner_content(|w| text(w, "part-name", "Voice"))?;
+                Ok(())
+            })?;
+            w.create_element("part")
+                .with_attribute(("id", "P1"))
+                .write_inner_content(|w| part(w, measures, clef, bpm))?;
+            Ok(())
+        })?;
+    Ok(())
+}
+
+fn text(w: &mut W, name: &str, value: &str) -> Res {
+    w.create_element(name)
+        .write_text_content(BytesText::new(value))?;
+    Ok(())
+}
+
+fn part(w: &mut W, measures: &[Measure], clef: Clef, bpm: f64) -> Res {
+    let bpm = if bpm.is_finite() && bpm > 0.0 {
+        bpm.clamp(20.0, 400.0).round()
+    } else {
+        120.0
+    };
+    let mut tied_in = false;
+    for (i, m) in measures.iter().enumerate() {
+        let number = (i + 1).to_string();
+        w.create_element("measure")
+            .with_attribute(("number", number.as_str()))
+            .write_inner_content(|w| {
+                if i == 0 {
+                    attributes(w, clef)?;
+                    tempo(w, bpm)?;
+                }
+                let mut acc = Accidentals::default();
+                let whole_rest = m.events.len() == 1 && m.events[0].pitch.is_none();
+                for ev in &m.events {
+                    note(w, ev, tied_in, whole_rest, &mut acc)?;
+                    tied_in = ev.tie && ev.pitch.is_some();
+                }
+                if i + 1 == measures.len() {
+                    w.create_element("barline")
+                        .with_attribute(("location", "right"))
+                        .write_inner_content(|w| text(w, "bar-style", "light-heavy"))?;
+                }
+                Ok(())
+            })?;
+    }
+    Ok(())
+}
+
+fn attributes(w: &mut W, clef: Clef) -> Res {
+    let (sign, line) = match clef {
+        Clef::Treble => ("G", "2"),
+        Clef::Bass => ("F", "4"),
+    };
+    w.create_element("attributes").write_inner_content(|w| {
+        text(w, "divisions", &DIVISIONS.to_string())?;
+        w.create_element("key")
+            .write_inner_content(|w| text(w, "fifths", "0"))?;
+        w.create_element("time").write_inner_content(|w| {
+            text(w, "beats", &(BAR / DIVISIONS).to_string())?;
+            text(w, "beat-type", "4")
+        })?;
+        w.create_element("clef").write_inner_content(|w| {
+            text(w, "sign", sign)?;
+            text(w, "line", line)
+        })?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+fn tempo(w: &mut W, bpm: f64) -> Res {
+    let per_minute = format!("{bpm}");
+    w.create_element("direction")
+        .with_attribute(("placement", "above"))
+        .write_inner_content(|w| {
+            w.create_element("direction-type")
+                .write_inner_content(|w| {
+                    w.create_element("metronome").write_inner_content(|w| {
+                        text(w, "beat-unit", "quarter")?;
+                        text(w, "per-minute", &per_minute)
+                    })?;
+                    Ok(())
+                })?;
+            w.create_element("sound")
+                .with_attribute(("tempo", per_minute.as_str()))
+                .write_empty()?;
+            Ok(())
+        })?;
+    Ok(())
+}
+
+/// Sharps in force in the current bar, per diatonic step and octave, so that the
+/// `<accidental>` marks match what the PNG prints (a sharp once per bar, a natural after it).
+#[derive(Default)]
+struct Accidentals {
+    sharp: std::collections::HashSet<(u8, i32)>,
+}
+
+/// Letter (0 = C ... 6 = B), whether it is sharp, and the octave of a MIDI pitch.
+fn spell(pitch: u8) -> (u8, bool, i32) {
+    const LETTER: [u8; 12] = [0, 0, 1, 1, 2, 3, 3, 4, 4, 5, 5, 6];
+    const SHARP: [bool; 12] = [
+        false, true, false, true, false, false, true, false, true, false, true, false,
+    ];
+    let pc = usize::from(pitch % 12);
+    (LETTER[pc], SHARP[pc], i32::from(pitch / 12) - 1)
+}
+
+/// MusicXML `<type>` and dot count of a value in sixteenths.
+fn value(dur: u32) -> (&'static str, bool) {
+    match dur {
+        16 => ("whole", false),
+        12 => ("half", true),
+        8 => ("half", false),
+        6 => ("quarter", true),
+        4 => ("quarter", false),
+        3 => ("eighth", true),
+        2 => ("eighth", false),
+        _ => ("16th", false),
+    }
+}
+
+fn note(w: &mut W, ev: &Event, tied_in: bool, whole_rest: bool, acc: &mut Accidentals) -> Res {
+    let (kind, dotted) = value(ev.dur);
+    w.create_element("note").write_inner_content(|w| {
+        let mut mark = None;
+        match ev.pitch {
+            None if whole_rest => {
+                w.create_element("rest")
+                    .with_attribute(("measure", "yes"))
+                    .write_empty()?;
+            }
+            None => {
+                w.create_element("rest").write_empty()?;
+            }
+            Some(p) => {
+                let (letter, sharp, octave) = spell(p);
+                let slot = (letter, octave);
+                let was_sharp = acc.sharp.contains(&slot);
+                if !tied_in {
+                    mark = match (sharp, was_sharp) {
+                        (true, false) => Some("sharp"),
+                        (false, true) => Some("natural"),
+                        _ => None,
+                    };
+                }
+                if sharp {
+                    acc.sharp.insert(slot);
+                } else {
+                    acc.sharp.remove(&slot);
+                }
+                w.create_element("pitch").write_inner_content(|w| {
+                    let step = ["C", "D", "E", "F", "G", "A", "B"][usize::from(letter)];
+                    text(w, "step", step)?;
+                    if sharp {
+                        text(w, "alter", "1")?;
+                    }
+                    text(w, "octave", &octave.to_string())
+                })?;
+            }
+        }
+        text(w, "duration", &ev.dur.to_string())?;
+        let tie_out = ev.tie && ev.pitch.is_some();
+        if ev.pitch.is_some() {
+            if tied_in {
+                w.create_element("tie")
+                    .with_attribute(("type", "stop"))
+                    .write_empty()?;
+            }
+            if tie_out {
+                w.create_element("tie")
+                    .with_attribute(("type", "start"))
+                    .write_empty()?;
+            }
+        }
+        text(w, "voice", "1")?;
+        if !(whole_rest && ev.pitch.is_none()) {
+            text(w, "type", kind)?;
+            if dotted {
+                w.create_element("dot").write_empty()?;
+            }
+        }
+        if let Some(mark) = mark {
+            text(w, "accidental", mark)?;
+        }
+        if ev.pitch.is_some() && (tied_in || tie_out) {
+            w.create_element("notations").write_inner_content(|w| {
+                if tied_in {
+                    w.create_element("tied")
+                        .with_attribute(("type", "stop"))
+                        .write_empty()?;
+                }
+                if tie_out {
+                    w.create_element("tied")
+                        .with_attribute(("type", "start"))
+                        .write_empty()?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "musicxml_tests.rs"]
+mod tests;
