@@ -4,12 +4,16 @@
 //!
 //! Run: `cargo build --release --bins && target/release/kino-bench [--rounds 5]`;
 //! `kino-bench --compare` for Kino against the echo server and redis, `kino-bench --storm` for
-//! the connection storm, `kino-bench echo-server` for the reference server alone.
+//! the connection storm, `kino-bench echo-server` for the reference server alone,
+//! `kino-bench --backends` for the same commands on SQLite and on a throwaway PostgreSQL.
 //! The soak (honest clients beside attackers): `target/release/kino-bench soak --clients 200 --secs 60`.
 
+mod backends;
 mod compare;
 mod echo;
+mod hammer;
 mod load;
+mod pg;
 mod scenarios;
 mod server;
 mod soak;
@@ -58,11 +62,22 @@ struct Cli {
     /// p99 connect time (0: skip)
     #[arg(long, default_value_t = 0)]
     storm: usize,
-    /// Extra flags for the started servers (--storm and the scenarios), e.g.
-    /// `--listen-backlog=128`, or `--server-arg=--blobs=s3://kino?endpoint=…` to measure the S3
-    /// blob store (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)
+    /// Extra flags for every server started (the scenarios, --storm, --backends), e.g.
+    /// `--listen-backlog=128`, `--database=postgres://...`, or `--blobs=s3://kino?endpoint=…` to
+    /// measure the S3 blob store (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)
     #[arg(long, allow_hyphen_values = true)]
     server_arg: Vec<String>,
+    /// Run movies.list, notices.list, auth.users, movies.buy and ping on a server on SQLite and
+    /// one on a throwaway PostgreSQL (initdb + pg_ctl), interleaved, and print rates, ratios and
+    /// CPU per request
+    #[arg(long)]
+    backends: bool,
+    /// Connections for --backends, one request in flight each
+    #[arg(long, default_value_t = 50)]
+    connections: usize,
+    /// Charged movies each --backends buyer may buy (its scenario ends early if they run out)
+    #[arg(long, default_value_t = 200)]
+    buy_movies: usize,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -111,6 +126,16 @@ fn main() -> Result<()> {
             span,
         );
     }
+    if cli.backends {
+        let opts = backends::Opts {
+            connections: cli.connections.max(1),
+            rounds: cli.rounds,
+            span: Duration::from_secs_f64(cli.seconds.max(0.05)),
+            extra: cli.server_arg.clone(),
+            buy_movies: cli.buy_movies,
+        };
+        return backends::run(&bin, &opts);
+    }
     if cli.storm > 0 {
         return run_storm(&bin, &cli);
     }
@@ -118,6 +143,7 @@ fn main() -> Result<()> {
         .only
         .clone()
         .map(|s| s.split(',').map(str::to_owned).collect());
+    let extra: Vec<&str> = cli.server_arg.iter().map(String::as_str).collect();
     println!("| scenario | median | unit | rounds |");
     println!("| --- | --- | --- | --- |");
     for s in scenarios::ALL {
@@ -129,8 +155,7 @@ fn main() -> Result<()> {
         }
         let mut values = Vec::with_capacity(cli.rounds);
         for _ in 0..cli.rounds.max(1) {
-            let mut args = s.server_args.to_vec();
-            args.extend(cli.server_arg.iter().map(String::as_str));
+            let args: Vec<&str> = s.server_args.iter().copied().chain(extra.clone()).collect();
             let server = server::Spawned::start(&bin, &args)?;
             values.push((s.run)(&server).with_context(|| format!("scenario {}", s.name))?);
         }

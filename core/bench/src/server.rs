@@ -21,7 +21,8 @@ pub struct Spawned {
 pub const ADMIN: (&str, &str) = ("bench", "bench-password");
 
 impl Spawned {
-    /// Creates the admin account offline, then starts the server on a free port.
+    /// Creates the admin account offline, then starts the server on a free port; `extra` goes to
+    /// both, so `--database URL` puts the account where the server will look.
     pub fn start(bin: &Path, extra: &[&str]) -> Result<Self> {
         // Every bench client comes from 127.0.0.1.
         Self::start_per_ip(bin, "20000", extra)
@@ -34,6 +35,7 @@ impl Spawned {
         let mut add = Command::new(bin)
             .arg("--data")
             .arg(dir.path())
+            .args(extra)
             .args(["user", "add", ADMIN.0, "--admin", "--password-stdin"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())

@@ -3,7 +3,7 @@
 //! docs/BENCHMARKS.md).
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use kino_testkit::TestServer;
@@ -76,4 +76,72 @@ fn echo_server_answers_like_ping() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(pong, "pong");
+}
+
+/// `--backends` runs every scenario on SQLite and on a throwaway PostgreSQL and prints a
+/// non-zero rate for each on both. Skips loudly when PostgreSQL is not installed, except under
+/// `KINO_REQUIRE_ENGINES` or `CI`.
+#[test]
+fn backends_runs_every_scenario_on_sqlite_and_postgres() {
+    // kino-bench starts the kino-server next to itself; make sure it is there and current.
+    let built = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "kino-server-bin",
+            "--bin",
+            "kino-server",
+        ])
+        .status()
+        .unwrap();
+    assert!(built.success(), "building kino-server failed");
+    let args = [
+        "--backends",
+        "--rounds",
+        "1",
+        "--seconds",
+        "0.5",
+        "--connections",
+        "3",
+        "--buy-movies",
+        "4",
+    ];
+    let out = Command::new(BENCH).args(args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() && stderr.contains("PostgreSQL is not installed") {
+        assert!(
+            std::env::var_os("KINO_REQUIRE_ENGINES").is_none() && std::env::var_os("CI").is_none(),
+            "{stderr}"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n!!!!!!!! SKIPPING kino-bench --backends: {stderr} !!!!!!!!\n"
+        );
+        return;
+    }
+    assert!(
+        out.status.success(),
+        "kino-bench {args:?} failed:\n{stdout}\n{stderr}"
+    );
+    for name in [
+        "ping",
+        "movies.list",
+        "notices.list",
+        "auth.users",
+        "movies.buy",
+    ] {
+        let row = out_row(&stdout, name);
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let sqlite: f64 = cells[2].parse().unwrap();
+        let postgres: f64 = cells[3].parse().unwrap();
+        assert!(sqlite > 0.0 && postgres > 0.0, "{row}");
+    }
+}
+
+fn out_row<'a>(out: &'a str, name: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.starts_with(&format!("| {name} |")))
+        .unwrap_or_else(|| panic!("no {name} row in:\n{out}"))
 }
