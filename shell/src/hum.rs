@@ -8,6 +8,7 @@
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
+use kino_proto::ErrorCode;
 use serde_json::{json, Map, Value};
 
 use crate::failure::Failure;
@@ -51,7 +52,9 @@ pub fn hum(
     Ok(Hummed { reply, saved })
 }
 
-/// Saves transcription `key`'s MIDI file and score as `dir/STEM.mid` and `dir/STEM.png`.
+/// Saves transcription `key`'s MIDI file, MusicXML score and PNG score as `dir/STEM.mid`,
+/// `dir/STEM.musicxml` and `dir/STEM.png`; a score of several pages adds `dir/STEM-p2.png` and
+/// so on. A server that has no MusicXML for a result (made before it had them) is skipped.
 pub fn fetch(
     session: &mut Session,
     key: &str,
@@ -60,7 +63,7 @@ pub fn fetch(
     force: bool,
 ) -> Result<Vec<PathBuf>, Failure> {
     let stem = crate::transfer::safe_name(stem);
-    let formats = [("midi", "mid"), ("png", "png")];
+    let formats = [("midi", "mid"), ("musicxml", "musicxml"), ("png", "png")];
     let targets: Vec<PathBuf> = formats
         .iter()
         .map(|(_, ext)| dir.join(format!("{stem}.{ext}")))
@@ -71,6 +74,7 @@ pub fn fetch(
         place::free_index(&targets)
     };
     let mut saved = Vec::new();
+    let mut pages = 1;
     for ((format, _), target) in formats.iter().zip(&targets) {
         let args = obj(json!({"key": key, "format": format}));
         let dest = Dest::Path {
@@ -78,8 +82,25 @@ pub fn fetch(
             numbered: true,
             from,
         };
-        let (_, path) = fetch_to(session, "melody.fetch", args, dest, force)?;
-        saved.push(path);
+        match fetch_to(session, "melody.fetch", args, dest, force) {
+            Ok((reply, path)) => {
+                pages = reply.get("pages").and_then(Value::as_u64).unwrap_or(pages);
+                saved.push(path);
+            }
+            Err(Failure::Client(e))
+                if *format == "musicxml" && e.code() == Some(ErrorCode::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    for page in 2..=pages {
+        let target = dir.join(format!("{stem}-p{page}.png"));
+        let args = obj(json!({"key": key, "format": "png", "page": page}));
+        let dest = Dest::Path {
+            target: &target,
+            numbered: true,
+            from,
+        };
+        saved.push(fetch_to(session, "melody.fetch", args, dest, force)?.1);
     }
     Ok(saved)
 }

@@ -133,7 +133,13 @@ impl Shell {
         }
         let mut text = String::new();
         for p in &paths {
-            let what = if p.ends_with(".png") { "score" } else { "MIDI" };
+            let what = if p.ends_with(".png") {
+                "score"
+            } else if p.ends_with(".musicxml") {
+                "MusicXML score"
+            } else {
+                "MIDI"
+            };
             text.push_str(&format!("saved {what} to {p}\n"));
         }
         self.print(&json!(text.trim_end()))

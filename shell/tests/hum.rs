@@ -26,7 +26,7 @@ fn tune() -> Vec<u8> {
 }
 
 #[test]
-fn hum_prints_notes_and_saves_midi_and_png() {
+fn hum_prints_notes_and_saves_midi_musicxml_and_png() {
     let s = server_with(vec![Arc::new(kino_melody::Melody)]);
     add_user(&s, "singer", "singer-pw-1");
     let dir = tempfile::tempdir().unwrap();
@@ -53,6 +53,9 @@ fn hum_prints_notes_and_saves_midi_and_png() {
     assert_eq!(&midi[..4], b"MThd");
     let png = std::fs::read(out.join("tune.png")).unwrap();
     assert_eq!(&png[..4], b"\x89PNG");
+    let xml = std::fs::read_to_string(out.join("tune.musicxml")).unwrap();
+    assert!(xml.contains("<score-partwise"), "{xml}");
+    assert_eq!(reply["saved"].as_array().map(Vec::len), Some(3), "{reply}");
     assert!(!out.join("tune.mid.part").exists());
 
     // Plain output: a table of notes, then where the files went.
@@ -163,4 +166,54 @@ fn hum_takes_the_servers_options_never_overwrites_and_saves_past_results() {
     ran.expect_code(1);
     assert!(!dir.path().join("gone.mid.part").exists());
     assert!(!dir.path().join("gone.mid").exists());
+}
+
+/// Twenty seconds of 150 ms notes: a score of several pages at a small page height.
+fn long_tune() -> Vec<u8> {
+    let rate = 16_000u32;
+    let step = (0.15 * f64::from(rate)) as usize;
+    let mut phase = 0.0f64;
+    let samples: Vec<f32> = (0..20 * rate as usize)
+        .map(|i| {
+            let k = (i / step) as u64;
+            let pitch = 48 + ((k * 7 + k / 5) % 24) as u32;
+            let f = 440.0 * 2f64.powf((f64::from(pitch) - 69.0) / 12.0);
+            phase += f / f64::from(rate);
+            (0.3 * (2.0 * std::f64::consts::PI * phase).sin()) as f32
+        })
+        .collect();
+    encode_wav_pcm16(rate, &samples)
+}
+
+#[test]
+fn hum_saves_every_page_of_a_long_score() {
+    let s = kino_testkit::TestServer::with_admin(
+        {
+            let mut p = common::media_plugins();
+            p.push(Arc::new(kino_melody::Melody));
+            p
+        },
+        |c| c.setting("melody-max-score-px", json!(500)),
+    );
+    add_user(&s, "singer", "singer-pw-1");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("long.wav"), long_tune()).unwrap();
+    let ran = kino(&s)
+        .user("singer", "singer-pw-1")
+        .cwd(dir.path())
+        .args(["--json", "-c", "hum long.wav tempo_bpm=60"])
+        .run();
+    let reply = ran.expect_code(0).json_lines().remove(0);
+    let pages = reply["pages"].as_u64().unwrap();
+    assert!(pages >= 3, "{pages} pages");
+    assert!(dir.path().join("long.png").exists());
+    for page in 2..=pages {
+        let png = std::fs::read(dir.path().join(format!("long-p{page}.png"))).unwrap();
+        assert_eq!(&png[..4], b"\x89PNG", "page {page}");
+    }
+    assert_eq!(
+        reply["saved"].as_array().map(Vec::len),
+        Some(2 + pages as usize),
+        "{reply}"
+    );
 }
