@@ -126,6 +126,9 @@ pub struct Conn {
     pub read_blocked: bool,
     /// From a trusted balancer and its PROXY header not read yet: no request is parsed before it.
     pub proxy_pending: bool,
+    /// A balancer's own connection (PROXY `LOCAL`: its health check), logged at debug level
+    /// only, since it comes every half second.
+    pub health_check: bool,
 }
 
 impl Conn {
@@ -156,6 +159,7 @@ impl Conn {
             clock: now,
             read_blocked: false,
             proxy_pending: false,
+            health_check: false,
         }
     }
 

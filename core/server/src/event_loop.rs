@@ -263,7 +263,12 @@ impl EventLoop {
                     ServerStats::add(&stats.connections, 1);
                     ServerStats::add(&stats.connections_total, 1);
                     *self.per_ip.entry(peer.ip()).or_insert(0) += 1;
-                    log::info!("open {peer}");
+                    if proxied {
+                        // Logged once the header names the client (health checks: debug).
+                        log::debug!("open {peer} (balancer)");
+                    } else {
+                        log::info!("open {peer}");
+                    }
                     let mut conn = Conn::new(stream, peer, self.now);
                     conn.framed = framed;
                     conn.proxy_pending = proxied;
@@ -428,7 +433,11 @@ impl EventLoop {
                     self.per_ip.remove(&conn.peer.ip());
                 }
             }
-            log::info!("close {}: {why}", conn.peer);
+            if conn.health_check {
+                log::debug!("close {} (health check): {why}", conn.peer);
+            } else {
+                log::info!("close {}: {why}", conn.peer);
+            }
         }
     }
 }

@@ -103,6 +103,7 @@ pub fn take_header(
     conn.consume(len);
     conn.proxy_pending = false;
     let Some(client) = client else {
+        conn.health_check = true;
         return Ok(true);
     };
     if let Some(n) = per_ip.get_mut(&conn.peer.ip()) {
@@ -111,7 +112,7 @@ pub fn take_header(
             per_ip.remove(&conn.peer.ip());
         }
     }
-    log::info!("{} relays {client}", conn.peer);
+    log::info!("open {client} (through {})", conn.peer);
     conn.peer = client;
     let count = per_ip.entry(client.ip()).or_insert(0);
     *count += 1;
