@@ -192,18 +192,18 @@ impl Plugin for Claimer {
 
 #[test]
 fn the_server_refuses_to_start_with_a_plugin_outside_its_tables() {
-    use kino_server::{Config, Core};
+    use kino_server::Core;
     let dir = tempfile::tempdir().unwrap();
     let auth: Arc<dyn Plugin> = Arc::new(kino_auth::Auth::new());
-    let err = Core::open(
-        Config::new(dir.path()),
-        vec![Arc::clone(&auth), Arc::new(Squatter)],
-    )
-    .err()
-    .expect("refused");
+    // On the backend the run is for (`KINO_TEST_DATABASE`): PostgreSQL's guard refuses the
+    // squatter's migration as SQLite's authorizer does.
+    let plugins = vec![Arc::clone(&auth), Arc::new(Squatter)];
+    let config = kino_testkit::test_config(dir.path(), &plugins);
+    let err = Core::open(config, plugins).err().expect("refused");
     assert!(err.to_string().contains("squatter"), "{err}");
-    let err = Core::open(Config::new(dir.path()), vec![auth, Arc::new(Claimer)])
-        .err()
-        .expect("refused");
+    assert!(err.to_string().contains("not authorized"), "{err}");
+    let plugins = vec![auth, Arc::new(Claimer)];
+    let config = kino_testkit::test_config(dir.path(), &plugins);
+    let err = Core::open(config, plugins).err().expect("refused");
     assert!(err.to_string().contains("claimer"), "{err}");
 }

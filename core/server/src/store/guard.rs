@@ -39,7 +39,7 @@ impl Owner {
 
     /// Whether an index or trigger name is this plugin's: its own prefix, or a grandfathered
     /// table's name as prefix (`download_records_by_user`).
-    fn owns_index(&self, name: &str) -> bool {
+    pub(crate) fn owns_index(&self, name: &str) -> bool {
         // SQLite names the index behind a UNIQUE column `sqlite_autoindex_<table>_<n>`.
         let name = name.strip_prefix("sqlite_autoindex_").unwrap_or(name);
         self.owns(name) || self.tables.iter().any(|t| name.starts_with(t))

@@ -111,12 +111,12 @@ fn check_and_apply(
     let core = crate::session::MIGRATIONS;
     match db {
         AnyDb::Sqlite(d) => apply(d, crate::session::OWNER, core)?,
-        AnyDb::Postgres(d) => apply_pg(d, crate::session::OWNER.plugin, core)?,
+        AnyDb::Postgres(d) => apply_pg(d, crate::session::OWNER, core)?,
     };
     for p in plugins {
         match db {
             AnyDb::Sqlite(d) => apply(d, guard::owner_of(&**p), p.migrations())?,
-            AnyDb::Postgres(d) => apply_pg(d, p.name(), p.migrations())?,
+            AnyDb::Postgres(d) => apply_pg(d, guard::owner_of(&**p), p.migrations())?,
         };
     }
     Ok(())
@@ -146,12 +146,13 @@ CREATE OR REPLACE FUNCTION randomblob(n bigint) RETURNS bytea LANGUAGE sql VOLAT
 ";
 
 /// [`apply`] on PostgreSQL: DDL is transactional there too, so each migration and its
-/// version row commit together.
+/// version row commit together. Each runs as `owner`, checked by the PostgreSQL guard.
 pub fn apply_pg(
     db: &mut PgDb,
-    plugin: &str,
+    owner: Owner,
     migrations: &[Migration],
 ) -> Result<usize, MigrateError> {
+    let plugin = owner.plugin;
     check_numbering(plugin, migrations)?;
     db.batch_raw(PG_COMPAT).map_err(MigrateError::Table)?;
     db.batch(
@@ -182,7 +183,11 @@ pub fn apply_pg(
             source,
         };
         db.batch("BEGIN").map_err(sql_err)?;
-        let run = db.batch(m.sql).and_then(|()| {
+        let run = {
+            let _owner = guard::enter(Some(owner));
+            db.batch(m.sql)
+        };
+        let run = run.and_then(|()| {
             db.execute(
                 "INSERT INTO schema_versions (plugin, version) VALUES (?, ?)
                  ON CONFLICT(plugin) DO UPDATE SET version = excluded.version",

@@ -13,8 +13,10 @@
 //! - A lost connection answers `unavailable` ([`DbError::Io`]); the next call reconnects, and a
 //!   read that found the connection gone reconnects and runs again at once.
 
+mod conflict;
 pub mod dialect;
 mod errors;
+mod guard;
 pub mod value;
 
 use std::collections::HashMap;
@@ -48,6 +50,8 @@ pub struct PgDb {
     stmts: HashMap<String, Statement>,
     /// Identity (rowid-like) column per table, for [`Database::insert`].
     ids: HashMap<String, Option<String>>,
+    /// The table guard's verdicts on plugins' statements ([`guard`]).
+    verdicts: guard::Verdicts,
     in_tx: bool,
     /// The connection died inside a transaction: everything up to COMMIT or ROLLBACK fails,
     /// so no statement of it runs outside it on a new connection.
@@ -78,6 +82,7 @@ impl PgDb {
             client: None,
             stmts: HashMap::new(),
             ids: HashMap::new(),
+            verdicts: guard::Verdicts::default(),
             in_tx: false,
             tx_lost: false,
             retry: false,
@@ -132,16 +137,30 @@ impl PgDb {
         }
     }
 
-    /// Runs a script of statements without parameters (migrations, set-up).
-    pub fn batch(&mut self, sql: &str) -> Result<(), DbError> {
-        let translated = dialect::translate(sql);
-        self.client()?
-            .batch_execute(&translated)
-            .map_err(|e| map_err(&e))
+    /// What PostgreSQL runs for `sql`: its translation, and while a plugin's code runs, the
+    /// translation as the table guard parsed and allowed it ([`guard`]).
+    fn text(&mut self, sql: &str) -> Result<String, DbError> {
+        match crate::store::guard::current() {
+            None => Ok(dialect::translate(sql)),
+            Some(owner) => self.verdicts.check(owner, sql, || dialect::translate(sql)),
+        }
     }
 
-    /// Runs a script as it is, untranslated (PostgreSQL's own SQL).
+    /// Runs a script of statements without parameters (migrations, set-up).
+    pub fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        let text = self.text(sql)?;
+        self.client()?.batch_execute(&text).map_err(|e| map_err(&e))
+    }
+
+    /// Runs a script as it is, untranslated (PostgreSQL's own SQL): core's only.
     pub fn batch_raw(&mut self, sql: &str) -> Result<(), DbError> {
+        if let Some(owner) = crate::store::guard::current() {
+            return Err(guard::Refusal(format!(
+                "plugin {} may not run untranslated SQL",
+                owner.plugin
+            ))
+            .into_error());
+        }
         self.client()?.batch_execute(sql).map_err(|e| map_err(&e))
     }
 
@@ -220,6 +239,8 @@ impl PgDb {
         if let Some(c) = self.ids.get(table) {
             return Ok(c.clone());
         }
+        // Core's own look-up in the catalogue, whichever plugin's INSERT asked.
+        let _core = crate::store::guard::enter(None);
         let rows = self.query(
             "SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass(?) \
              AND attidentity <> '' AND NOT attisdropped",
@@ -264,7 +285,7 @@ fn is_read(sql: &str) -> bool {
 
 impl Database for PgDb {
     fn execute(&mut self, sql: &str, values: &[SqlValue]) -> Result<u64, DbError> {
-        let text = dialect::translate(sql);
+        let text = self.text(sql)?;
         if values.is_empty() && text.trim_end().trim_end_matches(';').contains(';') {
             self.batch(sql)?;
             return Ok(0);
@@ -275,6 +296,10 @@ impl Database for PgDb {
     }
 
     fn insert(&mut self, sql: &str, values: &[SqlValue]) -> Result<i64, DbError> {
+        if crate::store::guard::current().is_some() {
+            // The guard first: a refused INSERT looks nothing up.
+            self.text(sql)?;
+        }
         let id = match dialect::insert_table(sql) {
             Some(table) => self.id_column(&table)?,
             None => None,
@@ -282,12 +307,12 @@ impl Database for PgDb {
         let p = params(values);
         let r = refs(&p);
         let Some(col) = id else {
-            let text = dialect::translate(sql);
+            let text = self.text(sql)?;
             self.run(sql, &text, false, |c, s| c.execute(s, &r))?;
             return Ok(0);
         };
         let base = sql.trim_end().trim_end_matches(';');
-        let text = format!("{} RETURNING {col}", dialect::translate(base));
+        let text = format!("{} RETURNING {col}", self.text(base)?);
         let key = format!("{base} RETURNING {col}");
         let rows = self.run(&key, &text, false, |c, s| c.query(s, &r))?;
         // No row: `INSERT OR IGNORE` ignored it.
@@ -298,7 +323,7 @@ impl Database for PgDb {
     }
 
     fn query(&mut self, sql: &str, values: &[SqlValue]) -> Result<Vec<Row>, DbError> {
-        let text = dialect::translate(sql);
+        let text = self.text(sql)?;
         let p = params(values);
         let r = refs(&p);
         let rows = self.run(sql, &text, is_read(sql), |c, s| c.query(s, &r))?;
