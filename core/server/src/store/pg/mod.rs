@@ -18,6 +18,7 @@ pub mod dialect;
 mod errors;
 mod guard;
 pub mod value;
+mod walk;
 
 use std::collections::HashMap;
 use std::str::FromStr;
