@@ -297,6 +297,18 @@ impl Dispatcher {
             slot,
         } = checked;
         let info = &entry.command.info;
+        if entry.command.quick.is_some() && info.payload != PayloadKind::Upload {
+            let mut ctx = Ctx::new(&*host, &mut self.loop_db, caller.clone(), session.clone())
+                .with_peer(peer);
+            if let Some(result) = crate::host::run_quick(entry, &mut ctx, &args) {
+                let outcome = Outcome {
+                    id,
+                    result,
+                    session_change: None,
+                };
+                return self.finish(conn, token, outcome);
+            }
+        }
         if info.payload == PayloadKind::Upload {
             let len = declared_payload.unwrap_or(0);
             let pipe = Arc::new(Pipe::new(PIPE_CAP, self.chan.notifier(token)));
