@@ -15,9 +15,32 @@ use crate::server::{Spawned, ADMIN};
 const FILE_LEN: u64 = 256 * 1024 * 1024;
 
 /// A deterministic byte stream of `len` bytes that costs almost nothing to produce.
-struct Pattern {
+pub(crate) struct Pattern {
     left: u64,
     state: u64,
+}
+
+impl Pattern {
+    /// `len` bytes; another `seed` gives other bytes (another MD5).
+    pub(crate) fn new(len: u64, seed: u64) -> Self {
+        Pattern {
+            left: len,
+            state: seed,
+        }
+    }
+
+    /// The MD5 (hex) of the stream, by reading it.
+    pub(crate) fn md5(mut self) -> Result<String> {
+        let mut h = Md5::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = self.read(&mut buf)?;
+            if n == 0 {
+                return Ok(hex::encode(h.finalize()));
+            }
+            h.update(&buf[..n]);
+        }
+    }
 }
 
 impl Read for Pattern {
