@@ -92,6 +92,17 @@ fn lists_are_answered_from_the_loop_and_every_write_shows_at_once() {
     let mut holder = admin_client(&s, "root");
     let first = upload(&mut admin, "first.mp4");
     publish(&mut admin, "one");
+    // The reply from the snapshot (bytes serialised once) is the handler's, field for field.
+    for command in ["movies.list", "notices.list"] {
+        let ask = json!({"type": command, "id": "x-7", "limit": 5});
+        admin.send(&ask).unwrap();
+        let built = kino_api::serde_json::to_value(admin.recv().unwrap()).unwrap();
+        admin.send(&ask).unwrap();
+        let remembered = kino_api::serde_json::to_value(admin.recv().unwrap()).unwrap();
+        assert_eq!(built, remembered);
+        assert_eq!(remembered["page"]["total"], json!(1), "{remembered}");
+        assert_eq!(remembered["id"], json!("x-7"));
+    }
     // Read once: remembered from here, for SNAPSHOT_TTL at most.
     assert_eq!(names(&mut admin, "movies.list", "name"), ["first.mp4"]);
     assert_eq!(names(&mut admin, "notices.list", "title"), ["one"]);

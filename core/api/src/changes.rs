@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use kino_proto::Page;
@@ -123,7 +123,7 @@ pub fn version(tables: &[&str]) -> u64 {
 struct Snap {
     version: u64,
     built: Instant,
-    data: Value,
+    encoded: Arc<[u8]>,
     page: Option<Page>,
 }
 
@@ -159,16 +159,20 @@ impl<K: Hash + Eq + Clone> Snapshots<K> {
         if snap.version != now || snap.built.elapsed() >= SNAPSHOT_TTL {
             return None;
         }
-        let mut out = Output::from(snap.data.clone());
+        let mut out = Output::from(Value::Null);
+        out.encoded = Some(Arc::clone(&snap.encoded));
         out.page = snap.page;
         Some(out)
     }
 
     /// Remembers `out` (built from rows read after `version` was taken) for `key`.
     pub fn put(&self, key: K, version: u64, out: &Output) {
-        if self.max == 0 || out.body.is_some() {
+        if self.max == 0 || out.body.is_some() || out.raw || out.not_before.is_some() {
             return;
         }
+        let Ok(encoded) = serde_json::to_vec(&out.data) else {
+            return;
+        };
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= self.max && !map.contains_key(&key) {
             let mut ages: Vec<Instant> = map.values().map(|s| s.built).collect();
@@ -181,7 +185,7 @@ impl<K: Hash + Eq + Clone> Snapshots<K> {
             Snap {
                 version,
                 built: Instant::now(),
-                data: out.data.clone(),
+                encoded: encoded.into(),
                 page: out.page,
             },
         );
