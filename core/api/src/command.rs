@@ -25,6 +25,10 @@ pub enum Exec {
 /// The function that does a command's work.
 pub type Handler = Arc<dyn Fn(&mut Ctx, &Args) -> Result<Output, CmdError> + Send + Sync>;
 
+/// A pool command's answer from memory, tried on the event loop first: `None` sends the request
+/// to the pool as usual (see [`Command::quick`]).
+pub type Quick = Arc<dyn Fn(&mut FastCtx, &Args) -> Option<Result<Output, CmdError>> + Send + Sync>;
+
 /// One command: its spec and its handler.
 #[derive(Clone)]
 pub struct Command {
@@ -34,6 +38,8 @@ pub struct Command {
     pub exec: Exec,
     /// The work.
     pub handler: Handler,
+    /// For a pool command: an answer the loop may give without the pool (a snapshot).
+    pub quick: Option<Quick>,
 }
 
 impl std::fmt::Debug for Command {
@@ -71,7 +77,25 @@ impl Command {
             },
             exec: Exec::Blocking,
             handler: Arc::new(move |ctx: &mut Ctx, args: &Args| handler(ctx, A::parse(args)?)),
+            quick: None,
         }
+    }
+
+    /// Lets the event loop answer a pool command from memory when `quick` can (a read-only
+    /// reply remembered in a [`crate::Snapshots`]), so a hot read costs no pool round trip and
+    /// no database; `quick` returns `None` when it cannot, and the handler runs on the pool.
+    /// Like a fast handler it gets a [`FastCtx`]: no database, nothing that may block.
+    pub fn quick<A: CommandArgs + 'static>(
+        mut self,
+        quick: impl Fn(&mut FastCtx, A) -> Option<Result<Output, CmdError>> + Send + Sync + 'static,
+    ) -> Self {
+        self.quick = Some(Arc::new(
+            move |ctx: &mut FastCtx, args: &Args| match A::parse(args) {
+                Ok(a) => quick(ctx, a),
+                Err(e) => Some(Err(e)),
+            },
+        ));
+        self
     }
 
     /// Who may call it (default: `User`).

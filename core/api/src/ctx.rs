@@ -328,7 +328,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The restricted view a fast command's handler gets.
-    pub(crate) fn as_fast(&self) -> crate::FastCtx<'_> {
+    pub fn as_fast(&self) -> crate::FastCtx<'_> {
         crate::FastCtx::new(self.host, self.caller.as_ref(), self.peer)
     }
 

@@ -52,6 +52,7 @@ extern crate self as kino_api;
 
 pub mod args;
 pub mod blob;
+pub mod changes;
 pub mod clock;
 pub mod command;
 pub mod ctx;
@@ -65,6 +66,7 @@ pub mod service;
 
 pub use args::{ArgChoice, ArgValue, Args, CommandArgs, Paging};
 pub use blob::{valid_key, BlobError, BlobInfo, BlobStore, BlobWriter};
+pub use changes::Snapshots;
 pub use command::{Command, Exec, Handler, PAGE_DEFAULT, PAGE_MAX};
 pub use ctx::{check_args, Ctx, Host, Identity, SessionChange, MAX_CALL_DEPTH};
 pub use db::{Database, DbError, Row, SqlValue};

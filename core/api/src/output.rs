@@ -47,6 +47,9 @@ pub struct Output {
     pub refused: bool,
     /// A list page's place in the whole list (the reply's `page`).
     pub page: Option<Page>,
+    /// `data` already serialised (a [`crate::Snapshots`] page, shared by every reply that
+    /// sends it): the native reply carries these bytes as its `data`, and `data` is `null`.
+    pub encoded: Option<std::sync::Arc<[u8]>>,
 }
 
 impl Output {
@@ -100,6 +103,7 @@ impl From<Value> for Output {
             raw: false,
             refused: false,
             page: None,
+            encoded: None,
         }
     }
 }

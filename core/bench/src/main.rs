@@ -5,7 +5,8 @@
 //! Run: `cargo build --release --bins && target/release/kino-bench [--rounds 5]`;
 //! `kino-bench --compare` for Kino against the echo server and redis, `kino-bench --storm` for
 //! the connection storm, `kino-bench echo-server` for the reference server alone,
-//! `kino-bench --backends` for the same commands on SQLite and on a throwaway PostgreSQL.
+//! `kino-bench --backends` for the same commands on SQLite and on a throwaway PostgreSQL,
+//! `kino-bench --mixed` for the ping p99 under uploads, logins and transcriptions at once.
 //! The soak (honest clients beside attackers): `target/release/kino-bench soak --clients 200 --secs 60`.
 
 mod backends;
@@ -13,6 +14,7 @@ mod compare;
 mod echo;
 mod hammer;
 mod load;
+mod mixed;
 mod pg;
 mod scenarios;
 mod server;
@@ -78,6 +80,22 @@ struct Cli {
     /// Charged movies each --backends buyer may buy (its scenario ends early if they run out)
     #[arg(long, default_value_t = 200)]
     buy_movies: usize,
+    /// Ping p99 under mixed load: uploads, logins in a loop and transcriptions at once, with
+    /// pings on a connection of their own (see --mixed-*)
+    #[arg(long)]
+    mixed: bool,
+    /// --mixed: clients uploading one movie each
+    #[arg(long, default_value_t = 4)]
+    mixed_uploaders: usize,
+    /// --mixed: MiB each uploader sends
+    #[arg(long, default_value_t = 1024)]
+    mixed_upload_mib: u64,
+    /// --mixed: clients logging in in a loop
+    #[arg(long, default_value_t = 50)]
+    mixed_logins: usize,
+    /// --mixed: clients transcribing recordings in a loop
+    #[arg(long, default_value_t = 2)]
+    mixed_transcribers: usize,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -138,6 +156,19 @@ fn main() -> Result<()> {
     }
     if cli.storm > 0 {
         return run_storm(&bin, &cli);
+    }
+    if cli.mixed {
+        return mixed::run(
+            &bin,
+            &mixed::Opts {
+                uploaders: cli.mixed_uploaders,
+                upload_mib: cli.mixed_upload_mib,
+                logins: cli.mixed_logins,
+                transcribers: cli.mixed_transcribers,
+                rounds: cli.rounds,
+                extra: cli.server_arg.clone(),
+            },
+        );
     }
     let only: Option<Vec<String>> = cli
         .only

@@ -67,6 +67,18 @@ pub const ALL: &[Scenario] = &[
         run: crate::transfer::upload_throughput,
     },
     Scenario {
+        name: "upload_1gib_vs_md5",
+        unit: "x the md-5 crate's one-core rate (1 GiB upload; both rates on stderr)",
+        server_args: &[],
+        run: crate::transfer::upload_gib_vs_md5,
+    },
+    Scenario {
+        name: "download_1gib_vs_iperf3",
+        unit: "x one loopback iperf3 stream (1 GiB download; both rates on stderr)",
+        server_args: &[],
+        run: crate::transfer::download_gib_vs_iperf3,
+    },
+    Scenario {
         name: "upload_rss_growth",
         unit: "MiB of server memory growth (peak) during a 256 MiB upload",
         server_args: &[],

@@ -15,9 +15,32 @@ use crate::server::{Spawned, ADMIN};
 const FILE_LEN: u64 = 256 * 1024 * 1024;
 
 /// A deterministic byte stream of `len` bytes that costs almost nothing to produce.
-struct Pattern {
+pub(crate) struct Pattern {
     left: u64,
     state: u64,
+}
+
+impl Pattern {
+    /// `len` bytes; another `seed` gives other bytes (another MD5).
+    pub(crate) fn new(len: u64, seed: u64) -> Self {
+        Pattern {
+            left: len,
+            state: seed,
+        }
+    }
+
+    /// The MD5 (hex) of the stream, by reading it.
+    pub(crate) fn md5(mut self) -> Result<String> {
+        let mut h = Md5::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = self.read(&mut buf)?;
+            if n == 0 {
+                return Ok(hex::encode(h.finalize()));
+            }
+            h.update(&buf[..n]);
+        }
+    }
 }
 
 impl Read for Pattern {
@@ -37,19 +60,7 @@ impl Read for Pattern {
 }
 
 fn pattern_md5() -> Result<String> {
-    let mut p = Pattern {
-        left: FILE_LEN,
-        state: 7,
-    };
-    let mut h = Md5::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = p.read(&mut buf)?;
-        if n == 0 {
-            return Ok(hex::encode(h.finalize()));
-        }
-        h.update(&buf[..n]);
-    }
+    Pattern::new(FILE_LEN, 7).md5()
 }
 
 fn admin(s: &Spawned) -> Result<Client> {
@@ -65,21 +76,87 @@ fn upload(s: &Spawned) -> Result<(u64, f64)> {
 
 /// Uploads the pattern file on a logged-in admin connection.
 fn upload_on(c: &mut Client) -> Result<(u64, f64)> {
-    let md5 = pattern_md5()?;
+    upload_len(c, FILE_LEN, pattern_md5()?)
+}
+
+/// Uploads `len` bytes of the pattern (whose MD5 is `md5`); returns its id and MB/s.
+fn upload_len(c: &mut Client, len: u64, md5: String) -> Result<(u64, f64)> {
     let started = Instant::now();
     let reply = c.upload(
         "movies.upload",
         json!({"name": "bench.bin", "md5": md5, "free": true}),
-        &mut Pattern {
-            left: FILE_LEN,
-            state: 7,
-        },
-        FILE_LEN,
+        &mut Pattern::new(len, 7),
+        len,
         &mut |_| {},
     )?;
     let secs = started.elapsed().as_secs_f64();
     let id = reply["id"].as_u64().context("upload reply has no id")?;
-    Ok((id, FILE_LEN as f64 / secs / 1e6))
+    Ok((id, len as f64 / secs / 1e6))
+}
+
+/// Bytes of the file the 1 GiB scenarios move.
+const GIB: u64 = 1 << 30;
+
+/// MB/s of the md-5 crate on one core over 1 GiB in memory (the bytes made beforehand).
+fn md5_rate() -> Result<f64> {
+    let mut buf = vec![0u8; 64 << 20];
+    Pattern::new(buf.len() as u64, 7).read_exact(&mut buf)?;
+    let started = Instant::now();
+    let mut h = Md5::new();
+    for _ in 0..GIB / buf.len() as u64 {
+        h.update(&buf);
+    }
+    std::hint::black_box(h.finalize());
+    Ok(GIB as f64 / started.elapsed().as_secs_f64() / 1e6)
+}
+
+/// One 1 GiB upload's MB/s over the md-5 crate's single-core MB/s, measured right after it
+/// (both printed to stderr).
+pub fn upload_gib_vs_md5(s: &Spawned) -> Result<f64> {
+    let md5 = Pattern::new(GIB, 7).md5()?;
+    let (_, up) = upload_len(&mut admin(s)?, GIB, md5)?;
+    let reference = md5_rate()?;
+    eprintln!("upload_1gib: {up:.0} MB/s; md-5 crate, one core: {reference:.0} MB/s");
+    Ok(up / reference)
+}
+
+/// One 1 GiB download's MB/s over one loopback iperf3 stream's, measured right after it (both
+/// printed to stderr); iperf3 must be on the PATH.
+pub fn download_gib_vs_iperf3(s: &Spawned) -> Result<f64> {
+    let md5 = Pattern::new(GIB, 7).md5()?;
+    let (id, _) = upload_len(&mut admin(s)?, GIB, md5)?;
+    let mut c = admin(s)?;
+    let started = Instant::now();
+    c.send(&json!({"type": "movies.download", "movie_id": id}))?;
+    let reply = kino_client::into_data(c.recv()?)?;
+    let n = reply["file_size"].as_u64().context("no file_size")?;
+    c.recv_payload(n, &mut io::sink(), &mut |_| {})?;
+    let down = n as f64 / started.elapsed().as_secs_f64() / 1e6;
+    let reference = iperf3_rate()?;
+    eprintln!("download_1gib: {down:.0} MB/s; iperf3, one loopback stream: {reference:.0} MB/s");
+    Ok(down / reference)
+}
+
+/// MB/s of one iperf3 TCP stream over loopback for 3 s.
+fn iperf3_rate() -> Result<f64> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut server = std::process::Command::new("iperf3")
+        .args(["-s", "-1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("iperf3 (apt-get install iperf3)")?;
+    std::thread::sleep(Duration::from_millis(300));
+    let out = std::process::Command::new("iperf3")
+        .args(["-c", "127.0.0.1", "-p", &port.to_string(), "-t", "3", "-J"])
+        .output()?;
+    let _ = server.wait();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let bps = report["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .context("no rate in iperf3's report")?;
+    Ok(bps / 8.0 / 1e6)
 }
 
 /// MB/s of one 256 MiB upload (MD5 and fsync included).

@@ -140,6 +140,45 @@ fn backends_runs_every_scenario_on_sqlite_and_postgres() {
     }
 }
 
+/// `--mixed` runs uploads, logins and transcriptions at once and reports the ping percentiles.
+#[test]
+fn mixed_reports_ping_percentiles_under_load() {
+    let built = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "kino-server-bin",
+            "--bin",
+            "kino-server",
+        ])
+        .status()
+        .unwrap();
+    assert!(built.success(), "building kino-server failed");
+    let out = bench(&[
+        "--mixed",
+        "--rounds",
+        "1",
+        "--mixed-uploaders",
+        "2",
+        "--mixed-upload-mib",
+        "8",
+        "--mixed-logins",
+        "3",
+        "--mixed-transcribers",
+        "1",
+        "--server-arg=--argon2-memory-kib=1024",
+        "--server-arg=--argon2-iterations=1",
+    ]);
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("| 1 |"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    let samples: u64 = cells[2].parse().unwrap();
+    assert!(samples > 0, "{row}");
+}
+
 fn out_row<'a>(out: &'a str, name: &str) -> &'a str {
     out.lines()
         .find(|l| l.starts_with(&format!("| {name} |")))

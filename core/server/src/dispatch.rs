@@ -121,7 +121,7 @@ impl Dispatcher {
                             conn.spoke = true;
                             conn.frame_started = None;
                             *frames_left -= 1;
-                            self.handle_request(conn, token, parsed);
+                            self.handle_request(conn, token, parsed, None);
                             progress = true;
                         }
                     }
@@ -170,9 +170,8 @@ impl Dispatcher {
 
     fn check<'h>(
         host: &'h ServerHost,
-        conn: &Conn,
         command: &str,
-        (id, session): (bool, Option<String>),
+        (id, token, caller): (bool, Option<String>, Option<Identity>),
         fields: &serde_json::Map<String, Value>,
     ) -> Result<Checked<'h>, CmdError> {
         let entry = host
@@ -191,8 +190,6 @@ impl Dispatcher {
         if let Some(refusal) = crate::compat::native_refusal(entry, command, id) {
             return Err(refusal);
         }
-        let token = session.or_else(|| conn.session.clone());
-        let caller = token.as_deref().and_then(|t| host.resolve(t));
         authorize(entry.command.info.role, caller.as_ref())?;
         let args = check_args(&entry.command.info, fields)?;
         Ok(Checked {
@@ -204,15 +201,26 @@ impl Dispatcher {
         })
     }
 
-    fn handle_request(
+    /// `resolved`: the caller, when a pool worker already looked the session up.
+    pub(crate) fn handle_request(
         &mut self,
         conn: &mut Conn,
         token: Token,
         parsed: Result<Request, RequestError>,
+        resolved: Option<Option<Identity>>,
     ) {
         let req = match parsed {
             Ok(r) => r,
             Err(e) => return self.reply_now(conn, Reply::err(e.id, e.code, e.message)),
+        };
+        let session = req.session.clone().or_else(|| conn.session.clone());
+        let caller = match (resolved, &session) {
+            (Some(caller), _) => caller,
+            (None, None) => None,
+            (None, Some(t)) => match self.host.sessions.cached(t, crate::session::now_ms()) {
+                Some(identity) => Some(identity),
+                None => return crate::resolve::off_loop(self, conn, token, req, t.clone()),
+            },
         };
         log::debug!("{} {}", conn.peer, req.command);
         let declared_payload = req.args.get("file_size").and_then(Value::as_u64);
@@ -220,9 +228,8 @@ impl Dispatcher {
         let transfers = Arc::clone(&self.transfers);
         let checked = Self::check(
             &host,
-            conn,
             &req.command,
-            (req.id.is_some(), req.session),
+            (req.id.is_some(), session, caller),
             &req.args,
         )
         .and_then(|mut c| {
@@ -290,6 +297,18 @@ impl Dispatcher {
             slot,
         } = checked;
         let info = &entry.command.info;
+        if entry.command.quick.is_some() && info.payload != PayloadKind::Upload {
+            let mut ctx = Ctx::new(&*host, &mut self.loop_db, caller.clone(), session.clone())
+                .with_peer(peer);
+            if let Some(result) = crate::host::run_quick(entry, &mut ctx, &args) {
+                let outcome = Outcome {
+                    id,
+                    result,
+                    session_change: None,
+                };
+                return self.finish(conn, token, outcome);
+            }
+        }
         if info.payload == PayloadKind::Upload {
             let len = declared_payload.unwrap_or(0);
             let pipe = Arc::new(Pipe::new(PIPE_CAP, self.chan.notifier(token)));

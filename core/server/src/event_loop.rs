@@ -143,6 +143,12 @@ impl EventLoop {
                         }
                     }
                     LoopMsg::Wake(token) => self.pump(token),
+                    LoopMsg::Resolved(token, resolved) => {
+                        if let Some(conn) = self.conns.get_mut(&token) {
+                            crate::resolve::resume(&mut self.dispatcher, conn, token, *resolved);
+                            self.pump(token);
+                        }
+                    }
                     LoopMsg::Released(token) => {
                         if let Some(conn) = self.conns.get_mut(&token) {
                             conn.finish();

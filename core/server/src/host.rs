@@ -89,6 +89,27 @@ pub fn run_handler(
     result.map(|o| owned_completion(o, entry.owner))
 }
 
+/// A pool command's answer from memory ([`kino_api::Command::quick`]), on the loop; `None`
+/// when the pool must run it. Counted like a handler run when it answers.
+pub fn run_quick(
+    entry: &Entry,
+    ctx: &mut Ctx,
+    args: &kino_api::Args,
+) -> Option<Result<Output, CmdError>> {
+    let quick = entry.command.quick.as_ref()?;
+    let started = Instant::now();
+    let owner = guard::enter(entry.owner);
+    let result = catch_unwind(AssertUnwindSafe(|| quick(&mut ctx.as_fast(), args))).ok()?;
+    drop(owner);
+    if let Some(r) = &result {
+        entry.stats.record(
+            r.as_ref().is_ok_and(|o| !o.refused),
+            started.elapsed().as_micros() as u64,
+        );
+    }
+    result
+}
+
 /// A download's completion hook runs later, on a worker, but still as the plugin whose handler
 /// returned it.
 fn owned_completion(mut output: Output, owner: Option<guard::Owner>) -> Output {

@@ -36,6 +36,7 @@ pub mod pipe;
 pub mod ratelog;
 pub mod registry;
 mod replies;
+mod resolve;
 pub mod session;
 pub mod stats;
 pub mod store;

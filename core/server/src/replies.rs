@@ -7,7 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 
-use kino_api::{Body, CmdError, Ctx, SessionChange};
+use kino_api::{Body, CmdError, Ctx, Output, SessionChange};
 use kino_proto::{frame::frame_json, Reply};
 use mio::Token;
 
@@ -81,6 +81,7 @@ impl Dispatcher {
                         let frame = match &conn.framed {
                             Some(f) => f.framing.encode(Ok(&out.data)),
                             None if out.raw => frame_json(&out.data),
+                            None if out.encoded.is_some() => encoded_frame(id, &mut out),
                             None => frame_json(&Reply {
                                 page: out.page.take(),
                                 ..Reply::ok(id, out.data)
@@ -101,6 +102,9 @@ impl Dispatcher {
                                 conn.queue(&bytes);
                             }
                             None if out.raw => conn.queue_json(&out.data),
+                            None if out.encoded.is_some() => {
+                                conn.queue(&encoded_frame(id, &mut out));
+                            }
                             None => conn.queue_json(&Reply {
                                 page: out.page.take(),
                                 ..Reply::ok(id, out.data)
@@ -260,4 +264,27 @@ pub(crate) fn count_reply(host: &ServerHost, ok: bool) {
     if !ok {
         ServerStats::add(&host.stats.errors, 1);
     }
+}
+
+/// The native success frame of an output whose `data` was serialised before (a snapshot):
+/// the same bytes `Reply::ok` would give, with those bytes as `data`.
+fn encoded_frame(id: Option<kino_proto::Id>, out: &mut Output) -> Vec<u8> {
+    let data = out
+        .encoded
+        .take()
+        .unwrap_or_else(|| b"null".as_slice().into());
+    let mut body = Vec::with_capacity(data.len() + 96);
+    body.extend_from_slice(b"{\"ok\":true,\"id\":");
+    let _ = serde_json::to_writer(&mut body, &id.unwrap_or_default());
+    body.extend_from_slice(b",\"data\":");
+    body.extend_from_slice(&data);
+    if let Some(page) = out.page.take() {
+        body.extend_from_slice(b",\"page\":");
+        let _ = serde_json::to_writer(&mut body, &page);
+    }
+    body.push(b'}');
+    let mut frame = Vec::with_capacity(kino_proto::HEADER_LEN + body.len());
+    frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    frame.extend_from_slice(&body);
+    frame
 }

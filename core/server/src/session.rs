@@ -6,9 +6,10 @@
 //! random bits, so no slow hash is needed), so a leaked database or backup holds no usable
 //! session.
 //!
-//! Resolving a token runs on the event loop for every request, so each node keeps a small
-//! cache: an entry is trusted for [`RECHECK`] after it was read from the database, then read
-//! again. A session ended on another node is therefore refused here within `RECHECK` (500 ms);
+//! Resolving a token happens for every request, so each node keeps a small cache: an entry is
+//! trusted for [`RECHECK`] after it was read from the database, then read again. The loop only
+//! ever consults the cache ([`SessionStore::cached`]); a miss is read on a pool worker
+//! ([`SessionStore::resolve_on`]), so a slow database never stalls other connections. A session ended on another node is therefore refused here within `RECHECK` (500 ms);
 //! ended on this node, at once. Reads never wait for a writer (SQLite WAL, PostgreSQL MVCC);
 //! the writes a request causes (idle timers moving on) are batched by [`SessionStore::flush`]
 //! on a thread of their own, never on the loop.
@@ -146,58 +147,86 @@ impl SessionStore {
         token
     }
 
-    /// The identity behind a token, refreshing its idle timer; expired or ended sessions give
-    /// `None` (and so does a database that cannot be read: refusing is the safe side).
-    pub fn resolve(&self, token: &str, now: i64) -> Option<Identity> {
+    /// The identity behind a token when this node's cache still vouches for it, refreshing its
+    /// idle timer. It never reads the database, so the loop may call it; `None` means only
+    /// [`SessionStore::resolve_on`] (off the loop) can say.
+    pub fn cached(&self, token: &str, now: i64) -> Option<Identity> {
         let key = hash(token);
         let recheck = RECHECK.as_millis() as i64;
-        let cached = lock(&self.cache).get(&key).cloned();
-        let identity = match cached {
-            Some(c) if now - c.checked < recheck => c.identity,
-            _ => {
-                let row = with(&self.reader, |db| {
-                    db.query_one(
-                        "SELECT user_id, name, role, last_used FROM kino_sessions \
-                         WHERE token_hash = ?",
-                        params![key.as_str()],
-                    )
-                });
-                let row = match row {
-                    Ok(Some(r)) => r,
-                    Ok(None) => {
-                        lock(&self.cache).remove(&key);
-                        return None;
-                    }
-                    Err(e) => {
-                        log::warn!("reading a session: {e}");
-                        return None;
-                    }
-                };
-                let last_used = row.i64(3).ok()?;
-                let pending = lock(&self.touched).get(&key).copied().unwrap_or(0);
-                if now - last_used.max(pending) > self.ttl_ms {
-                    lock(&self.cache).remove(&key);
-                    return None;
-                }
-                let identity = Identity {
-                    user_id: row.i64(0).ok()?,
-                    name: row.string(1).ok()?,
-                    role: if row.str(2).ok()? == "admin" {
-                        Role::Admin
-                    } else {
-                        Role::User
-                    },
-                };
-                lock(&self.cache).insert(
-                    key.clone(),
-                    Cached {
-                        identity: identity.clone(),
-                        checked: now,
-                    },
-                );
-                identity
+        let identity = lock(&self.cache)
+            .get(&key)
+            .filter(|c| now - c.checked < recheck)
+            .map(|c| c.identity.clone())?;
+        lock(&self.touched).insert(key, now);
+        Some(identity)
+    }
+
+    /// The identity behind a token, refreshing its idle timer; expired or ended sessions give
+    /// `None` (and so does a database that cannot be read: refusing is the safe side). May
+    /// read the database through the store's own connection.
+    pub fn resolve(&self, token: &str, now: i64) -> Option<Identity> {
+        if let Some(identity) = self.cached(token, now) {
+            return Some(identity);
+        }
+        self.read_through(token, now, |sql, values| {
+            with(&self.reader, |db| db.query_one(sql, values))
+        })
+    }
+
+    /// [`SessionStore::resolve`] on the calling thread's connection (a pool worker's), so
+    /// lookups that miss the cache neither run on the loop nor queue behind one another.
+    pub fn resolve_on(&self, db: &mut dyn Database, token: &str, now: i64) -> Option<Identity> {
+        if let Some(identity) = self.cached(token, now) {
+            return Some(identity);
+        }
+        let _core = crate::store::guard::enter(None);
+        self.read_through(token, now, |sql, values| db.query_one(sql, values))
+    }
+
+    fn read_through(
+        &self,
+        token: &str,
+        now: i64,
+        query_one: impl FnOnce(&str, &[kino_api::SqlValue]) -> Result<Option<kino_api::Row>, DbError>,
+    ) -> Option<Identity> {
+        let key = hash(token);
+        let row = query_one(
+            "SELECT user_id, name, role, last_used FROM kino_sessions WHERE token_hash = ?",
+            params![key.as_str()],
+        );
+        let row = match row {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                lock(&self.cache).remove(&key);
+                return None;
+            }
+            Err(e) => {
+                log::warn!("reading a session: {e}");
+                return None;
             }
         };
+        let last_used = row.i64(3).ok()?;
+        let pending = lock(&self.touched).get(&key).copied().unwrap_or(0);
+        if now - last_used.max(pending) > self.ttl_ms {
+            lock(&self.cache).remove(&key);
+            return None;
+        }
+        let identity = Identity {
+            user_id: row.i64(0).ok()?,
+            name: row.string(1).ok()?,
+            role: if row.str(2).ok()? == "admin" {
+                Role::Admin
+            } else {
+                Role::User
+            },
+        };
+        lock(&self.cache).insert(
+            key.clone(),
+            Cached {
+                identity: identity.clone(),
+                checked: now,
+            },
+        );
         lock(&self.touched).insert(key, now);
         Some(identity)
     }

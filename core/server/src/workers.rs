@@ -27,6 +27,8 @@ pub enum LoopMsg {
     Done(Token, Box<Outcome>),
     /// A transfer pipe has room or data again: pump that connection.
     Wake(Token),
+    /// A session was looked up off the loop: the request goes on.
+    Resolved(Token, Box<crate::resolve::Resolved>),
     /// A reply body's completion hook has run: the connection may take its next request.
     Released(Token),
 }

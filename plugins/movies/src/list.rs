@@ -13,7 +13,9 @@
 //! Errors: `unauthenticated`, `bad_args` (unknown `kind`, `limit` over 1000, `q` too long or
 //! holding control characters).
 
-use kino_api::{ArgChoice, CmdError, Command, CommandArgs, Ctx, Output, Paging, SqlValue};
+use kino_api::{
+    ArgChoice, CmdError, Command, CommandArgs, Ctx, Output, Paging, Snapshots, SqlValue,
+};
 
 use kino_api::db::escape_like;
 use kino_api::Setting;
@@ -50,9 +52,31 @@ pub const SEARCH_MAX_CHARS: Setting<u64> = Setting::new(
     200,
 );
 
-/// The spec.
+/// Pages remembered for the loop to answer from (per distinct arguments).
+const SNAPSHOTS: usize = 64;
+
+/// A page's arguments, as the snapshot key.
+type Key = (u8, Option<String>, u64, u64);
+
+fn key(args: &List) -> Key {
+    let kind = match args.kind {
+        Kind::All => 0,
+        Kind::Free => 1,
+        Kind::Charge => 2,
+    };
+    (kind, args.q.clone(), args.page.limit, args.page.offset)
+}
+
+/// The spec. A page is remembered until `movies` is written on this node, or for
+/// [`kino_api::changes::SNAPSHOT_TTL`] (a write on another node), and answered from the loop
+/// meanwhile; its files were checked when it was read.
 pub fn command() -> Command {
-    Command::new("movies.list", "Movies, newest first", list)
+    let snapshots = std::sync::Arc::new(Snapshots::new(&["movies"], SNAPSHOTS));
+    let read = snapshots.clone();
+    Command::new("movies.list", "Movies, newest first", move |ctx, args| {
+        list(ctx, args, &snapshots)
+    })
+    .quick(move |_, args: List| read.get(&key(&args)).map(Ok))
 }
 
 /// `movies.list`'s arguments.
@@ -78,7 +102,9 @@ pub enum Kind {
     Charge,
 }
 
-fn list(ctx: &mut Ctx, args: List) -> Result<Output, CmdError> {
+fn list(ctx: &mut Ctx, args: List, snapshots: &Snapshots<Key>) -> Result<Output, CmdError> {
+    let version = snapshots.version();
+    let key = key(&args);
     let Paging { limit, offset } = args.page;
     let mut filter = String::from("FROM movies WHERE deleted = 0 AND damaged = 0");
     let mut params: Vec<SqlValue> = Vec::new();
@@ -119,7 +145,9 @@ fn list(ctx: &mut Ctx, args: List) -> Result<Output, CmdError> {
     }
     // Counted after the passes, so movies just found damaged are not in the total.
     let total = ctx.db().count(&count_sql, &params)?;
-    Ok(Output::page(out, offset, total))
+    let out = Output::page(out, offset, total);
+    snapshots.put(key, version, &out);
+    Ok(out)
 }
 
 /// Refuses a search text that is too long or holds control characters.

@@ -5,16 +5,31 @@
 //! reply's `page` giving `{offset, count, total}`.
 //! Errors: `unauthenticated` (not logged in), `bad_args` (`limit` over 1000).
 
-use kino_api::{params, CmdError, Command, Ctx, Output, Paging};
+use kino_api::{params, CmdError, Command, Ctx, Output, Paging, Snapshots};
 
 use crate::notice::{Notice, COLUMNS};
 
-/// The spec.
+/// Pages remembered for the loop to answer from (per distinct `limit`, `offset`).
+const SNAPSHOTS: usize = 64;
+
+/// The spec. A page is remembered until `notices` is written on this node, or for
+/// [`kino_api::changes::SNAPSHOT_TTL`] (a write on another node), and answered from the loop
+/// meanwhile.
 pub fn command() -> Command {
-    Command::new("notices.list", "Notices, newest first", list)
+    let snapshots = std::sync::Arc::new(Snapshots::new(&["notices"], SNAPSHOTS));
+    let read = snapshots.clone();
+    Command::new("notices.list", "Notices, newest first", move |ctx, page| {
+        list(ctx, page, &snapshots)
+    })
+    .quick(move |_, page: Paging| read.get(&(page.limit, page.offset)).map(Ok))
 }
 
-fn list(ctx: &mut Ctx, page: Paging) -> Result<Output, CmdError> {
+fn list(
+    ctx: &mut Ctx,
+    page: Paging,
+    snapshots: &Snapshots<(u64, u64)>,
+) -> Result<Output, CmdError> {
+    let version = snapshots.version();
     let Paging { limit, offset } = page;
     let sql = format!("SELECT {COLUMNS} FROM notices ORDER BY id DESC LIMIT ? OFFSET ?");
     let rows = ctx.db().query(&sql, params![limit, offset])?;
@@ -23,5 +38,7 @@ fn list(ctx: &mut Ctx, page: Paging) -> Result<Output, CmdError> {
         out.push(Notice::from_row(r)?.to_json());
     }
     let total = ctx.db().count("SELECT COUNT(*) FROM notices", &[])?;
-    Ok(Output::page(out, offset, total))
+    let out = Output::page(out, offset, total);
+    snapshots.put((limit, offset), version, &out);
+    Ok(out)
 }

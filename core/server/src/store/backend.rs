@@ -99,6 +99,7 @@ impl AnyDb {
 
     /// Rolls back a transaction a panicking handler left open.
     pub fn reset(&mut self) {
+        kino_api::changes::rolled_back();
         match self {
             AnyDb::Sqlite(d) => d.reset(),
             AnyDb::Postgres(d) => d.reset(),
@@ -114,22 +115,36 @@ impl AnyDb {
 }
 
 impl Database for AnyDb {
+    // Every write is counted for read snapshots (kino_api::changes), after it ran.
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, DbError> {
-        self.inner().execute(sql, params)
+        let r = self.inner().execute(sql, params);
+        kino_api::changes::wrote(sql);
+        r
     }
     fn insert(&mut self, sql: &str, params: &[SqlValue]) -> Result<i64, DbError> {
-        self.inner().insert(sql, params)
+        let r = self.inner().insert(sql, params);
+        kino_api::changes::wrote(sql);
+        r
     }
     fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, DbError> {
-        self.inner().query(sql, params)
+        let r = self.inner().query(sql, params);
+        let head = sql.trim_start().get(..6).unwrap_or("");
+        if !head.eq_ignore_ascii_case("SELECT") {
+            kino_api::changes::wrote(sql);
+        }
+        r
     }
     fn begin(&mut self) -> Result<(), DbError> {
+        kino_api::changes::began();
         self.inner().begin()
     }
     fn commit(&mut self) -> Result<(), DbError> {
-        self.inner().commit()
+        let r = self.inner().commit();
+        kino_api::changes::committed();
+        r
     }
     fn rollback(&mut self) -> Result<(), DbError> {
+        kino_api::changes::rolled_back();
         self.inner().rollback()
     }
     fn retry_advised(&mut self) -> bool {

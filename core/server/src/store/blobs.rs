@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use kino_api::{valid_key, BlobError, BlobInfo, BlobStore, BlobWriter};
 use md5::{Digest, Md5};
 
+use super::flusher::Flusher;
 use super::verify::{quarantine, VerifiedReader};
 
 /// Bytes kept free on the disk beyond an upload's own size, so the database can still grow.
@@ -150,6 +151,7 @@ impl BlobStore for FsBlobStore {
         let path = self.tmp.join(format!("upload-{}", hex::encode(name)));
         let file = File::create_new(&path)?;
         Ok(Box::new(FsBlobWriter {
+            flusher: Flusher::start(&file),
             file: Some(file),
             path,
             blobs: self.blobs.clone(),
@@ -185,6 +187,7 @@ impl BlobStore for FsBlobStore {
             .open(&path)?;
         let hasher = self.hash_prefix(id, &mut file, offset)?;
         Ok(Box::new(FsBlobWriter {
+            flusher: Flusher::start(&file),
             file: Some(file),
             path,
             blobs: self.blobs.clone(),
@@ -269,6 +272,8 @@ impl Write for HashSink<'_> {
 
 struct FsBlobWriter {
     file: Option<File>,
+    /// Writes the file back while it grows, so the final fsync is short.
+    flusher: Option<Flusher>,
     path: PathBuf,
     blobs: PathBuf,
     hasher: Md5,
@@ -286,6 +291,9 @@ impl Write for FsBlobWriter {
         let n = file.write(buf)?;
         self.hasher.update(&buf[..n]);
         self.written += n as u64;
+        if let Some(f) = self.flusher.as_mut() {
+            f.wrote(n as u64);
+        }
         Ok(n)
     }
 
@@ -319,6 +327,9 @@ impl BlobWriter for FsBlobWriter {
             .file
             .take()
             .ok_or_else(|| io::Error::other("writer finished"))?;
+        if let Some(f) = self.flusher.take() {
+            f.stop();
+        }
         file.sync_all()?;
         drop(file);
         let dir = self.blobs.join(&md5[..2]);

@@ -94,3 +94,38 @@ fn refuses_uploads_larger_than_the_disk() {
         Err(BlobError::NoSpace { .. })
     ));
 }
+
+/// A write longer than a write-back interval (the flusher syncs beside the writer)
+/// arrives whole, under its MD5, and a cut-off one still leaves nothing behind.
+#[test]
+fn a_file_written_back_while_it_grows_arrives_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FsBlobStore::open(dir.path()).expect("open");
+    let len = super::super::flusher::EVERY + 12_345;
+    let chunk: Vec<u8> = (0..256 * 1024).map(|i| (i % 251) as u8).collect();
+    let mut w = store.create(len).expect("create");
+    let mut h = Md5::new();
+    let mut left = len;
+    while left > 0 {
+        let n = (chunk.len() as u64).min(left) as usize;
+        w.write_all(&chunk[..n]).expect("write");
+        h.update(&chunk[..n]);
+        left -= n as u64;
+    }
+    let md5 = hex::encode(h.finalize());
+    let info = w.finish(len, Some(&md5)).expect("finish");
+    assert_eq!((info.md5.as_str(), info.size), (md5.as_str(), len));
+    let (mut r, size) = store.open(&md5, 0).expect("open");
+    assert_eq!(size, len);
+    assert_eq!(io::copy(&mut r, &mut io::sink()).expect("read"), len);
+
+    let mut w = store.create(len).expect("create");
+    for _ in 0..8 {
+        w.write_all(&chunk).expect("write");
+    }
+    drop(w);
+    assert_eq!(
+        fs::read_dir(dir.path().join("tmp")).expect("tmp").count(),
+        0
+    );
+}

@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod blobs;
 pub mod check;
+mod flusher;
 pub mod guard;
 pub mod lock;
 pub mod migrate;
