@@ -69,7 +69,13 @@ impl KinoHelper {
 }
 
 /// The server's options `hum` passes on, completed as `key=`.
-const HUM_KEYS: &[&str] = &["tempo_bpm=", "min_note_ms=", "title="];
+const HUM_KEYS: &[&str] = &[
+    "tempo_bpm=",
+    "min_note_ms=",
+    "title=",
+    "time_signature=",
+    "key=",
+];
 
 /// The words before the cursor: the command, the finished arguments, and the partial word.
 fn split(before: &str) -> (Option<&str>, Vec<&str>, &str) {

@@ -1,6 +1,8 @@
-//! `hum PATH.wav [tempo_bpm=N] [min_note_ms=N] [title=T] [--out DIR] [--force]`: sends a
-//! recording to `melody.transcribe` with the server's options, then saves the MIDI file and
-//! the score next to each other as `NAME.mid` and `NAME.png` (NAME: the WAV's file stem).
+//! `hum PATH.wav [tempo_bpm=N] [min_note_ms=N] [title=T] [time_signature=3/4] [key=Bb]
+//! [--out DIR] [--force]`: sends a recording to `melody.transcribe` with the server's options,
+//! prints the score as text (`| E4 q E4 q F4 q G4 q |`, names spelt from the key) under a line
+//! with the tempo, time signature and key, then saves the MIDI file and the score next to each
+//! other as `NAME.mid` and `NAME.png` (NAME: the WAV's file stem).
 //! `hum --fetch KEY [--out DIR] [--force]` saves a past transcription's files as `KEY.mid` and
 //! `KEY.png`. Files never replace existing ones unless `--force`: both take the first number
 //! free for both, `NAME (1).mid` and `NAME (1).png`.
@@ -103,6 +105,30 @@ pub fn fetch(
         saved.push(fetch_to(session, "melody.fetch", args, dest, force)?.1);
     }
     Ok(saved)
+}
+
+/// The line above the text score: "tempo 108 bpm, 3/4, F major, pickup of 1 beat" (what the
+/// server reports; a server from before the notation gives the tempo alone).
+pub fn heading(reply: &Value) -> String {
+    let tempo = reply
+        .get("tempo_bpm")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
+    let mut parts = vec![format!("tempo {tempo:.0} bpm")];
+    for field in ["time_signature", "key_signature"] {
+        if let Some(v) = reply.get(field).and_then(Value::as_str) {
+            parts.push(v.to_string());
+        }
+    }
+    if let Some(p) = reply
+        .get("pickup_beats")
+        .and_then(Value::as_f64)
+        .filter(|p| *p > 0.0)
+    {
+        let unit = if p == 1.0 { "beat" } else { "beats" };
+        parts.push(format!("pickup of {p} {unit}"));
+    }
+    parts.join(", ")
 }
 
 fn obj(v: Value) -> Map<String, Value> {

@@ -36,8 +36,8 @@ pub fn payload_advice(command: &str, payload: PayloadKind) -> Option<String> {
 }
 
 const DOWNLOAD: &str = "download ID [--out PATH] [--force]";
-const HUM: &str = "hum PATH.wav [tempo_bpm=N] [min_note_ms=N] [title=T] [--out DIR] [--force] \
-                   | hum --fetch KEY [--out DIR] [--force]";
+const HUM: &str = "hum PATH.wav [tempo_bpm=N] [min_note_ms=N] [title=T] [time_signature=3/4] \
+                   [key=Bb] [--out DIR] [--force] | hum --fetch KEY [--out DIR] [--force]";
 const SAVE: &str = "save COMMAND [ARGS...] --out PATH [--force]";
 
 impl Shell {
@@ -87,7 +87,12 @@ impl Shell {
         for w in &opts.rest {
             match w {
                 Word::Plain(p) if wav.is_none() => wav = Some(p.clone()),
-                Word::Pair(k, _) if matches!(k.as_str(), "tempo_bpm" | "min_note_ms" | "title") => {
+                Word::Pair(k, _)
+                    if matches!(
+                        k.as_str(),
+                        "tempo_bpm" | "min_note_ms" | "title" | "time_signature" | "key"
+                    ) =>
+                {
                     pairs.push(w.clone())
                 }
                 _ => return Err(usage()),
@@ -120,16 +125,17 @@ impl Shell {
         }
         if !reply.is_null() {
             let notes = reply.get("notes").cloned().unwrap_or(json!([]));
+            let score = reply.get("score_text").and_then(Value::as_str);
             if notes.as_array().is_some_and(|n| n.is_empty()) {
                 self.print(&json!("no notes found"))?;
-            } else {
+            } else if score.is_none() {
+                // A server from before the text score: its table of notes.
                 self.print(&notes)?;
             }
-            let tempo = reply
-                .get("tempo_bpm")
-                .and_then(Value::as_f64)
-                .unwrap_or(0.0);
-            self.print(&json!(format!("tempo {tempo:.0} bpm")))?;
+            self.print(&json!(hum::heading(&reply)))?;
+            if let Some(score) = score.filter(|_| notes.as_array().is_some_and(|n| !n.is_empty())) {
+                self.print(&json!(score))?;
+            }
         }
         let mut text = String::new();
         for p in &paths {

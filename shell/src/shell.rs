@@ -43,7 +43,7 @@ pub const LOCAL: &[(&str, &str, &str)] = &[
     ),
     (
         "hum",
-        "hum PATH.wav [tempo_bpm=N] [min_note_ms=N] [title=T] [--out DIR] [--force]",
+        "hum PATH.wav [tempo_bpm=N] [min_note_ms=N] [title=T] [time_signature=3/4] [key=Bb] [--out DIR] [--force]",
         "transcribe a hummed tune; saves NAME.mid and NAME.png (`hum --fetch KEY`: a past one)",
     ),
     (

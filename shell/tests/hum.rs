@@ -58,7 +58,43 @@ fn hum_prints_notes_and_saves_midi_musicxml_and_png() {
     assert_eq!(reply["saved"].as_array().map(Vec::len), Some(3), "{reply}");
     assert!(!out.join("tune.mid.part").exists());
 
-    // Plain output: a table of notes, then where the files went.
+    // Plain output: the tempo, time signature and key, the score as text, then where the files
+    // went; the score arguments go through, a key with a sharp included.
+    let ran = kino(&s)
+        .user("singer", "singer-pw-1")
+        .cwd(dir.path())
+        .args([
+            "-c",
+            "hum tune.wav tempo_bpm=90 time_signature=3/4 key=F#m --out keyed",
+        ])
+        .run();
+    ran.expect_code(0);
+    assert!(
+        ran.stdout.contains("tempo 90 bpm, 3/4, F# minor"),
+        "{}",
+        ran.stdout
+    );
+    let score = ran
+        .stdout
+        .lines()
+        .find(|l| l.contains('|'))
+        .unwrap_or_default();
+    assert!(
+        score.contains("G4 q") && score.contains("A4 q") && score.contains("B4 "),
+        "{}",
+        ran.stdout
+    );
+    let xml = std::fs::read_to_string(dir.path().join("keyed/tune.musicxml")).unwrap();
+    assert!(xml.contains("<fifths>3</fifths>") && xml.contains("<beats>3</beats>"));
+    let ran = kino(&s)
+        .user("singer", "singer-pw-1")
+        .cwd(dir.path())
+        .args(["-c", "hum tune.wav time_signature=5/4"])
+        .run();
+    ran.expect_code(1);
+    assert!(ran.stderr.contains("bad_args"), "{}", ran.stderr);
+
+    // Plain output by default too.
     let ran = kino(&s)
         .user("singer", "singer-pw-1")
         .cwd(dir.path())

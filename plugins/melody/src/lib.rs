@@ -11,6 +11,7 @@
 
 pub mod fetch;
 pub mod gate;
+pub mod notation;
 pub mod phone;
 pub mod store;
 pub mod transcribe;
@@ -152,6 +153,13 @@ const MIGRATIONS: &[Migration] = &[
             size INTEGER NOT NULL,
             PRIMARY KEY (key, format, page)
           );",
+    },
+    // How the score is written (time signature, key, pickup, the score as text). Results from
+    // before have none and are transcribed anew when asked for again.
+    Migration {
+        version: 4,
+        name: "score notation",
+        sql: "ALTER TABLE melody_results ADD COLUMN notation_json TEXT;",
     },
 ];
 

@@ -26,7 +26,7 @@ use crate::fetch::file_output;
 use crate::gate::Gate;
 use crate::store::{find, made_by_listener, transcribe_or_reuse};
 use crate::transcribe::read_payload;
-use kino_melody_engine::Params;
+use kino_melody_engine::{Params, ScoreParams};
 
 /// The end-of-message marker of the original protocol.
 pub const MARKER: &[u8] = b"endbidou1";
@@ -202,7 +202,14 @@ fn phone_transcribe(
 ) -> Result<Output, CmdError> {
     let max = ctx.setting(super::MAX_BYTES);
     let wav = read_payload(ctx, max, gate)?;
-    let (stored, _) = transcribe_or_reuse(ctx, gate, wav, &Params::default(), None, "Melodia")?;
+    let (stored, _) = transcribe_or_reuse(
+        ctx,
+        gate,
+        wav,
+        (&Params::default(), &ScoreParams::default()),
+        None,
+        "Melodia",
+    )?;
     Ok(json!({"reply": stored.key}).into())
 }
 

@@ -26,8 +26,8 @@ use md5::{Digest, Md5};
 use crate::gate::Gate;
 use crate::transcribe::Recording;
 use kino_melody_engine::{
-    decode_wav, note_name, render_score_pages, transcribe, write_midi, write_musicxml, Note,
-    Params, ScoreLimits,
+    decode_wav, render_score_pages, score_text, transcribe, write_midi, write_musicxml, Note,
+    Params, ScoreLimits, ScoreParams, Transcription,
 };
 
 /// A stored result.
@@ -52,6 +52,9 @@ pub struct Stored {
     pub more_pages: Vec<(String, u64)>,
     /// Notes the transcriber found; more than `notes` holds when `--melody-max-notes` cut them.
     pub notes_found: u64,
+    /// `{time_signature, key_signature, fifths, pickup_beats, score_text}`; `None` for a result
+    /// stored before there was one (it is transcribed anew when asked for again).
+    pub notation: Option<Value>,
 }
 
 impl Stored {
@@ -71,7 +74,7 @@ impl Stored {
 
     /// The reply of `melody.transcribe`.
     pub fn to_json(&self, cached: bool) -> Value {
-        json!({
+        let mut reply = json!({
             "key": self.key,
             "notes": self.notes,
             "tempo_bpm": self.tempo_bpm,
@@ -83,12 +86,16 @@ impl Stored {
             "notes_found": self.notes_found,
             "truncated": self.notes_found > self.notes.as_array().map_or(0, Vec::len) as u64,
             "cached": cached,
-        })
+        });
+        if let (Some(Value::Object(n)), Some(r)) = (&self.notation, reply.as_object_mut()) {
+            r.extend(n.clone());
+        }
+        reply
     }
 }
 
-const RESULT_COLUMNS: &str =
-    "key, duration_s, tempo_bpm, notes_json, midi_md5, midi_size, png_md5, png_size, notes_found";
+const RESULT_COLUMNS: &str = "key, duration_s, tempo_bpm, notes_json, midi_md5, midi_size, \
+     png_md5, png_size, notes_found, notation_json";
 
 fn from_row(r: &Row) -> Result<Stored, CmdError> {
     let notes: Value = serde_json_from(r.str(3)?)?;
@@ -104,6 +111,7 @@ fn from_row(r: &Row) -> Result<Stored, CmdError> {
         png: (r.string(6)?, r.i64(7)?.max(0) as u64),
         musicxml: None,
         more_pages: Vec::new(),
+        notation: r.opt_str(9)?.map(serde_json_from).transpose()?,
     })
 }
 
@@ -205,9 +213,14 @@ pub fn secret(db: &mut dyn Database) -> Result<String, CmdError> {
 /// computed (nor a recording confirmed) without the secret. The owner is part of it (`None`,
 /// the listener, is one owner) so that no two owners share a result: the score carries its
 /// owner's title, and a shared row would show one owner's title to another.
-pub fn key_of(secret: &str, owner: Option<i64>, audio_md5: &str, params: &Params) -> String {
+pub fn key_of(
+    secret: &str,
+    owner: Option<i64>,
+    audio_md5: &str,
+    (params, score): (&Params, &ScoreParams),
+) -> String {
     let owner = owner.map_or("listener".into(), |id| format!("user:{id}"));
-    let canonical = format!(
+    let mut canonical = format!(
         "kino-melody-v2|{owner}|{audio_md5}|tempo={}|min_note_ms={}",
         params
             .tempo_bpm
@@ -216,6 +229,13 @@ pub fn key_of(secret: &str, owner: Option<i64>, audio_md5: &str, params: &Params
             .min_note_ms
             .map_or("auto".into(), |m| format!("{m:.3}"))
     );
+    // Only when given, so that the keys of results made without them stay what they were.
+    if let Some(m) = score.time_signature {
+        canonical.push_str(&format!("|time={m}"));
+    }
+    if let Some(k) = score.key {
+        canonical.push_str(&format!("|key={}:{}", k.fifths, k.minor));
+    }
     // HMAC takes a key of any length; `new_from_slice` cannot fail for it.
     let mut mac = match Hmac::<Md5>::new_from_slice(secret.as_bytes()) {
         Ok(m) => m,
@@ -225,20 +245,34 @@ pub fn key_of(secret: &str, owner: Option<i64>, audio_md5: &str, params: &Params
     hex::encode(mac.finalize().into_bytes())
 }
 
-fn notes_json(notes: &[Note]) -> Value {
+/// The notes, each named as the score spells it in `t`'s key.
+fn notes_json(t: &Transcription) -> Value {
+    let key = t.notation.key;
     Value::Array(
-        notes
+        t.notes
             .iter()
-            .map(|n| {
+            .map(|n: &Note| {
                 json!({
                     "onset_s": (n.onset_s * 1000.0).round() / 1000.0,
                     "offset_s": (n.offset_s * 1000.0).round() / 1000.0,
                     "pitch": n.pitch,
-                    "name": note_name(n.pitch),
+                    "name": key.name(n.pitch),
                 })
             })
             .collect(),
     )
+}
+
+/// What `melody.transcribe` reports of the notation.
+fn notation_json(t: &Transcription) -> Value {
+    let n = &t.notation;
+    json!({
+        "time_signature": n.meter.to_string(),
+        "key_signature": n.key.to_string(),
+        "fifths": n.key.fifths,
+        "pickup_beats": f64::from(n.pickup) / 4.0,
+        "score_text": score_text(t),
+    })
 }
 
 fn put_blob(blobs: &dyn BlobStore, bytes: &[u8]) -> Result<(String, u64), CmdError> {
@@ -255,16 +289,16 @@ pub fn transcribe_or_reuse(
     ctx: &mut Ctx,
     gate: &Arc<Gate>,
     wav: Recording,
-    params: &Params,
+    params: (&Params, &ScoreParams),
     owner: Option<&Identity>,
     title: &str,
 ) -> Result<(Stored, bool), CmdError> {
     let audio_md5 = hex::encode(Md5::digest(&wav.bytes));
     let owner_id = owner.map(|o| o.user_id);
     let key = key_of(&secret(ctx.db())?, owner_id, &audio_md5, params);
-    // A result from before MusicXML is made anew, so that it gets one.
+    // A result from before MusicXML or the notation is made anew, so that it gets them.
     let reused = if owns(ctx.db(), &key, owner_id)? {
-        find(ctx.db(), &key)?.filter(|s| s.musicxml.is_some())
+        find(ctx.db(), &key)?.filter(|s| s.musicxml.is_some() && s.notation.is_some())
     } else {
         None
     };
@@ -277,12 +311,14 @@ pub fn transcribe_or_reuse(
             // requests at once, or a row whose owner row is gone): what was just made replaces it.
             ctx.db().execute(
                 "INSERT INTO melody_results (key, audio_md5, duration_s, tempo_bpm, notes_json,
-                   midi_md5, midi_size, png_md5, png_size, notes_found, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET
+                   midi_md5, midi_size, png_md5, png_size, notes_found, notation_json,
+                   created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET
                    duration_s = excluded.duration_s, tempo_bpm = excluded.tempo_bpm,
                    notes_json = excluded.notes_json, midi_md5 = excluded.midi_md5,
                    midi_size = excluded.midi_size, png_md5 = excluded.png_md5,
-                   png_size = excluded.png_size, notes_found = excluded.notes_found",
+                   png_size = excluded.png_size, notes_found = excluded.notes_found,
+                   notation_json = excluded.notation_json",
                 params![
                     key.as_str(),
                     audio_md5.as_str(),
@@ -294,6 +330,7 @@ pub fn transcribe_or_reuse(
                     stored.png.0.as_str(),
                     stored.png.1,
                     stored.notes_found,
+                    stored.notation.as_ref().map(Value::to_string),
                     clock::now_rfc3339()
                 ],
             )?;
@@ -323,7 +360,7 @@ fn compute(
     ctx: &mut Ctx,
     gate: &Arc<Gate>,
     wav: Recording,
-    params: &Params,
+    (params, score): (&Params, &ScoreParams),
     owner_id: Option<i64>,
     title: &str,
     key: String,
@@ -339,12 +376,13 @@ fn compute(
     // The file's bytes (up to `--melody-max-bytes`) are not needed past decoding: free them and
     // give their share of the budget back.
     drop(wav);
-    let mut t = transcribe(&audio, params);
+    let mut notes = transcribe(&audio, params).notes;
     let duration_s = audio.duration_s();
     drop(audio);
-    let notes_found = t.notes.len() as u64;
-    t.notes
-        .truncate(usize::try_from(settings.of(super::MAX_NOTES)).unwrap_or(usize::MAX));
+    let notes_found = notes.len() as u64;
+    notes.truncate(usize::try_from(settings.of(super::MAX_NOTES)).unwrap_or(usize::MAX));
+    // Notated from the notes kept, with the caller's time signature and key.
+    let t = Transcription::notate(notes, params.tempo_bpm, score);
     let limits = ScoreLimits {
         max_height: u32::try_from(settings.of(super::MAX_SCORE_PX)).unwrap_or(u32::MAX),
     };
@@ -360,12 +398,13 @@ fn compute(
         key,
         duration_s,
         tempo_bpm: t.tempo_bpm,
-        notes: notes_json(&t.notes),
+        notes: notes_json(&t),
         midi,
         png,
         musicxml,
         more_pages,
         notes_found,
+        notation: Some(notation_json(&t)),
     })
 }
 
@@ -375,22 +414,35 @@ mod tests {
 
     #[test]
     fn keys_depend_on_secret_owner_audio_and_parameters() {
-        let a = key_of("s", Some(1), "00", &Params::default());
-        assert_eq!(a, key_of("s", Some(1), "00", &Params::default()));
-        assert_ne!(a, key_of("t", Some(1), "00", &Params::default()));
-        assert_ne!(a, key_of("s", Some(2), "00", &Params::default()));
-        assert_ne!(a, key_of("s", None, "00", &Params::default()));
-        assert_ne!(a, key_of("s", Some(1), "01", &Params::default()));
+        let none = ScoreParams::default();
+        let d = (&Params::default(), &none);
+        let a = key_of("s", Some(1), "00", d);
+        assert_eq!(a, key_of("s", Some(1), "00", d));
+        assert_ne!(a, key_of("t", Some(1), "00", d));
+        assert_ne!(a, key_of("s", Some(2), "00", d));
+        assert_ne!(a, key_of("s", None, "00", d));
+        assert_ne!(a, key_of("s", Some(1), "01", d));
         let tempo = Params {
             tempo_bpm: Some(90.0),
             min_note_ms: None,
         };
-        assert_ne!(a, key_of("s", Some(1), "00", &tempo));
+        assert_ne!(a, key_of("s", Some(1), "00", (&tempo, &none)));
         let min_note = Params {
             tempo_bpm: None,
             min_note_ms: Some(50.0),
         };
-        assert_ne!(a, key_of("s", Some(1), "00", &min_note));
+        assert_ne!(a, key_of("s", Some(1), "00", (&min_note, &none)));
+        let waltz = ScoreParams {
+            time_signature: Some(kino_melody_engine::Meter::ThreeFour),
+            key: None,
+        };
+        let b = key_of("s", Some(1), "00", (&Params::default(), &waltz));
+        assert_ne!(a, b);
+        let in_f = ScoreParams {
+            time_signature: Some(kino_melody_engine::Meter::ThreeFour),
+            key: "F".parse().ok(),
+        };
+        assert_ne!(b, key_of("s", Some(1), "00", (&Params::default(), &in_f)));
         assert_eq!(a.len(), 32);
     }
 }

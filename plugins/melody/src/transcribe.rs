@@ -2,10 +2,13 @@
 //! for `melody.fetch`.
 //!
 //! Wire form: `{"type":"melody.transcribe","title":"Ode","tempo_bpm":96,"min_note_ms":80,
-//! "file_size":N}` then the N bytes of a WAV file →
-//! `{key, notes: [{onset_s, offset_s, pitch, name}], tempo_bpm, duration_s, midi_size,
-//! png_size, cached}`. `tempo_bpm` is estimated when not given; `cached` says the same audio
-//! with the same parameters was transcribed before and the stored result was returned.
+//! "time_signature":"3/4","key":"F","file_size":N}` then the N bytes of a WAV file →
+//! `{key, notes: [{onset_s, offset_s, pitch, name}], tempo_bpm, time_signature, key_signature,
+//! pickup_beats, score_text, duration_s, midi_size, png_size, cached}`. The tempo, time
+//! signature and key are estimated when not given, and the reply says which were used;
+//! `score_text` is the score as text (note names spelt from the key, with their values).
+//! `cached` says the same audio with the same parameters was transcribed before and the
+//! stored result was returned.
 //!
 //! Transcription is CPU work: like every upload command it runs on a thread of its own, never on
 //! the event loop, so other connections are served meanwhile. It runs in one of a bounded set of
@@ -24,6 +27,7 @@ use std::sync::Arc;
 use kino_api::{CmdError, Command, CommandArgs, Ctx, ErrorCode, Output};
 
 use crate::gate::{Gate, Held};
+use crate::notation::{score_params, KeyName, TimeSignature};
 use crate::store::transcribe_or_reuse;
 use kino_melody_engine::Params;
 
@@ -56,6 +60,10 @@ pub struct Transcribe {
     /// title printed on the score
     #[arg(default = "untitled")]
     title: String,
+    /// time signature of the score (chosen from the rhythm when absent)
+    time_signature: Option<TimeSignature>,
+    /// key of the score, e.g. Bb or F#m (estimated from the notes when absent)
+    key: Option<KeyName>,
 }
 
 /// A recording read into memory, with its share of the byte budget (given back on drop).
@@ -121,6 +129,8 @@ fn transcribe(ctx: &mut Ctx, args: Transcribe, gate: &Arc<Gate>) -> Result<Outpu
     let max = ctx.setting(super::MAX_BYTES);
     let wav = read_payload(ctx, max, gate)?;
     let owner = ctx.user()?.clone();
-    let (stored, cached) = transcribe_or_reuse(ctx, gate, wav, &params, Some(&owner), &title)?;
+    let score = score_params(args.time_signature, args.key);
+    let (stored, cached) =
+        transcribe_or_reuse(ctx, gate, wav, (&params, &score), Some(&owner), &title)?;
     Ok(stored.to_json(cached).into())
 }

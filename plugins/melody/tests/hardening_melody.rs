@@ -357,6 +357,7 @@ fn the_upgrade_keeps_one_listener_row_per_key_and_old_results() {
          DROP INDEX melody_owner_key;
          CREATE UNIQUE INDEX melody_owner_key ON melody_owners(owner_id, key);
          ALTER TABLE melody_results DROP COLUMN notes_found;
+         ALTER TABLE melody_results DROP COLUMN notation_json;
          UPDATE schema_versions SET version = 1 WHERE plugin = 'melody';
          INSERT INTO melody_results (key, audio_md5, duration_s, tempo_bpm, notes_json, midi_md5,
            midi_size, png_md5, png_size, created_at)

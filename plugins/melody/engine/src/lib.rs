@@ -35,7 +35,8 @@ pub mod wav;
 
 pub use midi::write_midi;
 pub use score::{
-    render_score, render_score_limited, render_score_pages, write_musicxml, ScoreLimits,
+    render_score, render_score_limited, render_score_pages, score_text, write_musicxml, Key, Meter,
+    Notation, ScoreLimits,
 };
 
 /// Default bound on the notes kept from one recording (`--melody-max-notes`): a busy tune
@@ -53,6 +54,16 @@ pub struct Params {
     pub min_note_ms: Option<f64>,
 }
 
+/// What the caller fixes about the score (see [`Transcription::notate`]); what is left `None`
+/// is chosen from the notes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScoreParams {
+    /// Time signature, when the user knows it.
+    pub time_signature: Option<Meter>,
+    /// Key, when the user knows it.
+    pub key: Option<Key>,
+}
+
 /// One transcribed note, at its measured (unquantised) time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Note {
@@ -64,20 +75,39 @@ pub struct Note {
     pub pitch: u8,
 }
 
-/// The result of [`transcribe`]: the notes in time order and the tempo used to notate them.
+/// The result of [`transcribe`]: the notes in time order and how to notate them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transcription {
     /// Non-overlapping notes sorted by onset.
     pub notes: Vec<Note>,
-    /// Beats per minute: the caller's value, or the estimate (120 when there is nothing
-    /// to go on).
+    /// Quarter notes per minute: the caller's value, or the tempo the score was written at
+    /// (120 when there is nothing to go on).
     pub tempo_bpm: f64,
+    /// Time signature, key, grid and pickup of the score.
+    pub notation: Notation,
+}
+
+impl Transcription {
+    /// Notates `notes` (sorted, non-overlapping): the tempo (`tempo_bpm`), time signature and
+    /// key (`score`) when given, estimated otherwise, then the beat phase, downbeat and pickup
+    /// that read best.
+    pub fn notate(notes: Vec<Note>, tempo_bpm: Option<f64>, score: &ScoreParams) -> Transcription {
+        let fixed = tempo_bpm.filter(|t| t.is_finite() && *t > 0.0);
+        let estimate = fixed.unwrap_or_else(|| tempo::estimate(&notes));
+        let (notation, tempo_bpm) = score::arrange(&notes, estimate, fixed, score);
+        Transcription {
+            notes,
+            tempo_bpm,
+            notation,
+        }
+    }
 }
 
 /// Transcribes a monophonic voice recording into notes.
 ///
 /// Stages: resample and filter, per-frame pitch and voicing, Viterbi pitch smoothing,
-/// segmentation into semitone notes, blip removal, tempo estimate. See `docs/melody.md`.
+/// segmentation into semitone notes, blip removal, tempo estimate, notation. See
+/// `docs/melody.md`.
 pub fn transcribe(audio: &Audio, params: &Params) -> Transcription {
     let min_note_s = params.min_note_ms.unwrap_or(segment::DEFAULT_MIN_NOTE_MS) / 1000.0;
     let notes = if audio.samples.is_empty() || audio.sample_rate == 0 {
@@ -87,11 +117,7 @@ pub fn transcribe(audio: &Audio, params: &Params) -> Transcription {
         let track = pitch::track(&sig);
         segment::segment(&track, min_note_s.max(0.0))
     };
-    let tempo_bpm = match params.tempo_bpm {
-        Some(t) if t.is_finite() && t > 0.0 => t,
-        _ => tempo::estimate(&notes),
-    };
-    Transcription { notes, tempo_bpm }
+    Transcription::notate(notes, params.tempo_bpm, &ScoreParams::default())
 }
 
 /// Name of a MIDI note with sharps and scientific octave ("C#4" for 61), for logs,

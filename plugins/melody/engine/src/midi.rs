@@ -1,8 +1,8 @@
 //! Standard MIDI File output.
 //!
-//! Format 0, one track, 480 ticks per quarter note, a tempo meta event from the
-//! transcription's tempo and the notes at their measured (unquantised) times, so that
-//! the file plays back exactly what was sung.
+//! Format 0, one track, 480 ticks per quarter note, tempo, time signature and key signature
+//! meta events from the transcription's notation, and the notes at their measured
+//! (unquantised) times, so that the file plays back exactly what was sung.
 
 use crate::Transcription;
 use midly::num::{u15, u24, u28, u4, u7};
@@ -39,9 +39,23 @@ pub fn write_midi(t: &Transcription) -> Vec<u8> {
         delta: u28::new(0),
         kind: TrackEventKind::Meta(MetaMessage::Tempo(u24::new(us_per_beat.min(0xFF_FFFF)))),
     });
+    let (upper, lower) = t.notation.meter.figures();
+    let clocks = if lower == 8 { 36 } else { 24 };
     track.push(TrackEvent {
         delta: u28::new(0),
-        kind: TrackEventKind::Meta(MetaMessage::TimeSignature(4, 2, 24, 8)),
+        kind: TrackEventKind::Meta(MetaMessage::TimeSignature(
+            upper as u8,
+            lower.trailing_zeros() as u8,
+            clocks,
+            8,
+        )),
+    });
+    track.push(TrackEvent {
+        delta: u28::new(0),
+        kind: TrackEventKind::Meta(MetaMessage::KeySignature(
+            t.notation.key.fifths,
+            t.notation.key.minor,
+        )),
     });
     let mut last = 0u64;
     for (tick, on, pitch) in ev {

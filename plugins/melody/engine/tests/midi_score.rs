@@ -2,8 +2,8 @@
 
 use kino_melody_engine::score::{DEFAULT_MAX_HEIGHT, DEFAULT_MAX_PAGES};
 use kino_melody_engine::{
-    render_score, render_score_limited, render_score_pages, write_midi, Note, ScoreLimits,
-    Transcription,
+    render_score, render_score_limited, render_score_pages, write_midi, Notation, Note,
+    ScoreLimits, Transcription,
 };
 use midly::{MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
 
@@ -18,6 +18,7 @@ fn tr(notes: &[(f64, f64, u8)], bpm: f64) -> Transcription {
             })
             .collect(),
         tempo_bpm: bpm,
+        notation: Notation::plain(bpm, notes.first().map_or(0.0, |n| n.0)),
     }
 }
 

@@ -2,7 +2,9 @@
 //! dots, ledger lines, accidentals, ties), rests and bar lines.
 
 use super::glyphs::{fill, rect, Align, Fonts, Sym};
-use super::layout::{Clef, Item, System};
+use super::key::Key;
+use super::layout::{Clef, Item, System, KEY_SIGN_W};
+use super::meter::Meter;
 use super::notes::{draw_note, draw_rest, draw_tie};
 use tiny_skia::{Color, PathBuilder, Pixmap};
 
@@ -44,8 +46,37 @@ fn stem_up_single(pos: i32) -> bool {
     pos < 4
 }
 
+/// Staff positions (treble clef) of the key signature's sharps, in the order F C G D A E B,
+/// and of its flats, in the order B E A D G C F.
+const SHARP_POS: [i32; 7] = [8, 5, 9, 6, 3, 7, 4];
+const FLAT_POS: [i32; 7] = [4, 7, 3, 6, 2, 5, 1];
+
+/// The key signature after the clef on every system.
+fn key_signature(pm: &mut Pixmap, fonts: &Fonts, key: Key, clef: Clef, st: &Staff) {
+    let sp = st.sp;
+    let shift = if clef == Clef::Bass { -2 } else { 0 };
+    let n = usize::from(key.fifths.unsigned_abs()).min(7);
+    for i in 0..n {
+        let x = st.x0 + 4.2 * sp + i as f32 * KEY_SIGN_W * sp;
+        if key.fifths > 0 {
+            let y = st.y(SHARP_POS[i] + shift);
+            fonts.sym(pm, Sym::Sharp, sp, (x, y - 1.35 * sp), true, st.ink);
+        } else {
+            let y = st.y(FLAT_POS[i] + shift);
+            fonts.sym(pm, Sym::Flat, sp, (x, y + 0.55 * sp), false, st.ink);
+        }
+    }
+}
+
 /// Draws the system.
-pub fn system(pm: &mut Pixmap, fonts: &Fonts, sys: &System, clef: Clef, st: &Staff, last: bool) {
+pub fn system(
+    pm: &mut Pixmap,
+    fonts: &Fonts,
+    sys: &System,
+    (clef, key, meter): (Clef, Key, Meter),
+    st: &Staff,
+    last: bool,
+) {
     let sp = st.sp;
     let lw = st.line_w();
     for l in 0..5 {
@@ -70,11 +101,14 @@ pub fn system(pm: &mut Pixmap, fonts: &Fonts, sys: &System, clef: Clef, st: &Sta
             st.ink,
         ),
     }
+    key_signature(pm, fonts, key, clef, st);
     if sys.first {
-        let tx = st.x0 + 4.2 * sp + 0.9 * sp;
+        let tx = st.x0 + 4.2 * sp + 0.9 * sp + sys.key_w;
         let px = 2.75 * sp;
-        fonts.text(pm, "4", px, (tx, st.y(4)), Align::Center, st.ink);
-        fonts.text(pm, "4", px, (tx, st.y(0)), Align::Center, st.ink);
+        let (upper, lower) = meter.figures();
+        let (upper, lower) = (upper.to_string(), lower.to_string());
+        fonts.text(pm, &upper, px, (tx, st.y(4)), Align::Center, st.ink);
+        fonts.text(pm, &lower, px, (tx, st.y(0)), Align::Center, st.ink);
     }
     // Bar number above the start of the system.
     if sys.first_bar > 0 {
@@ -129,9 +163,10 @@ pub fn system(pm: &mut Pixmap, fonts: &Fonts, sys: &System, clef: Clef, st: &Sta
         }
         bar_of.push(bar);
     }
+    let beat = meter.beat();
     let beamable = |i: usize| {
         let e = items[i].ev;
-        e.pitch.is_some() && e.dur <= 3 && e.pos / 4 == (e.pos + e.dur - 1) / 4
+        e.pitch.is_some() && e.dur <= 3 && e.pos / beat == (e.pos + e.dur - 1) / beat
     };
     let mut group_of: Vec<Option<usize>> = vec![None; items.len()];
     let mut groups: Vec<Vec<usize>> = Vec::new();
@@ -145,7 +180,7 @@ pub fn system(pm: &mut Pixmap, fonts: &Fonts, sys: &System, clef: Clef, st: &Sta
         while j < items.len()
             && beamable(j)
             && bar_of[j] == bar_of[i]
-            && items[j].ev.pos / 4 == items[i].ev.pos / 4
+            && items[j].ev.pos / beat == items[i].ev.pos / beat
         {
             j += 1;
         }

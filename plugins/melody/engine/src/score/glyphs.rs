@@ -36,6 +36,8 @@ pub enum Sym {
     Sharp,
     /// Natural sign.
     Natural,
+    /// Flat sign.
+    Flat,
 }
 
 impl Sym {
@@ -50,6 +52,7 @@ impl Sym {
             Sym::RestSixteenth => '\u{1D13F}',
             Sym::Sharp => '\u{266F}',
             Sym::Natural => '\u{266E}',
+            Sym::Flat => '\u{266D}',
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Page layout: clef choice, staff positions and accidentals, horizontal spacing, and
 //! line breaking into systems that fill the page width.
 
+use super::key::{BarAccidentals, Key};
 use super::quantize::{Event, Measure};
 
 /// The clef of the whole score.
@@ -14,7 +15,7 @@ pub enum Clef {
 
 impl Clef {
     /// Diatonic number (octave * 7 + letter) of the bottom staff line.
-    fn bottom(self) -> i32 {
+    pub fn bottom(self) -> i32 {
         match self {
             Clef::Treble => 4 * 7 + 2,
             Clef::Bass => 2 * 7 + 4,
@@ -22,17 +23,11 @@ impl Clef {
     }
 }
 
-/// Staff position of a MIDI pitch (0 = bottom line, 1 = first space, ... 8 = top line)
-/// and whether it is written with a sharp (the score uses sharps only, as the note
-/// names do).
-pub fn staff_pos(pitch: u8, clef: Clef) -> (i32, bool) {
-    const LETTER: [i32; 12] = [0, 0, 1, 1, 2, 3, 3, 4, 4, 5, 5, 6];
-    const SHARP: [bool; 12] = [
-        false, true, false, true, false, false, true, false, true, false, true, false,
-    ];
-    let pc = usize::from(pitch % 12);
-    let octave = i32::from(pitch / 12) - 1;
-    (octave * 7 + LETTER[pc] - clef.bottom(), SHARP[pc])
+/// Staff position of a MIDI pitch spelt in `key` (0 = bottom line, 1 = first space, ...
+/// 8 = top line).
+pub fn staff_pos(pitch: u8, clef: Clef, key: Key) -> i32 {
+    let s = key.spell(pitch);
+    s.octave * 7 + i32::from(s.letter) - clef.bottom()
 }
 
 fn ledgers(pos: i32) -> i32 {
@@ -47,7 +42,12 @@ fn ledgers(pos: i32) -> i32 {
 
 /// Chooses the clef that needs fewer ledger lines for these pitches (treble on a tie).
 pub fn choose_clef(pitches: impl Iterator<Item = u8> + Clone) -> Clef {
-    let count = |c: Clef| -> i32 { pitches.clone().map(|p| ledgers(staff_pos(p, c).0)).sum() };
+    let count = |c: Clef| -> i32 {
+        pitches
+            .clone()
+            .map(|p| ledgers(staff_pos(p, c, Key::default())))
+            .sum()
+    };
     if count(Clef::Bass) < count(Clef::Treble) {
         Clef::Bass
     } else {
@@ -62,7 +62,9 @@ pub enum Accidental {
     None,
     /// Sharp sign.
     Sharp,
-    /// Natural sign (cancels a sharp earlier in the bar).
+    /// Flat sign.
+    Flat,
+    /// Natural sign (cancels the key's or an earlier note's sharp or flat).
     Natural,
 }
 
@@ -92,6 +94,8 @@ pub struct System {
     pub pos_range: (i32, i32),
     /// Whether this is the first system (time signature printed).
     pub first: bool,
+    /// Width of the key signature, pixels.
+    pub key_w: f32,
 }
 
 /// Horizontal metrics in staff spaces.
@@ -100,43 +104,46 @@ const TIME_W: f32 = 3.0;
 const BAR_PAD_L: f32 = 1.3;
 const BAR_PAD_R: f32 = 0.8;
 const ACC_W: f32 = 1.5;
+/// Width of one sign of the key signature, staff spaces.
+pub const KEY_SIGN_W: f32 = 1.0;
 
 fn event_width(dur: u32) -> f32 {
     2.3 + 1.55 * (dur as f32).log2()
 }
 
-/// Assigns positions and accidentals, then breaks bars into systems of width
+/// Assigns positions and accidentals (from `key`), then breaks bars into systems of width
 /// `width` pixels starting at `x0`, with staff space `sp`.
-pub fn layout(measures: &[Measure], clef: Clef, x0: f32, width: f32, sp: f32) -> Vec<System> {
+pub fn layout(
+    measures: &[Measure],
+    clef: Clef,
+    key: Key,
+    x0: f32,
+    width: f32,
+    sp: f32,
+) -> Vec<System> {
     // Per bar: items with x relative to the bar start, and the bar's natural width.
     let mut bars: Vec<(Vec<Item>, f32)> = Vec::with_capacity(measures.len());
-    let mut carried: Option<(i32, bool)> = None; // tie into this bar: (pos, sharp)
+    let mut carried: Option<u8> = None; // the pitch tied into this bar
     for m in measures {
-        let mut state = [false; 128]; // sharp in force per staff position (+40 offset)
+        let mut state = BarAccidentals::default();
         let mut x = BAR_PAD_L;
         let mut items = Vec::with_capacity(m.events.len());
         for (i, ev) in m.events.iter().enumerate() {
             let (pos, acc) = match ev.pitch {
                 None => (4, Accidental::None),
                 Some(p) => {
-                    let (pos, sharp) = staff_pos(p, clef);
-                    let slot = (pos + 40).clamp(0, 127) as usize;
                     let tied_in = if i == 0 {
-                        carried.is_some_and(|c| c == (pos, sharp))
+                        carried == Some(p)
                     } else {
                         m.events[i - 1].tie
                     };
-                    let acc = if tied_in {
-                        Accidental::None
-                    } else if sharp && !state[slot] {
-                        Accidental::Sharp
-                    } else if !sharp && state[slot] {
-                        Accidental::Natural
-                    } else {
-                        Accidental::None
+                    let acc = match state.mark(key, key.spell(p), tied_in) {
+                        None => Accidental::None,
+                        Some(a) if a < 0 => Accidental::Flat,
+                        Some(a) if a > 0 => Accidental::Sharp,
+                        Some(_) => Accidental::Natural,
                     };
-                    state[slot] = sharp;
-                    (pos, acc)
+                    (staff_pos(p, clef, key), acc)
                 }
             };
             if acc != Accidental::None {
@@ -150,12 +157,7 @@ pub fn layout(measures: &[Measure], clef: Clef, x0: f32, width: f32, sp: f32) ->
             });
             x += event_width(ev.dur);
         }
-        carried = m
-            .events
-            .last()
-            .filter(|e| e.tie)
-            .and_then(|e| e.pitch)
-            .map(|p| staff_pos(p, clef));
+        carried = m.events.last().filter(|e| e.tie).and_then(|e| e.pitch);
         bars.push((items, (x + BAR_PAD_R) * sp));
     }
     // Greedy line breaking, then justification.
@@ -163,7 +165,13 @@ pub fn layout(measures: &[Measure], clef: Clef, x0: f32, width: f32, sp: f32) ->
     let mut b = 0;
     while b < bars.len() {
         let first = b == 0;
-        let header = (CLEF_W + if first { TIME_W } else { 0.0 }) * sp;
+        let signs = key.fifths.unsigned_abs() as f32;
+        let key_w = if signs > 0.0 {
+            (signs * KEY_SIGN_W + 0.6) * sp
+        } else {
+            0.0
+        };
+        let header = (CLEF_W + if first { TIME_W } else { 0.0 }) * sp + key_w;
         let avail = width - header;
         let mut used = 0.0;
         let mut e = b;
@@ -184,6 +192,7 @@ pub fn layout(measures: &[Measure], clef: Clef, x0: f32, width: f32, sp: f32) ->
             items: Vec::new(),
             pos_range: (0, 8),
             first,
+            key_w,
         };
         for (items, w) in &bars[b..e] {
             for it in items {
@@ -208,11 +217,13 @@ mod tests {
 
     #[test]
     fn positions() {
-        assert_eq!(staff_pos(64, Clef::Treble), (0, false)); // E4 bottom line
-        assert_eq!(staff_pos(77, Clef::Treble), (8, false)); // F5 top line
-        assert_eq!(staff_pos(61, Clef::Treble), (-2, true)); // C#4 ledger
-        assert_eq!(staff_pos(43, Clef::Bass), (0, false)); // G2
-        assert_eq!(staff_pos(57, Clef::Bass), (8, false)); // A3
+        let c = Key::default();
+        assert_eq!(staff_pos(64, Clef::Treble, c), 0); // E4 bottom line
+        assert_eq!(staff_pos(77, Clef::Treble, c), 8); // F5 top line
+        assert_eq!(staff_pos(61, Clef::Treble, c), -2); // C#4 ledger
+        assert_eq!(staff_pos(70, Clef::Treble, "F".parse().unwrap_or(c)), 4); // Bb4
+        assert_eq!(staff_pos(43, Clef::Bass, c), 0); // G2
+        assert_eq!(staff_pos(57, Clef::Bass, c), 8); // A3
         assert_eq!(choose_clef([40u8, 45, 50].into_iter()), Clef::Bass);
         assert_eq!(choose_clef([60u8, 67, 72].into_iter()), Clef::Treble);
     }

@@ -1,20 +1,62 @@
 //! Staff-notation rendering of a transcription to PNG.
 //!
-//! - `quantize`: measured times to bars of notes and rests on the tempo's sixteenth grid.
+//! - `arrange`: the notation's tempo, beat phase, downbeat, pickup and time signature.
+//! - [`key`]: key estimate (Krumhansl-Schmuckler) and spelling from the key.
+//! - [`meter`]: time signatures and the note values each one writes.
+//! - `quantize`: measured times to bars of notes and rests on the chosen grid.
+//! - `text`: the bars as one line of text per system, for terminals.
 //! - `layout`: clef choice, staff positions, accidentals, spacing and line breaks.
 //! - `draw`: one system: staff, clef, time signature, bar lines, stems and beams.
 //! - `notes`: heads, ledger lines, accidentals, dots, flags, ties and rests.
 //! - `glyphs`: the embedded fonts and their outlines as vector paths.
 //! - `musicxml`: the same bars as a MusicXML 4.0 score, for notation editors.
 
+mod arrange;
 mod draw;
 mod glyphs;
+pub mod key;
 mod layout;
+pub mod meter;
 mod musicxml;
 mod notes;
 mod quantize;
+mod text;
 
+pub use arrange::arrange;
+pub use key::Key;
+pub use meter::Meter;
 pub use musicxml::write_musicxml;
+pub use text::score_text;
+
+/// How a transcription is written: what `arrange` chose or the caller fixed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Notation {
+    /// Time signature.
+    pub meter: Meter,
+    /// Key signature and the spelling of the notes.
+    pub key: Key,
+    /// Length of a sixteenth on the grid the notes are written on, in seconds (the fitted
+    /// tempo, which may differ a little from the printed one).
+    pub sixteenth_s: f64,
+    /// Time of the first bar line of bar 1, in seconds.
+    pub bar_s: f64,
+    /// Sixteenths of the pickup bar before bar 1 (0: the melody starts on a downbeat).
+    pub pickup: u32,
+}
+
+impl Notation {
+    /// 4/4 in C major at `tempo_bpm`, bar 1 starting at `bar_s`: what a score of notes placed
+    /// by hand on a known grid needs.
+    pub fn plain(tempo_bpm: f64, bar_s: f64) -> Notation {
+        Notation {
+            meter: Meter::FourFour,
+            key: Key::default(),
+            sixteenth_s: 15.0 / tempo_bpm.clamp(1.0, 1000.0),
+            bar_s,
+            pickup: 0,
+        }
+    }
+}
 
 use crate::Transcription;
 use glyphs::{Align, Fonts};
@@ -96,10 +138,11 @@ pub fn render_score_pages(
     max_pages: usize,
 ) -> Vec<Vec<u8>> {
     let fonts = Fonts::load();
-    let measures = quantize::quantize(t);
+    let measures = quantize::quantize(&t.notes, &t.notation);
     let clef = layout::choose_clef(t.notes.iter().map(|n| n.pitch));
     let width = PAGE_WIDTH as f32;
-    let systems = layout::layout(&measures, clef, MARGIN, width - 2.0 * MARGIN, SP);
+    let key = t.notation.key;
+    let systems = layout::layout(&measures, clef, key, MARGIN, width - 2.0 * MARGIN, SP);
     // Vertical placement: each system gets room for its highest and lowest notes.
     // Room under the last system: 60 px of margin, plus a line for the footnote.
     let max_y = f64::from(limits.max_height.max(300)) - 60.0 - FOOTNOTE;
@@ -237,7 +280,8 @@ fn draw_page(fonts: &Fonts, sc: &Score, page: &Page, n: usize) -> Vec<u8> {
             x1,
             ink,
         };
-        draw::system(&mut pm, fonts, s, sc.clef, &staff, i == last_i);
+        let signs = (sc.clef, sc.t.notation.key, sc.t.notation.meter);
+        draw::system(&mut pm, fonts, s, signs, &staff, i == last_i);
     }
     pm.encode_png().unwrap_or_default()
 }

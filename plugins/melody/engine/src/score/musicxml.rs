@@ -1,14 +1,15 @@
 //! MusicXML 4.0 output (`score-partwise`, one part), so a musician can open the result in
 //! MuseScore, Sibelius or Finale and edit it. It is written from the same quantised bars the
-//! PNG score draws (`quantize`), with the same clef and the same sharps-only spelling, so the
-//! two always agree note for note.
+//! PNG score draws (`quantize`), with the same clef, key signature, time signature and
+//! spelling, so the two always agree note for note. A pickup bar is measure 0, marked implicit.
 
 use quick_xml::events::{BytesDecl, BytesText, Event as XmlEvent};
 use quick_xml::Writer;
 
+use super::key::{BarAccidentals, Key};
 use super::layout::{choose_clef, Clef};
-use super::quantize::{quantize, Event, Measure, BAR};
-use crate::Transcription;
+use super::quantize::{quantize, Event, Measure};
+use crate::{Notation, Transcription};
 
 /// `<divisions>`: the sixteenth is the grid, so a quarter is 4 divisions and an event's
 /// `dur` (in sixteenths) is its MusicXML duration as it stands.
@@ -18,10 +19,10 @@ type W = Writer<Vec<u8>>;
 type Res = std::io::Result<()>;
 
 /// Writes the transcription as a MusicXML 4.0 partwise score (UTF-8 bytes): title, tempo,
-/// the clef the PNG uses, 4/4 time, no key signature (notes spelt with sharps), every bar
-/// of the quantised score with its notes, rests, ties and dots.
+/// the clef the PNG uses, the key and time signatures, every bar of the quantised score with
+/// its notes (spelt from the key), rests, ties and dots.
 pub fn write_musicxml(t: &Transcription, title: &str) -> Vec<u8> {
-    let measures = quantize(t);
+    let measures = quantize(&t.notes, &t.notation);
     let clef = choose_clef(t.notes.iter().map(|n| n.pitch));
     let title = if title.trim().is_empty() {
         "Melody"
@@ -30,13 +31,13 @@ pub fn write_musicxml(t: &Transcription, title: &str) -> Vec<u8> {
     };
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     // Writing into a Vec cannot fail; an error would only mean a bug in this module.
-    match document(&mut w, &measures, clef, t.tempo_bpm, title) {
+    match document(&mut w, &measures, clef, t, title) {
         Ok(()) => w.into_inner(),
         Err(_) => Vec::new(),
     }
 }
 
-fn document(w: &mut W, measures: &[Measure], clef: Clef, bpm: f64, title: &str) -> Res {
+fn document(w: &mut W, measures: &[Measure], clef: Clef, t: &Transcription, title: &str) -> Res {
     w.write_event(XmlEvent::Decl(BytesDecl::new(
         "1.0",
         Some("UTF-8"),
@@ -67,7 +68,7 @@ fn document(w: &mut W, measures: &[Measure], clef: Clef, bpm: f64, title: &str) 
             })?;
             w.create_element("part")
                 .with_attribute(("id", "P1"))
-                .write_inner_content(|w| part(w, measures, clef, bpm))?;
+                .write_inner_content(|w| part(w, measures, clef, t.tempo_bpm, &t.notation))?;
             Ok(())
         })?;
     Ok(())
@@ -79,51 +80,59 @@ fn text(w: &mut W, name: &str, value: &str) -> Res {
     Ok(())
 }
 
-fn part(w: &mut W, measures: &[Measure], clef: Clef, bpm: f64) -> Res {
+fn part(w: &mut W, measures: &[Measure], clef: Clef, bpm: f64, n: &Notation) -> Res {
     let bpm = if bpm.is_finite() && bpm > 0.0 {
         bpm.clamp(20.0, 400.0).round()
     } else {
         120.0
     };
     let mut tied_in = false;
+    let first = usize::from(!measures.first().is_some_and(|m| m.pickup));
     for (i, m) in measures.iter().enumerate() {
-        let number = (i + 1).to_string();
-        w.create_element("measure")
-            .with_attribute(("number", number.as_str()))
-            .write_inner_content(|w| {
-                if i == 0 {
-                    attributes(w, clef)?;
-                    tempo(w, bpm)?;
-                }
-                let mut acc = Accidentals::default();
-                let whole_rest = m.events.len() == 1 && m.events[0].pitch.is_none();
-                for ev in &m.events {
-                    note(w, ev, tied_in, whole_rest, &mut acc)?;
-                    tied_in = ev.tie && ev.pitch.is_some();
-                }
-                if i + 1 == measures.len() {
-                    w.create_element("barline")
-                        .with_attribute(("location", "right"))
-                        .write_inner_content(|w| text(w, "bar-style", "light-heavy"))?;
-                }
-                Ok(())
-            })?;
+        let number = (i + first).to_string();
+        let mut el = w
+            .create_element("measure")
+            .with_attribute(("number", number.as_str()));
+        if m.pickup {
+            el = el.with_attribute(("implicit", "yes"));
+        }
+        el.write_inner_content(|w| {
+            if i == 0 {
+                attributes(w, clef, n)?;
+                tempo(w, bpm)?;
+            }
+            let mut acc = BarAccidentals::default();
+            let whole_rest = m.events.len() == 1 && m.events[0].pitch.is_none();
+            for ev in &m.events {
+                note(w, ev, tied_in, whole_rest, n.key, &mut acc)?;
+                tied_in = ev.tie && ev.pitch.is_some();
+            }
+            if i + 1 == measures.len() {
+                w.create_element("barline")
+                    .with_attribute(("location", "right"))
+                    .write_inner_content(|w| text(w, "bar-style", "light-heavy"))?;
+            }
+            Ok(())
+        })?;
     }
     Ok(())
 }
 
-fn attributes(w: &mut W, clef: Clef) -> Res {
+fn attributes(w: &mut W, clef: Clef, n: &Notation) -> Res {
     let (sign, line) = match clef {
         Clef::Treble => ("G", "2"),
         Clef::Bass => ("F", "4"),
     };
     w.create_element("attributes").write_inner_content(|w| {
         text(w, "divisions", &DIVISIONS.to_string())?;
-        w.create_element("key")
-            .write_inner_content(|w| text(w, "fifths", "0"))?;
+        let (beats, beat_type) = n.meter.figures();
+        w.create_element("key").write_inner_content(|w| {
+            text(w, "fifths", &n.key.fifths.to_string())?;
+            text(w, "mode", if n.key.minor { "minor" } else { "major" })
+        })?;
         w.create_element("time").write_inner_content(|w| {
-            text(w, "beats", &(BAR / DIVISIONS).to_string())?;
-            text(w, "beat-type", "4")
+            text(w, "beats", &beats.to_string())?;
+            text(w, "beat-type", &beat_type.to_string())
         })?;
         w.create_element("clef").write_inner_content(|w| {
             text(w, "sign", sign)?;
@@ -155,23 +164,6 @@ fn tempo(w: &mut W, bpm: f64) -> Res {
     Ok(())
 }
 
-/// Sharps in force in the current bar, per diatonic step and octave, so that the
-/// `<accidental>` marks match what the PNG prints (a sharp once per bar, a natural after it).
-#[derive(Default)]
-struct Accidentals {
-    sharp: std::collections::HashSet<(u8, i32)>,
-}
-
-/// Letter (0 = C ... 6 = B), whether it is sharp, and the octave of a MIDI pitch.
-fn spell(pitch: u8) -> (u8, bool, i32) {
-    const LETTER: [u8; 12] = [0, 0, 1, 1, 2, 3, 3, 4, 4, 5, 5, 6];
-    const SHARP: [bool; 12] = [
-        false, true, false, true, false, false, true, false, true, false, true, false,
-    ];
-    let pc = usize::from(pitch % 12);
-    (LETTER[pc], SHARP[pc], i32::from(pitch / 12) - 1)
-}
-
 /// MusicXML `<type>` and dot count of a value in sixteenths.
 fn value(dur: u32) -> (&'static str, bool) {
     match dur {
@@ -186,7 +178,14 @@ fn value(dur: u32) -> (&'static str, bool) {
     }
 }
 
-fn note(w: &mut W, ev: &Event, tied_in: bool, whole_rest: bool, acc: &mut Accidentals) -> Res {
+fn note(
+    w: &mut W,
+    ev: &Event,
+    tied_in: bool,
+    whole_rest: bool,
+    key: Key,
+    acc: &mut BarAccidentals,
+) -> Res {
     let (kind, dotted) = value(ev.dur);
     w.create_element("note").write_inner_content(|w| {
         let mut mark = None;
@@ -200,28 +199,19 @@ fn note(w: &mut W, ev: &Event, tied_in: bool, whole_rest: bool, acc: &mut Accide
                 w.create_element("rest").write_empty()?;
             }
             Some(p) => {
-                let (letter, sharp, octave) = spell(p);
-                let slot = (letter, octave);
-                let was_sharp = acc.sharp.contains(&slot);
-                if !tied_in {
-                    mark = match (sharp, was_sharp) {
-                        (true, false) => Some("sharp"),
-                        (false, true) => Some("natural"),
-                        _ => None,
-                    };
-                }
-                if sharp {
-                    acc.sharp.insert(slot);
-                } else {
-                    acc.sharp.remove(&slot);
-                }
+                let s = key.spell(p);
+                mark = acc.mark(key, s, tied_in).map(|a| match a {
+                    a if a < 0 => "flat",
+                    a if a > 0 => "sharp",
+                    _ => "natural",
+                });
                 w.create_element("pitch").write_inner_content(|w| {
-                    let step = ["C", "D", "E", "F", "G", "A", "B"][usize::from(letter)];
+                    let step = ["C", "D", "E", "F", "G", "A", "B"][usize::from(s.letter)];
                     text(w, "step", step)?;
-                    if sharp {
-                        text(w, "alter", "1")?;
+                    if s.alter != 0 {
+                        text(w, "alter", &s.alter.to_string())?;
                     }
-                    text(w, "octave", &octave.to_string())
+                    text(w, "octave", &s.octave.to_string())
                 })?;
             }
         }

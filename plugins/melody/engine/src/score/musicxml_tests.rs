@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
+use crate::score::quantize::quantize;
 use crate::Note;
 use quick_xml::events::Event as X;
 use quick_xml::Reader;
@@ -113,6 +114,7 @@ fn known() -> Transcription {
             note(3.5, 4.0, 65),
         ],
         tempo_bpm: 120.0,
+        notation: crate::Notation::plain(120.0, 0.0),
     }
 }
 
@@ -186,7 +188,7 @@ fn known_melody_bars_ties_dots_and_rests() {
 fn agrees_with_the_png_quantiser_and_clef() {
     let t = known();
     let (_, bars, _) = parse(&write_musicxml(&t, "x"));
-    let measures = quantize(&t);
+    let measures = quantize(&t.notes, &t.notation);
     assert_eq!(bars.len(), measures.len());
     for (read, m) in bars.iter().zip(&measures) {
         let durs: Vec<u32> = m.events.iter().map(|e| e.dur).collect();
@@ -195,6 +197,7 @@ fn agrees_with_the_png_quantiser_and_clef() {
     let low = Transcription {
         notes: vec![note(0.0, 0.5, 40), note(0.5, 1.0, 45)],
         tempo_bpm: 120.0,
+        notation: crate::Notation::plain(120.0, 0.0),
     };
     let (_, _, leaves) = parse(&write_musicxml(&low, "low"));
     assert!(leaves.contains(&("sign".to_string(), "F".to_string())));
@@ -205,6 +208,7 @@ fn empty_transcription_is_one_bar_rest() {
     let t = Transcription {
         notes: Vec::new(),
         tempo_bpm: 120.0,
+        notation: crate::Notation::plain(120.0, 0.0),
     };
     let (_, bars, _) = parse(&write_musicxml(&t, ""));
     assert_eq!(bars.len(), 1);

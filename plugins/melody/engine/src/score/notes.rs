@@ -43,6 +43,14 @@ pub fn draw_note(
             true,
             st.ink,
         ),
+        Accidental::Flat => fonts.sym(
+            pm,
+            Sym::Flat,
+            sp,
+            (it.x - 1.3 * sp, cy + 0.55 * sp),
+            false,
+            st.ink,
+        ),
         Accidental::Natural => fonts.sym(
             pm,
             Sym::Natural,
@@ -178,7 +186,10 @@ pub fn draw_tie(pm: &mut Pixmap, it: &Item, next_cx: Option<f32>, up: bool, st: 
 pub fn draw_rest(pm: &mut Pixmap, fonts: &Fonts, it: &Item, st: &Staff, sys: &System, k: usize) {
     let sp = st.sp;
     let x = it.x;
-    match it.ev.dur {
+    // A rest that fills its bar is a whole rest whatever the time signature.
+    let whole_bar = it.ev.pos == 0 && sys.items.get(k + 1).is_none_or(|next| next.ev.pos == 0);
+    let dur = if whole_bar { 16 } else { it.ev.dur };
+    match dur {
         16 => {
             // A whole-bar rest is centred in its bar.
             let bar_start = sys.items[..k]
