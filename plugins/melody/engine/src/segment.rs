@@ -14,6 +14,7 @@
 //!    which cuts reverb tails.
 //! 6. Notes shorter than the minimum duration, or far quieter than the clip's voice, go.
 
+use crate::contour;
 use crate::envelope::{argmin, attack_start, max_of, release_end, smooth, split_on_dips};
 use crate::pieces::{median, merge_short, merge_slips, semitone_path};
 use crate::pitch::{percentile, Track};
@@ -123,7 +124,11 @@ pub fn segment(track: &Track, min_note_s: f64) -> Vec<Note> {
     for (ri, &(a, b)) in regs.iter().enumerate() {
         let raw = semitone_path(&midi[a..b], a);
         let pieces = merge_short(
-            merge_slips(raw, frames(OCTAVE_SLIP_S), frames(PASSING_S)),
+            contour::fold(
+                merge_slips(raw, frames(OCTAVE_SLIP_S), frames(PASSING_S)),
+                &midi,
+                hop,
+            ),
             min_len,
         );
         // Same-pitch notes inside a piece are told apart by energy dips.
