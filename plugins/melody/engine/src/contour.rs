@@ -10,8 +10,10 @@
 
 use crate::segment::Seg;
 
-/// Longest scoop or glide into a note (seconds).
-const APPROACH_S: f64 = 0.32;
+/// Longest scoop or glide into a note, until it arrives (seconds).
+const APPROACH_S: f64 = 0.35;
+/// The approach has arrived when it is this close to the next note (semitones).
+const ARRIVE_ST: f32 = 0.3;
 /// Longest vibrato excursion away from the note (seconds): half a 3 Hz cycle.
 const EXCURSION_S: f64 = 0.17;
 /// A piece that stays this long within `HOLD_ST` of one pitch is a sung note (seconds).
@@ -111,7 +113,15 @@ pub fn fold(mut segs: Vec<Seg>, midi: &[f32], hop: f64) -> Vec<Seg> {
             // A piece between two touching notes must lie between them to be a glide.
             let between = prev.is_none_or(|p| (s.pitch - p.pitch).signum() as f32 == dir);
             let max_hold = if prev.is_some() { held } else { start_held };
-            if len <= approach && between && hold(m) < max_hold && steady(m, dir) {
+            // The approach is judged from its first voiced frame to where it arrives
+            // within `ARRIVE_ST` of the next note: the semitone path cuts a glide at an
+            // arbitrary point.
+            let first = (s.start..s.end).find(|&t| voiced(t)).unwrap_or(s.start);
+            let arrive = (s.end..n.end)
+                .find(|&t| voiced(t) && (midi[t] - n.pitch as f32).abs() <= ARRIVE_ST)
+                .unwrap_or(n.end);
+            let w = &midi[first..arrive];
+            if arrive - first <= approach && between && hold(w) < max_hold && steady(w, dir) {
                 segs[k + 1].start = s.start;
                 segs.remove(k);
                 continue;
