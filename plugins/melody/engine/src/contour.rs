@@ -14,6 +14,8 @@ use crate::segment::Seg;
 const APPROACH_S: f64 = 0.35;
 /// The approach has arrived when it is this close to the next note (semitones).
 const ARRIVE_ST: f32 = 0.3;
+/// A piece's median this far from its semitone gets the median's semitone.
+const RELABEL_ST: f32 = 0.6;
 /// Longest vibrato excursion away from the note (seconds): half a 3 Hz cycle.
 const EXCURSION_S: f64 = 0.17;
 /// A piece that stays this long within `HOLD_ST` of one pitch is a sung note (seconds).
@@ -77,6 +79,37 @@ fn steady(m: &[f32], dir: f32) -> bool {
     end - start >= PROGRESS_ST
 }
 
+/// Gives each piece the semitone of its contour's median after its first quarter, when
+/// that is clearly another semitone than the path's (a deep vibrato can tip the path to a
+/// neighbour), then joins neighbours that now share a semitone over a voiced boundary.
+pub fn relabel(mut segs: Vec<Seg>, midi: &[f32]) -> Vec<Seg> {
+    for s in &mut segs {
+        let len = s.end - s.start;
+        let body = &midi[s.start + len / 4..s.end - len / 10];
+        if let Some(med) = crate::pieces::median(body) {
+            if (med - s.pitch as f32).abs() > RELABEL_ST {
+                s.pitch = med.round() as i32;
+            }
+        }
+    }
+    let mut out: Vec<Seg> = Vec::with_capacity(segs.len());
+    for s in segs {
+        match out.last_mut() {
+            Some(p)
+                if p.pitch == s.pitch
+                    && p.end == s.start
+                    && s.start > 0
+                    && midi[s.start - 1].is_finite()
+                    && midi.get(s.start).is_some_and(|v| v.is_finite()) =>
+            {
+                p.end = s.end;
+            }
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
 /// Applies both folds until nothing changes; `midi` is the tuning-corrected track indexed
 /// by absolute frame, `hop` the frame length in seconds.
 pub fn fold(mut segs: Vec<Seg>, midi: &[f32], hop: f64) -> Vec<Seg> {
@@ -105,6 +138,26 @@ pub fn fold(mut segs: Vec<Seg>, midi: &[f32], hop: f64) -> Vec<Seg> {
             if p.pitch == n.pitch && (1..=2).contains(&off) && len <= excursion && hold(m) < held {
                 segs[k - 1].end = n.end;
                 segs.drain(k..=k + 1);
+                continue;
+            }
+        }
+        // A vibrato peak as the voice leaves the note: the first voiced run of the piece,
+        // when a gap or nothing follows it.
+        if let Some(p) = prev {
+            let run_end = (s.start..s.end).find(|&t| !voiced(t)).unwrap_or(s.end);
+            let off = (s.pitch - p.pitch).abs();
+            let ends = run_end < s.end || next.is_none();
+            if ends
+                && (1..=2).contains(&off)
+                && run_end - s.start <= excursion
+                && hold(&midi[s.start..run_end]) < held
+            {
+                segs[k - 1].end = run_end;
+                if run_end == s.end {
+                    segs.remove(k);
+                } else {
+                    segs[k].start = run_end;
+                }
                 continue;
             }
         }

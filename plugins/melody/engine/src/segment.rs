@@ -125,7 +125,14 @@ pub fn segment(track: &Track, min_note_s: f64) -> Vec<Note> {
         let raw = semitone_path(&midi[a..b], a);
         let pieces = merge_short(
             contour::fold(
-                merge_slips(raw, frames(OCTAVE_SLIP_S), frames(PASSING_S)),
+                contour::relabel(
+                    contour::fold(
+                        merge_slips(raw, frames(OCTAVE_SLIP_S), frames(PASSING_S)),
+                        &midi,
+                        hop,
+                    ),
+                    &midi,
+                ),
                 &midi,
                 hop,
             ),
