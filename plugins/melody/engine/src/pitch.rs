@@ -191,10 +191,13 @@ fn push_peak(
     } else {
         (0.0, b)
     };
-    let period = if t < SINC_REFINE_TAU {
-        sinc_peak(nsdf, t as f64 + f64::from(shift))
+    let (period, height) = if t < SINC_REFINE_TAU {
+        let p = sinc_peak(nsdf, t as f64 + f64::from(shift));
+        // Harmonics near the Nyquist rate make the sampled lobe far lower than its peak,
+        // which would hand the candidate to a subharmonic with a luckier sampling.
+        (p, (nsdf_at(nsdf, p) as f32).max(height))
     } else {
-        t as f64 + f64::from(shift)
+        (t as f64 + f64::from(shift), height)
     };
     let midi = midi_of(rate / period);
     if (MIDI_LO - 0.5..=MIDI_HI + 0.5).contains(&midi) {
