@@ -16,6 +16,8 @@ const DIP_CLARITY: f32 = 0.5;
 const DIP_MARGIN_DB: f32 = 4.0;
 /// An attack starts where the energy rises this far over the level before it (dB).
 const ONSET_BASE_DB: f32 = 3.0;
+/// Dips this small (dB) on the way up do not end an attack.
+const ATTACK_SLACK_DB: f32 = 0.5;
 /// Periodicity under which sound before a vowel is a consonant or breath, not its attack,
 /// when it is this far (dB) over the level before it.
 const CONSONANT_CLARITY: f32 = 0.25;
@@ -68,7 +70,9 @@ pub fn attack_start(e: &[f32], clarity: &[f32], lo: usize, vs: usize) -> usize {
     }
     let base = percentile(&e[lo..vs], 0.25);
     let mut t = vs;
-    while t > lo && e[t - 1] > base + ONSET_BASE_DB {
+    // Only while the energy keeps rising towards the note: a flickering reverb tail
+    // before it has its own valleys, and the attack starts at the last one.
+    while t > lo && e[t - 1] > base + ONSET_BASE_DB && e[t - 1] <= e[t] + ATTACK_SLACK_DB {
         let noise = clarity.get(t - 1).is_some_and(|&c| c < CONSONANT_CLARITY);
         if noise && e[t - 1] > base + CONSONANT_DB {
             break;

@@ -40,6 +40,8 @@ const LEGATO_GAP_S: f64 = 0.15;
 const RISE_DB: f32 = 8.0;
 /// ...after falling at least this much from the previous note (dB).
 const FALL_DB: f32 = 3.0;
+/// An attack out of a valley is found back from where the energy has risen this much (dB).
+const FOOT_RISE_DB: f32 = 6.0;
 /// Window for the rise and fall measurements (seconds).
 const RISE_LOOK_S: f64 = 0.1;
 /// How far an onset may move back to the foot of the energy rise (seconds).
@@ -159,7 +161,13 @@ pub fn segment(track: &Track, min_note_s: f64) -> Vec<Note> {
                 while vs + 1 < cur.end && !midi[vs].is_finite() {
                     vs += 1;
                 }
-                let on = attack_start(&e, &track.clarity, cur.start, vs.max(cur.start));
+                // In a room the valley holds the previous note's tail: the attack starts
+                // at the foot of the rise out of it, not at its lowest point.
+                let dip = e[cur.start];
+                let up = (cur.start..cur.end)
+                    .find(|&t| e[t] >= dip + FOOT_RISE_DB)
+                    .unwrap_or(cur.start);
+                let on = attack_start(&e, &track.clarity, cur.start, vs.max(up));
                 notes[k].start = on;
                 let lim = gap_rise(&e, voiced_end(&midi, prev.start, on), on);
                 notes[k - 1].end = release_end(&e, prev.start, lim, win, rel).max(prev.start + 1);
