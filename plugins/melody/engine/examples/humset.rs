@@ -5,6 +5,7 @@
 //! cargo run --release -p kino-melody-engine --example humset -- run tune|heldout [--per N] [--seconds S] [--only COND] [-v]
 //! cargo run --release -p kino-melody-engine --example humset -- gen tune|heldout OUT_DIR [--per N] [--seconds S]
 //! cargo run --release -p kino-melody-engine --example humset -- eval DIR [-v]
+//! cargo run --release -p kino-melody-engine --example humset -- one COND SEED [--seconds S] [--rate HZ] [--wav OUT.wav] [-v]
 //! ```
 //!
 //! `run` scores in memory; `gen` writes COND_NNN.wav and COND_NNN.csv; `eval` groups clips by
@@ -114,6 +115,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     truth,
                 ));
             }
+        }
+        Some("one") => {
+            // One clip: COND SEED, at --seconds and --rate (16 kHz, as the engine's tests).
+            let c = args
+                .get(1)
+                .and_then(|n| humgen::Condition::from_name(n))
+                .ok_or("one needs a condition name")?;
+            let seed: u64 = args
+                .get(2)
+                .and_then(|v| v.parse().ok())
+                .ok_or("one needs a seed")?;
+            let rate: u32 = opt(&args, "--rate")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(16_000);
+            let clip = humgen::clip(c, seed, seconds, Some(rate));
+            if let Some(out) = opt(&args, "--wav") {
+                std::fs::write(out, humgen::wav_bytes(&clip.samples, clip.rate))?;
+            }
+            let truth = clip
+                .truth
+                .iter()
+                .map(|n| (n.onset, n.offset, n.pitch))
+                .collect();
+            items.push((
+                c.name().to_string(),
+                clip.name,
+                clip.rate,
+                clip.samples,
+                truth,
+            ));
         }
         Some("eval") => {
             let dir = PathBuf::from(args.get(1).ok_or("eval needs DIR")?);
