@@ -441,7 +441,7 @@ fn voice(r: &mut Rng, c: Condition, plans: &[Plan], rate: u32, n: usize) -> Vec<
     let mut jit = 0.0f64;
     let mut k = 0usize;
     let mut hp = 0.0f64;
-    for i in 0..n {
+    for (i, xi) in x.iter_mut().enumerate() {
         let t = i as f64 / fs;
         while k + 1 < plans.len() && t >= plans[k].offset {
             k += 1;
@@ -458,7 +458,7 @@ fn voice(r: &mut Rng, c: Condition, plans: &[Plan], rate: u32, n: usize) -> Vec<
                 2 => ((PI * u).sin(), 0.3 * w),
                 _ => (if u > 0.3 { (1.0 - u) * 1.5 } else { 0.0 }, 0.6 * hi),
             };
-            x[i] += (0.25 * p.gain * env * s) as f32;
+            *xi += (0.25 * p.gain * env * s) as f32;
             continue;
         }
         if t < p.onset || t >= p.offset {
@@ -496,7 +496,7 @@ fn voice(r: &mut Rng, c: Condition, plans: &[Plan], rate: u32, n: usize) -> Vec<
             s += amp * (phase * (h + 1) as f64).sin();
         }
         s += breath * r.normal();
-        x[i] += (0.3 * a * s) as f32;
+        *xi += (0.3 * a * s) as f32;
     }
     x
 }
@@ -546,7 +546,7 @@ fn room(x: &[f32], rate: u32, rt60: f64, drr_db: f64, r: &mut Rng) -> Vec<f32> {
             .map(|&l| 10f64.powf(-3.0 * l as f64 / (rt60 * fs)))
             .collect();
         let mut lp = [0.0f64; 8];
-        let mut pos = vec![0usize; 8];
+        let mut pos = [0usize; 8];
         let mut out = vec![0.0f64; len];
         let mut o = [0.0f64; 8];
         for (i, y) in out.iter_mut().enumerate() {

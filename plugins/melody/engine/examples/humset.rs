@@ -35,6 +35,9 @@ fn cpu_seconds() -> f64 {
         .map_or(0.0, |ns| ns / 1e9)
 }
 
+/// (group, name, sample rate, samples, truth).
+type Item = (String, String, u32, Vec<f32>, Vec<N>);
+
 #[derive(Default)]
 struct Group {
     clips: usize,
@@ -76,8 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some("heldout") => Ok(SetKind::HeldOut),
         _ => Err("the set is `tune` or `heldout`"),
     };
-    // (group, name, rate, samples, truth)
-    let mut items: Vec<(String, String, u32, Vec<f32>, Vec<N>)> = Vec::new();
+    let mut items: Vec<Item> = Vec::new();
     match args.first().map(String::as_str) {
         Some("gen") => {
             let set = humgen::set(kind(args.get(1))?, per, seconds, None);
