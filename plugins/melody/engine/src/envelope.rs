@@ -16,6 +16,14 @@ const DIP_CLARITY: f32 = 0.5;
 const DIP_MARGIN_DB: f32 = 4.0;
 /// An attack starts where the energy rises this far over the level before it (dB).
 const ONSET_BASE_DB: f32 = 3.0;
+/// Dips this small (dB) on the way up do not end an attack.
+const ATTACK_SLACK_DB: f32 = 0.5;
+/// Periodicity under which sound before a vowel is a consonant or breath, not its attack,
+/// when it is this far (dB) over the level before it.
+const CONSONANT_CLARITY: f32 = 0.25;
+const CONSONANT_DB: f32 = 6.0;
+/// A rise this large (dB) after a note's voice ended starts something else.
+const GAP_RISE_DB: f32 = 6.0;
 /// After the offset the energy must stay under the threshold plus this (dB).
 const OFFSET_HYST_DB: f32 = 2.0;
 /// The final decay is followed back while the energy `DECAY_SPAN`
@@ -53,16 +61,45 @@ pub fn smooth(v: &[f32], half: usize) -> Vec<f32> {
 /// Start of the attack that leads up to the voiced frame `vs`: walk back from `vs` to
 /// the last frame within `ONSET_BASE_DB` of the level before the attack (the 25th
 /// percentile of the energy between `lo` and `vs`, i.e. noise or a reverb tail).
-pub fn attack_start(e: &[f32], lo: usize, vs: usize) -> usize {
+///
+/// Aperiodic sound well over that level (a consonant's hiss or burst before the vowel, a
+/// breath) is not the attack: the walk stops there.
+pub fn attack_start(e: &[f32], clarity: &[f32], lo: usize, vs: usize) -> usize {
     if vs <= lo {
         return vs;
     }
     let base = percentile(&e[lo..vs], 0.25);
     let mut t = vs;
-    while t > lo && e[t - 1] > base + ONSET_BASE_DB {
+    // Only while the energy keeps rising towards the note: a flickering reverb tail
+    // before it has its own valleys, and the attack starts at the last one.
+    while t > lo && e[t - 1] > base + ONSET_BASE_DB && e[t - 1] <= e[t] + ATTACK_SLACK_DB {
+        let noise = clarity.get(t - 1).is_some_and(|&c| c < CONSONANT_CLARITY);
+        if noise && e[t - 1] > base + CONSONANT_DB {
+            break;
+        }
         t -= 1;
     }
     t
+}
+
+/// Where a new rise starts after a note's voice has ended at `from` (a consonant, a
+/// breath or the next attack): the foot of the first rise of `GAP_RISE_DB` over the lowest
+/// energy since `from`, or `limit`. A release or a reverb tail only falls.
+pub fn gap_rise(e: &[f32], from: usize, limit: usize) -> usize {
+    let limit = limit.min(e.len());
+    if from >= limit {
+        return limit;
+    }
+    let (mut lo, mut lo_t) = (e[from], from);
+    for (t, &v) in e.iter().enumerate().take(limit).skip(from) {
+        if v < lo {
+            lo = v;
+            lo_t = t;
+        } else if v > lo + GAP_RISE_DB {
+            return lo_t + 1;
+        }
+    }
+    limit
 }
 
 /// End of a note's release: the first frame after `start` where the energy is

@@ -13,6 +13,8 @@
 //!   offsets, blip removal.
 //! - `pieces`: semitone Viterbi inside a region and clean-up of octave slips, glide
 //!   passages and blips.
+//! - `contour`: folds scoops and glides into the note they lead to, and vibrato excursions
+//!   that return, by the shape of the pitch contour.
 //! - `envelope`: attack starts, release ends without reverb tails, dips that are new
 //!   attacks of the same pitch.
 //! - `tempo`: beat-period estimate from inter-onset intervals.
@@ -23,6 +25,7 @@
 
 #![deny(missing_docs)]
 
+mod contour;
 mod dsp;
 mod envelope;
 pub mod midi;

@@ -14,7 +14,8 @@
 //!    which cuts reverb tails.
 //! 6. Notes shorter than the minimum duration, or far quieter than the clip's voice, go.
 
-use crate::envelope::{argmin, attack_start, max_of, release_end, smooth, split_on_dips};
+use crate::contour;
+use crate::envelope::{argmin, attack_start, gap_rise, max_of, release_end, smooth, split_on_dips};
 use crate::pieces::{median, merge_short, merge_slips, semitone_path};
 use crate::pitch::{percentile, Track};
 use crate::Note;
@@ -39,6 +40,8 @@ const LEGATO_GAP_S: f64 = 0.15;
 const RISE_DB: f32 = 8.0;
 /// ...after falling at least this much from the previous note (dB).
 const FALL_DB: f32 = 3.0;
+/// An attack out of a valley is found back from where the energy has risen this much (dB).
+const FOOT_RISE_DB: f32 = 6.0;
 /// Window for the rise and fall measurements (seconds).
 const RISE_LOOK_S: f64 = 0.1;
 /// How far an onset may move back to the foot of the energy rise (seconds).
@@ -123,7 +126,18 @@ pub fn segment(track: &Track, min_note_s: f64) -> Vec<Note> {
     for (ri, &(a, b)) in regs.iter().enumerate() {
         let raw = semitone_path(&midi[a..b], a);
         let pieces = merge_short(
-            merge_slips(raw, frames(OCTAVE_SLIP_S), frames(PASSING_S)),
+            contour::fold(
+                contour::relabel(
+                    contour::fold(
+                        merge_slips(raw, frames(OCTAVE_SLIP_S), frames(PASSING_S)),
+                        &midi,
+                        hop,
+                    ),
+                    &midi,
+                ),
+                &midi,
+                hop,
+            ),
             min_len,
         );
         // Same-pitch notes inside a piece are told apart by energy dips.
@@ -147,9 +161,16 @@ pub fn segment(track: &Track, min_note_s: f64) -> Vec<Note> {
                 while vs + 1 < cur.end && !midi[vs].is_finite() {
                     vs += 1;
                 }
-                let on = attack_start(&e, cur.start, vs.max(cur.start));
+                // In a room the valley holds the previous note's tail: the attack starts
+                // at the foot of the rise out of it, not at its lowest point.
+                let dip = e[cur.start];
+                let up = (cur.start..cur.end)
+                    .find(|&t| e[t] >= dip + FOOT_RISE_DB)
+                    .unwrap_or(cur.start);
+                let on = attack_start(&e, &track.clarity, cur.start, vs.max(up));
                 notes[k].start = on;
-                notes[k - 1].end = release_end(&e, prev.start, on, win, rel).max(prev.start + 1);
+                let lim = gap_rise(&e, voiced_end(&midi, prev.start, on), on);
+                notes[k - 1].end = release_end(&e, prev.start, lim, win, rel).max(prev.start + 1);
                 continue;
             }
             // Where the pitch leaves the previous note: start of the glide.
@@ -180,8 +201,9 @@ pub fn segment(track: &Track, min_note_s: f64) -> Vec<Note> {
             let rise = max_of(&e[v..rise_end]) - e[v];
             let fall = max_of(&e[g.saturating_sub(look).max(prev.start)..=g]) - e[v];
             if rise >= RISE_DB && fall >= FALL_DB {
-                let on = attack_start(&e, v, vs.max(v));
-                notes[k - 1].end = release_end(&e, prev.start, on, win, rel).max(prev.start + 1);
+                let on = attack_start(&e, &track.clarity, v, vs.max(v));
+                let lim = gap_rise(&e, voiced_end(&midi, prev.start, on), on);
+                notes[k - 1].end = release_end(&e, prev.start, lim, win, rel).max(prev.start + 1);
                 notes[k].start = on;
             } else {
                 notes[k - 1].end = g.max(prev.start + 1);
@@ -194,12 +216,12 @@ pub fn segment(track: &Track, min_note_s: f64) -> Vec<Note> {
                 .start
                 .saturating_sub(max_back)
                 .max(segs.last().map_or(0, |s| s.end));
-            first.start = attack_start(&e, lo, first.start);
+            first.start = attack_start(&e, &track.clarity, lo, first.start);
         }
         // Region end: the release, without the reverb tail.
         if let Some(last) = notes.last_mut() {
             let next = regs.get(ri + 1).map_or(e.len(), |r| r.0);
-            let lim = next.min(b + tail);
+            let lim = gap_rise(&e, b, next.min(b + tail));
             last.end = release_end(&e, last.start, lim, win, rel).max(last.start + 1);
         }
         segs.extend(notes);
@@ -223,6 +245,14 @@ pub fn segment(track: &Track, min_note_s: f64) -> Vec<Note> {
             pitch: (s.pitch as f32 + tune).round().clamp(0.0, 127.0) as u8,
         })
         .collect()
+}
+
+/// One past the last voiced frame in `a..b` (`a` when none is).
+fn voiced_end(midi: &[f32], a: usize, b: usize) -> usize {
+    (a..b.min(midi.len()))
+        .rev()
+        .find(|&t| midi[t].is_finite())
+        .map_or(a, |t| t + 1)
 }
 
 /// Joins voiced regions separated by less than `max_gap` frames; whether such a gap is

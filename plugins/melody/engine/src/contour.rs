@@ -1,0 +1,186 @@
+//! Folding of semitone pieces by the shape of the pitch contour rather than by length:
+//!
+//! - a *steady approach* (a scoop or slow glide of up to 320 ms that moves monotonically
+//!   into the next piece's semitone without holding a pitch) belongs to the note it leads
+//!   into, whether it starts the note or passes between two notes;
+//! - an *excursion that returns* (a piece a semitone or two off, between two pieces of
+//!   the same semitone, that never holds its pitch) is a vibrato peak of that note.
+//!
+//! A sung note, however short, holds its pitch for a while; these shapes never do.
+
+use crate::segment::Seg;
+
+/// Longest scoop or glide into a note, until it arrives (seconds).
+const APPROACH_S: f64 = 0.35;
+/// The approach has arrived when it is this close to the next note (semitones).
+const ARRIVE_ST: f32 = 0.3;
+/// A piece's median this far from its semitone gets the median's semitone.
+const RELABEL_ST: f32 = 0.6;
+/// Longest vibrato excursion away from the note (seconds): half a 3 Hz cycle.
+const EXCURSION_S: f64 = 0.17;
+/// A piece that stays this long within `HOLD_ST` of one pitch is a sung note (seconds).
+const HOLD_S: f64 = 0.06;
+const HOLD_ST: f32 = 0.15;
+/// At a note's start (after silence) an approach may begin with a slow departure that
+/// looks held for up to a quarter of a 300 ms scoop; a sung note holds longer (seconds).
+const START_HOLD_S: f64 = 0.085;
+/// A steady approach may step back this far against its direction (semitones)...
+const RETREAT_ST: f32 = 0.3;
+/// ...and must move at least this far towards the next note (semitones).
+const PROGRESS_ST: f32 = 0.4;
+
+/// Longest run of frames within `HOLD_ST` of a common pitch (frames), by sliding over the
+/// finite values.
+fn hold(m: &[f32]) -> usize {
+    let mut best = 0;
+    for i in 0..m.len() {
+        if !m[i].is_finite() {
+            continue;
+        }
+        let (mut lo, mut hi) = (m[i], m[i]);
+        let mut j = i;
+        while j < m.len() && m[j].is_finite() {
+            lo = lo.min(m[j]);
+            hi = hi.max(m[j]);
+            if hi - lo > 2.0 * HOLD_ST {
+                break;
+            }
+            j += 1;
+        }
+        best = best.max(j - i);
+        if j == m.len() {
+            break;
+        }
+    }
+    best
+}
+
+/// Whether the contour moves steadily in direction `dir` (+1 up, -1 down).
+fn steady(m: &[f32], dir: f32) -> bool {
+    let v: Vec<f32> = m
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite())
+        .map(|x| x * dir)
+        .collect();
+    if v.len() < 3 {
+        return false;
+    }
+    let mut top = f32::NEG_INFINITY;
+    for &x in &v {
+        top = top.max(x);
+        if top - x > RETREAT_ST {
+            return false;
+        }
+    }
+    let k = (v.len() / 4).max(1);
+    let start = v[..k].iter().sum::<f32>() / k as f32;
+    let end = v[v.len() - k..].iter().sum::<f32>() / k as f32;
+    end - start >= PROGRESS_ST
+}
+
+/// Gives each piece the semitone of its contour's median after its first quarter, when
+/// that is clearly another semitone than the path's (a deep vibrato can tip the path to a
+/// neighbour), then joins neighbours that now share a semitone over a voiced boundary.
+pub fn relabel(mut segs: Vec<Seg>, midi: &[f32]) -> Vec<Seg> {
+    for s in &mut segs {
+        let len = s.end - s.start;
+        let body = &midi[s.start + len / 4..s.end - len / 10];
+        if let Some(med) = crate::pieces::median(body) {
+            if (med - s.pitch as f32).abs() > RELABEL_ST {
+                s.pitch = med.round() as i32;
+            }
+        }
+    }
+    let mut out: Vec<Seg> = Vec::with_capacity(segs.len());
+    for s in segs {
+        match out.last_mut() {
+            Some(p)
+                if p.pitch == s.pitch
+                    && p.end == s.start
+                    && s.start > 0
+                    && midi[s.start - 1].is_finite()
+                    && midi.get(s.start).is_some_and(|v| v.is_finite()) =>
+            {
+                p.end = s.end;
+            }
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
+/// Applies both folds until nothing changes; `midi` is the tuning-corrected track indexed
+/// by absolute frame, `hop` the frame length in seconds.
+pub fn fold(mut segs: Vec<Seg>, midi: &[f32], hop: f64) -> Vec<Seg> {
+    let frames = |s: f64| (s / hop).round() as usize;
+    let (approach, excursion) = (frames(APPROACH_S), frames(EXCURSION_S));
+    let (held, start_held) = (frames(HOLD_S), frames(START_HOLD_S));
+    let mut k = 0;
+    while k < segs.len() {
+        let s = segs[k];
+        let len = s.end - s.start;
+        let m = &midi[s.start..s.end.min(midi.len())];
+        // Pieces of one region touch even across a short unvoiced gap (a detached note);
+        // only a continuously voiced boundary can be a glide or a vibrato excursion.
+        let voiced = |t: usize| midi.get(t).is_some_and(|v| v.is_finite());
+        let joined = |t: usize| t > 0 && voiced(t - 1) && voiced(t);
+        let prev = k
+            .checked_sub(1)
+            .map(|j| segs[j])
+            .filter(|p| p.end == s.start && joined(s.start));
+        let next = segs
+            .get(k + 1)
+            .copied()
+            .filter(|n| n.start == s.end && joined(s.end));
+        if let (Some(p), Some(n)) = (prev, next) {
+            let off = (s.pitch - p.pitch).abs();
+            if p.pitch == n.pitch && (1..=2).contains(&off) && len <= excursion && hold(m) < held {
+                segs[k - 1].end = n.end;
+                segs.drain(k..=k + 1);
+                continue;
+            }
+        }
+        // A vibrato peak as the voice leaves the note: the first voiced run of the piece,
+        // when a gap or nothing follows it.
+        if let Some(p) = prev {
+            let run_end = (s.start..s.end).find(|&t| !voiced(t)).unwrap_or(s.end);
+            let off = (s.pitch - p.pitch).abs();
+            let ends = run_end < s.end || next.is_none();
+            if ends
+                && (1..=2).contains(&off)
+                && run_end - s.start <= excursion
+                && hold(&midi[s.start..run_end]) < held
+            {
+                segs[k - 1].end = run_end;
+                if run_end == s.end {
+                    segs.remove(k);
+                } else {
+                    segs[k].start = run_end;
+                }
+                continue;
+            }
+        }
+        if let Some(n) = next {
+            let dir = (n.pitch - s.pitch).signum() as f32;
+            // A piece between two touching notes must lie between them to be a glide.
+            let between = prev.is_none_or(|p| (s.pitch - p.pitch).signum() as f32 == dir);
+            let max_hold = if prev.is_some() { held } else { start_held };
+            // The approach is judged from its first voiced frame to where it arrives
+            // within `ARRIVE_ST` of the next note: the semitone path cuts a glide at an
+            // arbitrary point.
+            let first = (s.start..s.end).find(|&t| voiced(t)).unwrap_or(s.start);
+            let arrive = (s.end..n.end)
+                .find(|&t| voiced(t) && (midi[t] - n.pitch as f32).abs() <= ARRIVE_ST)
+                .unwrap_or(n.end);
+            let w = &midi[first..arrive];
+            if arrive - first <= approach && between && hold(w) < max_hold && steady(w, dir) {
+                segs[k + 1].start = s.start;
+                segs.remove(k);
+                continue;
+            }
+        }
+        k += 1;
+    }
+    segs
+}
