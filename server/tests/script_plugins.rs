@@ -412,3 +412,32 @@ fn an_installed_script_reaches_a_second_node() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn the_command_reference_has_a_section_for_loaded_scripts() {
+    let data = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kino-server"))
+        .arg("--script-plugins")
+        .arg(shipped())
+        .arg("--data")
+        .arg(data.path())
+        .arg("commands")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let section = text.split("\n# Script plugins\n").nth(1).unwrap();
+    for name in [
+        "## polls.vote",
+        "## wishlist.add",
+        "`movie_id` | uint | yes",
+    ] {
+        assert!(section.contains(name), "{name}: {section}");
+    }
+    // Without the flags: the build's commands only, as docs/commands.md holds them.
+    let plain = std::process::Command::new(env!("CARGO_BIN_EXE_kino-server"))
+        .arg("commands")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("# Script plugins"));
+}

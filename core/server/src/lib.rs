@@ -216,6 +216,13 @@ impl Core {
         })
     }
 
+    /// The script plugins' commands it loaded, sorted by name (for `kino-server commands`).
+    pub fn script_commands(&self) -> Vec<kino_api::CommandInfo> {
+        let mut infos = self.host.scripts.infos();
+        infos.sort_by(|a, b| a.name.cmp(&b.name));
+        infos
+    }
+
     /// Runs a registered command as the operator (e.g. `auth.register` for the first admin).
     pub fn operator_call(&mut self, command: &str, args: Value) -> Result<Value, CmdError> {
         let entry = self
