@@ -337,3 +337,30 @@ fn the_command_reference_has_a_section_for_loaded_scripts() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&plain.stdout).contains("# Script plugins"));
 }
+
+#[test]
+fn script_calls_reuse_executor_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "hello", HELLO_V1);
+    let s = server(dir.path(), |c| c.limits.workers = 2);
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let addr = s.addr;
+            std::thread::spawn(move || {
+                let mut c = Client::connect(addr).unwrap();
+                for _ in 0..100 {
+                    c.call("hello.greet", json!({})).unwrap();
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    // One per worker running a script at a time; not one per call.
+    let info = admin_client(&s, "root")
+        .call("server.info", json!({}))
+        .unwrap();
+    let n = info["script_executors"].as_u64().unwrap();
+    assert!((1..=2).contains(&n), "{n} executor threads after 400 calls");
+}

@@ -4,18 +4,20 @@
 //! worker hands the call to an idle executor and then serves the script's requests (queries,
 //! service calls) with its `Ctx` until the script is done.
 //!
-//! A call that finds no idle executor starts one, so a script calling a command that runs a
-//! script (at any depth core allows) never waits for a thread held by its own caller. Idle
-//! executors leave after a minute.
+//! A call reserves an idle executor (one counter, decremented by the caller) or, finding none,
+//! starts one, so a script calling a command that runs a script (at any depth core allows)
+//! never waits for a thread held by its own caller, and a busy server does not start a thread
+//! per call. Idle executors leave after a minute.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TrySendError};
+use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 use kino_api::{CmdError, Ctx, ErrorCode, Row, SqlValue};
 use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, AST};
 use serde_json::{json, Map, Value};
@@ -66,6 +68,10 @@ struct Job {
 pub struct Executor {
     tx: Sender<Job>,
     rx: Receiver<Job>,
+    /// Executors waiting for work and not yet reserved by a caller.
+    idle: Arc<AtomicUsize>,
+    /// Executor threads alive.
+    threads: Arc<AtomicUsize>,
     limits: ScriptLimits,
 }
 
@@ -90,9 +96,19 @@ thread_local! {
 impl Executor {
     /// An executor whose calls run under `limits`. Threads start on demand.
     pub fn new(limits: ScriptLimits) -> Arc<Self> {
-        // A rendezvous channel: a send succeeds only when an executor is waiting for work.
-        let (tx, rx) = bounded(0);
-        Arc::new(Executor { tx, rx, limits })
+        let (tx, rx) = unbounded();
+        Arc::new(Executor {
+            tx,
+            rx,
+            idle: Arc::new(AtomicUsize::new(0)),
+            threads: Arc::new(AtomicUsize::new(0)),
+            limits,
+        })
+    }
+
+    /// Executor threads alive now (`server.info`).
+    pub fn threads(&self) -> usize {
+        self.threads.load(Ordering::Relaxed)
     }
 
     /// The limits calls run under.
@@ -123,11 +139,15 @@ impl Executor {
             args,
             bridge: Bridge { to_host, from_host },
         };
-        match self.tx.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
-                self.spawn(job)?
-            }
+        let reserved = self
+            .idle
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok();
+        if !reserved {
+            self.spawn(job)?;
+        } else if let Err(e) = self.tx.send(job) {
+            // Cannot happen while `self` holds the receiver; run it on a new executor anyway.
+            self.spawn(e.into_inner())?;
         }
         loop {
             let req = from_script
@@ -145,18 +165,50 @@ impl Executor {
 
     fn spawn(&self, first: Job) -> Result<(), CmdError> {
         let rx = self.rx.clone();
+        let idle = Arc::clone(&self.idle);
+        let threads = Arc::clone(&self.threads);
         let limits = self.limits.clone();
+        threads.fetch_add(1, Ordering::Relaxed);
+        let alive = Arc::clone(&threads);
         std::thread::Builder::new()
             .name("kino-script".into())
             .stack_size(STACK)
             .spawn(move || {
-                run_job(&limits, first);
-                while let Ok(job) = rx.recv_timeout(IDLE) {
-                    run_job(&limits, job);
+                let _alive = Alive(alive);
+                run_job(&limits, first, &idle);
+                loop {
+                    match rx.recv_timeout(IDLE) {
+                        Ok(job) => run_job(&limits, job, &idle),
+                        Err(RecvTimeoutError::Disconnected) => return,
+                        // Leave unless a caller reserved this thread meanwhile (its job is
+                        // then on the way: wait for it).
+                        Err(RecvTimeoutError::Timeout) => {
+                            let left = idle
+                                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                                    n.checked_sub(1)
+                                })
+                                .is_ok();
+                            if left {
+                                return;
+                            }
+                        }
+                    }
                 }
             })
             .map(drop)
-            .map_err(|e| CmdError::internal(format!("starting a script executor: {e}")))
+            .map_err(|e| {
+                threads.fetch_sub(1, Ordering::Relaxed);
+                CmdError::internal(format!("starting a script executor: {e}"))
+            })
+    }
+}
+
+/// Counts an executor thread out when it ends, however it ends.
+struct Alive(Arc<AtomicUsize>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -179,7 +231,7 @@ fn serve(ctx: &mut Ctx, req: ToHost) -> HostRep {
     result.unwrap_or_else(|e| HostRep::Failed(e.into()))
 }
 
-fn run_job(limits: &ScriptLimits, job: Job) {
+fn run_job(limits: &ScriptLimits, job: Job, idle: &AtomicUsize) {
     let Job {
         plugin,
         target,
@@ -200,6 +252,9 @@ fn run_job(limits: &ScriptLimits, job: Job) {
         )))
     });
     BRIDGE.with(|b| *b.borrow_mut() = None);
+    // Idle before the worker hears Done, so its next call finds this thread rather than
+    // starting another.
+    idle.fetch_add(1, Ordering::AcqRel);
     // The worker may have given up (it never does before Done); nothing to tell then.
     let _ = to_host.send(ToHost::Done(result));
 }

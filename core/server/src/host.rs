@@ -206,6 +206,7 @@ impl Host for ServerHost {
             "transfers": ServerStats::get(&s.transfers),
             "transfers_rejected": ServerStats::get(&s.transfers_rejected),
             "quickacks": ServerStats::get(&s.quickacks),
+            "script_executors": self.scripts.executors(),
             "commandstats": match self.registry.stats() {
                 Value::Object(mut native) => {
                     native.extend(self.scripts.stats());

@@ -127,6 +127,11 @@ impl Scripts {
             .collect()
     }
 
+    /// Script executor threads alive now.
+    pub fn executors(&self) -> usize {
+        self.executor.threads()
+    }
+
     /// `; did you mean ...` among script commands.
     pub fn suggest(&self, name: &str) -> String {
         let table = self.current();
