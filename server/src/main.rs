@@ -41,8 +41,16 @@ fn run() -> Result<()> {
         return Ok(());
     }
     if let Some(Operator::Commands) = cli.command {
-        let registry = Registry::build(kino_server::builtins::commands(), plugins)?;
+        let registry = Registry::build(kino_server::builtins::commands(), plugins.clone())?;
         print!("{}", kino_server::docgen::commands_markdown(&registry));
+        // Only when asked: opening the store would create ./data for a plain `commands`.
+        if cli.data.is_some() || config.limits.script_plugins.is_some() {
+            let core = kino_server::Core::open(config, plugins)?;
+            let scripts = core.script_commands();
+            if !scripts.is_empty() {
+                print!("{}", kino_server::docgen::scripts_markdown(&scripts));
+            }
+        }
         return Ok(());
     }
     if let Some(Operator::Check { repair }) = cli.command {
@@ -119,7 +127,8 @@ fn run() -> Result<()> {
 /// Operator commands, run against the data directory without serving.
 #[derive(Debug, Subcommand)]
 enum Operator {
-    /// Print the command reference (docs/commands.md) of this build, as Markdown
+    /// Print the command reference (docs/commands.md) of this build, as Markdown; with
+    /// --script-plugins DIR or --data DIR, a section for the script plugins that load there
     Commands,
     /// Check the data directory: database integrity, every referenced blob's size and MD5,
     /// orphan blobs. Exits non-zero when it finds a problem.

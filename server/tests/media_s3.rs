@@ -23,8 +23,8 @@ fn check(server: &TestServer, s3: &S3Server) -> (bool, String) {
         .env("AWS_SECRET_ACCESS_KEY", S3_SECRET)
         .output()
         .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned()
+        + String::from_utf8_lossy(&out.stderr).as_ref();
     (out.status.success(), text)
 }
 

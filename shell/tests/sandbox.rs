@@ -62,7 +62,7 @@ fn files_outside_the_allowed_folders_are_refused() {
         ("beside", r#"md5(`${script_dir}/beside.txt`)"#),
         ("cwd", r#"md5("here.txt")"#),
         ("argument", "md5(args[0])"),
-    ]) + &format!("md5({passwd:?});\n");
+    ]) + format!("md5({passwd:?});\n").as_str();
     let path = script(&t.join("scripts"), "escape.rhai", &text);
     let given = t.join("data/given.txt").display().to_string();
     let run = |extra: &[&str]| {

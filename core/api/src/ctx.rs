@@ -50,6 +50,16 @@ pub trait Host: Send + Sync {
     fn commands(&self) -> Vec<CommandInfo>;
     /// Counters for `server.info`.
     fn stats(&self) -> Value;
+    /// Runs whatever listens to `event` (script plugins' `on(EVENT, ...)`) with this context's
+    /// caller and database. A listener's failure is logged, never the emitter's.
+    fn emit(&self, ctx: &mut Ctx, event: &str, data: &Value) {
+        let _ = (ctx, event, data);
+    }
+    /// The server itself, for core's own built-in commands (`plugins.reload`); plugins cannot
+    /// name its type.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// What a session-changing command asks the loop to do with the connection it came from.
@@ -330,6 +340,20 @@ impl<'a> Ctx<'a> {
     /// The restricted view a fast command's handler gets.
     pub fn as_fast(&self) -> crate::FastCtx<'_> {
         crate::FastCtx::new(self.host, self.caller.as_ref(), self.peer)
+    }
+
+    /// Announces that something happened (`movies.uploaded`, after the upload committed) to
+    /// whatever listens: script plugins' `on(EVENT, ...)` hooks run now, with this caller and
+    /// database, each as its own plugin. A failing listener is logged and does not fail the
+    /// emitter. Emit after the change commits, never inside its transaction.
+    pub fn emit(&mut self, event: &str, data: Value) {
+        let host = self.host;
+        host.emit(self, event, &data);
+    }
+
+    /// The server behind the API, for core's own built-ins (see [`Host::as_any`]).
+    pub fn host_any(&self) -> Option<&'a dyn std::any::Any> {
+        self.host.as_any()
     }
 
     /// Every command, for `help`.

@@ -196,7 +196,7 @@ fn upload(admin: &mut Client, name: &str, free: bool) -> Result<u64> {
 }
 
 /// `utime + stime` of a process, in clock ticks (USER_HZ, 100 a second on Linux); 0 if gone.
-fn ticks_of(pid: u32) -> u64 {
+pub(crate) fn ticks_of(pid: u32) -> u64 {
     stat(pid).map_or(0, |(_, t)| t)
 }
 

@@ -7,6 +7,7 @@
 //! the connection storm, `kino-bench echo-server` for the reference server alone,
 //! `kino-bench --backends` for the same commands on SQLite and on a throwaway PostgreSQL,
 //! `kino-bench --mixed` for the ping p99 under uploads, logins and transcriptions at once.
+//! `kino-bench --scripts` for script plugin commands against the same commands in Rust.
 //! The soak (honest clients beside attackers): `target/release/kino-bench soak --clients 200 --secs 60`.
 
 mod backends;
@@ -17,6 +18,7 @@ mod load;
 mod mixed;
 mod pg;
 mod scenarios;
+mod scripts;
 mod server;
 mod soak;
 mod storm;
@@ -74,7 +76,11 @@ struct Cli {
     /// CPU per request
     #[arg(long)]
     backends: bool,
-    /// Connections for --backends, one request in flight each
+    /// A trivial script command (and a one-query one) against the same commands in Rust, at
+    /// --connections connections: rates, ratios and CPU per request
+    #[arg(long)]
+    scripts: bool,
+    /// Connections for --backends and --scripts, one request in flight each
     #[arg(long, default_value_t = 50)]
     connections: usize,
     /// Charged movies each --backends buyer may buy (its scenario ends early if they run out)
@@ -153,6 +159,16 @@ fn main() -> Result<()> {
             buy_movies: cli.buy_movies,
         };
         return backends::run(&bin, &opts);
+    }
+    if cli.scripts {
+        let span = Duration::from_secs_f64(cli.seconds.max(0.05));
+        return scripts::run(
+            &bin,
+            cli.connections.max(1),
+            cli.rounds,
+            span,
+            &cli.server_arg,
+        );
     }
     if cli.storm > 0 {
         return run_storm(&bin, &cli);

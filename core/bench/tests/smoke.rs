@@ -184,3 +184,40 @@ fn out_row<'a>(out: &'a str, name: &str) -> &'a str {
         .find(|l| l.starts_with(&format!("| {name} |")))
         .unwrap_or_else(|| panic!("no {name} row in:\n{out}"))
 }
+
+/// `--scripts` loads its script plugin into the real binary and measures each native command
+/// and its script twin (a non-zero rate for each).
+#[test]
+fn scripts_measures_each_command_and_its_script_twin() {
+    let built = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "kino-server-bin",
+            "--bin",
+            "kino-server",
+        ])
+        .status()
+        .unwrap();
+    assert!(built.success(), "building kino-server failed");
+    let out = bench(&[
+        "--scripts",
+        "--rounds",
+        "1",
+        "--seconds",
+        "0.3",
+        "--connections",
+        "3",
+    ]);
+    for name in [
+        "`whoami`",
+        "`bench.whoami`",
+        "`notices.list`",
+        "`bench.notes`",
+    ] {
+        let row = out_row(&out, name);
+        let rate: f64 = row.split('|').nth(3).unwrap().trim().parse().unwrap();
+        assert!(rate > 0.0, "{row}");
+    }
+}

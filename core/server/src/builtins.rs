@@ -27,6 +27,9 @@ pub fn commands() -> Vec<Command> {
         )
         .role(Role::Admin),
     ]
+    .into_iter()
+    .chain(crate::scripts::commands())
+    .collect()
 }
 
 /// `{"type":"ping"}` → `"pong"`.

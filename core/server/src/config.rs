@@ -78,6 +78,29 @@ pub struct Limits {
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = secs::parse)]
     #[serde(with = "secs")]
     pub drain_timeout: Duration,
+    /// Folder of script plugins, one `NAME/plugin.rhai` each, loaded at start and by
+    /// `plugins.reload`; none by default (`scripts/plugins` holds the shipped ones)
+    #[arg(long, value_name = "DIR")]
+    pub script_plugins: Option<PathBuf>,
+    /// Seconds one script call may run (its own running time, not its database waits)
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = secs::parse)]
+    #[serde(with = "secs")]
+    pub script_timeout: Duration,
+    /// rhai operations one script call may run
+    #[arg(long, default_value_t = 10_000_000)]
+    pub script_max_operations: u64,
+    /// Nested function calls inside one script call (recursion)
+    #[arg(long, default_value_t = 32)]
+    pub script_max_call_levels: usize,
+    /// Longest string a script may build, in bytes
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub script_max_string: usize,
+    /// Most elements of an array a script may build (nested arrays counted together)
+    #[arg(long, default_value_t = 100_000)]
+    pub script_max_array: usize,
+    /// Most entries of an object map a script may build (nested maps counted together)
+    #[arg(long, default_value_t = 10_000)]
+    pub script_max_map: usize,
 }
 
 /// Whole seconds, for durations on the command line and in the file.
@@ -116,6 +139,12 @@ impl Limits {
             ("idle-timeout", u64::from(!self.idle_timeout.is_zero())),
             ("frame-timeout", u64::from(!self.frame_timeout.is_zero())),
             ("session-ttl", u64::from(!self.session_ttl.is_zero())),
+            ("script-timeout", u64::from(!self.script_timeout.is_zero())),
+            ("script-max-operations", self.script_max_operations),
+            ("script-max-call-levels", self.script_max_call_levels as u64),
+            ("script-max-string", self.script_max_string as u64),
+            ("script-max-array", self.script_max_array as u64),
+            ("script-max-map", self.script_max_map as u64),
         ];
         if let Some((flag, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("--{flag} must be at least 1"));
@@ -132,6 +161,7 @@ impl Limits {
             ("idle-timeout", self.idle_timeout),
             ("frame-timeout", self.frame_timeout),
             ("session-ttl", self.session_ttl),
+            ("script-timeout", self.script_timeout),
         ] {
             if d > year {
                 return Err(format!("--{flag} must be at most a year"));
@@ -141,6 +171,20 @@ impl Limits {
             return Err(format!("--max-frame must be at most {}", u32::MAX));
         }
         Ok(())
+    }
+}
+
+impl Limits {
+    /// What one script call may use.
+    pub fn script_limits(&self) -> kino_script::ScriptLimits {
+        kino_script::ScriptLimits {
+            max_operations: self.script_max_operations,
+            max_call_levels: self.script_max_call_levels,
+            max_string: self.script_max_string,
+            max_array: self.script_max_array,
+            max_map: self.script_max_map,
+            timeout: self.script_timeout,
+        }
     }
 }
 

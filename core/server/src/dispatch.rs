@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::conn::{Conn, ReadState};
 use crate::host::{authorize, run_handler, ServerHost};
 use crate::pipe::{Pipe, PipeReader};
-use crate::registry::Entry;
+use crate::registry::EntryRef;
 use crate::store::{AnyDb, DbUrl};
 use crate::transfers::{Holder, Slot, TransferSlots};
 use crate::workers::{LoopChannel, LoopMsg, Outcome, WorkerPool};
@@ -49,7 +49,7 @@ pub struct Dispatcher {
 
 /// A request that passed every check.
 struct Checked<'a> {
-    entry: &'a Entry,
+    entry: EntryRef<'a>,
     caller: Option<Identity>,
     token: Option<String>,
     args: kino_api::Args,
@@ -175,19 +175,20 @@ impl Dispatcher {
         fields: &serde_json::Map<String, Value>,
     ) -> Result<Checked<'h>, CmdError> {
         let entry = host
-            .registry
-            .get(command)
+            .lookup(command)
             .filter(|e| !e.command.info.internal)
             .ok_or_else(|| {
                 CmdError::new(
                     ErrorCode::UnknownCommand,
                     format!(
                         "unknown command `{command}`{}; `help` lists them",
-                        host.registry.suggest(command)
+                        Some(host.registry.suggest(command))
+                            .filter(|h| !h.is_empty())
+                            .unwrap_or_else(|| host.scripts.suggest(command))
                     ),
                 )
             })?;
-        if let Some(refusal) = crate::compat::native_refusal(entry, command, id) {
+        if let Some(refusal) = crate::compat::native_refusal(&entry, command, id) {
             return Err(refusal);
         }
         authorize(entry.command.info.role, caller.as_ref())?;
@@ -333,7 +334,7 @@ impl Dispatcher {
             );
         } else if entry.command.exec == Exec::Fast {
             let mut ctx = Ctx::new(&*host, &mut self.loop_db, caller, session).with_peer(peer);
-            let result = run_handler(entry, &mut ctx, &args);
+            let result = run_handler(&entry, &mut ctx, &args);
             let outcome = Outcome {
                 id,
                 result,
@@ -425,7 +426,7 @@ pub fn run_command(
     upload: Option<(&mut (dyn Read + Send), u64)>,
     peer: Option<IpAddr>,
 ) -> Outcome {
-    let Some(entry) = host.registry.get(name) else {
+    let Some(entry) = host.lookup(name) else {
         return Outcome {
             id,
             result: Err(CmdError::internal("command vanished")),
@@ -436,7 +437,7 @@ pub fn run_command(
     if let Some((reader, len)) = upload {
         ctx = ctx.with_upload(reader, len);
     }
-    let result = run_handler(entry, &mut ctx, &args);
+    let result = run_handler(&entry, &mut ctx, &args);
     match &result {
         // One line per failed command; the detail of an internal error was logged where it
         // happened.

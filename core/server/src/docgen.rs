@@ -15,10 +15,27 @@ pub fn commands_markdown(registry: &Registry) -> String {
          A test fails when this file is stale: regenerate it with\n\
          `cargo run --bin kino-server -- commands > docs/commands.md`.\n\n",
     );
-    let infos = registry.infos();
+    out.push_str(&reference(&registry.infos()));
+    out
+}
+
+/// The script plugins' commands a server loaded (`kino-server commands --script-plugins DIR` or
+/// `--data DIR`), as a section after the build's own.
+pub fn scripts_markdown(infos: &[kino_api::CommandInfo]) -> String {
+    let mut out = String::from(
+        "\n# Script plugins\n\n\
+         The script plugins this server loaded (`plugins.list` names their files and versions).\n\n",
+    );
+    out.push_str(&reference(infos));
+    out
+}
+
+/// The table of `infos`, then a section per command.
+fn reference(infos: &[kino_api::CommandInfo]) -> String {
+    let mut out = String::new();
     let _ = writeln!(out, "| command | role | payload | summary |");
     let _ = writeln!(out, "| --- | --- | --- | --- |");
-    for c in &infos {
+    for c in infos {
         let payload = match c.payload {
             PayloadKind::None => "",
             PayloadKind::Upload => "upload",
@@ -34,7 +51,7 @@ pub fn commands_markdown(registry: &Registry) -> String {
             c.summary
         );
     }
-    for c in &infos {
+    for c in infos {
         let _ = writeln!(out, "\n## {}\n\n{}\n", c.name, c.summary);
         if !c.source.is_empty() {
             let _ = writeln!(out, "- source: [`{0}`](../{0})", c.source);

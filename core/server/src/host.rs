@@ -10,7 +10,7 @@ use kino_api::{
 use serde_json::{json, Map, Value};
 
 use crate::config::Limits;
-use crate::registry::{Entry, Registry};
+use crate::registry::{Entry, EntryRef, Registry};
 use crate::session::{now_ms, SessionStore};
 use crate::stats::ServerStats;
 use crate::store::guard;
@@ -33,12 +33,22 @@ pub struct ServerHost {
     pub started: Instant,
     /// Rate limit for warnings a client can cause.
     pub warns: crate::ratelog::RateLog,
+    /// Script plugins: the command table each reload replaces.
+    pub scripts: crate::scripts::Scripts,
 }
 
 impl ServerHost {
     /// The sessions.
     pub fn sessions(&self) -> &SessionStore {
         &self.sessions
+    }
+
+    /// A command by name or alias: native first, then script plugins'.
+    pub fn lookup(&self, name: &str) -> Option<EntryRef<'_>> {
+        match self.registry.get(name) {
+            Some(e) => Some(EntryRef::Native(e)),
+            None => self.scripts.get(name).map(EntryRef::Script),
+        }
     }
 
     /// The identity behind a token, if the session is live.
@@ -174,16 +184,27 @@ impl Host for ServerHost {
                 kino_api::MAX_CALL_DEPTH
             )));
         }
-        let entry = self.registry.get(command).ok_or_else(|| {
+        let entry = self.lookup(command).ok_or_else(|| {
             CmdError::internal(format!("Ctx::call of unregistered command {command}"))
         })?;
         authorize(entry.command.info.role, ctx.caller())?;
         let args = check_args(&entry.command.info, &args)?;
-        run_handler(entry, ctx, &args)
+        run_handler(&entry, ctx, &args)
     }
 
     fn commands(&self) -> Vec<CommandInfo> {
-        self.registry.infos()
+        let mut all = self.registry.infos();
+        all.extend(self.scripts.infos());
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    fn emit(&self, ctx: &mut Ctx, event: &str, data: &Value) {
+        self.scripts.emit(ctx, event, data);
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 
     fn stats(&self) -> Value {
@@ -206,7 +227,14 @@ impl Host for ServerHost {
             "transfers": ServerStats::get(&s.transfers),
             "transfers_rejected": ServerStats::get(&s.transfers_rejected),
             "quickacks": ServerStats::get(&s.quickacks),
-            "commandstats": self.registry.stats(),
+            "script_executors": self.scripts.executors(),
+            "commandstats": match self.registry.stats() {
+                Value::Object(mut native) => {
+                    native.extend(self.scripts.stats());
+                    Value::Object(native)
+                }
+                other => other,
+            },
             "settings": self.settings.all(),
         })
     }

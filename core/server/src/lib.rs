@@ -37,6 +37,7 @@ pub mod ratelog;
 pub mod registry;
 mod replies;
 mod resolve;
+pub mod scripts;
 pub mod session;
 pub mod stats;
 pub mod store;
@@ -116,6 +117,7 @@ pub struct Core {
     db: AnyDb,
     db_url: store::DbUrl,
     flusher: SessionFlusher,
+    scripts_poller: scripts::Poller,
 }
 
 fn resolve_settings(
@@ -188,6 +190,10 @@ impl Core {
             stats: ServerStats::default(),
             started: Instant::now(),
             warns: ratelog::RateLog::new(config.limits.warn_rate),
+            scripts: scripts::Scripts::new(
+                config.limits.script_plugins.clone(),
+                config.limits.script_limits(),
+            ),
         });
         let flusher = SessionFlusher::start(Arc::downgrade(&host))?;
         for p in host.registry.plugins() {
@@ -198,28 +204,39 @@ impl Core {
                 error,
             })?;
         }
+        // A broken script does not stop the server: it is logged and listed by `plugins.list`.
+        host.scripts.reload(&host.registry, &mut db);
+        let scripts_poller = scripts::Poller::start(Arc::downgrade(&host), db_url.clone())?;
         Ok(Core {
             host,
             config,
             db,
             db_url,
             flusher,
+            scripts_poller,
         })
+    }
+
+    /// The script plugins' commands it loaded, sorted by name (for `kino-server commands`).
+    pub fn script_commands(&self) -> Vec<kino_api::CommandInfo> {
+        let mut infos = self.host.scripts.infos();
+        infos.sort_by(|a, b| a.name.cmp(&b.name));
+        infos
     }
 
     /// Runs a registered command as the operator (e.g. `auth.register` for the first admin).
     pub fn operator_call(&mut self, command: &str, args: Value) -> Result<Value, CmdError> {
-        let entry =
-            self.host.registry.get(command).ok_or_else(|| {
-                CmdError::not_found(format!("no command `{command}` in this build"))
-            })?;
+        let entry = self
+            .host
+            .lookup(command)
+            .ok_or_else(|| CmdError::not_found(format!("no command `{command}` in this build")))?;
         let fields = match args {
             Value::Object(m) => m,
             _ => Map::new(),
         };
         let args = check_args(&entry.command.info, &fields)?;
         let mut ctx = Ctx::new(&*self.host, &mut self.db, Some(operator()), None);
-        run_handler(entry, &mut ctx, &args).map(|o| o.data)
+        run_handler(&entry, &mut ctx, &args).map(|o| o.data)
     }
 
     /// Binds the listening socket (see [`bind_listener`]). Raises the open-file limit first, so every server (the
@@ -304,6 +321,7 @@ impl Core {
         Ok(Server {
             _lock: lock,
             flusher: self.flusher,
+            scripts_poller: self.scripts_poller,
             event_loop,
             local,
             extra_addrs,
@@ -376,6 +394,7 @@ pub struct Server {
     /// This process's claim on the data directory, for as long as it serves.
     _lock: store::lock::DataLock,
     flusher: SessionFlusher,
+    scripts_poller: scripts::Poller,
     event_loop: EventLoop,
     local: SocketAddr,
     extra_addrs: Vec<(&'static str, SocketAddr)>,
@@ -402,6 +421,7 @@ impl Server {
     pub fn run(self) -> std::io::Result<()> {
         let dispatcher = self.event_loop.run()?;
         dispatcher.pool.shutdown();
+        drop(self.scripts_poller);
         drop(self.flusher);
         dispatcher.host.sessions.close();
         log::info!("stopped");

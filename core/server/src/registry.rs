@@ -27,6 +27,20 @@ impl CommandStats {
         }
         self.micros.fetch_add(micros, Ordering::Relaxed);
     }
+
+    /// The counters as `server.info` shows them; `None` before the first call.
+    pub fn snapshot(&self) -> Option<Value> {
+        let calls = self.calls.load(Ordering::Relaxed);
+        let micros = self.micros.load(Ordering::Relaxed);
+        (calls > 0).then(|| {
+            json!({
+                "calls": calls,
+                "failed": self.failed.load(Ordering::Relaxed),
+                "usec": micros,
+                "usec_per_call": micros as f64 / calls as f64,
+            })
+        })
+    }
 }
 
 /// A registered command.
@@ -37,6 +51,26 @@ pub struct Entry {
     pub stats: CommandStats,
     /// The plugin whose tables its handler may touch; `None` for core's built-ins.
     pub owner: Option<Owner>,
+}
+
+/// A looked-up command: an entry of the native table, or of the script plugins' table, held
+/// while it runs so that a reload cannot drop it under its caller.
+pub enum EntryRef<'a> {
+    /// Built in or from a native plugin.
+    Native(&'a Entry),
+    /// From a script plugin.
+    Script(Arc<Entry>),
+}
+
+impl std::ops::Deref for EntryRef<'_> {
+    type Target = Entry;
+
+    fn deref(&self) -> &Entry {
+        match self {
+            EntryRef::Native(e) => e,
+            EntryRef::Script(e) => e,
+        }
+    }
 }
 
 /// Why the command table could not be built; the server refuses to start.

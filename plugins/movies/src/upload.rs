@@ -179,6 +179,8 @@ fn upload(ctx: &mut Ctx, args: Upload) -> Result<Output, CmdError> {
     if let Value::Object(m) = &mut reply {
         m.insert("restored".into(), json!(restored));
     }
+    // Committed: listeners (script plugins' `on("movies.uploaded", ...)`) see the movie.
+    ctx.emit("movies.uploaded", reply.clone());
     Ok(reply.into())
 }
 

@@ -104,11 +104,18 @@ fn every_limit_is_one_flag_and_one_key_of_the_same_name() {
         .keys()
         .cloned()
         .collect();
-    assert_eq!(keys.len(), 17);
+    // 17 core limits and 7 for script plugins.
+    assert_eq!(keys.len(), 24);
     for key in &keys {
         // A value unlike the default, through the file and through the flag.
         let (changed, in_file, want_value) = match defaults[key.as_str()].as_u64() {
             Some(n) => ((n + 3).to_string(), (n + 3).to_string(), Value::from(n + 3)),
+            // The one path: the script plugins' folder.
+            None if defaults[key.as_str()].is_null() => (
+                "scripts".to_string(),
+                "\"scripts\"".to_string(),
+                Value::from("scripts"),
+            ),
             // The one list: balancer addresses.
             None => (
                 "10.0.0.0/8".to_string(),
