@@ -95,10 +95,14 @@ fn run() -> Result<()> {
         return Ok(());
     }
     let server = core.listen()?;
+    let web = kino_http::start(server.gateway())?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", server.local_addr())?;
     for (setting, addr) in server.plugin_listener_addrs() {
         writeln!(out, "{setting} {addr}")?;
+    }
+    if let Some(web) = &web {
+        writeln!(out, "web {}", web.url())?;
     }
     out.flush()?;
     drop(out);

@@ -78,6 +78,29 @@ pub struct Limits {
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = secs::parse)]
     #[serde(with = "secs")]
     pub drain_timeout: Duration,
+    /// Address of the HTTP gateway and web page (kino-http), `off` to serve none
+    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:8688")]
+    pub http_listen: String,
+    /// Open HTTP connections; past it new ones get 503 and are closed
+    #[arg(long, default_value_t = 256)]
+    pub http_max_connections: usize,
+    /// Largest HTTP request head (request line and headers) in bytes; past it 431
+    #[arg(long, default_value_t = 16 * 1024)]
+    pub http_max_header: usize,
+    /// Largest HTTP request body of a command that takes no payload, in bytes; past it 413
+    /// (upload payloads are bounded by --max-upload)
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub http_max_body: usize,
+    /// Seconds an HTTP connection may stay silent between requests, or stall in one, before
+    /// it is closed
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = secs::parse)]
+    #[serde(with = "secs")]
+    pub http_idle_timeout: Duration,
+    /// Address or CIDR of a reverse proxy (TLS terminator) in front of the HTTP gateway whose
+    /// `X-Forwarded-For` and `X-Forwarded-Proto` are believed: the client's address for
+    /// throttles, `Secure` cookies under https. Repeat or comma-separate; none by default
+    #[arg(long, value_name = "CIDR", value_delimiter = ',')]
+    pub http_trusted_proxy: Vec<ipnet::IpNet>,
 }
 
 /// Whole seconds, for durations on the command line and in the file.
@@ -116,6 +139,13 @@ impl Limits {
             ("idle-timeout", u64::from(!self.idle_timeout.is_zero())),
             ("frame-timeout", u64::from(!self.frame_timeout.is_zero())),
             ("session-ttl", u64::from(!self.session_ttl.is_zero())),
+            ("http-max-connections", self.http_max_connections as u64),
+            ("http-max-header", self.http_max_header as u64),
+            ("http-max-body", self.http_max_body as u64),
+            (
+                "http-idle-timeout",
+                u64::from(!self.http_idle_timeout.is_zero()),
+            ),
         ];
         if let Some((flag, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("--{flag} must be at least 1"));
@@ -132,6 +162,7 @@ impl Limits {
             ("idle-timeout", self.idle_timeout),
             ("frame-timeout", self.frame_timeout),
             ("session-ttl", self.session_ttl),
+            ("http-idle-timeout", self.http_idle_timeout),
         ] {
             if d > year {
                 return Err(format!("--{flag} must be at most a year"));

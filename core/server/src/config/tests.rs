@@ -104,12 +104,19 @@ fn every_limit_is_one_flag_and_one_key_of_the_same_name() {
         .keys()
         .cloned()
         .collect();
-    assert_eq!(keys.len(), 17);
+    // 17 native ones and 6 of the HTTP gateway (`http-*`).
+    assert_eq!(keys.len(), 23);
     for key in &keys {
         // A value unlike the default, through the file and through the flag.
         let (changed, in_file, want_value) = match defaults[key.as_str()].as_u64() {
             Some(n) => ((n + 3).to_string(), (n + 3).to_string(), Value::from(n + 3)),
-            // The one list: balancer addresses.
+            // The one address: the HTTP listener's.
+            None if defaults[key.as_str()].is_string() => (
+                "127.0.0.1:9".to_string(),
+                "\"127.0.0.1:9\"".to_string(),
+                Value::from("127.0.0.1:9"),
+            ),
+            // The lists: balancer and proxy addresses.
             None => (
                 "10.0.0.0/8".to_string(),
                 "[\"10.0.0.0/8\"]".to_string(),
