@@ -455,18 +455,41 @@ fn answer_to(
         .unwrap_or("download");
     headers.push(("Content-Disposition", disposition(name)));
     wire::write_head(conn.stream(), 200, &headers, body.len, keep)?;
-    let sent = wire::send_stream(conn, &mut body.source, body.len)?;
+    let hook = body.on_complete.take();
+    let done = (answer.caller, token, hook);
+    send_completing(shared, conn, &mut body.source, body.len, done)?;
     drop(answer.slot);
-    if let Some(hook) = body.on_complete.take() {
-        if let Ok(mut lease) = shared.lease() {
-            if let Some(db) = lease.db() {
-                shared
-                    .gateway
-                    .complete(db, answer.caller, token, hook, sent);
-            }
+    Ok(keep)
+}
+
+/// Streams `len` bytes and runs the completion hook (the download record) just before the
+/// last byte goes out: a client that asks for its records the moment its download ended, on
+/// any connection, sees it. A client gone before that point leaves no record.
+pub fn send_completing(
+    shared: &Shared,
+    conn: &mut Conn,
+    source: &mut dyn std::io::Read,
+    len: u64,
+    (caller, token, hook): (
+        Option<kino_api::Identity>,
+        Option<String>,
+        Option<kino_api::OnComplete>,
+    ),
+) -> io::Result<()> {
+    let Some(hook) = hook.filter(|_| len > 0) else {
+        wire::send_stream(conn, source, len)?;
+        return Ok(());
+    };
+    wire::send_stream(conn, source, len - 1)?;
+    let mut last = [0u8; 1];
+    source.read_exact(&mut last)?;
+    if let Ok(mut lease) = shared.lease() {
+        if let Some(db) = lease.db() {
+            shared.gateway.complete(db, caller, token, hook, len);
         }
     }
-    Ok(keep)
+    wire::send_stream(conn, &mut &last[..], 1)?;
+    Ok(())
 }
 
 /// `attachment` with an ASCII fallback name and the exact one in RFC 5987 form.

@@ -264,4 +264,5 @@ fn serve(stream: TcpStream, shared: &Shared) {
             }
         }
     }
+    conn.close_gracefully();
 }

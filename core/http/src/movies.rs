@@ -13,7 +13,8 @@
 //!   at the end of the file, start at once. A client that hangs up during the wait earns no
 //!   grant. The grant lives on the node that served it.
 //! - The download record: written, as for a native download, when a response that reaches
-//!   the file's last byte was sent whole; it names the response's first byte as its
+//!   the file's last byte was sent whole (just before its last byte goes out, so a records
+//!   query on any connection right after sees it); it names the response's first byte as its
 //!   `offset` and the bytes sent. A video watched to its end therefore leaves one record (or
 //!   one per time its end was streamed); a view abandoned early leaves none.
 
@@ -136,17 +137,10 @@ pub fn serve(
     let Some(mut body) = out.body.take() else {
         return Ok(keep);
     };
-    let sent = wire::send_stream(conn, &mut (&mut body.source).take(len), len)?;
+    // Only a response that reaches the last byte completes a download (module doc).
+    let hook = body.on_complete.take().filter(|_| end + 1 == size);
+    let mut source = (&mut body.source).take(len);
+    api::send_completing(shared, conn, &mut source, len, (dl.caller, token, hook))?;
     drop(dl.slot);
-    // Only a response that reached the last byte completes a download (module doc).
-    if end + 1 == size && sent == len {
-        if let Some(hook) = body.on_complete.take() {
-            if let Ok(mut lease) = shared.lease() {
-                if let Some(db) = lease.db() {
-                    shared.gateway.complete(db, dl.caller, token, hook, sent);
-                }
-            }
-        }
-    }
     Ok(keep)
 }

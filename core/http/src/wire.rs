@@ -150,6 +150,27 @@ impl Conn {
         Ok(n)
     }
 
+    /// Closes after a response that left request bytes unread: ends our side first and
+    /// reads a little of what the client still sends, so the kernel does not answer that with a
+    /// reset that could destroy the response before the client reads it. Bounded: at most
+    /// 64 KiB and a quarter second.
+    pub fn close_gracefully(&mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        let deadline = Instant::now() + Duration::from_millis(250);
+        let mut drained = 0usize;
+        let mut chunk = [0u8; 8192];
+        while drained < 64 * 1024 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.stream.set_read_timeout(Some(left)).is_err() {
+                return;
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => drained += n,
+            }
+        }
+    }
+
     /// Reads a whole body of `len` bytes (the caller bounded `len`).
     pub fn read_body(&mut self, len: usize) -> io::Result<Vec<u8>> {
         let mut body = Vec::with_capacity(len);
