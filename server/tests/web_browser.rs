@@ -179,8 +179,19 @@ fn clip(ffmpeg: &Path, dir: &Path, name: &str, source: &str) -> Vec<u8> {
     let out = dir.join(name);
     let ok = Command::new(ffmpeg)
         .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("{source}=duration=3:size=320x240:rate=25"))
-        .args(["-c:v", "libvpx", "-b:v", "300k", "-g", "25"])
+        .arg(format!("{source}=duration=3:size=240x180:rate=25"))
+        .args([
+            "-c:v",
+            "libvpx",
+            "-b:v",
+            "200k",
+            "-g",
+            "25",
+            "-deadline",
+            "realtime",
+            "-cpu-used",
+            "8",
+        ])
         .arg(&out)
         .status()
         .unwrap();

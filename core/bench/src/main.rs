@@ -5,7 +5,8 @@
 //! Run: `cargo build --release --bins && target/release/kino-bench [--rounds 5]`;
 //! `kino-bench --compare` for Kino against the echo server and redis, `kino-bench --storm` for
 //! the connection storm, `kino-bench echo-server` for the reference server alone,
-//! `kino-bench --backends` for the same commands on SQLite and on a throwaway PostgreSQL.
+//! `kino-bench --backends` for the same commands on SQLite and on a throwaway PostgreSQL,
+//! `kino-bench --http` for the HTTP gateway against the native port (pings, a whole movie).
 //! The soak (honest clients beside attackers): `target/release/kino-bench soak --clients 200 --secs 60`.
 
 mod backends;
@@ -19,6 +20,7 @@ mod server;
 mod soak;
 mod storm;
 mod transfer;
+mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -78,6 +80,14 @@ struct Cli {
     /// Charged movies each --backends buyer may buy (its scenario ends early if they run out)
     #[arg(long, default_value_t = 200)]
     buy_movies: usize,
+    /// Ping the HTTP gateway (GET /api/ping) and the native port with one load generator at
+    /// each --shapes, then stream a 256 MiB movie both ways (GET /movies/<id> against
+    /// movies.download), and print each ratio
+    #[arg(long)]
+    http: bool,
+    /// With --http: skip the movie stream (pings only)
+    #[arg(long)]
+    http_no_movie: bool,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -125,6 +135,10 @@ fn main() -> Result<()> {
             cli.rounds,
             span,
         );
+    }
+    if cli.http {
+        let span = Duration::from_secs_f64(cli.seconds.max(0.05));
+        return web::run(&bin, &cli.shapes, cli.rounds, span, !cli.http_no_movie);
     }
     if cli.backends {
         let opts = backends::Opts {

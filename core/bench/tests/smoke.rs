@@ -145,3 +145,35 @@ fn out_row<'a>(out: &'a str, name: &str) -> &'a str {
         .find(|l| l.starts_with(&format!("| {name} |")))
         .unwrap_or_else(|| panic!("no {name} row in:\n{out}"))
 }
+
+/// `--http` pings the HTTP gateway and the native port of one server and prints the ratio
+/// (the movie stream is left to release runs: 256 MiB is slow in a debug build).
+#[test]
+fn http_prints_the_gateway_against_the_native_port() {
+    let built = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "kino-server-bin",
+            "--bin",
+            "kino-server",
+        ])
+        .status()
+        .unwrap();
+    assert!(built.success(), "building kino-server failed");
+    let out = bench(&[
+        "--http",
+        "--http-no-movie",
+        "--rounds",
+        "1",
+        "--seconds",
+        "0.3",
+        "--shapes",
+        "2x1",
+    ]);
+    let row = out_row(&out, "ping 2x1 (req/s)");
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    let (native, http): (f64, f64) = (cells[2].parse().unwrap(), cells[3].parse().unwrap());
+    assert!(native > 0.0 && http > 0.0, "{row}");
+}

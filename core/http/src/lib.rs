@@ -109,7 +109,17 @@ pub fn start(gateway: Gateway) -> Result<Option<HttpServer>, HttpError> {
         addr: addr.clone(),
         source,
     };
-    let listener = TcpListener::bind(&addr).map_err(bind_err)?;
+    let listener = match TcpListener::bind(&addr) {
+        Ok(l) => l,
+        // Several servers on one machine (tests, a cluster on loopback) would all want the
+        // default port: the first gets it, the rest serve without a page and say so. An
+        // address the operator chose must bind, or the server does not start.
+        Err(e) if addr == kino_server::Limits::default().http_listen => {
+            log::warn!("web page off: the default --http-listen {addr} is taken ({e}); pass --http-listen ADDR");
+            return Ok(None);
+        }
+        Err(e) => return Err(bind_err(e)),
+    };
     let local = listener.local_addr().map_err(bind_err)?;
     let shared = Arc::new(Shared {
         gateway,

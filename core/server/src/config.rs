@@ -78,7 +78,9 @@ pub struct Limits {
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = secs::parse)]
     #[serde(with = "secs")]
     pub drain_timeout: Duration,
-    /// Address of the HTTP gateway and web page (kino-http), `off` to serve none
+    /// Address of the HTTP gateway and web page (kino-http), `off` to serve none. When the
+    /// default address is taken the server starts without the page and logs why; an address
+    /// given here must bind
     #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:8688")]
     pub http_listen: String,
     /// Open HTTP connections; past it new ones get 503 and are closed
