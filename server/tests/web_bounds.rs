@@ -146,3 +146,44 @@ fn http_listen_off_serves_none() {
     let _ = child.wait();
     assert!(!rest.contains("web http"), "{rest}");
 }
+
+/// The default address taken (by another server on this machine): the server starts without
+/// the page and prints no `web` line. An address given with --http-listen must bind.
+#[test]
+fn a_taken_default_address_leaves_the_page_off() {
+    use std::io::BufRead;
+    // Held here for the test; if something else holds it already, it is just as taken.
+    let _held = std::net::TcpListener::bind("127.0.0.1:8688");
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kino-server"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(bin)
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let native: std::net::SocketAddr = first.trim().parse().unwrap();
+    let mut c = kino_client::Client::connect(native).unwrap();
+    assert_eq!(c.call("ping", json!({})).unwrap(), json!("pong"));
+    let _ = child.kill();
+    let mut rest = String::new();
+    let _ = out.read_to_string(&mut rest);
+    let _ = child.wait();
+    assert!(!rest.contains("web http"), "{rest}");
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["--listen", "127.0.0.1:0", "--http-listen", &addr, "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--http-listen"), "{err}");
+}

@@ -254,12 +254,20 @@ fn serve(stream: TcpStream, shared: &Shared) {
             }
         };
         if trusted {
-            client.https = head
-                .header("x-forwarded-proto")
-                .is_some_and(|p| p.eq_ignore_ascii_case("https"));
-            // The proxy appends the address it saw last.
-            client.peer = head
-                .header("x-forwarded-for")
+            // A proxy adds its own header line after any the client sent (HAProxy's
+            // `option forwardfor`) or appends to the last one (nginx): the last entry of the
+            // last line is the address the proxy saw.
+            let last = |name: &str| {
+                head.headers
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.as_str())
+            };
+            client.https = last("x-forwarded-proto")
+                .and_then(|p| p.rsplit(',').next())
+                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+            client.peer = last("x-forwarded-for")
                 .and_then(|v| v.rsplit(',').next())
                 .and_then(|a| a.trim().parse().ok())
                 .unwrap_or(peer.ip());
