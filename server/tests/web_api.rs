@@ -188,6 +188,21 @@ fn cookies_csrf_and_bearer_tokens() {
         .header("set-cookie")
         .unwrap()
         .contains("; Secure"));
+    // The proxy's own header line comes last; one the client slipped in before it is not it.
+    let forged_tls = http(
+        s.web,
+        "POST",
+        "/api/auth.login",
+        &[
+            ("X-Kino-Csrf", "1"),
+            ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Proto", "http"),
+        ],
+        json!({"name": "root", "password": "root-pass-1"})
+            .to_string()
+            .as_bytes(),
+    );
+    assert!(!forged_tls.header("set-cookie").unwrap().contains("Secure"));
 
     let out = api(s.web, Some(&cookie), "auth.logout", json!({}));
     assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
