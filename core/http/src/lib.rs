@@ -23,13 +23,14 @@
 //! tokens), error statuses and movie streaming are in [`api`] and [`movies`]; docs/web.md has
 //! the whole picture.
 //!
-//! Layout: [`wire`] (HTTP framing), [`range`] (`Range`), [`api`] (`/api`), [`movies`]
-//! (`/movies/<id>`), [`page`] (the embedded page).
+//! Layout: [`wire`] (HTTP framing), [`range`] (`Range`), [`api`] (`/api`), `reply` (answers to
+//! responses), [`movies`] (`/movies/<id>`), [`page`] (the embedded page).
 
 pub mod api;
 pub mod movies;
 pub mod page;
 pub mod range;
+mod reply;
 pub mod wire;
 
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
