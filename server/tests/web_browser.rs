@@ -2,7 +2,8 @@
 //! and `chromium-driver`; `.ci/run` installs them with `ffmpeg`). A user signs up, sees the
 //! list, plays a real 3-second test pattern (made here by ffmpeg) after the free-download
 //! wait and sees `currentTime` advance, seeks without waiting again, buys a charged movie and
-//! plays it; an admin uploads and sees the progress bar reach 100 %. Screenshots of each step
+//! plays it; an admin uploads and sees the progress bar reach 100 %, then hums: a picked WAV and
+//! a recording from Chromium's fake microphone become notes, a score and a MIDI link. Screenshots of each step
 //! go to `<target>/tmp/web-browser/` (and were copied by hand into docs/web/ for docs/web.md).
 //! Without the engines it skips loudly, unless `KINO_REQUIRE_ENGINES=1`.
 #![allow(clippy::unwrap_used)]
@@ -344,4 +345,78 @@ fn sign_up_watch_buy_and_upload_in_chromium() {
     d.shot("07-admin-upload.png");
     let list = web_support::api(s.web, Some(&root), "movies.list", json!({}));
     assert_eq!(list.json()["data"].as_array().unwrap().len(), 3);
+
+    // Melody: a picked WAV, then a recording from the (fake) microphone, each turned into
+    // notes, a score image and a MIDI link.
+    d.click("nav .tab[data-tab='melody']");
+    let wav = media.path().join("tune.wav");
+    std::fs::write(&wav, tune()).unwrap();
+    let pick = d.find("#wav-file");
+    wd(
+        "POST",
+        &d.url(&format!("element/{pick}/value")),
+        Some(json!({"text": wav.to_string_lossy()})),
+    );
+    d.wait_for(
+        "the notes",
+        "document.querySelectorAll('#notes li').length >= 3",
+        30,
+    );
+    d.wait_for(
+        "the score",
+        "document.getElementById('score').naturalWidth > 0",
+        10,
+    );
+    d.wait_for(
+        "the MIDI link",
+        "document.getElementById('midi').href.startsWith('blob:')",
+        10,
+    );
+    d.shot("08-melody.png");
+    d.js("document.getElementById('notes').replaceChildren(); document.getElementById('melody-status').textContent = ''; return true;");
+    d.click("#rec");
+    std::thread::sleep(Duration::from_millis(2500));
+    d.click("#rec");
+    d.wait_for(
+        "the recording's transcription",
+        "document.getElementById('melody-status').textContent.includes('notes') || document.getElementById('msg').textContent.includes(':')",
+        30,
+    );
+    let status = d.js("return document.getElementById('melody-status').textContent;");
+    let msg = d.js("return document.getElementById('msg').textContent;");
+    assert!(
+        status.as_str().unwrap().contains("notes"),
+        "the recording was not transcribed: {status} / {msg}"
+    );
+}
+
+/// Three sung-like tones (A3, C4, E4, half a second each) as a 16 kHz mono WAV.
+fn tune() -> Vec<u8> {
+    let rate = 16_000u32;
+    let mut samples = Vec::new();
+    for f in [220.0f64, 261.63, 329.63] {
+        for i in 0..rate / 2 {
+            let t = f64::from(i) / f64::from(rate);
+            samples.push(((t * f * std::f64::consts::TAU).sin() * 12_000.0) as i16);
+        }
+        samples.extend(std::iter::repeat(0i16).take(rate as usize / 10));
+    }
+    let data_len = (samples.len() * 2) as u32;
+    let mut w = Vec::new();
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + data_len).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&rate.to_le_bytes());
+    w.extend_from_slice(&(rate * 2).to_le_bytes());
+    w.extend_from_slice(&2u16.to_le_bytes());
+    w.extend_from_slice(&16u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        w.extend_from_slice(&s.to_le_bytes());
+    }
+    w
 }
