@@ -399,7 +399,7 @@ fn tune() -> Vec<u8> {
             let t = f64::from(i) / f64::from(rate);
             samples.push(((t * f * std::f64::consts::TAU).sin() * 12_000.0) as i16);
         }
-        samples.extend(std::iter::repeat(0i16).take(rate as usize / 10));
+        samples.extend(std::iter::repeat_n(0i16, rate as usize / 10));
     }
     let data_len = (samples.len() * 2) as u32;
     let mut w = Vec::new();
