@@ -96,14 +96,17 @@ fn run() -> Result<()> {
     }
     let server = core.listen()?;
     let web = kino_http::start(server.gateway())?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", server.local_addr())?;
+    // One write: a reader that takes the first line and closes the pipe must not make a later
+    // line's write fail (EPIPE), which would stop the server.
+    let mut lines = format!("{}\n", server.local_addr());
     for (setting, addr) in server.plugin_listener_addrs() {
-        writeln!(out, "{setting} {addr}")?;
+        lines.push_str(&format!("{setting} {addr}\n"));
     }
     if let Some(web) = &web {
-        writeln!(out, "web {}", web.url())?;
+        lines.push_str(&format!("web {}\n", web.url()));
     }
+    let mut out = std::io::stdout().lock();
+    out.write_all(lines.as_bytes())?;
     out.flush()?;
     drop(out);
     let handle = server.shutdown_handle();
