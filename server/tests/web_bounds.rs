@@ -187,3 +187,31 @@ fn a_taken_default_address_leaves_the_page_off() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--http-listen"), "{err}");
 }
+
+/// `--http-max-connections-per-ip`: one address past it gets 503; another address is served.
+#[test]
+fn connections_past_the_per_address_limit_get_503() {
+    let s = start(&["--http-max-connections-per-ip", "1"]);
+    let held = TcpStream::connect(s.web).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let r = http(s.web, "GET", "/api/ping", &[], b"");
+    assert_eq!((r.status, r.code().as_str()), (503, "busy"));
+    assert!(String::from_utf8_lossy(&r.body).contains("--http-max-connections-per-ip"));
+    // From 127.0.0.2: its own count.
+    let other = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    other
+        .bind(
+            &"127.0.0.2:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    other.connect(&s.web.into()).unwrap();
+    let mut other: TcpStream = other.into();
+    other
+        .write_all(b"GET /api/ping HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_resp(&mut BufReader::new(other)).status, 200);
+    drop(held);
+}

@@ -8,8 +8,8 @@
 //! wait); blocking threads make those simple, and they can never stall the native port. Parsing
 //! is `httparse` (the zero-copy parser under hyper), which needs no async runtime; the rest of
 //! HTTP/1.1 the gateway needs is small and every part of it is bounded by a flag:
-//! - connections: `--http-max-connections` threads at most (the one past it gets 503 and is
-//!   closed), each with one head buffer of at most `--http-max-header` bytes (431 past it);
+//! - connections: `--http-max-connections` threads at most, `--http-max-connections-per-ip`
+//!   from one address (the one past either gets 503 and is closed), each with one head buffer of at most `--http-max-header` bytes (431 past it);
 //! - bodies: a command's JSON at most `--http-max-body` (413), uploads at most `--max-upload`
 //!   and streamed to the handler, never buffered; chunked requests get 411;
 //! - time: `--http-idle-timeout` for the silence before a request, a whole request head, and
@@ -26,6 +26,7 @@
 //! Layout: [`wire`] (HTTP framing), [`range`] (`Range`), [`api`] (`/api`), `reply` (answers to
 //! responses), [`movies`] (`/movies/<id>`), [`page`] (the embedded page).
 
+mod admit;
 pub mod api;
 pub mod movies;
 pub mod page;
@@ -34,7 +35,6 @@ mod reply;
 pub mod wire;
 
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use kino_server::gateway::Gateway;
@@ -62,7 +62,7 @@ pub enum HttpError {
 pub struct Shared {
     /// The server's entry point.
     pub gateway: Gateway,
-    open: AtomicUsize,
+    admission: Arc<admit::Admission>,
     dbs: Mutex<Vec<AnyDb>>,
 }
 
@@ -124,7 +124,7 @@ pub fn start(gateway: Gateway) -> Result<Option<HttpServer>, HttpError> {
     let local = listener.local_addr().map_err(bind_err)?;
     let shared = Arc::new(Shared {
         gateway,
-        open: AtomicUsize::new(0),
+        admission: Arc::default(),
         dbs: Mutex::new(Vec::new()),
     });
     std::thread::Builder::new()
@@ -146,32 +146,37 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
-        let max = shared.gateway.limits().http_max_connections;
-        if shared.open.fetch_add(1, Ordering::SeqCst) >= max {
-            shared.open.fetch_sub(1, Ordering::SeqCst);
-            refuse_busy(stream, max);
-            continue;
-        }
+        let limits = shared.gateway.limits();
+        let ip = stream.peer_addr().ok().map(|a| a.ip());
+        let trusted =
+            ip.is_some_and(|ip| limits.http_trusted_proxy.iter().any(|n| n.contains(&ip)));
+        let caps = (
+            limits.http_max_connections,
+            limits.http_max_connections_per_ip,
+        );
+        let ticket = match shared.admission.admit(ip.filter(|_| !trusted), caps) {
+            Ok(t) => t,
+            Err(why) => {
+                refuse_busy(stream, &why);
+                continue;
+            }
+        };
         let one = Arc::clone(&shared);
         let spawned = std::thread::Builder::new()
             .name("kino-http".into())
             .spawn(move || {
+                let _ticket = ticket;
                 serve(stream, &one);
-                one.open.fetch_sub(1, Ordering::SeqCst);
             });
         if let Err(e) = spawned {
             log::error!("spawning an http thread: {e}");
-            shared.open.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
 
-fn refuse_busy(stream: TcpStream, max: usize) {
+fn refuse_busy(stream: TcpStream, why: &str) {
     let limits_idle = std::time::Duration::from_secs(1);
-    let body = api::error_json(
-        kino_proto::ErrorCode::Busy,
-        &format!("the server has {max} web connections open (--http-max-connections); try again"),
-    );
+    let body = api::error_json(kino_proto::ErrorCode::Busy, why);
     let mut conn = Conn::new(stream, 1, limits_idle);
     let headers = [
         ("Content-Type", "application/json".to_string()),

@@ -86,6 +86,10 @@ pub struct Limits {
     /// Open HTTP connections; past it new ones get 503 and are closed
     #[arg(long, default_value_t = 256)]
     pub http_max_connections: usize,
+    /// Open HTTP connections from one address (a trusted proxy's count only toward
+    /// --http-max-connections); past it 503 and closed
+    #[arg(long, default_value_t = 32)]
+    pub http_max_connections_per_ip: usize,
     /// Largest HTTP request head (request line and headers) in bytes; past it 431
     #[arg(long, default_value_t = 16 * 1024)]
     pub http_max_header: usize,
@@ -142,6 +146,10 @@ impl Limits {
             ("frame-timeout", u64::from(!self.frame_timeout.is_zero())),
             ("session-ttl", u64::from(!self.session_ttl.is_zero())),
             ("http-max-connections", self.http_max_connections as u64),
+            (
+                "http-max-connections-per-ip",
+                self.http_max_connections_per_ip as u64,
+            ),
             ("http-max-header", self.http_max_header as u64),
             ("http-max-body", self.http_max_body as u64),
             (
