@@ -103,11 +103,18 @@ fn run() -> Result<()> {
         return Ok(());
     }
     let server = core.listen()?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", server.local_addr())?;
+    let web = kino_http::start(server.gateway())?;
+    // One write: a reader that takes the first line and closes the pipe must not make a later
+    // line's write fail (EPIPE), which would stop the server.
+    let mut lines = format!("{}\n", server.local_addr());
     for (setting, addr) in server.plugin_listener_addrs() {
-        writeln!(out, "{setting} {addr}")?;
+        lines.push_str(&format!("{setting} {addr}\n"));
     }
+    if let Some(web) = &web {
+        lines.push_str(&format!("web {}\n", web.url()));
+    }
+    let mut out = std::io::stdout().lock();
+    out.write_all(lines.as_bytes())?;
     out.flush()?;
     drop(out);
     let handle = server.shutdown_handle();

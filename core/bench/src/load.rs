@@ -17,6 +17,8 @@ pub enum Wire {
     Kino,
     /// Redis RESP `PING`, answered by the 7-byte `+PONG\r\n`.
     Resp,
+    /// Kino's HTTP gateway: `GET /api/ping` on a keep-alive connection.
+    Http,
 }
 
 impl Wire {
@@ -29,6 +31,7 @@ impl Wire {
                 v
             }
             Wire::Resp => b"*1\r\n$4\r\nPING\r\n".to_vec(),
+            Wire::Http => b"GET /api/ping HTTP/1.1\r\nHost: bench\r\n\r\n".to_vec(),
         }
     }
 
@@ -36,6 +39,7 @@ impl Wire {
     fn replies(self, buf: &[u8]) -> (usize, usize) {
         match self {
             Wire::Resp => (buf.len() / 7, buf.len() / 7 * 7),
+            Wire::Http => http_replies(buf),
             Wire::Kino => {
                 let (mut n, mut pos) = (0, 0);
                 while let Some(h) = buf.get(pos..pos + 4) {
@@ -50,6 +54,26 @@ impl Wire {
             }
         }
     }
+}
+
+/// Whole HTTP responses (head, then `Content-Length` bytes) at the front of `buf`.
+fn http_replies(buf: &[u8]) -> (usize, usize) {
+    let (mut n, mut pos) = (0, 0);
+    while let Some(end) = buf[pos..].windows(4).position(|w| w == b"\r\n\r\n") {
+        let head = String::from_utf8_lossy(&buf[pos..pos + end]).to_ascii_lowercase();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        let total = end + 4 + len;
+        if buf.len() - pos < total {
+            break;
+        }
+        pos += total;
+        n += 1;
+    }
+    (n, pos)
 }
 
 /// A connections x pipeline-depth shape.

@@ -8,6 +8,7 @@
 //! `kino-bench --backends` for the same commands on SQLite and on a throwaway PostgreSQL,
 //! `kino-bench --mixed` for the ping p99 under uploads, logins and transcriptions at once.
 //! `kino-bench --scripts` for script plugin commands against the same commands in Rust.
+//! `kino-bench --http` for the HTTP gateway against the native port (pings, a whole movie).
 //! The soak (honest clients beside attackers): `target/release/kino-bench soak --clients 200 --secs 60`.
 
 mod backends;
@@ -23,6 +24,7 @@ mod server;
 mod soak;
 mod storm;
 mod transfer;
+mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -102,6 +104,14 @@ struct Cli {
     /// --mixed: clients transcribing recordings in a loop
     #[arg(long, default_value_t = 2)]
     mixed_transcribers: usize,
+    /// Ping the HTTP gateway (GET /api/ping) and the native port with one load generator at
+    /// each --shapes, then stream a 256 MiB movie both ways (GET /movies/<id> against
+    /// movies.download), and print each ratio
+    #[arg(long)]
+    http: bool,
+    /// With --http: skip the movie stream (pings only)
+    #[arg(long)]
+    http_no_movie: bool,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -149,6 +159,10 @@ fn main() -> Result<()> {
             cli.rounds,
             span,
         );
+    }
+    if cli.http {
+        let span = Duration::from_secs_f64(cli.seconds.max(0.05));
+        return web::run(&bin, &cli.shapes, cli.rounds, span, !cli.http_no_movie);
     }
     if cli.backends {
         let opts = backends::Opts {

@@ -12,6 +12,8 @@ use tempfile::TempDir;
 pub struct Spawned {
     /// Where to connect.
     pub addr: SocketAddr,
+    /// The HTTP gateway, when `extra` asked for one with `--http-listen`.
+    pub web: Option<SocketAddr>,
     /// The process, for its resident memory.
     pub child: Child,
     _dir: TempDir,
@@ -62,13 +64,29 @@ impl Spawned {
             .spawn()
             .context("starting kino-server")?;
         let mut line = String::new();
-        BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+        let mut out = BufReader::new(child.stdout.take().context("stdout")?);
+        out.read_line(&mut line)?;
         let addr = line
             .trim()
             .parse()
             .with_context(|| format!("first line {line:?}"))?;
+        let mut web = None;
+        if extra.iter().any(|a| a.starts_with("--http-listen")) {
+            // The page's line follows the plugin listeners' lines.
+            for _ in 0..10 {
+                line.clear();
+                if out.read_line(&mut line)? == 0 {
+                    break;
+                }
+                if let Some(url) = line.trim().strip_prefix("web http://") {
+                    web = url.trim_end_matches('/').parse().ok();
+                    break;
+                }
+            }
+        }
         Ok(Spawned {
             addr,
+            web,
             child,
             _dir: dir,
         })

@@ -63,14 +63,14 @@ fn pattern_md5() -> Result<String> {
     Pattern::new(FILE_LEN, 7).md5()
 }
 
-fn admin(s: &Spawned) -> Result<Client> {
+pub(crate) fn admin(s: &Spawned) -> Result<Client> {
     let mut c = Client::connect(s.addr)?;
     c.call("auth.login", json!({"name": ADMIN.0, "password": ADMIN.1}))?;
     Ok(c)
 }
 
 /// Uploads the pattern file as a free movie; returns its id and the upload's MB/s.
-fn upload(s: &Spawned) -> Result<(u64, f64)> {
+pub(crate) fn upload(s: &Spawned) -> Result<(u64, f64)> {
     upload_on(&mut admin(s)?)
 }
 

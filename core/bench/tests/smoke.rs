@@ -84,18 +84,7 @@ fn echo_server_answers_like_ping() {
 #[test]
 fn backends_runs_every_scenario_on_sqlite_and_postgres() {
     // kino-bench starts the kino-server next to itself; make sure it is there and current.
-    let built = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "kino-server-bin",
-            "--bin",
-            "kino-server",
-        ])
-        .status()
-        .unwrap();
-    assert!(built.success(), "building kino-server failed");
+    build_server();
     let args = [
         "--backends",
         "--rounds",
@@ -143,18 +132,7 @@ fn backends_runs_every_scenario_on_sqlite_and_postgres() {
 /// `--mixed` runs uploads, logins and transcriptions at once and reports the ping percentiles.
 #[test]
 fn mixed_reports_ping_percentiles_under_load() {
-    let built = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "kino-server-bin",
-            "--bin",
-            "kino-server",
-        ])
-        .status()
-        .unwrap();
-    assert!(built.success(), "building kino-server failed");
+    build_server();
     let out = bench(&[
         "--mixed",
         "--rounds",
@@ -179,6 +157,15 @@ fn mixed_reports_ping_percentiles_under_load() {
     assert!(samples > 0, "{row}");
 }
 
+/// The benches that start `kino-server` need the binary of this checkout.
+fn build_server() {
+    let built = Command::new(env!("CARGO"))
+        .args(["build", "-q", "-p", "kino-server-bin", "--bin", "kino-server"])
+        .status()
+        .unwrap();
+    assert!(built.success(), "building kino-server failed");
+}
+
 fn out_row<'a>(out: &'a str, name: &str) -> &'a str {
     out.lines()
         .find(|l| l.starts_with(&format!("| {name} |")))
@@ -189,18 +176,7 @@ fn out_row<'a>(out: &'a str, name: &str) -> &'a str {
 /// and its script twin (a non-zero rate for each).
 #[test]
 fn scripts_measures_each_command_and_its_script_twin() {
-    let built = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "kino-server-bin",
-            "--bin",
-            "kino-server",
-        ])
-        .status()
-        .unwrap();
-    assert!(built.success(), "building kino-server failed");
+    build_server();
     let out = bench(&[
         "--scripts",
         "--rounds",
@@ -220,4 +196,25 @@ fn scripts_measures_each_command_and_its_script_twin() {
         let rate: f64 = row.split('|').nth(3).unwrap().trim().parse().unwrap();
         assert!(rate > 0.0, "{row}");
     }
+}
+
+/// `--http` pings the HTTP gateway and the native port of one server and prints the ratio
+/// (the movie stream is left to release runs: 256 MiB is slow in a debug build).
+#[test]
+fn http_prints_the_gateway_against_the_native_port() {
+    build_server();
+    let out = bench(&[
+        "--http",
+        "--http-no-movie",
+        "--rounds",
+        "1",
+        "--seconds",
+        "0.3",
+        "--shapes",
+        "2x1",
+    ]);
+    let row = out_row(&out, "ping 2x1 (req/s)");
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    let (native, http): (f64, f64) = (cells[2].parse().unwrap(), cells[3].parse().unwrap());
+    assert!(native > 0.0 && http > 0.0, "{row}");
 }

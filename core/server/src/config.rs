@@ -101,6 +101,35 @@ pub struct Limits {
     /// Most entries of an object map a script may build (nested maps counted together)
     #[arg(long, default_value_t = 10_000)]
     pub script_max_map: usize,
+    /// Address of the HTTP gateway and web page (kino-http), `off` to serve none. When the
+    /// default address is taken the server starts without the page and logs why; an address
+    /// given here must bind
+    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:8688")]
+    pub http_listen: String,
+    /// Open HTTP connections; past it new ones get 503 and are closed
+    #[arg(long, default_value_t = 256)]
+    pub http_max_connections: usize,
+    /// Open HTTP connections from one address (a trusted proxy's count only toward
+    /// --http-max-connections); past it 503 and closed
+    #[arg(long, default_value_t = 32)]
+    pub http_max_connections_per_ip: usize,
+    /// Largest HTTP request head (request line and headers) in bytes; past it 431
+    #[arg(long, default_value_t = 16 * 1024)]
+    pub http_max_header: usize,
+    /// Largest HTTP request body of a command that takes no payload, in bytes; past it 413
+    /// (upload payloads are bounded by --max-upload)
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub http_max_body: usize,
+    /// Seconds an HTTP connection may stay silent between requests, or stall in one, before
+    /// it is closed
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = secs::parse)]
+    #[serde(with = "secs")]
+    pub http_idle_timeout: Duration,
+    /// Address or CIDR of a reverse proxy (TLS terminator) in front of the HTTP gateway whose
+    /// `X-Forwarded-For` and `X-Forwarded-Proto` are believed: the client's address for
+    /// throttles, `Secure` cookies under https. Repeat or comma-separate; none by default
+    #[arg(long, value_name = "CIDR", value_delimiter = ',')]
+    pub http_trusted_proxy: Vec<ipnet::IpNet>,
 }
 
 /// Whole seconds, for durations on the command line and in the file.
@@ -145,6 +174,17 @@ impl Limits {
             ("script-max-string", self.script_max_string as u64),
             ("script-max-array", self.script_max_array as u64),
             ("script-max-map", self.script_max_map as u64),
+            ("http-max-connections", self.http_max_connections as u64),
+            (
+                "http-max-connections-per-ip",
+                self.http_max_connections_per_ip as u64,
+            ),
+            ("http-max-header", self.http_max_header as u64),
+            ("http-max-body", self.http_max_body as u64),
+            (
+                "http-idle-timeout",
+                u64::from(!self.http_idle_timeout.is_zero()),
+            ),
         ];
         if let Some((flag, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("--{flag} must be at least 1"));
@@ -162,6 +202,7 @@ impl Limits {
             ("frame-timeout", self.frame_timeout),
             ("session-ttl", self.session_ttl),
             ("script-timeout", self.script_timeout),
+            ("http-idle-timeout", self.http_idle_timeout),
         ] {
             if d > year {
                 return Err(format!("--{flag} must be at most a year"));

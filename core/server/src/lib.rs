@@ -21,6 +21,7 @@
 //! - [`builtins`] — `ping`, `help`, `whoami`, `server.info`.
 //! - [`config`] — flags, TOML file, defaults.
 //! - [`docgen`] — `docs/commands.md` from the registry.
+//! - [`gateway`] — the entry point other front ends (HTTP) call, with the loop's checks.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 pub mod builtins;
@@ -31,6 +32,7 @@ pub mod dispatch;
 pub mod docgen;
 pub mod event_loop;
 mod framed;
+pub mod gateway;
 pub mod host;
 pub mod pipe;
 pub mod ratelog;
@@ -273,6 +275,11 @@ impl Core {
         let pool = WorkerPool::start(self.config.limits.workers, self.db_url.clone())?;
         let stop = Arc::new(AtomicBool::new(false));
         let transfers = transfers::TransferSlots::new(Arc::clone(&self.host));
+        let gateway = gateway::Gateway::new(
+            Arc::clone(&self.host),
+            self.db_url.clone(),
+            Arc::clone(&transfers),
+        );
         let dispatcher = Dispatcher {
             transfers,
             host: self.host,
@@ -325,6 +332,7 @@ impl Core {
             event_loop,
             local,
             extra_addrs,
+            gateway,
             shutdown: ShutdownHandle { stop, waker },
         })
     }
@@ -398,6 +406,7 @@ pub struct Server {
     event_loop: EventLoop,
     local: SocketAddr,
     extra_addrs: Vec<(&'static str, SocketAddr)>,
+    gateway: gateway::Gateway,
     shutdown: ShutdownHandle,
 }
 
@@ -410,6 +419,11 @@ impl Server {
     /// Plugin listeners that were turned on: their setting name and bound address.
     pub fn plugin_listener_addrs(&self) -> &[(&'static str, SocketAddr)] {
         &self.extra_addrs
+    }
+
+    /// The entry point for another front end (the HTTP gateway) onto this server's commands.
+    pub fn gateway(&self) -> gateway::Gateway {
+        self.gateway.clone()
     }
 
     /// A handle that stops this server.

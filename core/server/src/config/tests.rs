@@ -104,8 +104,8 @@ fn every_limit_is_one_flag_and_one_key_of_the_same_name() {
         .keys()
         .cloned()
         .collect();
-    // 17 core limits and 7 for script plugins.
-    assert_eq!(keys.len(), 24);
+    // 17 core limits, 7 for script plugins and 7 of the HTTP gateway (`http-*`).
+    assert_eq!(keys.len(), 31);
     for key in &keys {
         // A value unlike the default, through the file and through the flag.
         let (changed, in_file, want_value) = match defaults[key.as_str()].as_u64() {
@@ -116,7 +116,13 @@ fn every_limit_is_one_flag_and_one_key_of_the_same_name() {
                 "\"scripts\"".to_string(),
                 Value::from("scripts"),
             ),
-            // The one list: balancer addresses.
+            // The one address: the HTTP listener's.
+            None if defaults[key.as_str()].is_string() => (
+                "127.0.0.1:9".to_string(),
+                "\"127.0.0.1:9\"".to_string(),
+                Value::from("127.0.0.1:9"),
+            ),
+            // The lists: balancer and proxy addresses.
             None => (
                 "10.0.0.0/8".to_string(),
                 "[\"10.0.0.0/8\"]".to_string(),

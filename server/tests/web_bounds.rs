@@ -1,0 +1,217 @@
+//! Every bound of the HTTP gateway, pushed past over real sockets: head size, body size,
+//! connection count, idle and slow-head time; and keep-alive serving request after request.
+#![allow(clippy::unwrap_used)]
+
+mod web_support;
+
+use std::io::{BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use web_support::{http, read_resp, start};
+
+fn closed_within(mut c: TcpStream, limit: Duration) -> bool {
+    c.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// `--http-max-header`: a head over it is answered 431 and the connection closed.
+#[test]
+fn a_head_over_the_limit_is_431() {
+    let s = start(&["--http-max-header", "1024"]);
+    let big = "x".repeat(2000);
+    let r = http(s.web, "GET", "/api/ping", &[("X-Filler", &big)], b"");
+    assert_eq!(r.status, 431);
+    let fits = "x".repeat(500);
+    assert_eq!(
+        http(s.web, "GET", "/api/ping", &[("X-Filler", &fits)], b"").status,
+        200
+    );
+}
+
+/// `--http-max-body`: a command body over it is 413 before it is read.
+#[test]
+fn a_body_over_the_limit_is_413() {
+    let s = start(&["--http-max-body", "100"]);
+    let pad = "p".repeat(200);
+    let body = json!({"name": "root", "password": pad}).to_string();
+    let r = http(
+        s.web,
+        "POST",
+        "/api/auth.login",
+        &[("X-Kino-Csrf", "1")],
+        body.as_bytes(),
+    );
+    assert_eq!((r.status, r.code().as_str()), (413, "too_large"));
+}
+
+/// `--http-max-connections`: the connection past it gets 503 with Retry-After; once one
+/// closes, a new one is served.
+#[test]
+fn connections_past_the_limit_get_503() {
+    let s = start(&["--http-max-connections", "2"]);
+    let a = TcpStream::connect(s.web).unwrap();
+    let b = TcpStream::connect(s.web).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let r = http(s.web, "GET", "/api/ping", &[], b"");
+    assert_eq!((r.status, r.code().as_str()), (503, "busy"));
+    assert_eq!(r.header("retry-after"), Some("1"));
+    drop((a, b));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if http(s.web, "GET", "/api/ping", &[], b"").status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a slot never freed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `--http-idle-timeout`: a silent connection and one trickling its head are both closed.
+#[test]
+fn idle_and_slow_heads_are_closed() {
+    let s = start(&["--http-idle-timeout", "1"]);
+    let silent = TcpStream::connect(s.web).unwrap();
+    assert!(
+        closed_within(silent, Duration::from_secs(4)),
+        "silent connection kept"
+    );
+    let mut slow = TcpStream::connect(s.web).unwrap();
+    let t = Instant::now();
+    let mut closed = false;
+    for b in b"GET /api/ping HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".iter() {
+        if slow.write_all(&[*b]).is_err() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        if t.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+    }
+    assert!(
+        closed || closed_within(slow, Duration::from_secs(2)),
+        "a slow head was kept"
+    );
+}
+
+/// HTTP/1.1 keep-alive: several requests on one connection.
+#[test]
+fn keep_alive_serves_request_after_request() {
+    let s = start(&[]);
+    let c = TcpStream::connect(s.web).unwrap();
+    let mut w = c.try_clone().unwrap();
+    let mut r = BufReader::new(c);
+    for _ in 0..3 {
+        w.write_all(b"GET /api/ping HTTP/1.1\r\nHost: k\r\n\r\n")
+            .unwrap();
+        let resp = read_resp(&mut r);
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.header("connection"), Some("keep-alive"));
+    }
+}
+
+/// `--http-listen off` serves no HTTP; the native port still works.
+#[test]
+fn http_listen_off_serves_none() {
+    use std::io::BufRead;
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kino-server"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(bin)
+        .args(["--listen", "127.0.0.1:0", "--http-listen", "off", "--data"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let native: std::net::SocketAddr = first.trim().parse().unwrap();
+    let mut c = kino_client::Client::connect(native).unwrap();
+    assert_eq!(c.call("ping", json!({})).unwrap(), json!("pong"));
+    drop(c);
+    let _ = child.kill();
+    let mut rest = String::new();
+    let _ = out.read_to_string(&mut rest);
+    let _ = child.wait();
+    assert!(!rest.contains("web http"), "{rest}");
+}
+
+/// The default address taken (by another server on this machine): the server starts without
+/// the page and prints no `web` line. An address given with --http-listen must bind.
+#[test]
+fn a_taken_default_address_leaves_the_page_off() {
+    use std::io::BufRead;
+    // Held here for the test; if something else holds it already, it is just as taken.
+    let _held = std::net::TcpListener::bind("127.0.0.1:8688");
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kino-server"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(bin)
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let native: std::net::SocketAddr = first.trim().parse().unwrap();
+    let mut c = kino_client::Client::connect(native).unwrap();
+    assert_eq!(c.call("ping", json!({})).unwrap(), json!("pong"));
+    let _ = child.kill();
+    let mut rest = String::new();
+    let _ = out.read_to_string(&mut rest);
+    let _ = child.wait();
+    assert!(!rest.contains("web http"), "{rest}");
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["--listen", "127.0.0.1:0", "--http-listen", &addr, "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--http-listen"), "{err}");
+}
+
+/// `--http-max-connections-per-ip`: one address past it gets 503; another address is served.
+#[test]
+fn connections_past_the_per_address_limit_get_503() {
+    let s = start(&["--http-max-connections-per-ip", "1"]);
+    let held = TcpStream::connect(s.web).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let r = http(s.web, "GET", "/api/ping", &[], b"");
+    assert_eq!((r.status, r.code().as_str()), (503, "busy"));
+    assert!(String::from_utf8_lossy(&r.body).contains("--http-max-connections-per-ip"));
+    // From 127.0.0.2: its own count.
+    let other = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    other
+        .bind(
+            &"127.0.0.2:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    other.connect(&s.web.into()).unwrap();
+    let mut other: TcpStream = other.into();
+    other
+        .write_all(b"GET /api/ping HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_resp(&mut BufReader::new(other)).status, 200);
+    drop(held);
+}
