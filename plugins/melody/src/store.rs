@@ -376,13 +376,17 @@ fn compute(
     // The file's bytes (up to `--melody-max-bytes`) are not needed past decoding: free them and
     // give their share of the budget back.
     drop(wav);
-    let mut notes = transcribe(&audio, params).notes;
+    let mut t = transcribe(&audio, params);
     let duration_s = audio.duration_s();
     drop(audio);
-    let notes_found = notes.len() as u64;
-    notes.truncate(usize::try_from(settings.of(super::MAX_NOTES)).unwrap_or(usize::MAX));
-    // Notated from the notes kept, with the caller's time signature and key.
-    let t = Transcription::notate(notes, params.tempo_bpm, score);
+    let notes_found = t.notes.len() as u64;
+    let max_notes = usize::try_from(settings.of(super::MAX_NOTES)).unwrap_or(usize::MAX);
+    if t.notes.len() > max_notes || *score != ScoreParams::default() {
+        // Notated anew from the notes kept, with the caller's time signature and key.
+        let mut notes = t.notes;
+        notes.truncate(max_notes);
+        t = Transcription::notate(notes, params.tempo_bpm, score);
+    }
     let limits = ScoreLimits {
         max_height: u32::try_from(settings.of(super::MAX_SCORE_PX)).unwrap_or(u32::MAX),
     };

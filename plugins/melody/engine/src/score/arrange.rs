@@ -18,6 +18,11 @@ use super::meter::Meter;
 use super::quantize::{quantize, Measure};
 use crate::{Notation, Note, ScoreParams};
 
+/// Notes the candidates are judged on (the first ones): enough to tell a tune's metre and beat,
+/// and it keeps the choice (200 quantisations) to tens of milliseconds however long the
+/// recording.
+const JUDGED_NOTES: usize = 256;
+
 /// Tempo bounds of the candidates, quarter notes per minute.
 const MIN_BPM: f64 = 30.0;
 const MAX_BPM: f64 = 260.0;
@@ -65,11 +70,13 @@ pub fn arrange(
         Some(m) => vec![m],
         None => vec![Meter::FourFour, Meter::ThreeFour, Meter::SixEight],
     };
+    let judged = &notes[..notes.len().min(JUDGED_NOTES)];
+    let judged_onsets = &onsets[..onsets.len().min(JUDGED_NOTES)];
     let mut best: Option<(f64, Notation, f64)> = None;
     for &tempo in &tempos {
         let (six, phase) = fit_grid(&onsets, 15.0 / tempo);
-        let prior = 0.4 * onsets.len() as f64 * (tempo / bpm).log2().powi(2);
-        let error: f64 = onsets
+        let prior = 0.4 * judged_onsets.len() as f64 * (tempo / bpm).log2().powi(2);
+        let error: f64 = judged_onsets
             .iter()
             .map(|&s| {
                 let x = (s - phase) / six;
@@ -91,7 +98,7 @@ pub fn arrange(
                     bar_s: first_s + f64::from(pickup) * six,
                     pickup,
                 };
-                let cost = prior + error + readability(&quantize(notes, &n), meter, pickup);
+                let cost = prior + error + readability(&quantize(judged, &n), meter, pickup);
                 if best.as_ref().is_none_or(|b| cost < b.0 - 1e-9) {
                     best = Some((cost, n, tempo));
                 }
