@@ -24,7 +24,12 @@ fn median(mut v: Vec<f64>) -> f64 {
 pub fn run(bin: &Path, shapes: &[Shape], rounds: usize, span: Duration, movie: bool) -> Result<()> {
     let s = Spawned::start(
         bin,
-        &["--http-listen=127.0.0.1:0", "--free-download-wait=0"],
+        &[
+            "--http-listen=127.0.0.1:0",
+            "--free-download-wait=0",
+            "--http-max-connections=20000",
+            "--http-max-connections-per-ip=20000",
+        ],
     )?;
     let web = s.web.context("the server printed no `web` line")?;
     println!("| measure | native | http | http / native |");

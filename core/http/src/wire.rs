@@ -72,8 +72,14 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Wraps an accepted socket.
+    /// Wraps an accepted socket; every read and write on it stalls at most `idle`.
     pub fn new(stream: TcpStream, max_header: usize, idle: Duration) -> Self {
+        if let Err(e) = stream
+            .set_read_timeout(Some(idle))
+            .and_then(|()| stream.set_write_timeout(Some(idle)))
+        {
+            log::debug!("http socket timeouts: {e}");
+        }
         Conn {
             stream,
             buf: Vec::new(),
@@ -137,17 +143,26 @@ impl Conn {
         }
     }
 
-    /// Reads at most `room` bytes onto the buffer before `deadline`.
+    /// Reads at most `room` bytes onto the buffer before `deadline`. The socket's timeouts are
+    /// the idle timeout, set once; only a head that is near its deadline (a slow one) gets a
+    /// shorter read timeout, restored afterwards, so a fast request costs no extra syscall.
     fn read_some(&mut self, room: usize, deadline: Instant) -> io::Result<usize> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(io::ErrorKind::TimedOut.into());
         }
-        self.stream.set_read_timeout(Some(left))?;
-        let mut chunk = vec![0u8; room.min(64 * 1024)];
-        let n = self.stream.read(&mut chunk)?;
-        self.buf.extend_from_slice(&chunk[..n]);
-        Ok(n)
+        let short = left < self.idle / 2;
+        if short {
+            self.stream.set_read_timeout(Some(left))?;
+        }
+        let at = self.buf.len();
+        self.buf.resize(at + room.min(16 * 1024), 0);
+        let read = self.stream.read(&mut self.buf[at..]);
+        self.buf.truncate(at + *read.as_ref().unwrap_or(&0));
+        if short {
+            self.stream.set_read_timeout(Some(self.idle))?;
+        }
+        read
     }
 
     /// Closes after a response that left request bytes unread: ends our side first and
@@ -217,7 +232,6 @@ impl Read for BodyReader<'_> {
             self.conn.buf.drain(..n);
             n
         } else {
-            self.conn.stream.set_read_timeout(Some(self.conn.idle))?;
             let n = self.conn.stream.read(&mut out[..want])?;
             if n == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
@@ -289,9 +303,7 @@ pub fn respond(
     body: &[u8],
     keep_alive: bool,
 ) -> io::Result<()> {
-    let idle = conn.idle;
     let s = conn.stream();
-    s.set_write_timeout(Some(idle))?;
     let mut out = Vec::with_capacity(512 + body.len());
     write_head(&mut out, status, headers, body.len() as u64, keep_alive)?;
     out.extend_from_slice(body);
@@ -301,9 +313,7 @@ pub fn respond(
 
 /// Copies exactly `len` bytes of `source` to the client after a head; returns the bytes sent.
 pub fn send_stream(conn: &mut Conn, source: &mut dyn Read, len: u64) -> io::Result<u64> {
-    let idle = conn.idle;
     let s = conn.stream();
-    s.set_write_timeout(Some(idle))?;
     let mut chunk = vec![0u8; 64 * 1024];
     let mut sent = 0u64;
     while sent < len {
