@@ -301,7 +301,7 @@ impl Dispatcher {
         if entry.command.quick.is_some() && info.payload != PayloadKind::Upload {
             let mut ctx = Ctx::new(&*host, &mut self.loop_db, caller.clone(), session.clone())
                 .with_peer(peer);
-            if let Some(result) = crate::host::run_quick(entry, &mut ctx, &args) {
+            if let Some(result) = crate::host::run_quick(&entry, &mut ctx, &args) {
                 let outcome = Outcome {
                     id,
                     result,

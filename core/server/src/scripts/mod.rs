@@ -165,6 +165,7 @@ impl Overlay {
                     info: info.clone(),
                     exec: Exec::Blocking,
                     handler: handler(executor, &l.plugin, info),
+                    quick: None,
                 };
                 let entry = Entry {
                     command,
