@@ -160,7 +160,14 @@ fn mixed_reports_ping_percentiles_under_load() {
 /// The benches that start `kino-server` need the binary of this checkout.
 fn build_server() {
     let built = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "kino-server-bin", "--bin", "kino-server"])
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "kino-server-bin",
+            "--bin",
+            "kino-server",
+        ])
         .status()
         .unwrap();
     assert!(built.success(), "building kino-server failed");
