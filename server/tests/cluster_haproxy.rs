@@ -149,7 +149,9 @@ fn a_draining_node_finishes_its_work_and_gets_no_new_clients() {
             "--proxy-protocol-from",
             "127.0.0.1/32",
             "--free-download-wait",
-            "5",
+            "10",
+            "--drain-timeout",
+            "30",
         ],
     );
     let b = node(&d2, "64");
@@ -163,7 +165,8 @@ fn a_draining_node_finishes_its_work_and_gets_no_new_clients() {
         hits.len() == 6 && hits.contains(&true) && hits.contains(&false)
     });
 
-    // In flight on node1: a free download held for the 5 s wait of a non-VIP viewer.
+    // In flight on node1: a free download held for the 10 s wait of a non-VIP viewer (long enough
+    // for the eight clients below to log in through the balancer on a loaded machine).
     let movie: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let mut admin = direct(a.addr);
     admin
