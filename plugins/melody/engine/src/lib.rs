@@ -9,6 +9,8 @@
 //! - `dsp`: resampling to the analysis rate, high-pass filtering, frame energy.
 //! - `pitch`: per-frame periodicity (normalised square difference function) and
 //!   Viterbi smoothing over 20-cent pitch states plus an unvoiced state.
+//! - `nsdf_interp`: the NSDF between integer lags, for the periods of high voices and
+//!   whistles.
 //! - `segment`: tuning estimate, voiced regions, legato/detached boundaries, onsets and
 //!   offsets, blip removal.
 //! - `pieces`: semitone Viterbi inside a region and clean-up of octave slips, glide
@@ -29,6 +31,7 @@ mod contour;
 mod dsp;
 mod envelope;
 pub mod midi;
+mod nsdf_interp;
 mod pieces;
 mod pitch;
 pub mod score;
