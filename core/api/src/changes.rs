@@ -129,19 +129,18 @@ struct Snap {
 
 /// Read-only replies remembered by their arguments until a table they read is written (on this
 /// node) or [`SNAPSHOT_TTL`] passes, so a hot list is answered on the event loop without the
-/// database. At most `max` keys; when full, the oldest half is dropped.
+/// database. At most `max` keys (the plugin's setting, passed to [`Snapshots::put`]); when
+/// full, the oldest half is dropped.
 pub struct Snapshots<K> {
     tables: &'static [&'static str],
-    max: usize,
     map: Mutex<HashMap<K, Snap>>,
 }
 
 impl<K: Hash + Eq + Clone> Snapshots<K> {
-    /// Snapshots of replies read from `tables`, at most `max` of them.
-    pub fn new(tables: &'static [&'static str], max: usize) -> Self {
+    /// Snapshots of replies read from `tables`.
+    pub fn new(tables: &'static [&'static str]) -> Self {
         Snapshots {
             tables,
-            max,
             map: Mutex::new(HashMap::new()),
         }
     }
@@ -165,16 +164,17 @@ impl<K: Hash + Eq + Clone> Snapshots<K> {
         Some(out)
     }
 
-    /// Remembers `out` (built from rows read after `version` was taken) for `key`.
-    pub fn put(&self, key: K, version: u64, out: &Output) {
-        if self.max == 0 || out.body.is_some() || out.raw || out.not_before.is_some() {
+    /// Remembers `out` (built from rows read after `version` was taken) for `key`, keeping at
+    /// most `max` replies (0: none).
+    pub fn put(&self, key: K, version: u64, out: &Output, max: usize) {
+        if max == 0 || out.body.is_some() || out.raw || out.not_before.is_some() {
             return;
         }
         let Ok(encoded) = serde_json::to_vec(&out.data) else {
             return;
         };
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= self.max && !map.contains_key(&key) {
+        if map.len() >= max && !map.contains_key(&key) {
             let mut ages: Vec<Instant> = map.values().map(|s| s.built).collect();
             ages.sort_unstable();
             let cut = ages[ages.len() / 2];
@@ -234,6 +234,19 @@ mod tests {
         assert_eq!(target("SELECT 1"), Ok(None));
         assert_eq!(target("WITH x AS (SELECT 1) DELETE FROM movies"), Err(()));
         assert_eq!(target("CREATE TABLE t (a)"), Err(()));
+    }
+
+    #[test]
+    fn snapshots_past_the_cap_keep_at_most_the_cap_and_the_newest() {
+        let snaps: Snapshots<u64> = Snapshots::new(&["changes_test_cap"]);
+        let out = Output::from(serde_json::json!([1, 2, 3]));
+        for k in 0..1000u64 {
+            snaps.put(k, snaps.version(), &out, 8);
+            assert!(snaps.len() <= 8, "{} remembered after {k}", snaps.len());
+        }
+        assert!(snaps.get(&999).is_some(), "the newest is kept");
+        snaps.put(1000, snaps.version(), &out, 0);
+        assert!(snaps.get(&1000).is_none(), "a cap of 0 remembers nothing");
     }
 
     #[test]

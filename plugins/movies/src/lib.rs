@@ -117,6 +117,7 @@ impl Plugin for Movies {
             download::RESUME_WINDOW.info(),
             download::RESUME_MAX.info(),
             list::SEARCH_MAX_CHARS.info(),
+            list::SNAPSHOTS.info(),
             buy::PRICE.info(),
             buy::PRICE_VIP.info(),
             resume::UPLOAD_EXPIRY.info(),

@@ -52,8 +52,13 @@ pub const SEARCH_MAX_CHARS: Setting<u64> = Setting::new(
     200,
 );
 
-/// Pages remembered for the loop to answer from (per distinct arguments).
-const SNAPSHOTS: usize = 64;
+/// Setting: pages remembered for the loop to answer from (per distinct arguments); each is at
+/// most one page of rows, so this bounds the memory a client varying `q` can make it hold.
+pub const SNAPSHOTS: Setting<u64> = Setting::new(
+    "movie-list-snapshots",
+    "movies.list pages remembered for the event loop to answer from (0: none)",
+    64,
+);
 
 /// A page's arguments, as the snapshot key.
 type Key = (u8, Option<String>, u64, u64);
@@ -71,7 +76,7 @@ fn key(args: &List) -> Key {
 /// [`kino_api::changes::SNAPSHOT_TTL`] (a write on another node), and answered from the loop
 /// meanwhile; its files were checked when it was read.
 pub fn command() -> Command {
-    let snapshots = std::sync::Arc::new(Snapshots::new(&["movies"], SNAPSHOTS));
+    let snapshots = std::sync::Arc::new(Snapshots::new(&["movies"]));
     let read = snapshots.clone();
     Command::new("movies.list", "Movies, newest first", move |ctx, args| {
         list(ctx, args, &snapshots)
@@ -146,7 +151,8 @@ fn list(ctx: &mut Ctx, args: List, snapshots: &Snapshots<Key>) -> Result<Output,
     // Counted after the passes, so movies just found damaged are not in the total.
     let total = ctx.db().count(&count_sql, &params)?;
     let out = Output::page(out, offset, total);
-    snapshots.put(key, version, &out);
+    let max = usize::try_from(ctx.setting(SNAPSHOTS)).unwrap_or(usize::MAX);
+    snapshots.put(key, version, &out, max);
     Ok(out)
 }
 

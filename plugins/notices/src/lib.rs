@@ -47,6 +47,10 @@ impl Plugin for Notices {
         vec![publish::command(), list::command()]
     }
 
+    fn settings(&self) -> Vec<kino_api::Setting> {
+        vec![list::SNAPSHOTS.info()]
+    }
+
     /// Adds `notice`: the newest notice as `notices.list` shows it, or null when there is none.
     fn on_login(&self, ctx: &mut Ctx) -> Result<Map<String, Value>, CmdError> {
         let newest = notice::newest(ctx.db())?;

@@ -5,18 +5,23 @@
 //! reply's `page` giving `{offset, count, total}`.
 //! Errors: `unauthenticated` (not logged in), `bad_args` (`limit` over 1000).
 
-use kino_api::{params, CmdError, Command, Ctx, Output, Paging, Snapshots};
+use kino_api::{params, CmdError, Command, Ctx, Output, Paging, Setting, Snapshots};
 
 use crate::notice::{Notice, COLUMNS};
 
-/// Pages remembered for the loop to answer from (per distinct `limit`, `offset`).
-const SNAPSHOTS: usize = 64;
+/// Setting: pages remembered for the loop to answer from (per distinct `limit`, `offset`); each
+/// is at most one page of rows, so this bounds the memory a client can make it hold.
+pub const SNAPSHOTS: Setting<u64> = Setting::new(
+    "notice-list-snapshots",
+    "notices.list pages remembered for the event loop to answer from (0: none)",
+    64,
+);
 
 /// The spec. A page is remembered until `notices` is written on this node, or for
 /// [`kino_api::changes::SNAPSHOT_TTL`] (a write on another node), and answered from the loop
 /// meanwhile.
 pub fn command() -> Command {
-    let snapshots = std::sync::Arc::new(Snapshots::new(&["notices"], SNAPSHOTS));
+    let snapshots = std::sync::Arc::new(Snapshots::new(&["notices"]));
     let read = snapshots.clone();
     Command::new("notices.list", "Notices, newest first", move |ctx, page| {
         list(ctx, page, &snapshots)
@@ -39,6 +44,7 @@ fn list(
     }
     let total = ctx.db().count("SELECT COUNT(*) FROM notices", &[])?;
     let out = Output::page(out, offset, total);
-    snapshots.put((limit, offset), version, &out);
+    let max = usize::try_from(ctx.setting(SNAPSHOTS)).unwrap_or(usize::MAX);
+    snapshots.put((limit, offset), version, &out, max);
     Ok(out)
 }
