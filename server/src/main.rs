@@ -54,11 +54,7 @@ fn run() -> Result<()> {
         return Ok(());
     }
     if let Some(Operator::Check { repair }) = cli.command {
-        if config.database.is_some() {
-            bail!(
-                "`check` reads the default SQLite database in --data; on PostgreSQL use pg_amcheck"
-            );
-        }
+        let url = config.database_url().map_err(anyhow::Error::msg)?;
         // Repairs move files: never under a running server. A plain check only reads.
         let _lock = match repair {
             true => Some(kino_server::store::lock::take(&config.data).map_err(anyhow::Error::msg)?),
@@ -66,7 +62,7 @@ fn run() -> Result<()> {
         };
         let blobs =
             kino_server::store::BlobsAt::from_config(&config).map_err(anyhow::Error::msg)?;
-        let report = kino_server::store::check::run(&config.data, &blobs, &plugins, repair)
+        let report = kino_server::store::check::run(&url, &blobs, &plugins, repair)
             .with_context(|| format!("checking {}", config.data.display()))?;
         for line in &report.lines {
             println!("{line}");

@@ -233,6 +233,71 @@ fn check_finds_altered_and_lost_blobs_and_orphans_and_repair_quarantines_them() 
     assert_eq!(stats_of(&mut admin, altered_id)["damaged"], json!(true));
 }
 
+fn check_on(data: &Path, database: &str, repair: bool) -> (bool, String) {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.arg("check").arg("--data").arg(data);
+    cmd.arg("--database").arg(database);
+    if repair {
+        cmd.arg("--repair");
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.success(), stdout)
+}
+
+/// `check --database postgres://...` reads the rows from PostgreSQL (it used to refuse), finds
+/// the altered blob, and `--repair` marks its row damaged there.
+#[test]
+fn check_reads_a_postgres_database_too() {
+    let Some(cluster) = kino_testkit::pg::cluster() else {
+        return;
+    };
+    let url = cluster.new_database();
+    let dir = tempfile::tempdir().unwrap();
+    let on_pg = |mut c: Config| {
+        c.database = Some(url.clone());
+        c.setting("free-download-wait", json!(0))
+    };
+    {
+        let config = on_pg(kino_testkit::test_config(dir.path(), &plugins()));
+        let mut core = Core::open(config, plugins()).unwrap();
+        let admin = json!({"name": "root", "password": "root-pass-1", "role": "admin"});
+        core.operator_call("auth.register", admin).unwrap();
+    }
+    let mut server = TestServer::in_dir(dir.path(), plugins(), on_pg);
+    let mut admin = root(&server);
+    let altered = content(40, 3000);
+    let altered_id = upload_id(&mut admin, "altered.mp4", &altered, true);
+    upload_id(&mut admin, "fine.mp4", &content(41, 3000), true);
+    drop(admin);
+    server.stop();
+    let data = dir.path();
+    let (ok, out) = check_on(data, &url, false);
+    assert!(ok, "a clean data directory passes: {out}");
+    assert!(out.contains("PostgreSQL answers"), "{out}");
+
+    alter(data, &md5_hex(&altered));
+    let (ok, out) = check_on(data, &url, false);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!("movie {altered_id} `altered.mp4`")),
+        "{out}"
+    );
+    assert!(out.contains("1 problem(s)"), "{out}");
+    let (ok, out) = check_on(data, &url, true);
+    assert!(!ok, "{out}");
+    assert!(out.contains("marked damaged"), "{out}");
+    let mut pg = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let damaged: i64 = pg
+        .query_one("SELECT damaged FROM movies WHERE id = $1", &[&altered_id])
+        .unwrap()
+        .get(0);
+    assert_eq!(damaged, 1);
+    let (ok, out) = check_on(data, &url, false);
+    assert!(ok, "after --repair only known damage is left: {out}");
+    assert!(out.contains("known damaged"), "{out}");
+}
+
 /// A data directory with one uploaded movie (so `blobs/` holds a file), the server stopped.
 fn data_with_a_movie() -> tempfile::TempDir {
     let mut server = server(0);

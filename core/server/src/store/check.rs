@@ -1,6 +1,7 @@
-//! `kino-server check --data DIR [--repair]`: an fsck of the data directory.
+//! `kino-server check --data DIR [--database URL] [--repair]`: an fsck of the data directory.
 //!
-//! It runs SQLite's `PRAGMA integrity_check`, then checks every blob a plugin's row names
+//! It runs SQLite's `PRAGMA integrity_check` (on PostgreSQL: a read of every plugin's
+//! `schema_versions` row; the heap and indexes are `pg_amcheck`'s), then checks every blob a plugin's row names
 //! ([`Plugin::blob_refs`]): stored, of the recorded size, with its MD5 (every byte is read).
 //! Stored blobs that no row names are orphans. `--repair` moves damaged and orphan blobs to
 //! `<data>/quarantine/` and marks the rows naming a damaged blob damaged; it leaves alone
@@ -15,10 +16,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use kino_api::{BlobStore, Plugin};
+use kino_api::{params, BlobStore, Database, DbError, Plugin};
 use md5::{Digest, Md5};
 
-use super::{BlobsAt, FsBlobStore, S3BlobStore, SqliteDb};
+use super::{AnyDb, BlobsAt, DbUrl, FsBlobStore, S3BlobStore};
 
 /// The store being checked.
 enum Inspect {
@@ -62,37 +63,38 @@ impl Report {
     }
 }
 
-/// Checks the data directory; with `repair`, quarantines what is damaged or orphaned.
+/// Checks the database `url` (`--database`, by default `kino.db` in the data directory) and
+/// the blobs `at`; with `repair`, quarantines what is damaged or orphaned.
 pub fn run(
-    data: &Path,
+    url: &DbUrl,
     at: &BlobsAt,
     plugins: &[Arc<dyn Plugin>],
     repair: bool,
 ) -> io::Result<Report> {
     let mut report = Report::default();
-    let db_path = data.join("kino.db");
     let blobs = match at {
         BlobsAt::Dir(dir) => Inspect::Fs(FsBlobStore::inspect(dir, &BlobsAt::root_of(dir))),
         BlobsAt::S3(loc, id, secret) => {
             Inspect::S3(S3BlobStore::open(loc, id, secret).map_err(io::Error::other)?)
         }
     };
-    let mut db = if db_path.is_file() {
-        match SqliteDb::open(&db_path) {
+    let mut db = match url.sqlite_path() {
+        Some(path) if !path.is_file() => {
+            report.problem(format!("database: {} does not exist", path.display()));
+            None
+        }
+        _ => match AnyDb::open(url) {
             Ok(db) => Some(db),
             Err(e) => {
-                report.problem(format!("database: cannot open {}: {e}", db_path.display()));
+                report.problem(format!("database: cannot open {url}: {e}"));
                 None
             }
-        }
-    } else {
-        report.problem(format!("database: {} does not exist", db_path.display()));
-        None
+        },
     };
     let mut referenced = BTreeSet::new();
     let mut refs_complete = db.is_some();
     if let Some(db) = db.as_mut() {
-        integrity(db, &mut report);
+        integrity(db, plugins, &mut report);
         for p in plugins {
             if !p.blob_refs().is_empty() && !migrated(db, p.name()) {
                 // Never started with this plugin: it has no rows yet.
@@ -135,18 +137,24 @@ pub fn run(
 }
 
 /// Whether the plugin's migrations ever ran on this database.
-fn migrated(db: &mut SqliteDb, plugin: &str) -> bool {
-    db.raw()
-        .query_row(
-            "SELECT version FROM schema_versions WHERE plugin = ?1",
-            [plugin],
-            |r| r.get::<_, i64>(0),
+fn migrated(db: &mut AnyDb, plugin: &str) -> bool {
+    (db as &mut dyn Database)
+        .query_one(
+            "SELECT version FROM schema_versions WHERE plugin = ?",
+            params![plugin],
         )
-        .is_ok_and(|v| v > 0)
+        .ok()
+        .flatten()
+        .and_then(|r| r.i64(0).ok())
+        .is_some_and(|v| v > 0)
 }
 
-fn integrity(db: &mut SqliteDb, report: &mut Report) {
-    let rows: Result<Vec<String>, _> = db
+fn integrity(db: &mut AnyDb, plugins: &[Arc<dyn Plugin>], report: &mut Report) {
+    let sqlite = match db {
+        AnyDb::Sqlite(sqlite) => sqlite,
+        AnyDb::Postgres(pg) => return pg_answers(&mut **pg, plugins, report),
+    };
+    let rows: Result<Vec<String>, _> = sqlite
         .raw()
         .prepare("PRAGMA integrity_check")
         .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect());
@@ -161,19 +169,45 @@ fn integrity(db: &mut SqliteDb, report: &mut Report) {
     }
 }
 
+/// PostgreSQL checks its own pages (`pg_amcheck`); what is checked here is that the database
+/// answers and holds this build's tables.
+fn pg_answers(db: &mut dyn Database, plugins: &[Arc<dyn Plugin>], report: &mut Report) {
+    match db.query("SELECT plugin FROM schema_versions", params![]) {
+        Ok(rows) => {
+            let known: BTreeSet<String> = rows.iter().filter_map(|r| r.string(0).ok()).collect();
+            let missing: Vec<&str> = plugins
+                .iter()
+                .filter(|p| !p.migrations().is_empty() && !known.contains(p.name()))
+                .map(|p| p.name())
+                .collect();
+            report.lines.push(format!(
+                "database: PostgreSQL answers, {} plugin(s) migrated{}; run pg_amcheck for \
+                     its pages",
+                known.len(),
+                if missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (never started with: {})", missing.join(", "))
+                }
+            ));
+        }
+        Err(e) => report.problem(format!("database: schema_versions unreadable: {e}")),
+    }
+}
+
 fn check_refs(
-    db: &mut SqliteDb,
+    db: &mut AnyDb,
     blobs: &Inspect,
     refs: &kino_api::BlobRefs,
     repair: bool,
     referenced: &mut BTreeSet<String>,
     report: &mut Report,
-) -> rusqlite::Result<()> {
-    let rows: Vec<(String, String, Option<i64>, bool)> = {
-        let mut st = db.raw().prepare(refs.query)?;
-        let mapped = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-        mapped.collect::<rusqlite::Result<_>>()?
-    };
+) -> Result<(), DbError> {
+    let rows: Vec<(String, String, Option<i64>, bool)> = db
+        .query(refs.query, params![])?
+        .iter()
+        .map(|r| Ok((r.string(0)?, r.string(1)?, r.opt_i64(2)?, r.bool(3)?)))
+        .collect::<Result<_, DbError>>()?;
     let mut verdicts: BTreeMap<String, Option<String>> = BTreeMap::new();
     for (what, md5, size, known) in rows {
         referenced.insert(md5.clone());
@@ -195,7 +229,7 @@ fn check_refs(
                 Err(e) => done.push(format!("quarantine failed: {e}")),
             }
             match refs.mark_damaged {
-                Some(sql) => match db.raw().execute(sql, [&md5]) {
+                Some(sql) => match db.execute(sql, params![md5.as_str()]) {
                     Ok(_) => done.push("marked damaged".into()),
                     Err(e) => done.push(format!("marking damaged failed: {e}")),
                 },

@@ -167,7 +167,18 @@ impl Walk {
                         AlterTableOperation::AddConstraint { constraint, .. } => {
                             self.foreign_keys([], [constraint])?;
                         }
-                        _ => {}
+                        AlterTableOperation::DropColumn { .. }
+                        | AlterTableOperation::RenameColumn { .. }
+                        | AlterTableOperation::AlterColumn { .. }
+                        | AlterTableOperation::DropConstraint { .. }
+                        | AlterTableOperation::RenameConstraint { .. }
+                        | AlterTableOperation::ValidateConstraint { .. } => {}
+                        // `INHERIT users` or `ATTACH PARTITION users` would put this table's
+                        // rows into another's reads (or theirs into its own).
+                        other => {
+                            let what = format!("ALTER TABLE {other}");
+                            return self.deny(Refusal::run(self.owner, &what));
+                        }
                     }
                 }
                 ControlFlow::Continue(())
