@@ -3,8 +3,8 @@
 //! another plugin's tables (a query, a DROP, a migration), recursion inside the script and a
 //! command calling itself through the server: each answered `internal`, the server serving on.
 //!
-//! SQLite only for now: the table guard is SQLite's authorizer (the PostgreSQL guard is
-//! `store/pg`'s own work).
+//! Runs on both backends: SQLite's authorizer and, under `KINO_TEST_DATABASE=postgres`, the
+//! PostgreSQL statement guard (`store/pg/guard.rs`) refuse the same SQL.
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;

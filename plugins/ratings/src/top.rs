@@ -53,7 +53,7 @@ fn top(ctx: &mut Ctx, args: Top) -> Result<Output, CmdError> {
     }
     let total = ctx.db().count(
         "SELECT COUNT(*) FROM (SELECT movie_id FROM ratings_stars
-           GROUP BY movie_id HAVING COUNT(*) >= ?)",
+           GROUP BY movie_id HAVING COUNT(*) >= ?) AS voted",
         params![min_votes],
     )?;
     Ok(Output::page(out, a.offset, total))
