@@ -133,13 +133,49 @@ fn target_dir() -> PathBuf {
     exe.ancestors().nth(3).unwrap().to_path_buf()
 }
 
-/// The scaffold in a throwaway copy of the workspace: `new-plugin demo`, then `cargo test -p
+/// `target/new-plugin` with every third-party artifact of this build hard-linked in (the Kino
+/// crates left out, the copy compiles its own): cheap (one file system, no bytes copied), and
+/// nothing the copy writes replaces a file this workspace's build uses, since rustc writes each
+/// output anew.
+fn private_target() -> PathBuf {
+    let shared = target_dir();
+    let private = shared.join("new-plugin");
+    let profile = shared.join("debug");
+    for sub in ["deps", "build", ".fingerprint"] {
+        link_tree(&profile.join(sub), &private.join("debug").join(sub));
+    }
+    private
+}
+
+fn link_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("kino") || name.starts_with("libkino") {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(&*name));
+        if entry.file_type().unwrap().is_dir() {
+            link_tree(&src, &dst);
+        } else if !dst.exists() {
+            // Where links are refused, cargo builds that artifact again instead.
+            let _ = std::fs::hard_link(&src, &dst);
+        }
+    }
+}
+
+/// The scaffold in a throwaway copy/// The scaffold in a throwaway copy of the workspace: `new-plugin demo`, then `cargo test -p
 /// kino-demo` (the generated end-to-end test on the real server) and `cargo metadata` (the
 /// plugin is a workspace member and a dependency of the binary), with no other edit.
 ///
-/// About 20 s: cargo hashes workspace crates by their path inside the workspace, so the copy
-/// reuses this target directory's dependencies and recompiles only the Kino crates it needs
-/// (which the next build here recompiles once back).
+/// About 20 s: the copy builds in a target directory of its own whose third-party artifacts are
+/// hard links to this one's ([`private_target`]), so only the Kino crates it needs compile.
+/// Building the copy in this target directory itself would overwrite this workspace's Kino
+/// libraries with the copy's (same file names, other crate hashes) while the rest of
+/// `cargo test --workspace` still runs, and the doc-tests after it would not find
+/// `kino_derive`.
 #[test]
 fn a_scaffolded_plugin_builds_and_passes_its_test_in_a_copy_of_the_workspace() {
     let dir = tempfile::tempdir().unwrap();
@@ -153,7 +189,7 @@ fn a_scaffolded_plugin_builds_and_passes_its_test_in_a_copy_of_the_workspace() {
 
     let test = Command::new(env!("CARGO"))
         .args(["test", "--offline", "-p", "kino-demo"])
-        .env("CARGO_TARGET_DIR", target_dir())
+        .env("CARGO_TARGET_DIR", private_target())
         .current_dir(dir.path())
         .output()
         .unwrap();
