@@ -125,13 +125,7 @@ pub fn upload_gib_vs_md5(s: &Spawned) -> Result<f64> {
 pub fn download_gib_vs_iperf3(s: &Spawned) -> Result<f64> {
     let md5 = Pattern::new(GIB, 7).md5()?;
     let (id, _) = upload_len(&mut admin(s)?, GIB, md5)?;
-    let mut c = admin(s)?;
-    let started = Instant::now();
-    c.send(&json!({"type": "movies.download", "movie_id": id}))?;
-    let reply = kino_client::into_data(c.recv()?)?;
-    let n = reply["file_size"].as_u64().context("no file_size")?;
-    c.recv_payload(n, &mut io::sink(), &mut |_| {})?;
-    let down = n as f64 / started.elapsed().as_secs_f64() / 1e6;
+    let down = download_rate(s, id)?;
     let reference = iperf3_rate()?;
     eprintln!("download_1gib: {down:.0} MB/s; iperf3, one loopback stream: {reference:.0} MB/s");
     Ok(down / reference)
@@ -197,6 +191,11 @@ pub fn upload_rss(s: &Spawned) -> Result<f64> {
 /// MB/s of one 256 MiB download.
 pub fn download_throughput(s: &Spawned) -> Result<f64> {
     let (id, _) = upload(s)?;
+    download_rate(s, id)
+}
+
+/// MB/s of one whole `movies.download` of movie `id`, reply included, by an admin.
+fn download_rate(s: &Spawned, id: u64) -> Result<f64> {
     let mut c = admin(s)?;
     let started = Instant::now();
     c.send(&json!({"type": "movies.download", "movie_id": id}))?;
