@@ -20,7 +20,7 @@ pub struct Prf {
     pub matched: usize,
 }
 
-fn max_matching(adj: &[Vec<usize>], n_right: usize) -> usize {
+pub fn max_matching(adj: &[Vec<usize>], n_right: usize) -> usize {
     fn augment(
         u: usize,
         adj: &[Vec<usize>],

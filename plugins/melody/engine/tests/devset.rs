@@ -6,6 +6,11 @@
 //! rules.
 
 use kino_melody_engine::{decode_wav, transcribe, Params};
+
+// The matching the scorer of the generated sets uses (mir_eval's maximum bipartite matching).
+#[path = "../../tools/notescore.rs"]
+mod notescore;
+use notescore::max_matching;
 use std::path::Path;
 
 /// Mean F1 reached when this floor was set was 0.978; the floor leaves a little room.
@@ -22,31 +27,6 @@ fn read_truth(path: &Path) -> Vec<(f64, u8)> {
             Some((on, p.round() as u8))
         })
         .collect()
-}
-
-/// Size of a maximum matching (Kuhn's augmenting paths; the sets are small).
-fn max_matching(adj: &[Vec<usize>], n_right: usize) -> usize {
-    fn augment(
-        u: usize,
-        adj: &[Vec<usize>],
-        seen: &mut [bool],
-        owner: &mut [Option<usize>],
-    ) -> bool {
-        for &v in &adj[u] {
-            if !seen[v] {
-                seen[v] = true;
-                if owner[v].is_none_or(|w| augment(w, adj, seen, owner)) {
-                    owner[v] = Some(u);
-                    return true;
-                }
-            }
-        }
-        false
-    }
-    let mut owner = vec![None; n_right];
-    (0..adj.len())
-        .filter(|&u| augment(u, adj, &mut vec![false; n_right], &mut owner))
-        .count()
 }
 
 fn f1(truth: &[(f64, u8)], est: &[(f64, u8)]) -> f64 {
