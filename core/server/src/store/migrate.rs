@@ -222,17 +222,7 @@ pub fn apply(
         "CREATE TABLE IF NOT EXISTS schema_versions (plugin TEXT PRIMARY KEY, version INTEGER NOT NULL)",
     )
     .map_err(|e| MigrateError::Table(map_err(e)))?;
-    let current: u32 = conn
-        .query_row(
-            "SELECT version FROM schema_versions WHERE plugin = ?1",
-            [plugin],
-            |r| r.get(0),
-        )
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(0),
-            e => Err(e),
-        })
-        .map_err(|e| MigrateError::Table(map_err(e)))?;
+    let current = sqlite_version(conn, plugin).map_err(|e| MigrateError::Table(map_err(e)))?;
     if current as usize > migrations.len() {
         return Err(MigrateError::TooNew {
             plugin: plugin.into(),
@@ -253,17 +243,7 @@ pub fn apply(
             .map_err(sql_err)?;
         // Another server on the same file (`--database sqlite:PATH`) may have applied it while
         // this one waited for the write lock.
-        let now: u32 = tx
-            .query_row(
-                "SELECT version FROM schema_versions WHERE plugin = ?1",
-                [plugin],
-                |r| r.get(0),
-            )
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(0),
-                e => Err(e),
-            })
-            .map_err(sql_err)?;
+        let now = sqlite_version(&tx, plugin).map_err(sql_err)?;
         if now >= m.version {
             continue;
         }
@@ -282,6 +262,19 @@ pub fn apply(
         applied += 1;
     }
     Ok(applied)
+}
+
+/// The schema version `plugin` is at on SQLite (0 before its first migration).
+fn sqlite_version(conn: &rusqlite::Connection, plugin: &str) -> rusqlite::Result<u32> {
+    conn.query_row(
+        "SELECT version FROM schema_versions WHERE plugin = ?1",
+        [plugin],
+        |r| r.get(0),
+    )
+    .or_else(|e| match e {
+        rusqlite::Error::QueryReturnedNoRows => Ok(0),
+        e => Err(e),
+    })
 }
 
 #[cfg(test)]
