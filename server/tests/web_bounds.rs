@@ -215,3 +215,118 @@ fn connections_past_the_per_address_limit_get_503() {
     assert_eq!(read_resp(&mut BufReader::new(other)).status, 200);
     drop(held);
 }
+
+/// A script command that keeps its HTTP handler busy until the script clock stops it.
+const SLOW_SCRIPT: &str = r#"
+plugin("slow", "Holds a handler");
+command("slow.spin", "Spins until --script-timeout", #{ role: "anon" }, |ctx, args| { loop { } });
+"#;
+
+fn native_info(addr: std::net::SocketAddr) -> serde_json::Value {
+    let mut c = kino_client::Client::connect(addr).unwrap();
+    c.call(
+        "auth.login",
+        json!({"name": "root", "password": "root-pass-1"}),
+    )
+    .unwrap();
+    c.call("server.info", json!({})).unwrap()
+}
+
+/// `--http-max-handlers` and `--http-handler-wait`: with one handler busy, another command
+/// waits its turn, then gets 503 `busy` with `Retry-After`; `server.info` never counts more
+/// handlers than the bound, and the gateway serves again once the handler is free. The native
+/// port is never held up by it.
+#[test]
+fn commands_past_the_handler_limit_wait_then_get_503() {
+    let scripts = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(scripts.path().join("slow")).unwrap();
+    std::fs::write(scripts.path().join("slow/plugin.rhai"), SLOW_SCRIPT).unwrap();
+    let dir = scripts.path().to_str().unwrap();
+    let s = start(&[
+        "--http-max-handlers",
+        "1",
+        "--http-handler-wait",
+        "1",
+        "--script-plugins",
+        dir,
+        "--script-timeout",
+        "4",
+        "--script-max-operations",
+        &u64::MAX.to_string(),
+    ]);
+    let web = s.web;
+    let csrf = [("X-Kino-Csrf", "1")];
+    let spin = std::thread::spawn(move || http(web, "POST", "/api/slow.spin", &csrf, b"{}"));
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while native_info(s.native)["http_handlers"] != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the spinning handler never started: {:?}",
+            spin.is_finished()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let asked = Instant::now();
+    let r = http(s.web, "POST", "/api/ping", &csrf, b"{}");
+    let waited = asked.elapsed();
+    assert_eq!((r.status, r.code().as_str()), (503, "busy"), "{r:?}");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("--http-max-handlers"));
+    assert!(waited >= Duration::from_millis(900), "it waited {waited:?}");
+    let info = native_info(s.native);
+    assert_eq!(info["http_handlers_peak"], 1, "{info}");
+    assert!(info["http_busy"].as_u64().unwrap() >= 1, "{info}");
+    assert!(info["http_connections"].as_u64().unwrap() >= 1, "{info}");
+    // The spin ends at --script-timeout as `internal`; then the place is free again.
+    assert_eq!(spin.join().unwrap().code(), "internal");
+    assert_eq!(http(s.web, "POST", "/api/ping", &csrf, b"{}").status, 200);
+    assert_eq!(native_info(s.native)["http_handlers"], 0);
+}
+
+/// Uploads hold a database connection while their body streams, so they take one of
+/// `--max-transfers` places at once or get 503 `busy` without waiting, and never one of the
+/// `--http-max-handlers`: a slow uploader leaves commands served.
+#[test]
+fn uploads_past_the_transfer_limit_get_503_and_never_block_commands() {
+    let s = start(&["--http-max-handlers", "1", "--max-transfers", "1"]);
+    let root = web_support::login(s.web, "root");
+    let head = |name: &str, len: usize| {
+        format!(
+            "POST /api/movies.upload HTTP/1.1\r\nHost: k\r\nX-Kino-Csrf: 1\r\nCookie: {root}\r\n\
+             X-Kino-Args: {{\"name\":\"{name}\",\"free\":true}}\r\nContent-Length: {len}\r\n\r\n"
+        )
+    };
+    let body = web_support::pattern(1000);
+    let mut slow = TcpStream::connect(s.web).unwrap();
+    slow.write_all(head("slow.mp4", body.len()).as_bytes())
+        .unwrap();
+    slow.write_all(&body[..100]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while native_info(s.native)["transfers"] != 1 {
+        assert!(Instant::now() < deadline, "the slow upload never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let asked = Instant::now();
+    let mut second = TcpStream::connect(s.web).unwrap();
+    second
+        .write_all(head("second.mp4", body.len()).as_bytes())
+        .unwrap();
+    let _ = second.write_all(&body);
+    let r = read_resp(&mut BufReader::new(second));
+    assert_eq!((r.status, r.code().as_str()), (503, "busy"), "{r:?}");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        asked.elapsed()
+    );
+    let csrf = [("X-Kino-Csrf", "1")];
+    assert_eq!(http(s.web, "POST", "/api/ping", &csrf, b"{}").status, 200);
+    slow.write_all(&body[100..]).unwrap();
+    let done = read_resp(&mut BufReader::new(slow));
+    assert_eq!(done.status, 200, "{:?}", done.json());
+    assert_eq!(done.json()["data"]["name"], "slow.mp4");
+}

@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 use crate::reply::answer_to;
 pub use crate::reply::{error_json, hold_until, send_completing, send_error, send_json, status_of};
 use crate::wire::{self, Conn, Head};
-use crate::{Client, Shared};
+use crate::{Client, LeaseError, Shared};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "kino_session";
@@ -219,9 +219,13 @@ fn upload(
     };
     let (answer, left) = {
         let mut body = conn.body(len);
-        let mut lease = match shared.lease() {
+        let mut lease = match shared.upload_lease() {
             Ok(l) => l,
-            Err(e) => return unavailable(conn, &e),
+            Err(LeaseError::Busy(why)) => {
+                send_error(conn, ErrorCode::Busy, &why, &[], false)?;
+                return Ok(false);
+            }
+            Err(LeaseError::Db(e)) => return unavailable(conn, &e),
         };
         let answer = match lease.db() {
             Some(db) => shared.gateway.call(
@@ -290,21 +294,23 @@ pub fn request<'a>(
 
 /// Runs a request without a payload on a leased database connection.
 pub fn call(shared: &Shared, req: GatewayRequest<'_>) -> GatewayAnswer {
-    let failed = |e: String| GatewayAnswer {
-        result: Err(kino_api::CmdError::new(
-            ErrorCode::Unavailable,
-            format!("the server cannot reach its database ({e}); try again"),
-        )),
+    let failed = |code, message| GatewayAnswer {
+        result: Err(kino_api::CmdError::new(code, message)),
         caller: None,
         session_change: None,
         slot: None,
     };
+    let unreachable = |e: &dyn std::fmt::Display| {
+        let msg = format!("the server cannot reach its database ({e}); try again");
+        failed(ErrorCode::Unavailable, msg)
+    };
     let mut lease = match shared.lease() {
         Ok(l) => l,
-        Err(e) => return failed(e.to_string()),
+        Err(LeaseError::Busy(why)) => return failed(ErrorCode::Busy, why),
+        Err(LeaseError::Db(e)) => return unreachable(&e),
     };
     match lease.db() {
         Some(db) => shared.gateway.call(db, req),
-        None => failed("no connection".into()),
+        None => unreachable(&"no connection"),
     }
 }

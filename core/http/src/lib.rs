@@ -14,12 +14,15 @@
 //!   and streamed to the handler, never buffered; chunked requests get 411;
 //! - time: `--http-idle-timeout` for the silence before a request, a whole request head, and
 //!   any stall in a body or a response;
+//! - work: at most `--http-max-handlers` commands run at once (waiting `--http-handler-wait`
+//!   for a place, then 503) and uploads take one of `--max-transfers` places ([`gate`]), so
+//!   the cores and database connections web clients can hold do not grow with the connections;
 //! - keep-alive: every response has a `Content-Length`, so a connection serves request after
 //!   request (a body a handler left unread closes it instead).
 //!
 //! A request runs through [`kino_server::gateway::Gateway::call`], the same checks, handler
 //! runner, counters and log lines as the native loop, on the connection's thread with a
-//! database connection from a small pool. The rules of sessions (cookies, CSRF, bearer
+//! database connection from a small pool, once it has a place at the [`gate`]. The rules of sessions (cookies, CSRF, bearer
 //! tokens), error statuses and movie streaming are in [`api`] and [`movies`]; docs/web.md has
 //! the whole picture.
 //!
@@ -28,6 +31,7 @@
 
 mod admit;
 pub mod api;
+pub mod gate;
 pub mod movies;
 pub mod page;
 pub mod range;
@@ -38,6 +42,7 @@ use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
 use kino_server::gateway::Gateway;
+use kino_server::stats::ServerStats;
 use kino_server::store::AnyDb;
 
 use crate::wire::{Conn, NextHead};
@@ -64,6 +69,8 @@ pub struct Shared {
     pub gateway: Gateway,
     admission: Arc<admit::Admission>,
     dbs: Mutex<Vec<AnyDb>>,
+    handlers: Arc<gate::Gate>,
+    uploads: Arc<gate::Gate>,
 }
 
 impl Shared {
@@ -126,6 +133,8 @@ pub fn start(gateway: Gateway) -> Result<Option<HttpServer>, HttpError> {
         gateway,
         admission: Arc::default(),
         dbs: Mutex::new(Vec::new()),
+        handlers: Arc::default(),
+        uploads: Arc::default(),
     });
     std::thread::Builder::new()
         .name("kino-http-accept".into())
@@ -166,7 +175,10 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             .name("kino-http".into())
             .spawn(move || {
                 let _ticket = ticket;
+                let stats = one.gateway.stats();
+                ServerStats::add(&stats.http_connections, 1);
                 serve(stream, &one);
+                ServerStats::sub(&stats.http_connections, 1);
             });
         if let Err(e) = spawned {
             log::error!("spawning an http thread: {e}");
@@ -198,6 +210,22 @@ pub struct Client {
 pub struct DbLease<'a> {
     shared: &'a Shared,
     db: Option<AnyDb>,
+    /// A command's place, freed after the connection is back in the pool (fields drop
+    /// after `Drop::drop`).
+    _handler: Option<gate::Handler<'a>>,
+    /// An upload's place, likewise.
+    _upload: Option<gate::Place>,
+}
+
+/// Why no database connection was lent.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseError {
+    /// Every place is taken: answer 503 `busy` with `Retry-After`.
+    #[error("{0}")]
+    Busy(String),
+    /// The database cannot be reached.
+    #[error(transparent)]
+    Db(#[from] kino_api::DbError),
 }
 
 impl DbLease<'_> {
@@ -216,11 +244,42 @@ impl Drop for DbLease<'_> {
 }
 
 impl Shared {
-    /// Lends a database connection.
-    pub fn lease(&self) -> Result<DbLease<'_>, kino_api::DbError> {
+    /// Lends a database connection for one command, once one of `--http-max-handlers` places
+    /// is free (waiting up to `--http-handler-wait`).
+    pub fn lease(&self) -> Result<DbLease<'_>, LeaseError> {
+        let limits = self.gateway.limits();
+        let stats = self.gateway.stats();
+        let max = limits.http_max_handlers;
+        let Some(place) = self.handlers.take(max, limits.http_handler_wait) else {
+            ServerStats::add(&stats.http_busy, 1);
+            return Err(LeaseError::Busy(format!(
+                "the web gateway is running {max} commands (--http-max-handlers); try again"
+            )));
+        };
+        let handler = gate::Handler::new(place, stats);
         Ok(DbLease {
             shared: self,
             db: Some(self.take_db()?),
+            _handler: Some(handler),
+            _upload: None,
+        })
+    }
+
+    /// Lends a database connection for an upload, which holds it while its body streams: one
+    /// of `--max-transfers` places at once, or `busy` (uploads never queue behind commands).
+    pub fn upload_lease(&self) -> Result<DbLease<'_>, LeaseError> {
+        let max = self.gateway.limits().max_transfers;
+        let Some(place) = self.uploads.take(max, std::time::Duration::ZERO) else {
+            ServerStats::add(&self.gateway.stats().http_busy, 1);
+            return Err(LeaseError::Busy(format!(
+                "the server is running {max} uploads (--max-transfers); try again later"
+            )));
+        };
+        Ok(DbLease {
+            shared: self,
+            db: Some(self.take_db()?),
+            _handler: None,
+            _upload: Some(place),
         })
     }
 }

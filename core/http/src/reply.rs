@@ -56,7 +56,7 @@ pub fn send_json(
     wire::respond(conn, status, &headers, body, keep)
 }
 
-/// Sends an error reply with its status (and `Retry-After` when rate limited).
+/// Sends an error reply with its status (and `Retry-After` when rate limited or busy).
 pub fn send_error(
     conn: &mut Conn,
     code: ErrorCode,
@@ -65,8 +65,10 @@ pub fn send_error(
     keep: bool,
 ) -> io::Result<()> {
     let mut headers = extra.to_vec();
-    if code == ErrorCode::RateLimited {
-        headers.push(("Retry-After", retry_after(message).to_string()));
+    match code {
+        ErrorCode::RateLimited => headers.push(("Retry-After", retry_after(message).to_string())),
+        ErrorCode::Busy => headers.push(("Retry-After", "1".to_string())),
+        _ => {}
     }
     send_json(
         conn,

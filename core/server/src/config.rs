@@ -113,6 +113,15 @@ pub struct Limits {
     /// --http-max-connections); past it 503 and closed
     #[arg(long, default_value_t = 32)]
     pub http_max_connections_per_ip: usize,
+    /// HTTP commands running at once (each on its connection's thread with a database
+    /// connection); the rest wait up to --http-handler-wait, then get 503 `busy`. Uploads
+    /// streaming their body count toward --max-transfers instead
+    #[arg(long, default_value_t = 4)]
+    pub http_max_handlers: usize,
+    /// Seconds an HTTP command waits for one of the --http-max-handlers before 503 `busy`
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = secs::parse)]
+    #[serde(with = "secs")]
+    pub http_handler_wait: Duration,
     /// Largest HTTP request head (request line and headers) in bytes; past it 431
     #[arg(long, default_value_t = 16 * 1024)]
     pub http_max_header: usize,
@@ -179,6 +188,7 @@ impl Limits {
                 "http-max-connections-per-ip",
                 self.http_max_connections_per_ip as u64,
             ),
+            ("http-max-handlers", self.http_max_handlers as u64),
             ("http-max-header", self.http_max_header as u64),
             ("http-max-body", self.http_max_body as u64),
             (
@@ -203,6 +213,7 @@ impl Limits {
             ("session-ttl", self.session_ttl),
             ("script-timeout", self.script_timeout),
             ("http-idle-timeout", self.http_idle_timeout),
+            ("http-handler-wait", self.http_handler_wait),
         ] {
             if d > year {
                 return Err(format!("--{flag} must be at most a year"));

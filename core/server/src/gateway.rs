@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::config::Limits;
 use crate::host::{authorize, ServerHost};
+use crate::registry::EntryRef;
 use crate::replies::count_reply;
 use crate::store::{AnyDb, DbUrl};
 use crate::transfers::{Holder, Slot, TransferSlots};
@@ -82,6 +83,11 @@ impl Gateway {
         &self.host.limits
     }
 
+    /// The node's counters, where the front end reports its own gauges.
+    pub fn stats(&self) -> &crate::stats::ServerStats {
+        &self.host.stats
+    }
+
     /// A database connection of the node's store, for a front-end thread to keep.
     pub fn open_db(&self) -> Result<AnyDb, kino_api::DbError> {
         AnyDb::open(&self.db_url)
@@ -95,8 +101,7 @@ impl Gateway {
     /// Which way a command's payload goes; `None` for a command the web cannot reach.
     pub fn payload_kind(&self, command: &str) -> Option<PayloadKind> {
         self.host
-            .registry
-            .get(command)
+            .lookup(command)
             .filter(|e| !e.command.info.internal && !e.command.info.legacy_only)
             .map(|e| e.command.info.payload)
     }
@@ -104,7 +109,7 @@ impl Gateway {
     /// Where the command names its payload's file (an upload's argument, a download's reply
     /// field), if it declares one.
     pub fn file_name_arg(&self, command: &str) -> Option<String> {
-        let entry = self.host.registry.get(command)?;
+        let entry = self.host.lookup(command)?;
         entry.command.info.file_name.as_ref().map(|s| s.to_string())
     }
 
@@ -178,11 +183,10 @@ impl Gateway {
         caller: Option<&Identity>,
         peer: IpAddr,
         upload: Option<&(&mut (dyn Read + Send), u64)>,
-    ) -> Result<(&crate::registry::Entry, kino_api::Args, Option<Slot>), CmdError> {
+    ) -> Result<(EntryRef<'_>, kino_api::Args, Option<Slot>), CmdError> {
         let host = &*self.host;
         let entry = host
-            .registry
-            .get(command)
+            .lookup(command)
             .filter(|e| !e.command.info.internal)
             .ok_or_else(|| {
                 CmdError::new(
@@ -194,7 +198,7 @@ impl Gateway {
                 )
             })?;
         // As a native request with an `id`: the original client's commands are not web ones.
-        if let Some(refusal) = crate::compat::native_refusal(entry, command, true) {
+        if let Some(refusal) = crate::compat::native_refusal(&entry, command, true) {
             return Err(refusal);
         }
         authorize(entry.command.info.role, caller)?;

@@ -227,6 +227,10 @@ impl Host for ServerHost {
             "transfers": ServerStats::get(&s.transfers),
             "transfers_rejected": ServerStats::get(&s.transfers_rejected),
             "quickacks": ServerStats::get(&s.quickacks),
+            "http_connections": ServerStats::get(&s.http_connections),
+            "http_handlers": ServerStats::get(&s.http_handlers),
+            "http_handlers_peak": ServerStats::get(&s.http_handlers_peak),
+            "http_busy": ServerStats::get(&s.http_busy),
             "script_executors": self.scripts.executors(),
             "commandstats": match self.registry.stats() {
                 Value::Object(mut native) => {

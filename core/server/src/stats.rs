@@ -33,6 +33,15 @@ pub struct ServerStats {
     pub transfers_rejected: AtomicU64,
     /// Times TCP quick-ACK was re-armed because a partial frame was buffered.
     pub quickacks: AtomicU64,
+    /// HTTP gateway connections open now.
+    pub http_connections: AtomicU64,
+    /// HTTP commands running now (at most `--http-max-handlers`).
+    pub http_handlers: AtomicU64,
+    /// The most HTTP commands that ran at once.
+    pub http_handlers_peak: AtomicU64,
+    /// HTTP requests refused with 503 `busy`: no handler free within `--http-handler-wait`,
+    /// or no upload place under `--max-transfers`.
+    pub http_busy: AtomicU64,
 }
 
 impl ServerStats {
