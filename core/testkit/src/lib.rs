@@ -281,12 +281,22 @@ pub struct BinServer {
 impl BinServer {
     /// Starts `bin` with `--listen 127.0.0.1:0 --data DATA` plus `extra`, with cheap argon2, and
     /// reads the bound address from the first line of its standard output. Its log is shown
-    /// when `KINO_TEST_SERVER_LOG` is set.
+    /// when `KINO_TEST_SERVER_LOG` is set. The web page is off unless `extra` (or a `--config`
+    /// file) asks for it, so parallel tests do not race for its default port.
     pub fn start(bin: &Path, data: &Path, extra: &[&str]) -> Self {
+        let web_chosen = extra
+            .iter()
+            .any(|a| a.starts_with("--http-listen") || a.starts_with("--config"));
+        let web_off: &[&str] = if web_chosen {
+            &[]
+        } else {
+            &["--http-listen", "off"]
+        };
         let mut child = Command::new(bin)
             .args(["--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(["--argon2-memory-kib", "64", "--argon2-iterations", "1"])
+            .args(web_off)
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(match std::env::var_os("KINO_TEST_SERVER_LOG") {
