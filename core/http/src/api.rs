@@ -300,17 +300,22 @@ pub fn call(shared: &Shared, req: GatewayRequest<'_>) -> GatewayAnswer {
         session_change: None,
         slot: None,
     };
-    let unreachable = |e: &dyn std::fmt::Display| {
+    let no_database = |e: &dyn std::fmt::Display| {
         let msg = format!("the server cannot reach its database ({e}); try again");
         failed(ErrorCode::Unavailable, msg)
     };
+    if shared.gateway.is_fast(req.command) {
+        return shared
+            .with_fast_db(|db| shared.gateway.call(db, req))
+            .unwrap_or_else(|e| no_database(&e));
+    }
     let mut lease = match shared.lease() {
         Ok(l) => l,
         Err(LeaseError::Busy(why)) => return failed(ErrorCode::Busy, why),
-        Err(LeaseError::Db(e)) => return unreachable(&e),
+        Err(LeaseError::Db(e)) => return no_database(&e),
     };
     match lease.db() {
         Some(db) => shared.gateway.call(db, req),
-        None => unreachable(&"no connection"),
+        None => no_database(&"no connection"),
     }
 }

@@ -71,6 +71,9 @@ pub struct Shared {
     dbs: Mutex<Vec<AnyDb>>,
     handlers: Arc<gate::Gate>,
     uploads: Arc<gate::Gate>,
+    /// The connection fast commands are given (they cannot use it: their context has no
+    /// database), so `ping` and `help` neither queue for a handler place nor take a lease.
+    fast_db: Mutex<Option<AnyDb>>,
 }
 
 impl Shared {
@@ -135,6 +138,7 @@ pub fn start(gateway: Gateway) -> Result<Option<HttpServer>, HttpError> {
         dbs: Mutex::new(Vec::new()),
         handlers: Arc::default(),
         uploads: Arc::default(),
+        fast_db: Mutex::new(None),
     });
     std::thread::Builder::new()
         .name("kino-http-accept".into())
@@ -263,6 +267,16 @@ impl Shared {
             _handler: Some(handler),
             _upload: None,
         })
+    }
+
+    /// Runs `f` with the connection kept for fast commands (opened on first use).
+    pub fn with_fast_db<T>(&self, f: impl FnOnce(&mut AnyDb) -> T) -> Result<T, kino_api::DbError> {
+        let mut kept = self.fast_db.lock().unwrap_or_else(|p| p.into_inner());
+        let db = match kept.as_mut() {
+            Some(db) => db,
+            None => kept.insert(self.gateway.open_db()?),
+        };
+        Ok(f(db))
     }
 
     /// Lends a database connection for an upload, which holds it while its body streams: one

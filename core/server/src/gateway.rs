@@ -106,6 +106,14 @@ impl Gateway {
             .map(|e| e.command.info.payload)
     }
 
+    /// Whether the command runs inline on the loop natively ([`kino_api::Exec::Fast`]): its
+    /// handler touches no database and takes microseconds, so a front end need not queue it.
+    pub fn is_fast(&self, command: &str) -> bool {
+        self.host
+            .lookup(command)
+            .is_some_and(|e| e.command.exec == kino_api::Exec::Fast)
+    }
+
     /// Where the command names its payload's file (an upload's argument, a download's reply
     /// field), if it declares one.
     pub fn file_name_arg(&self, command: &str) -> Option<String> {
