@@ -243,6 +243,52 @@ fn a_wished_movie_brings_a_notice_when_uploaded() {
     );
 }
 
+/// Two nodes starting at once on one database (SQLite, or PostgreSQL under
+/// `KINO_TEST_DATABASE=postgres`), both loading the shipped scripts with their migrations: each
+/// applies what the other has not, and neither reports "already exists".
+#[test]
+fn two_nodes_loading_the_same_migrations_at_once_both_load_them() {
+    use std::sync::{Arc, Barrier};
+    for _ in 0..4 {
+        let shared = tempfile::tempdir().unwrap();
+        let url = match kino_testkit::pg::wanted() {
+            true => kino_testkit::pg::cluster().unwrap().new_database(),
+            false => format!("sqlite:{}", shared.path().join("kino.db").display()),
+        };
+        let plugins = kino_server_bin::plugins();
+        let mut config = kino_testkit::test_config(shared.path(), &plugins);
+        config.database = Some(url.clone());
+        kino_server::Core::open(config, plugins)
+            .unwrap()
+            .operator_call(
+                "auth.register",
+                json!({"name": "root", "password": "root-pass-1", "role": "admin"}),
+            )
+            .unwrap();
+        let barrier = Arc::new(Barrier::new(2));
+        let nodes: Vec<_> = (0..2)
+            .map(|_| {
+                let (url, barrier) = (url.clone(), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    TestServer::with(kino_server_bin::plugins(), move |mut c| {
+                        c.database = Some(url);
+                        c.limits.script_plugins = Some(shipped());
+                        barrier.wait();
+                        c
+                    })
+                })
+            })
+            .collect();
+        for node in nodes {
+            let node = node.join().unwrap();
+            let list = admin_client(&node, "root")
+                .call("plugins.list", json!({}))
+                .unwrap();
+            assert_eq!(list["errors"], json!([]), "{list}");
+        }
+    }
+}
+
 #[test]
 fn an_installed_script_reaches_a_second_node() {
     let shared = tempfile::tempdir().unwrap();

@@ -197,12 +197,7 @@ fn migrate(db: &mut dyn Database, owner: Owner, plugin: &ScriptPlugin) -> Result
             &[],
         )
         .map_err(|e| e.to_string())?;
-        db.query_one(
-            "SELECT version FROM schema_versions WHERE plugin = ?",
-            kino_api::params![plugin.name.as_str()],
-        )
-        .and_then(|r| r.map_or(Ok(0), |r| r.i64(0)))
-        .map_err(|e| e.to_string())?
+        version_of(db, &plugin.name).map_err(|e| e.to_string())?
     };
     let known = plugin.migrations.len() as i64;
     if current > known {
@@ -211,21 +206,40 @@ fn migrate(db: &mut dyn Database, owner: Owner, plugin: &ScriptPlugin) -> Result
         ));
     }
     for (version, sql) in plugin.migrations.iter().skip(current as usize) {
-        db.transaction(|db| {
-            {
-                let _plugin = guard::enter(Some(owner));
-                db.execute(sql, &[])?;
-            }
-            let _core = guard::enter(None);
-            db.execute(
-                "INSERT INTO schema_versions (plugin, version) VALUES (?, ?)
+        let applied = db
+            .transaction(|db| {
+                // Write transactions queue (SQLite's lock, PostgreSQL's advisory lock), so this
+                // re-read sees another node's migration committed since the first read: two nodes
+                // loading the same new script apply it once, and neither fails.
+                if version_of(db, &plugin.name)? >= i64::from(*version) {
+                    return Ok(false);
+                }
+                {
+                    let _plugin = guard::enter(Some(owner));
+                    db.execute(sql, &[])?;
+                }
+                let _core = guard::enter(None);
+                db.execute(
+                    "INSERT INTO schema_versions (plugin, version) VALUES (?, ?)
                  ON CONFLICT(plugin) DO UPDATE SET version = excluded.version",
-                kino_api::params![plugin.name.as_str(), *version],
-            )
-            .map(drop)
-        })
-        .map_err(|e: DbError| format!("migration {version}: {e}"))?;
-        log::info!("applied migration {} {version} (script)", plugin.name);
+                    kino_api::params![plugin.name.as_str(), *version],
+                )
+                .map(|_| true)
+            })
+            .map_err(|e: DbError| format!("migration {version}: {e}"))?;
+        if applied {
+            log::info!("applied migration {} {version} (script)", plugin.name);
+        }
     }
     Ok(())
+}
+
+/// The plugin's migration version in the database (0: none yet).
+fn version_of(db: &mut dyn Database, plugin: &str) -> Result<i64, DbError> {
+    let _core = guard::enter(None);
+    db.query_one(
+        "SELECT version FROM schema_versions WHERE plugin = ?",
+        kino_api::params![plugin],
+    )
+    .and_then(|r| r.map_or(Ok(0), |r| r.i64(0)))
 }
