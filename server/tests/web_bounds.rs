@@ -293,6 +293,62 @@ fn commands_past_the_handler_limit_wait_then_get_503() {
     assert_eq!(native_info(s.native)["http_handlers"], 0);
 }
 
+/// `--http-max-handlers-per-ip`: one client address (here forwarded by a trusted proxy) holding
+/// its share waits and then gets 503, while another address is served at once.
+#[test]
+fn one_address_cannot_hold_every_handler() {
+    let scripts = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(scripts.path().join("slow")).unwrap();
+    std::fs::write(scripts.path().join("slow/plugin.rhai"), SLOW_SCRIPT).unwrap();
+    let s = start(&[
+        "--http-max-handlers",
+        "4",
+        "--http-max-handlers-per-ip",
+        "1",
+        "--http-handler-wait",
+        "1",
+        "--http-trusted-proxy",
+        "127.0.0.1",
+        "--script-plugins",
+        scripts.path().to_str().unwrap(),
+        "--script-timeout",
+        "4",
+        "--script-max-operations",
+        &u64::MAX.to_string(),
+    ]);
+    let web = s.web;
+    let from = |ip: &'static str| [("X-Kino-Csrf", "1"), ("X-Forwarded-For", ip)];
+    let spin =
+        std::thread::spawn(move || http(web, "POST", "/api/slow.spin", &from("10.0.0.1"), b"{}"));
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while native_info(s.native)["http_handlers"] != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the spinning handler never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let asked = Instant::now();
+    let other = http(s.web, "POST", "/api/notices.list", &from("10.0.0.2"), b"{}");
+    assert_ne!(other.status, 503, "{other:?}");
+    assert!(
+        asked.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        asked.elapsed()
+    );
+    let same = http(s.web, "POST", "/api/notices.list", &from("10.0.0.1"), b"{}");
+    assert_eq!(
+        (same.status, same.code().as_str()),
+        (503, "busy"),
+        "{same:?}"
+    );
+    assert!(same.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("--http-max-handlers-per-ip"));
+    assert_eq!(spin.join().unwrap().code(), "internal");
+}
+
 /// Uploads hold a database connection while their body streams, so they take one of
 /// `--max-transfers` places at once or get 503 `busy` without waiting, and never one of the
 /// `--http-max-handlers`: a slow uploader leaves commands served.

@@ -219,7 +219,7 @@ fn upload(
     };
     let (answer, left) = {
         let mut body = conn.body(len);
-        let mut lease = match shared.upload_lease() {
+        let mut lease = match shared.upload_lease(client.peer) {
             Ok(l) => l,
             Err(LeaseError::Busy(why)) => {
                 send_error(conn, ErrorCode::Busy, &why, &[], false)?;
@@ -309,7 +309,7 @@ pub fn call(shared: &Shared, req: GatewayRequest<'_>) -> GatewayAnswer {
             .with_fast_db(|db| shared.gateway.call(db, req))
             .unwrap_or_else(|e| no_database(&e));
     }
-    let mut lease = match shared.lease() {
+    let mut lease = match shared.lease(req.peer) {
         Ok(l) => l,
         Err(LeaseError::Busy(why)) => return failed(ErrorCode::Busy, why),
         Err(LeaseError::Db(e)) => return no_database(&e),

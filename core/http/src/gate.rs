@@ -7,29 +7,56 @@
 //! take one of `--max-transfers` places at once or not at all (an upload holds its place while
 //! its body streams, so it never waits in line behind, or in front of, short commands).
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use kino_server::stats::ServerStats;
 
-/// A counted set of places.
+#[derive(Default)]
+struct Taken {
+    total: usize,
+    /// Only addresses holding a place: at most `max` entries.
+    by_ip: HashMap<IpAddr, usize>,
+}
+
+/// A counted set of places, with a share per client address.
 #[derive(Default)]
 pub struct Gate {
-    taken: Mutex<usize>,
+    taken: Mutex<Taken>,
     freed: Condvar,
 }
 
 /// One place; dropping it frees the place.
 pub struct Place {
     gate: Arc<Gate>,
+    ip: IpAddr,
+}
+
+/// How many places there are: in all, and for one address.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// Places in all.
+    pub max: usize,
+    /// Places one address may hold.
+    pub per_ip: usize,
 }
 
 impl Gate {
-    /// Takes a place of `max`, waiting up to `wait` for one to free.
-    pub fn take(self: &Arc<Self>, max: usize, wait: Duration) -> Option<Place> {
+    fn lock(&self) -> MutexGuard<'_, Taken> {
+        self.taken.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes a place for `ip`, waiting up to `wait` for one to free.
+    pub fn take(self: &Arc<Self>, ip: IpAddr, bound: Bound, wait: Duration) -> Option<Place> {
         let deadline = Instant::now() + wait;
-        let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
-        while *taken >= max {
+        let mut taken = self.lock();
+        loop {
+            let mine = taken.by_ip.get(&ip).copied().unwrap_or(0);
+            if taken.total < bound.max && mine < bound.per_ip {
+                break;
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return None;
@@ -39,24 +66,33 @@ impl Gate {
                 Err(p) => p.into_inner().0,
             };
         }
-        *taken += 1;
+        taken.total += 1;
+        *taken.by_ip.entry(ip).or_insert(0) += 1;
         Some(Place {
             gate: Arc::clone(self),
+            ip,
         })
     }
 
     /// Places taken now.
     pub fn taken(&self) -> usize {
-        *self.taken.lock().unwrap_or_else(|p| p.into_inner())
+        self.lock().total
     }
 }
 
 impl Drop for Place {
     fn drop(&mut self) {
-        let mut taken = self.gate.taken.lock().unwrap_or_else(|p| p.into_inner());
-        *taken = taken.saturating_sub(1);
+        let mut taken = self.gate.lock();
+        taken.total = taken.total.saturating_sub(1);
+        if let Some(n) = taken.by_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                taken.by_ip.remove(&self.ip);
+            }
+        }
         drop(taken);
-        self.gate.freed.notify_one();
+        // Waiters wait on different addresses: wake them all to look again.
+        self.gate.freed.notify_all();
     }
 }
 
@@ -92,13 +128,15 @@ mod tests {
     #[test]
     fn places_past_the_bound_wait_then_fail() {
         let gate = Arc::new(Gate::default());
-        let a = gate.take(2, Duration::ZERO);
-        let b = gate.take(2, Duration::ZERO);
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        let bound = Bound { max: 2, per_ip: 2 };
+        let a = gate.take(ip, bound, Duration::ZERO);
+        let b = gate.take(ip, bound, Duration::ZERO);
         assert!(a.is_some() && b.is_some());
-        assert!(gate.take(2, Duration::from_millis(20)).is_none());
+        assert!(gate.take(ip, bound, Duration::from_millis(20)).is_none());
         let waiter = {
             let gate = Arc::clone(&gate);
-            std::thread::spawn(move || gate.take(2, Duration::from_secs(10)).is_some())
+            std::thread::spawn(move || gate.take(ip, bound, Duration::from_secs(10)).is_some())
         };
         std::thread::sleep(Duration::from_millis(50));
         drop(a);
@@ -107,5 +145,21 @@ mod tests {
             "a freed place goes to the waiter"
         );
         assert_eq!(gate.taken(), 1);
+    }
+
+    #[test]
+    fn one_address_holds_at_most_its_share() {
+        let gate = Arc::new(Gate::default());
+        let (one, two): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+        let bound = Bound { max: 4, per_ip: 2 };
+        let held: Vec<_> = (0..2)
+            .filter_map(|_| gate.take(one, bound, Duration::ZERO))
+            .collect();
+        assert_eq!(held.len(), 2);
+        assert!(gate.take(one, bound, Duration::ZERO).is_none());
+        assert!(gate.take(two, bound, Duration::ZERO).is_some());
+        drop(held);
+        assert!(gate.take(one, bound, Duration::ZERO).is_some());
+        assert_eq!(gate.lock().by_ip.len(), 0, "no entry outlives its places");
     }
 }

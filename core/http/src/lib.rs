@@ -250,14 +250,19 @@ impl Drop for DbLease<'_> {
 impl Shared {
     /// Lends a database connection for one command, once one of `--http-max-handlers` places
     /// is free (waiting up to `--http-handler-wait`).
-    pub fn lease(&self) -> Result<DbLease<'_>, LeaseError> {
+    pub fn lease(&self, ip: IpAddr) -> Result<DbLease<'_>, LeaseError> {
         let limits = self.gateway.limits();
         let stats = self.gateway.stats();
-        let max = limits.http_max_handlers;
-        let Some(place) = self.handlers.take(max, limits.http_handler_wait) else {
+        let bound = gate::Bound {
+            max: limits.http_max_handlers,
+            per_ip: limits.http_max_handlers_per_ip,
+        };
+        let Some(place) = self.handlers.take(ip, bound, limits.http_handler_wait) else {
             ServerStats::add(&stats.http_busy, 1);
             return Err(LeaseError::Busy(format!(
-                "the web gateway is running {max} commands (--http-max-handlers); try again"
+                "the web gateway is running {} commands, at most {} for one address \
+                 (--http-max-handlers, --http-max-handlers-per-ip); try again",
+                bound.max, bound.per_ip
             )));
         };
         let handler = gate::Handler::new(place, stats);
@@ -265,6 +270,18 @@ impl Shared {
             shared: self,
             db: Some(self.take_db()?),
             _handler: Some(handler),
+            _upload: None,
+        })
+    }
+
+    /// Lends a database connection without a place, for the download record written when a
+    /// body has been sent whole: only a body holding one of `--max-transfers` slots asks, so
+    /// these are bounded by that, and a busy gateway never loses a record.
+    pub fn transfer_lease(&self) -> Result<DbLease<'_>, LeaseError> {
+        Ok(DbLease {
+            shared: self,
+            db: Some(self.take_db()?),
+            _handler: None,
             _upload: None,
         })
     }
@@ -281,9 +298,11 @@ impl Shared {
 
     /// Lends a database connection for an upload, which holds it while its body streams: one
     /// of `--max-transfers` places at once, or `busy` (uploads never queue behind commands).
-    pub fn upload_lease(&self) -> Result<DbLease<'_>, LeaseError> {
+    pub fn upload_lease(&self, ip: IpAddr) -> Result<DbLease<'_>, LeaseError> {
         let max = self.gateway.limits().max_transfers;
-        let Some(place) = self.uploads.take(max, std::time::Duration::ZERO) else {
+        // Per user, the gateway's --max-transfers-per-user applies once the caller is known.
+        let bound = gate::Bound { max, per_ip: max };
+        let Some(place) = self.uploads.take(ip, bound, std::time::Duration::ZERO) else {
             ServerStats::add(&self.gateway.stats().http_busy, 1);
             return Err(LeaseError::Busy(format!(
                 "the server is running {max} uploads (--max-transfers); try again later"

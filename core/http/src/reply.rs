@@ -190,7 +190,7 @@ pub fn send_completing(
     wire::send_stream(conn, source, len - 1)?;
     let mut last = [0u8; 1];
     source.read_exact(&mut last)?;
-    if let Ok(mut lease) = shared.lease() {
+    if let Ok(mut lease) = shared.transfer_lease() {
         if let Some(db) = lease.db() {
             shared.gateway.complete(db, caller, token, hook, len);
         }

@@ -72,7 +72,8 @@ pub struct Limits {
     /// or v2, HAProxy's `send-proxy-v2`) naming the real client; per-address limits and login
     /// throttles then count that client. Repeat or comma-separate; none by default, and from
     /// anyone else the header is an ordinary bad frame
-    #[arg(long, value_name = "CIDR", value_delimiter = ',')]
+    #[arg(long, value_name = "ADDR|CIDR", value_delimiter = ',', value_parser = nets::parse)]
+    #[serde(deserialize_with = "nets::deserialize")]
     pub proxy_protocol_from: Vec<ipnet::IpNet>,
     /// Seconds a graceful stop (SIGTERM) waits for in-flight requests and transfers
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = secs::parse)]
@@ -118,6 +119,10 @@ pub struct Limits {
     /// streaming their body count toward --max-transfers instead
     #[arg(long, default_value_t = 4)]
     pub http_max_handlers: usize,
+    /// Of --http-max-handlers, how many one client address may hold (behind a trusted proxy,
+    /// the forwarded address), so one client cannot keep every other waiting
+    #[arg(long, default_value_t = 2)]
+    pub http_max_handlers_per_ip: usize,
     /// Seconds an HTTP command waits for one of the --http-max-handlers before 503 `busy`
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = secs::parse)]
     #[serde(with = "secs")]
@@ -137,7 +142,8 @@ pub struct Limits {
     /// Address or CIDR of a reverse proxy (TLS terminator) in front of the HTTP gateway whose
     /// `X-Forwarded-For` and `X-Forwarded-Proto` are believed: the client's address for
     /// throttles, `Secure` cookies under https. Repeat or comma-separate; none by default
-    #[arg(long, value_name = "CIDR", value_delimiter = ',')]
+    #[arg(long, value_name = "ADDR|CIDR", value_delimiter = ',', value_parser = nets::parse)]
+    #[serde(deserialize_with = "nets::deserialize")]
     pub http_trusted_proxy: Vec<ipnet::IpNet>,
 }
 
@@ -157,6 +163,27 @@ mod secs {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
+/// Networks given as `ADDR/PREFIX` or as one address (`10.0.0.5` is `10.0.0.5/32`), as the
+/// flags' help promises; `ipnet` alone accepts only the first.
+mod nets {
+    use ipnet::IpNet;
+    use serde::{Deserialize, Deserializer};
+
+    pub fn parse(raw: &str) -> Result<IpNet, String> {
+        let raw = raw.trim();
+        raw.parse::<IpNet>()
+            .or_else(|_| raw.parse::<std::net::IpAddr>().map(IpNet::from))
+            .map_err(|_| format!("`{raw}` is neither an address nor a CIDR network"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|raw| parse(raw).map_err(serde::de::Error::custom))
+            .collect()
     }
 }
 
@@ -189,6 +216,10 @@ impl Limits {
                 self.http_max_connections_per_ip as u64,
             ),
             ("http-max-handlers", self.http_max_handlers as u64),
+            (
+                "http-max-handlers-per-ip",
+                self.http_max_handlers_per_ip as u64,
+            ),
             ("http-max-header", self.http_max_header as u64),
             ("http-max-body", self.http_max_body as u64),
             (

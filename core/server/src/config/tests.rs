@@ -105,7 +105,7 @@ fn every_limit_is_one_flag_and_one_key_of_the_same_name() {
         .cloned()
         .collect();
     // 17 core limits, 7 for script plugins and 7 of the HTTP gateway (`http-*`).
-    assert_eq!(keys.len(), 33);
+    assert_eq!(keys.len(), 34);
     for key in &keys {
         // A value unlike the default, through the file and through the flag.
         let (changed, in_file, want_value) = match defaults[key.as_str()].as_u64() {
@@ -163,4 +163,41 @@ fn a_limit_of_the_wrong_type_in_the_file_is_named() {
         let key = text.split(' ').next().unwrap_or_default();
         assert!(err.to_string().contains(key), "{text}: {err}");
     }
+}
+
+/// `--http-trusted-proxy` and `--proxy-protocol-from` take one address or a CIDR network, as
+/// their help says, on the command line and in the file.
+#[test]
+fn trusted_networks_take_an_address_or_a_cidr() {
+    let c = parse(
+        &[
+            "--http-trusted-proxy",
+            "10.0.0.5,192.168.0.0/16",
+            "--proxy-protocol-from",
+            "::1",
+        ],
+        &[],
+    )
+    .expect("valid");
+    let shown: Vec<String> = c
+        .limits
+        .http_trusted_proxy
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(shown, ["10.0.0.5/32", "192.168.0.0/16"]);
+    assert_eq!(c.limits.proxy_protocol_from[0].to_string(), "::1/128");
+    assert!(parse(&["--http-trusted-proxy", "10.0.0"], &[]).is_err());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("kino.toml");
+    std::fs::write(
+        &path,
+        "http-trusted-proxy = [\"127.0.0.1\", \"10.1.0.0/16\"]\n",
+    )
+    .expect("write");
+    let mut c = Config::new("data");
+    apply_file(&mut c, &path, &[]).expect("valid");
+    assert_eq!(c.limits.http_trusted_proxy[0].to_string(), "127.0.0.1/32");
+    std::fs::write(&path, "http-trusted-proxy = [\"nope\"]\n").expect("write");
+    assert!(apply_file(&mut Config::new("d"), &path, &[]).is_err());
 }
