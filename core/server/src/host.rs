@@ -227,6 +227,7 @@ impl Host for ServerHost {
             "transfers": ServerStats::get(&s.transfers),
             "transfers_rejected": ServerStats::get(&s.transfers_rejected),
             "quickacks": ServerStats::get(&s.quickacks),
+            "bodies_sendfile": ServerStats::get(&s.bodies_sendfile),
             "script_executors": self.scripts.executors(),
             "commandstats": match self.registry.stats() {
                 Value::Object(mut native) => {

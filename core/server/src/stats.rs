@@ -33,6 +33,8 @@ pub struct ServerStats {
     pub transfers_rejected: AtomicU64,
     /// Times TCP quick-ACK was re-armed because a partial frame was buffered.
     pub quickacks: AtomicU64,
+    /// Reply bodies sent by the kernel from a verified file (`sendfile`), not through a pipe.
+    pub bodies_sendfile: AtomicU64,
 }
 
 impl ServerStats {
