@@ -11,8 +11,10 @@
 //!
 //! Timestamps are coarse (a clock tick, or a whole second on some file systems), so a write in
 //! the same tick as the one before the check could leave them equal. A file is therefore only
-//! remembered when its ctime is more than [`RACY`] older than the start of the check that
-//! passed; a younger file is simply hashed again next time.
+//! remembered when its ctime is older than the start of the check that passed by more than the
+//! timestamps' grain: [`RACY_FINE`] when the ctime has a sub-second part (the kernel's coarse
+//! clock ticks at 100 Hz or more), [`RACY`] when it is a whole second (a file system storing
+//! seconds only). A younger file is simply hashed again next time.
 //!
 //! Bounded by `--verified-blobs-max` entries; the oldest go first. A restart forgets them all.
 
@@ -22,8 +24,10 @@ use std::os::unix::fs::MetadataExt;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// How much older than the check's start a file's ctime must be for it to be remembered.
+/// How much older than the check's start a whole-second ctime must be for it to be remembered.
 pub const RACY: Duration = Duration::from_secs(2);
+/// The same for a ctime with nanoseconds: several ticks of a 100 Hz clock.
+pub const RACY_FINE: Duration = Duration::from_millis(50);
 
 /// What identifies one state of one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,10 +57,11 @@ impl FileKey {
         let Ok(from) = checked_from.duration_since(UNIX_EPOCH) else {
             return false;
         };
-        let Some(limit) = from.checked_sub(RACY) else {
+        let (secs, nanos) = self.ctime;
+        let grain = if nanos == 0 { RACY } else { RACY_FINE };
+        let Some(limit) = from.checked_sub(grain) else {
             return false;
         };
-        let (secs, nanos) = self.ctime;
         let Ok(secs) = u64::try_from(secs) else {
             return true; // before 1970: old enough
         };
@@ -187,6 +192,22 @@ mod tests {
         );
         v.forget("c");
         assert!(!v.vouches("c", &key(2, old)));
+        let fine = Verified::new(2);
+        let second_ago = FileKey {
+            ctime: (old + 9, 5),
+            ..key(5, old + 9)
+        };
+        fine.remember("e", second_ago, now);
+        assert!(
+            fine.vouches("e", &second_ago),
+            "a fine ctime 1 s old is settled"
+        );
+        let whole = key(6, old + 9);
+        fine.remember("f", whole, now);
+        assert!(
+            !fine.vouches("f", &whole),
+            "a whole-second ctime 1 s old is not"
+        );
         let none = Verified::new(0);
         none.remember("a", key(0, old), now);
         assert!(none.is_empty());
