@@ -3,11 +3,13 @@
 //! never waits on the hash.
 //!
 //! Bytes go to it in batches of [`BATCH`] through a channel of [`DEPTH`] batches; when the hash
-//! falls behind, the writer blocks on the channel, so an upload holds at most
-//! `(DEPTH + 2) * BATCH` bytes here (the queued batches, the one being hashed, the one being
-//! filled): 2.5 MiB.
+//! falls behind, the writer blocks on the channel. Hashed batches come back (at most
+//! [`SPARE`] waiting) to be filled again, so an upload allocates them once instead of mapping
+//! and faulting in fresh pages for every batch. An upload holds at most
+//! `(DEPTH + SPARE + 2) * BATCH` bytes here (queued, spare, the one being hashed, the one being
+//! filled): 3 MiB.
 
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 use md5::{Digest, Md5};
@@ -16,11 +18,15 @@ use md5::{Digest, Md5};
 pub const BATCH: usize = 256 * 1024;
 /// Batches queued at most.
 pub const DEPTH: usize = 8;
+/// Hashed batches kept for reuse at most.
+pub const SPARE: usize = 2;
 
 /// A running MD5, fed from the writer.
 pub struct HashThread {
     /// The hash thread and its input; `None` when no thread could start (hashed inline then).
     thread: Option<(SyncSender<Vec<u8>>, JoinHandle<Md5>)>,
+    /// Hashed batches, emptied, to be reused.
+    spent: Option<Receiver<Vec<u8>>>,
     inline: Option<Md5>,
     batch: Vec<u8>,
     /// The hash thread is gone (it panicked): the hash is lost.
@@ -31,19 +37,23 @@ impl HashThread {
     /// Continues `state` (a fresh `Md5`, or a resumed upload's prefix) on a new thread.
     pub fn start(state: Md5) -> Self {
         let (tx, rx) = sync_channel::<Vec<u8>>(DEPTH);
+        let (back, spent) = sync_channel::<Vec<u8>>(SPARE);
         let fallback = state.clone();
         let spawned = std::thread::Builder::new()
             .name("kino-md5".into())
             .spawn(move || {
                 let mut state = state;
-                while let Ok(batch) = rx.recv() {
+                while let Ok(mut batch) = rx.recv() {
                     state.update(&batch);
+                    batch.clear();
+                    let _ = back.try_send(batch);
                 }
                 state
             });
         match spawned {
             Ok(handle) => HashThread {
                 thread: Some((tx, handle)),
+                spent: Some(spent),
                 inline: None,
                 batch: Vec::with_capacity(BATCH),
                 dead: false,
@@ -52,6 +62,7 @@ impl HashThread {
                 log::warn!("no hash thread for an upload ({e}); hashing inline");
                 HashThread {
                     thread: None,
+                    spent: None,
                     inline: Some(fallback),
                     batch: Vec::new(),
                     dead: false,
@@ -77,7 +88,9 @@ impl HashThread {
     }
 
     fn send(&mut self) {
-        let full = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let reused = self.spent.as_ref().and_then(|r| r.try_recv().ok());
+        let next = reused.unwrap_or_else(|| Vec::with_capacity(BATCH));
+        let full = std::mem::replace(&mut self.batch, next);
         if self.dead {
             return;
         }
