@@ -360,6 +360,7 @@ fn get(_: &mut kino_api::Ctx, args: Get) -> Result<kino_api::Output, kino_api::C
         len,
         source: Box::new(std::io::repeat(0).take(len)),
         on_complete: None,
+        file: None,
     }))
 }
 

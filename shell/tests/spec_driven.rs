@@ -62,6 +62,7 @@ fn get(_: &mut Ctx, a: Get, stored: &Stored) -> Result<Output, CmdError> {
         len: bytes.len() as u64,
         source: Box::new(std::io::Cursor::new(bytes)),
         on_complete: None,
+        file: None,
     }))
 }
 

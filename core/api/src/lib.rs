@@ -74,7 +74,7 @@ pub use error::CmdError;
 pub use fast::FastCtx;
 pub use kino_proto::{ArgInfo, ArgKind, CommandInfo, ErrorCode, Page, PayloadKind, Role};
 pub use listener::{Decoded, Framing, Listener};
-pub use output::{Body, OnComplete, Output};
+pub use output::{Body, BodyFile, OnComplete, Output};
 pub use plugin::{BlobRefs, Migration, Plugin, Setting, SettingValue, Settings};
 pub use service::{Service, ServiceId};
 

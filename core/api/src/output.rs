@@ -21,6 +21,21 @@ pub struct Body {
     pub source: Box<dyn Read + Send>,
     /// Called once all `len` bytes went out; not called if the client disconnects first.
     pub on_complete: Option<OnComplete>,
+    /// The same bytes as a file range the server may hand to the kernel (`sendfile`) instead
+    /// of reading `source`, so they never pass through user space. Set it only for content
+    /// that needs no check while it is sent (a blob verified whole and unchanged since, see
+    /// [`crate::BlobStore::open_for_send`]). A server sending from it first reads `source` once
+    /// with an empty buffer, so a start hook wrapped around `source` still runs.
+    pub file: Option<BodyFile>,
+}
+
+/// A file and the offset its body starts at (it runs for [`Body::len`] bytes).
+#[derive(Debug)]
+pub struct BodyFile {
+    /// Open for reading; its own position is never used.
+    pub file: std::fs::File,
+    /// Where the body starts in it.
+    pub offset: u64,
 }
 
 impl std::fmt::Debug for Body {

@@ -61,6 +61,11 @@ pub struct Limits {
     /// Transfers at once per user (per address when anonymous)
     #[arg(long, default_value_t = 4)]
     pub max_transfers_per_user: usize,
+    /// Blobs remembered as verified whole (about 100 bytes each): a download of one of them,
+    /// unchanged on disk since, is neither hashed again nor copied through user space (0: hash
+    /// every read); the oldest are forgotten first
+    #[arg(long, default_value_t = 10_000)]
+    pub verified_blobs_max: usize,
     /// Warning lines per second per peer and kind of refusal; the rest are counted
     #[arg(long, default_value_t = 10)]
     pub warn_rate: u32,

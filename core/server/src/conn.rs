@@ -58,6 +58,9 @@ pub struct Sending {
     pub sent: u64,
     /// Runs on a worker once all bytes are out.
     pub on_complete: Option<OnComplete>,
+    /// The pump thread writes the socket itself by `sendfile` ([`crate::sendfile`]); the pipe
+    /// only says when it may start and when it is done.
+    pub by_kernel: bool,
 }
 
 /// A connection accepted on a plugin's own listener, speaking that plugin's framing.
@@ -349,6 +352,10 @@ impl Conn {
         }
         if let Lifecycle::Sending { sending, .. } = &self.state {
             sending.pipe.abort();
+            if sending.by_kernel {
+                // The thread holds its own handle of the socket: end its writes now.
+                let _ = self.stream.shutdown(std::net::Shutdown::Both);
+            }
         }
     }
 }

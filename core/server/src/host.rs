@@ -231,6 +231,7 @@ impl Host for ServerHost {
             "http_handlers": ServerStats::get(&s.http_handlers),
             "http_handlers_peak": ServerStats::get(&s.http_handlers_peak),
             "http_busy": ServerStats::get(&s.http_busy),
+            "bodies_sendfile": ServerStats::get(&s.bodies_sendfile),
             "script_executors": self.scripts.executors(),
             "commandstats": match self.registry.stats() {
                 Value::Object(mut native) => {

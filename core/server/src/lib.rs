@@ -40,6 +40,7 @@ pub mod registry;
 mod replies;
 mod resolve;
 pub mod scripts;
+mod sendfile;
 pub mod session;
 pub mod stats;
 pub mod store;
@@ -185,7 +186,7 @@ impl Core {
             registry,
             sessions: SessionStore::open(&db_url, config.limits.session_ttl)?,
             blobs: blobs_at
-                .open()
+                .open(config.limits.verified_blobs_max)
                 .map_err(|e| StartError::Data(format!("the blob store cannot be used: {e}")))?,
             settings,
             limits: config.limits.clone(),

@@ -21,6 +21,10 @@ struct State {
     aborted: bool,
     /// The loop is waiting for room (upload) or data (download).
     loop_waiting: bool,
+    /// A body sent by the kernel: the loop flushed the reply frame, the thread may write.
+    go: bool,
+    /// A body sent by the kernel: bytes the thread put on the socket.
+    moved: u64,
 }
 
 /// The pipe; shared by `Arc` between the loop and one thread.
@@ -125,6 +129,36 @@ impl Pipe {
     /// Whether the pipe was aborted.
     pub fn is_aborted(&self) -> bool {
         self.lock().aborted
+    }
+
+    /// Loop side of a body sent by the kernel: everything queued before it is on the socket,
+    /// so the thread may start writing.
+    pub fn go(&self) {
+        let mut s = self.lock();
+        if !s.go {
+            s.go = true;
+            drop(s);
+            self.cond.notify_all();
+        }
+    }
+
+    /// Thread side: waits for [`Pipe::go`]; `false` once aborted.
+    pub fn wait_go(&self) -> bool {
+        let mut s = self.lock();
+        while !s.go && !s.aborted {
+            s = self.cond.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+        !s.aborted
+    }
+
+    /// Thread side: `n` more bytes went out by the kernel.
+    pub fn moved(&self, n: u64) {
+        self.lock().moved += n;
+    }
+
+    /// Bytes the thread sent by the kernel so far.
+    pub fn moved_total(&self) -> u64 {
+        self.lock().moved
     }
 }
 

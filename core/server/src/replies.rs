@@ -3,6 +3,7 @@
 //! completion hook that runs once a body went out whole.
 
 use std::io::{self, Read};
+use std::os::fd::AsFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,6 +16,7 @@ use crate::conn::{Conn, Held, ReadState, Sending};
 use crate::dispatch::{Dispatcher, CHUNK, OUT_LOW_WATER, PIPE_CAP};
 use crate::host::ServerHost;
 use crate::pipe::Pipe;
+use crate::sendfile::{self, KernelBody};
 use crate::stats::ServerStats;
 use crate::transfers::{Holder, Slot};
 use crate::workers::{LoopMsg, Outcome};
@@ -147,12 +149,39 @@ impl Dispatcher {
             len,
             mut source,
             on_complete,
+            file,
         } = body;
         if len == 0 {
             self.complete(conn, token, on_complete, 0);
             return;
         }
         let pipe = Arc::new(Pipe::new(PIPE_CAP, self.chan.notifier(token)));
+        let sock = file.map(|f| (conn.stream.as_fd().try_clone_to_owned(), f));
+        if let Some((Ok(sock), f)) = sock {
+            let (file, offset) = (f.file, f.offset);
+            let body = KernelBody {
+                sock,
+                file,
+                offset,
+                len,
+                source,
+            };
+            let host = Arc::clone(&self.host);
+            if let Err(e) = sendfile::spawn(body, Arc::clone(&pipe), host, slot) {
+                log::error!("spawning a send thread: {e}");
+                conn.close_after_flush = true;
+                conn.finish();
+                return;
+            }
+            conn.start_sending(Sending {
+                pipe,
+                remaining: len,
+                sent: 0,
+                on_complete,
+                by_kernel: true,
+            });
+            return;
+        }
         let producer = Arc::clone(&pipe);
         let spawned = std::thread::Builder::new()
             .name("kino-send".into())
@@ -190,11 +219,45 @@ impl Dispatcher {
             remaining: len,
             sent: 0,
             on_complete,
+            by_kernel: false,
         });
+    }
+
+    /// A body sent by the kernel: lets its thread start once the reply frame is out, and ends
+    /// the request when the thread is done (see [`crate::sendfile`]).
+    fn fill_kernel_body(&mut self, conn: &mut Conn, token: Token) -> io::Result<bool> {
+        let flushed = conn.pending_out() == 0;
+        let Some(s) = conn.sending_mut() else {
+            return Ok(false);
+        };
+        if !flushed {
+            return Ok(false);
+        }
+        s.pipe.go();
+        // Nothing comes through the pipe; this marks the loop waiting for the thread's end.
+        let _ = s.pipe.try_pop();
+        if !s.pipe.drained() {
+            return Ok(false);
+        }
+        let moved = s.pipe.moved_total();
+        if moved < s.remaining {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "reply body ended early",
+            ));
+        }
+        if let Some(s) = conn.take_sending() {
+            s.pipe.abort();
+            self.complete(conn, token, s.on_complete, moved);
+        }
+        Ok(true)
     }
 
     /// Pulls body chunks into the out-buffer; returns whether the body finished.
     pub fn fill_body(&mut self, conn: &mut Conn, token: Token) -> io::Result<bool> {
+        if conn.sending_mut().is_some_and(|s| s.by_kernel) {
+            return self.fill_kernel_body(conn, token);
+        }
         while conn.pending_out() < OUT_LOW_WATER {
             let Some(s) = conn.sending_mut() else {
                 return Ok(false);

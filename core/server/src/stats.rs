@@ -42,6 +42,8 @@ pub struct ServerStats {
     /// HTTP requests refused with 503 `busy`: no handler free within `--http-handler-wait`,
     /// or no upload place under `--max-transfers`.
     pub http_busy: AtomicU64,
+    /// Reply bodies sent by the kernel from a verified file (`sendfile`), not through a pipe.
+    pub bodies_sendfile: AtomicU64,
 }
 
 impl ServerStats {

@@ -63,6 +63,7 @@ pub fn file_output(ctx: &mut Ctx, blob: &(String, u64), data: Value) -> Result<O
         len: size,
         source,
         on_complete: None,
+        file: None,
     }))
 }
 

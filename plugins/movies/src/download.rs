@@ -16,7 +16,8 @@
 //!   it was held, for clients that show a countdown while they wait for it.
 //!
 //! Core streams the bytes in chunks from the blob store on a thread of its own, with
-//! backpressure from the socket. The store checks the file against its MD5 as it goes: an
+//! backpressure from the socket; a blob the store verified whole before and finds unchanged
+//! goes out by `sendfile` instead, unhashed. The store checks the file against its MD5 as it goes: an
 //! altered file ends the download before its last bytes (the connection closes, the client
 //! never holds a complete-looking wrong file) and goes to quarantine, and the movie is marked
 //! damaged the next time it is looked up. When the last byte has gone out a record is written (user,
@@ -33,7 +34,8 @@ use std::time::{Duration, Instant};
 use kino_api::serde_json::json;
 use kino_api::Setting;
 use kino_api::{
-    log, BlobError, Body, CmdError, Command, CommandArgs, Ctx, ErrorCode, OnComplete, Output,
+    log, BlobError, Body, BodyFile, CmdError, Command, CommandArgs, Ctx, ErrorCode, OnComplete,
+    Output,
 };
 
 use crate::buy::price;
@@ -138,7 +140,7 @@ fn download(ctx: &mut Ctx, args: Download, served: &Shared) -> Result<Output, Cm
         ));
     }
     let wait_s = wait_for(ctx, served, &movie, is_vip);
-    let (source, stored_size) = match ctx.blobs().open(&movie.md5, offset) {
+    let (source, stored_size, file) = match ctx.blobs().open_for_send(&movie.md5, offset) {
         Ok(opened) => opened,
         Err(BlobError::NotFound(_)) => {
             mark_damaged(ctx.db(), &movie, "its file is missing")?;
@@ -188,6 +190,7 @@ fn download(ctx: &mut Ctx, args: Download, served: &Shared) -> Result<Output, Cm
         len: movie.size - offset,
         source,
         on_complete: Some(on_complete),
+        file: file.map(|file| BodyFile { file, offset }),
     });
     let until = Instant::now().checked_add(Duration::from_secs(wait_s));
     Ok(match until {

@@ -104,8 +104,8 @@ fn every_limit_is_one_flag_and_one_key_of_the_same_name() {
         .keys()
         .cloned()
         .collect();
-    // 17 core limits, 7 for script plugins and 7 of the HTTP gateway (`http-*`).
-    assert_eq!(keys.len(), 34);
+    // 18 core limits, 7 for script plugins and 10 of the HTTP gateway (`http-*`).
+    assert_eq!(keys.len(), 35);
     for key in &keys {
         // A value unlike the default, through the file and through the flag.
         let (changed, in_file, want_value) = match defaults[key.as_str()].as_u64() {

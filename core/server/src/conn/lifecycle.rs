@@ -172,6 +172,7 @@ mod tests {
             remaining: 0,
             sent: 0,
             on_complete: None,
+            by_kernel: false,
         });
         assert!(c.is_sending() && c.sending_mut().is_some());
         assert_eq!(c.caller(), Some(&who));

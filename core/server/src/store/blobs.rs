@@ -14,7 +14,12 @@ use kino_api::{valid_key, BlobError, BlobInfo, BlobStore, BlobWriter};
 use md5::{Digest, Md5};
 
 use super::flusher::Flusher;
+use super::hasher::HashThread;
+use super::verified::Verified;
 use super::verify::{quarantine, VerifiedReader};
+
+/// Blobs remembered as verified when no `--verified-blobs-max` is given (about 100 bytes each).
+pub const VERIFIED_DEFAULT: usize = 10_000;
 
 /// Bytes kept free on the disk beyond an upload's own size, so the database can still grow.
 const HEADROOM: u64 = 64 * 1024 * 1024;
@@ -32,6 +37,7 @@ pub struct FsBlobStore {
     tmp: PathBuf,
     quarantine: PathBuf,
     hashes: HashCache,
+    verified: Arc<Verified>,
 }
 
 impl FsBlobStore {
@@ -69,7 +75,31 @@ impl FsBlobStore {
             tmp,
             quarantine: root.join("quarantine"),
             hashes: HashCache::default(),
+            verified: Arc::new(Verified::new(VERIFIED_DEFAULT)),
         })
+    }
+
+    /// Remembers at most `max` blobs as verified (`--verified-blobs-max`; 0: hash every read).
+    pub fn with_verified_max(mut self, max: usize) -> Self {
+        self.verified = Arc::new(Verified::new(max));
+        self
+    }
+
+    /// The blobs remembered as verified (for tests of the bound).
+    pub fn verified(&self) -> &Verified {
+        &self.verified
+    }
+
+    fn open_reader(&self, md5: &str, offset: u64) -> Result<VerifiedReader, BlobError> {
+        let path = self.path_of(md5)?;
+        let file = File::open(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => BlobError::NotFound(md5.into()),
+            _ => BlobError::Io(e),
+        })?;
+        let verified = Arc::clone(&self.verified);
+        let reader =
+            VerifiedReader::new(file, md5, path, self.quarantine.clone(), offset, verified)?;
+        Ok(reader)
     }
 
     /// The store under `data` as it is, creating and cleaning nothing (for `kino-server check`,
@@ -80,6 +110,7 @@ impl FsBlobStore {
             tmp: root.join("tmp"),
             quarantine: root.join("quarantine"),
             hashes: HashCache::default(),
+            verified: Arc::new(Verified::new(0)),
         }
     }
 
@@ -155,7 +186,7 @@ impl BlobStore for FsBlobStore {
             file: Some(file),
             path,
             blobs: self.blobs.clone(),
-            hasher: Md5::new(),
+            hasher: Some(HashThread::start(Md5::new())),
             written: 0,
             keep: None,
         }))
@@ -191,7 +222,7 @@ impl BlobStore for FsBlobStore {
             file: Some(file),
             path,
             blobs: self.blobs.clone(),
-            hasher,
+            hasher: Some(HashThread::start(hasher)),
             written: offset,
             keep: Some((id.to_owned(), Arc::clone(&self.hashes))),
         }))
@@ -217,14 +248,23 @@ impl BlobStore for FsBlobStore {
     }
 
     fn open(&self, md5: &str, offset: u64) -> Result<(Box<dyn Read + Send>, u64), BlobError> {
-        let path = self.path_of(md5)?;
-        let file = File::open(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => BlobError::NotFound(md5.into()),
-            _ => BlobError::Io(e),
-        })?;
-        let reader = VerifiedReader::new(file, md5, path, self.quarantine.clone(), offset)?;
+        let reader = self.open_reader(md5, offset)?;
         let size = reader.size();
         Ok((Box::new(reader), size))
+    }
+
+    fn open_for_send(
+        &self,
+        md5: &str,
+        offset: u64,
+    ) -> Result<(Box<dyn Read + Send>, u64, Option<File>), BlobError> {
+        let reader = self.open_reader(md5, offset)?;
+        let size = reader.size();
+        let file = match reader.trusted() {
+            true => Some(reader.file().try_clone()?),
+            false => None,
+        };
+        Ok((Box::new(reader), size, file))
     }
 
     fn exists(&self, md5: &str) -> bool {
@@ -238,6 +278,7 @@ impl BlobStore for FsBlobStore {
 
     fn quarantine(&self, md5: &str) -> Result<(), BlobError> {
         let path = self.path_of(md5)?;
+        self.verified.forget(md5);
         match quarantine(&path, &self.quarantine, md5) {
             Ok(to) => {
                 log::warn!("moved damaged blob {md5} to {}", to.display());
@@ -249,6 +290,7 @@ impl BlobStore for FsBlobStore {
     }
 
     fn remove(&self, md5: &str) -> Result<(), BlobError> {
+        self.verified.forget(md5);
         match fs::remove_file(self.path_of(md5)?) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),
@@ -276,7 +318,8 @@ struct FsBlobWriter {
     flusher: Option<Flusher>,
     path: PathBuf,
     blobs: PathBuf,
-    hasher: Md5,
+    /// Taken by `finish` (or by `drop` of a cut-off resumable write).
+    hasher: Option<HashThread>,
     written: u64,
     /// A resumable write's id and the cache its hash state goes to when it is cut off.
     keep: Option<(String, HashCache)>,
@@ -289,7 +332,9 @@ impl Write for FsBlobWriter {
             .as_mut()
             .ok_or_else(|| io::Error::other("writer finished"))?;
         let n = file.write(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
         self.written += n as u64;
         if let Some(f) = self.flusher.as_mut() {
             f.wrote(n as u64);
@@ -314,7 +359,12 @@ impl BlobWriter for FsBlobWriter {
                 got: self.written,
             });
         }
-        let md5 = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        let state = self
+            .hasher
+            .take()
+            .and_then(HashThread::finish)
+            .ok_or_else(|| io::Error::other("the upload's hash thread failed"))?;
+        let md5 = hex::encode(state.finalize());
         if let Some(declared) = declared_md5 {
             if !declared.eq_ignore_ascii_case(&md5) {
                 return Err(BlobError::DigestMismatch {
@@ -350,8 +400,8 @@ impl Drop for FsBlobWriter {
         if let Some((id, cache)) = self.keep.take() {
             // Cut off: what reached the disk stays for the resume, durably.
             if let Some(file) = self.file.take() {
-                if file.sync_all().is_ok() {
-                    let hasher = std::mem::take(&mut self.hasher);
+                let hasher = self.hasher.take().and_then(HashThread::finish);
+                if let (true, Some(hasher)) = (file.sync_all().is_ok(), hasher) {
                     cache
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())

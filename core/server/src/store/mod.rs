@@ -10,12 +10,14 @@ pub mod blobs;
 pub mod check;
 mod flusher;
 pub mod guard;
+mod hasher;
 pub mod lock;
 pub mod migrate;
 pub mod pg;
 pub mod preflight;
 pub mod s3;
 pub mod sqlite;
+pub mod verified;
 pub mod verify;
 
 pub use backend::{AnyDb, DbUrl};
@@ -77,10 +79,16 @@ impl BlobsAt {
             .map_or_else(|| dir.to_path_buf(), Path::to_path_buf)
     }
 
-    /// Opens the store for serving (a local one cleans its interrupted uploads).
-    pub fn open(&self) -> Result<Box<dyn kino_api::BlobStore>, kino_api::BlobError> {
+    /// Opens the store for serving (a local one cleans its interrupted uploads and remembers
+    /// at most `verified_max` blobs as verified, `--verified-blobs-max`).
+    pub fn open(
+        &self,
+        verified_max: usize,
+    ) -> Result<Box<dyn kino_api::BlobStore>, kino_api::BlobError> {
         Ok(match self {
-            BlobsAt::Dir(dir) => Box::new(FsBlobStore::open_at(dir, &Self::root_of(dir))?),
+            BlobsAt::Dir(dir) => Box::new(
+                FsBlobStore::open_at(dir, &Self::root_of(dir))?.with_verified_max(verified_max),
+            ),
             BlobsAt::S3(at, id, secret) => Box::new(S3BlobStore::open(at, id, secret)?),
         })
     }

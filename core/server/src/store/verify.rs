@@ -4,13 +4,19 @@
 //! read must be the name. The check costs nothing extra when reading from the start (the hash
 //! runs over the bytes as they pass); the bytes of the final read are held back until it
 //! passes, so a download of a damaged file always ends short and never looks complete.
+//! A file that passed whole is remembered ([`super::verified`]): reads of that same unchanged
+//! file are not hashed again.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use md5::{Digest, Md5};
+
+use super::verified::{FileKey, Verified};
 
 /// Bytes hashed per read when the whole file has to be hashed again (a resumed read).
 const REHASH_CHUNK: usize = 256 * 1024;
@@ -28,6 +34,13 @@ pub struct VerifiedReader {
     quarantine: PathBuf,
     /// Device and inode at open, so quarantine never moves a file put in its place since.
     identity: (u64, u64),
+    /// Files already verified whole; this one joins them when its check passes.
+    verified: Arc<Verified>,
+    /// The file's state at open, and when the check began.
+    key: FileKey,
+    opened: SystemTime,
+    /// The file is the very one verified before: nothing to check.
+    trusted: bool,
 }
 
 impl VerifiedReader {
@@ -38,8 +51,12 @@ impl VerifiedReader {
         path: PathBuf,
         quarantine: PathBuf,
         offset: u64,
+        verified: Arc<Verified>,
     ) -> io::Result<Self> {
+        let opened = SystemTime::now();
         let meta = file.metadata()?;
+        let key = FileKey::of(&meta);
+        let trusted = verified.vouches(md5, &key);
         let size = meta.len();
         let pos = offset.min(size);
         file.seek(SeekFrom::Start(pos))?;
@@ -48,12 +65,26 @@ impl VerifiedReader {
             md5: md5.to_owned(),
             size,
             pos,
-            hasher: (pos == 0).then(Md5::new),
+            hasher: (pos == 0 && !trusted).then(Md5::new),
             failed: false,
             path,
             quarantine,
             identity: (meta.dev(), meta.ino()),
+            verified,
+            key,
+            opened,
+            trusted,
         })
+    }
+
+    /// Whether the file is one verified whole before and unchanged since (it is read unhashed).
+    pub fn trusted(&self) -> bool {
+        self.trusted
+    }
+
+    /// The open file (for sending by the kernel when [`VerifiedReader::trusted`]).
+    pub fn file(&self) -> &File {
+        &self.file
     }
 
     /// The size found at open.
@@ -80,6 +111,7 @@ impl VerifiedReader {
 
     fn fail(&mut self, why: String) -> io::Error {
         self.failed = true;
+        self.verified.forget(&self.md5);
         let same_file = fs::metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.identity);
         let moved = if same_file {
             match quarantine(&self.path, &self.quarantine, &self.md5) {
@@ -118,13 +150,15 @@ impl Read for VerifiedReader {
             h.update(&buf[..n]);
         }
         self.pos += n as u64;
-        if self.pos == self.size {
+        if self.pos == self.size && !self.trusted {
             let actual = match self.hasher.take() {
                 Some(h) => Some(hex::encode(h.finalize())),
                 None => self.rehash()?,
             };
             match actual {
-                Some(a) if a == self.md5 => {}
+                Some(a) if a == self.md5 => {
+                    self.verified.remember(&self.md5, self.key, self.opened);
+                }
                 Some(a) => return Err(self.fail(format!("its content's MD5 is {a}"))),
                 None => return Err(self.fail("it was cut short while read".to_owned())),
             }
