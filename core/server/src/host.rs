@@ -228,6 +228,12 @@ impl Host for ServerHost {
             "transfers_rejected": ServerStats::get(&s.transfers_rejected),
             "quickacks": ServerStats::get(&s.quickacks),
             "script_executors": self.scripts.executors(),
+            "plugins": self
+                .registry
+                .plugins()
+                .iter()
+                .filter_map(|p| Some((p.name().to_owned(), p.stats()?)))
+                .collect::<Map<String, Value>>(),
             "commandstats": match self.registry.stats() {
                 Value::Object(mut native) => {
                     native.extend(self.scripts.stats());

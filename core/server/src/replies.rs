@@ -154,9 +154,11 @@ impl Dispatcher {
         }
         let pipe = Arc::new(Pipe::new(PIPE_CAP, self.chan.notifier(token)));
         let producer = Arc::clone(&pipe);
+        let nice = self.host.limits.pool_nice;
         let spawned = std::thread::Builder::new()
             .name("kino-send".into())
             .spawn(move || {
+                crate::priority::lower_this_thread(nice);
                 let _slot = slot;
                 let mut left = len;
                 while left > 0 {
