@@ -245,6 +245,12 @@ pub trait Plugin: Send + Sync {
         &[]
     }
 
+    /// Counters shown by `server.info` under `plugins.NAME` (queue depths, refusals); `None`
+    /// shows nothing.
+    fn stats(&self) -> Option<Value> {
+        None
+    }
+
     /// Called once after migrations, before the server accepts connections (e.g. to clean up).
     fn on_start(&self, ctx: &mut Ctx) -> Result<(), CmdError> {
         let _ = ctx;

@@ -104,6 +104,10 @@ struct Cli {
     /// --mixed: clients transcribing recordings in a loop
     #[arg(long, default_value_t = 2)]
     mixed_transcribers: usize,
+    /// --mixed: nice levels the load-generating client threads (uploads, logins,
+    /// transcriptions) run below the pinger, as if they were on other machines (0: the same)
+    #[arg(long, default_value_t = 0)]
+    mixed_client_nice: u32,
     /// Ping the HTTP gateway (GET /api/ping) and the native port with one load generator at
     /// each --shapes, then stream a 256 MiB movie both ways (GET /movies/<id> against
     /// movies.download), and print each ratio
@@ -195,6 +199,7 @@ fn main() -> Result<()> {
                 upload_mib: cli.mixed_upload_mib,
                 logins: cli.mixed_logins,
                 transcribers: cli.mixed_transcribers,
+                client_nice: cli.mixed_client_nice,
                 rounds: cli.rounds,
                 extra: cli.server_arg.clone(),
             },

@@ -3,7 +3,9 @@
 //! pool, at the server's own settings) and `--mixed-transcribers` clients transcribe recordings
 //! (CPU on threads of their own), one more connection sends a `ping`, waits for the answer and
 //! sleeps 1 ms, until the uploads end. Reports the ping round trip's percentiles and what the
-//! others got done.
+//! others got done. `--mixed-client-nice` runs the load-generating client threads below the
+//! pinger's priority, for a machine where the clients would otherwise take the cores the
+//! server's loop and the pinger need.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,6 +29,8 @@ pub struct Opts {
     pub logins: usize,
     /// Clients transcribing in a loop.
     pub transcribers: usize,
+    /// Nice levels the load-generating client threads run below the pinger.
+    pub client_nice: u32,
     /// Rounds (a fresh server each).
     pub rounds: usize,
     /// Extra server flags.
@@ -44,9 +48,9 @@ struct Counts {
 /// Runs the scenario `rounds` times and prints one row per round.
 pub fn run(bin: &Path, opts: &Opts) -> Result<()> {
     println!(
-        "| round | ping samples | p50 ms | p99 ms | p99.9 ms | max ms | upload MB/s (all) | logins/s | transcriptions | errors | load avg |"
+        "| round | ping samples | p50 ms | p99 ms | p99.9 ms | max ms | upload MB/s (all) | logins/s | transcriptions | errors | load avg start | load avg end |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for round in 1..=opts.rounds.max(1) {
         let extra: Vec<&str> = opts.extra.iter().map(String::as_str).collect();
         let server = Spawned::start(bin, &extra)?;
@@ -72,8 +76,30 @@ fn logged_in(addr: std::net::SocketAddr, name: &str) -> Result<Client> {
     Ok(c)
 }
 
+/// The 1-minute load average, as `/proc/loadavg` says.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Lowers the calling client thread's priority by `steps` (Linux keeps one per thread).
+fn lower_this_thread(steps: u32) {
+    if steps == 0 {
+        return;
+    }
+    let tid = rustix::thread::gettid();
+    if let Ok(now) = rustix::process::getpriority_process(Some(tid)) {
+        let target = (now + steps.min(19) as i32).min(19);
+        let _ = rustix::process::setpriority_process(Some(tid), target);
+    }
+}
+
 fn one_round(s: &Spawned, opts: &Opts, round: usize) -> Result<()> {
     let addr = s.addr;
+    let load_start = load_average();
+    let nice = opts.client_nice;
     let mut admin = Client::connect(addr)?;
     admin.call("auth.login", json!({"name": ADMIN.0, "password": ADMIN.1}))?;
     for i in 0..opts.logins {
@@ -98,6 +124,7 @@ fn one_round(s: &Spawned, opts: &Opts, round: usize) -> Result<()> {
     for i in 0..opts.logins {
         let (stop, counts) = (Arc::clone(&stop), Arc::clone(&counts));
         background.push(std::thread::spawn(move || -> Result<()> {
+            lower_this_thread(nice);
             let name = format!("login{i}");
             let mut c = Client::connect(addr)?;
             let login = json!({"name": name, "password": format!("{name}-password")});
@@ -113,6 +140,7 @@ fn one_round(s: &Spawned, opts: &Opts, round: usize) -> Result<()> {
     for i in 0..opts.transcribers {
         let (stop, counts) = (Arc::clone(&stop), Arc::clone(&counts));
         background.push(std::thread::spawn(move || -> Result<()> {
+            lower_this_thread(nice);
             let mut c = logged_in(addr, &format!("hum{i}"))?;
             let mut n = 0u32;
             while !stop.load(Ordering::Relaxed) {
@@ -143,6 +171,7 @@ fn one_round(s: &Spawned, opts: &Opts, round: usize) -> Result<()> {
         .enumerate()
         .map(|(i, md5)| {
             std::thread::spawn(move || -> Result<u64> {
+                lower_this_thread(nice);
                 let mut c = Client::connect(addr)?;
                 c.call("auth.login", json!({"name": ADMIN.0, "password": ADMIN.1}))?;
                 c.upload(
@@ -181,12 +210,9 @@ fn one_round(s: &Spawned, opts: &Opts, round: usize) -> Result<()> {
     };
     let errors = counts.login_errors.load(Ordering::Relaxed)
         + counts.transcribe_errors.load(Ordering::Relaxed);
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_default();
+    let load = load_average();
     println!(
-        "| {round} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0} | {} | {errors} | {load} |",
+        "| {round} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0} | {} | {errors} | {load_start} | {load} |",
         rtts.len(),
         pct(0.5),
         pct(0.99),

@@ -37,6 +37,11 @@ pub struct Limits {
     /// Worker threads for blocking commands
     #[arg(long, default_value_t = 4)]
     pub workers: usize,
+    /// Nice levels the CPU-bound threads (workers, upload, download and transcription threads,
+    /// script executors) run below the event loop, so the loop gets a core as soon as it has
+    /// work (0: the same priority; at most 19)
+    #[arg(long, default_value_t = 10)]
+    pub pool_nice: u32,
     /// Largest database file in 4 KiB pages; writes past it answer `unavailable` as on a full
     /// disk while reads go on (0: no cap)
     #[arg(long, default_value_t = 0)]
@@ -254,6 +259,12 @@ impl Limits {
             if d > year {
                 return Err(format!("--{flag} must be at most a year"));
             }
+        }
+        if self.pool_nice > crate::priority::MAX_NICE {
+            return Err(format!(
+                "--pool-nice must be at most {}",
+                crate::priority::MAX_NICE
+            ));
         }
         if self.max_frame > u32::MAX as usize {
             return Err(format!("--max-frame must be at most {}", u32::MAX));

@@ -371,6 +371,7 @@ impl Dispatcher {
         let spawned = std::thread::Builder::new()
             .name("kino-upload".into())
             .spawn(move || {
+                crate::priority::lower_this_thread(host.limits.pool_nice);
                 let outcome = match AnyDb::open(&db_url) {
                     Ok(mut db) => {
                         let mut reader = PipeReader::new(&pipe);

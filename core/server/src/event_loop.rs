@@ -28,8 +28,12 @@ pub const LISTENER: Token = Token(0);
 /// The waker's token.
 pub const WAKER: Token = Token(1);
 const FIRST_LISTENER: usize = 2;
-/// Bytes read from one connection per wake-up before the others get their turn.
-const WAKE_BYTES: usize = 256 * 1024;
+/// Bytes read from one connection per wake-up before the others get their turn. Small enough
+/// that a `ping` waits behind at most this much of each streaming upload (docs/BENCHMARKS.md
+/// "Latency under mixed load"), and that the read buffer and the pipe chunk made from it stay
+/// under the pinned mmap threshold (`pin_malloc_mmap_threshold`, 128 KiB): larger ones were a
+/// fresh `mmap`, page faults on every page and a `munmap` per wake-up.
+const WAKE_BYTES: usize = 64 * 1024;
 
 /// The loop's state.
 pub struct EventLoop {

@@ -233,6 +233,12 @@ impl Host for ServerHost {
             "http_busy": ServerStats::get(&s.http_busy),
             "bodies_sendfile": ServerStats::get(&s.bodies_sendfile),
             "script_executors": self.scripts.executors(),
+            "plugins": self
+                .registry
+                .plugins()
+                .iter()
+                .filter_map(|p| Some((p.name().to_owned(), p.stats()?)))
+                .collect::<Map<String, Value>>(),
             "commandstats": match self.registry.stats() {
                 Value::Object(mut native) => {
                     native.extend(self.scripts.stats());

@@ -14,6 +14,7 @@
 //! - [`host`] — the `Host` implementation handlers reach through `Ctx`; panic catching.
 //! - [`workers`] — the worker pool and the channel + waker back to the loop.
 //! - [`pipe`] — bounded byte pipes for streaming uploads and downloads.
+//! - [`priority`] — CPU-bound threads below the loop's scheduling priority (`--pool-nice`).
 //! - [`transfers`] — slots bounding concurrent uploads and downloads, overall and per user.
 //! - [`ratelog`] — rate-limited warnings, so repeated refusals cannot flood the log.
 //! - [`session`] — sessions in the database, with a per-node cache.
@@ -35,6 +36,7 @@ mod framed;
 pub mod gateway;
 pub mod host;
 pub mod pipe;
+pub mod priority;
 pub mod ratelog;
 pub mod registry;
 mod replies;
@@ -273,7 +275,11 @@ impl Core {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (tx, rx) = crossbeam_channel::unbounded();
-        let pool = WorkerPool::start(self.config.limits.workers, self.db_url.clone())?;
+        let pool = WorkerPool::start(
+            self.config.limits.workers,
+            self.config.limits.pool_nice,
+            self.db_url.clone(),
+        )?;
         let stop = Arc::new(AtomicBool::new(false));
         let transfers = transfers::TransferSlots::new(Arc::clone(&self.host));
         let gateway = gateway::Gateway::new(

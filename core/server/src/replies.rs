@@ -183,9 +183,11 @@ impl Dispatcher {
             return;
         }
         let producer = Arc::clone(&pipe);
+        let nice = self.host.limits.pool_nice;
         let spawned = std::thread::Builder::new()
             .name("kino-send".into())
             .spawn(move || {
+                crate::priority::lower_this_thread(nice);
                 let _slot = slot;
                 let mut left = len;
                 while left > 0 {

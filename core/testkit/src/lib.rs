@@ -107,7 +107,11 @@ impl TestServer {
         let mut addr = server.local_addr();
         let plugin_listeners = server.plugin_listener_addrs().to_vec();
         let shutdown = server.shutdown_handle();
-        let thread = std::thread::spawn(move || server.run().unwrap());
+        // Named so tests can tell the loop from the pool's threads (`--pool-nice`).
+        let thread = std::thread::Builder::new()
+            .name("kino-loop".into())
+            .spawn(move || server.run().unwrap())
+            .unwrap();
         let cluster = second.map(|(mut config, plugins)| {
             let (front, extra) = cluster::start(&mut config, &plugins, addr);
             addr = front;

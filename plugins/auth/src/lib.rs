@@ -9,6 +9,7 @@
 //! - [`passwd`] — `auth.passwd`.
 //! - [`admin`] — `auth.users`, `auth.lock`, `auth.unlock`.
 //! - [`password`] — argon2id hashing with configurable cost.
+//! - [`gate`] — how many hashes run at once, and how many callers wait.
 //! - [`names`] — folding names (NFKC, case) and the one-script rule.
 //! - [`account`] — the account row and the password policy.
 //! - [`migrate`] — folded keys for accounts made before names were folded.
@@ -16,6 +17,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 pub mod account;
 pub mod admin;
+pub mod gate;
 pub mod login;
 pub mod migrate;
 pub mod names;
@@ -101,6 +103,8 @@ impl Plugin for Auth {
             register::ALLOW_ADMIN_SIGNUP.info(),
             password::ARGON2_MEMORY_KIB.info(),
             password::ARGON2_ITERATIONS.info(),
+            gate::MAX_PARALLEL.info(),
+            gate::MAX_QUEUED.info(),
         ]
     }
 
@@ -117,12 +121,19 @@ impl Plugin for Auth {
         ]
     }
 
+    fn stats(&self) -> Option<kino_api::serde_json::Value> {
+        Some(self.hasher.gate.stats())
+    }
+
     fn on_start(&self, ctx: &mut Ctx) -> Result<(), CmdError> {
         let s = ctx.settings();
         self.hasher.configure(
             s.of(password::ARGON2_MEMORY_KIB),
             s.of(password::ARGON2_ITERATIONS),
         )?;
+        self.hasher
+            .gate
+            .configure(s.of(gate::MAX_PARALLEL), s.of(gate::MAX_QUEUED));
         migrate::fold_existing(ctx.db())
     }
 }

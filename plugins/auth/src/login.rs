@@ -61,18 +61,27 @@ fn login(hasher: &Hasher, ctx: &mut Ctx, args: Login) -> Result<Output, CmdError
     // address counter still applies), so it cannot grow the table with huge keys.
     let could_exist = !key.is_empty() && key.chars().count() <= MAX_NAME + 24;
     let attempt = throttle::reserve(ctx, could_exist.then_some(key.as_str()))?;
+    // Refused for load, not for a wrong password: the reserved failure goes back.
+    let turn = match hasher.turn() {
+        Ok(t) => t,
+        Err(busy) => {
+            attempt.refund(ctx);
+            return Err(busy);
+        }
+    };
     let account = if could_exist {
         Account::find(ctx.db(), &key)?
     } else {
         None
     };
     let Some(account) = account else {
-        hasher.verify_dummy(password);
+        hasher.verify_dummy(&turn, password);
         return Err(CmdError::unauthenticated(WRONG));
     };
-    if !hasher.verify(password, &account.password_hash) {
+    if !hasher.verify(&turn, password, &account.password_hash) {
         return Err(CmdError::unauthenticated(WRONG));
     }
+    drop(turn);
     attempt.succeeded(ctx);
     if account.locked {
         return Err(CmdError::new(

@@ -42,11 +42,20 @@ fn passwd(hasher: &Hasher, ctx: &mut Ctx, args: Passwd) -> Result<Output, CmdErr
         .ok_or_else(|| CmdError::not_found("your account no longer exists"))?;
     check_password(new, ctx.setting(PASSWORD_MIN_LENGTH), &account.name_key)?;
     let attempt = throttle::reserve(ctx, Some(&account.name_key))?;
-    if !hasher.verify(&args.old, &account.password_hash) {
+    // One turn for both hashes, so a right old password is never followed by `busy`.
+    let turn = match hasher.turn() {
+        Ok(t) => t,
+        Err(busy) => {
+            attempt.refund(ctx);
+            return Err(busy);
+        }
+    };
+    if !hasher.verify(&turn, &args.old, &account.password_hash) {
         return Err(CmdError::unauthenticated("the old password is wrong"));
     }
     attempt.succeeded(ctx);
-    let hash = hasher.hash(new)?;
+    let hash = hasher.hash(&turn, new)?;
+    drop(turn);
     ctx.db().execute(
         "UPDATE users SET password_hash = ? WHERE id = ?",
         params![hash, account.id],

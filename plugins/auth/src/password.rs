@@ -1,7 +1,8 @@
 //! argon2id password hashes (PHC strings with a random salt), at a cost set by the operator.
 //!
 //! Hashing takes tens of milliseconds by design, so every command that hashes runs on the worker
-//! pool. Unknown names are checked against a dummy hash so they cost the same time as real ones.
+//! pool, and only in a [`Turn`] of the hashing gate ([`crate::gate`]). Unknown names are checked
+//! against a dummy hash so they cost the same time as real ones.
 
 use std::sync::OnceLock;
 
@@ -10,6 +11,8 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use kino_api::{CmdError, Setting};
 
+use crate::gate::{Gate, Turn};
+
 /// Setting: argon2id memory cost.
 pub const ARGON2_MEMORY_KIB: Setting<u64> =
     Setting::new("argon2-memory-kib", "argon2id memory cost in KiB", 19_456);
@@ -17,11 +20,13 @@ pub const ARGON2_MEMORY_KIB: Setting<u64> =
 pub const ARGON2_ITERATIONS: Setting<u64> =
     Setting::new("argon2-iterations", "argon2id time cost (passes)", 2);
 
-/// The configured hasher and a dummy hash for unknown accounts.
+/// The configured hasher, a dummy hash for unknown accounts, and the gate its callers pass.
 #[derive(Default)]
 pub struct Hasher {
     params: OnceLock<Params>,
     dummy: OnceLock<String>,
+    /// Bounds the hashes running at once and the callers waiting.
+    pub gate: Gate,
 }
 
 impl Hasher {
@@ -35,7 +40,7 @@ impl Hasher {
         )
         .map_err(|e| CmdError::bad_args(format!("argon2 settings: {e}")))?;
         let _ = self.params.set(params);
-        let dummy = self.hash("not a password of anyone")?;
+        let dummy = self.hash_now("not a password of anyone")?;
         let _ = self.dummy.set(dummy);
         Ok(())
     }
@@ -45,8 +50,17 @@ impl Hasher {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
     }
 
-    /// A PHC string for `password`.
-    pub fn hash(&self, password: &str) -> Result<String, CmdError> {
+    /// Waits for a turn to hash (or `busy`, see [`crate::gate`]).
+    pub fn turn(&self) -> Result<Turn<'_>, CmdError> {
+        self.gate.enter()
+    }
+
+    /// A PHC string for `password`, in a turn.
+    pub fn hash(&self, _turn: &Turn<'_>, password: &str) -> Result<String, CmdError> {
+        self.hash_now(password)
+    }
+
+    fn hash_now(&self, password: &str) -> Result<String, CmdError> {
         let salt = SaltString::generate(&mut OsRng);
         self.argon2()
             .hash_password(password.as_bytes(), &salt)
@@ -55,8 +69,8 @@ impl Hasher {
     }
 
     /// Whether `password` matches `phc` (the parameters stored in the hash are used, so old
-    /// hashes keep working after the cost changes).
-    pub fn verify(&self, password: &str, phc: &str) -> bool {
+    /// hashes keep working after the cost changes), in a turn.
+    pub fn verify(&self, _turn: &Turn<'_>, password: &str, phc: &str) -> bool {
         match PasswordHash::new(phc) {
             Ok(parsed) => self
                 .argon2()
@@ -67,9 +81,9 @@ impl Hasher {
     }
 
     /// Spends the time of a real verification, for names that do not exist.
-    pub fn verify_dummy(&self, password: &str) {
+    pub fn verify_dummy(&self, turn: &Turn<'_>, password: &str) {
         if let Some(d) = self.dummy.get() {
-            let _ = self.verify(password, d);
+            let _ = self.verify(turn, password, d);
         }
     }
 }
@@ -82,12 +96,13 @@ mod tests {
     fn hashes_verify_and_are_salted() {
         let h = Hasher::default();
         h.configure(64, 1).expect("params");
-        let a = h.hash("secret").expect("hash");
-        let b = h.hash("secret").expect("hash");
+        let t = h.turn().expect("a free turn");
+        let a = h.hash(&t, "secret").expect("hash");
+        let b = h.hash(&t, "secret").expect("hash");
         assert!(a.starts_with("$argon2id$"));
         assert_ne!(a, b);
-        assert!(h.verify("secret", &a));
-        assert!(!h.verify("Secret", &a));
-        assert!(!h.verify("secret", "not a hash"));
+        assert!(h.verify(&t, "secret", &a));
+        assert!(!h.verify(&t, "Secret", &a));
+        assert!(!h.verify(&t, "secret", "not a hash"));
     }
 }

@@ -70,7 +70,7 @@ fn register(hasher: &Hasher, ctx: &mut Ctx, args: Register) -> Result<Output, Cm
             "only an admin can create an admin (or start the server with --allow-admin-signup)",
         ));
     }
-    let hash = hasher.hash(password)?;
+    let hash = hasher.hash(&hasher.turn()?, password)?;
     let id = ctx
         .db()
         .insert(

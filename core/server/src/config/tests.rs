@@ -35,8 +35,9 @@ fn file_keys_override_defaults_and_unknown_keys_are_refused() {
 fn nonsensical_limits_are_refused_naming_the_flag() {
     assert_eq!(Limits::default().validate(), Ok(()));
     type Spoil = fn(&mut Limits);
-    let cases: [(Spoil, &str); 6] = [
+    let cases: [(Spoil, &str); 7] = [
         (|l| l.max_frame = 0, "--max-frame"),
+        (|l| l.pool_nice = 20, "--pool-nice"),
         (|l| l.workers = 0, "--workers"),
         (|l| l.max_connections = 0, "--max-connections"),
         (|l| l.max_output = l.max_frame - 1, "--max-output"),
@@ -104,8 +105,8 @@ fn every_limit_is_one_flag_and_one_key_of_the_same_name() {
         .keys()
         .cloned()
         .collect();
-    // 18 core limits, 7 for script plugins and 10 of the HTTP gateway (`http-*`).
-    assert_eq!(keys.len(), 35);
+    // 19 core limits, 7 for script plugins and 10 of the HTTP gateway (`http-*`).
+    assert_eq!(keys.len(), 36);
     for key in &keys {
         // A value unlike the default, through the file and through the flag.
         let (changed, in_file, want_value) = match defaults[key.as_str()].as_u64() {

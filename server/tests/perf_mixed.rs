@@ -1,0 +1,223 @@
+//! The loop's latency under mixed load, on a real server: the threads that burn CPU run below
+//! the loop's scheduling priority (`--pool-nice`), and argon2 hashes pass a gate
+//! (`--argon2-max-parallel`, `--argon2-max-queued`) so logins cannot take every core; past
+//! its queue a login is refused with `busy`. docs/BENCHMARKS.md "Latency under mixed load".
+#![allow(clippy::unwrap_used)]
+
+#[path = "../../plugins/movies/tests/media_support/mod.rs"]
+mod media_support;
+
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use kino_api::serde_json::{json, Value};
+use kino_api::ErrorCode;
+use kino_server::priority::this_thread_nice;
+use kino_testkit::{request, TestServer};
+use media_support::*;
+
+/// Every thread of this process (the test server runs in it): name and nice value, read from
+/// `/proc/self/task/TID/stat` (the name is in parentheses; nice is the 19th field).
+fn threads() -> Vec<(String, i32)> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let Ok(stat) = std::fs::read_to_string(task.unwrap().path().join("stat")) else {
+            continue; // the thread ended meanwhile
+        };
+        let (open, close) = (stat.find('(').unwrap(), stat.rfind(')').unwrap());
+        let name = stat[open + 1..close].to_owned();
+        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        // fields[0] is the 3rd field (state), so the 19th (nice) is fields[16].
+        out.push((name, fields[16].parse().unwrap()));
+    }
+    out
+}
+
+fn nice_of(prefix: &str) -> Vec<i32> {
+    threads()
+        .into_iter()
+        .filter(|(n, _)| n.starts_with(prefix))
+        .map(|(_, nice)| nice)
+        .collect()
+}
+
+/// The nice values of the threads named `prefix…` once there are `n` of them all at `want`,
+/// or as they are after a few seconds. A new thread shows its creator's name and priority for
+/// a moment: it names itself, then lowers itself, once it runs.
+fn settled(prefix: &str, n: usize, want: i32) -> Vec<i32> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let found = nice_of(prefix);
+        if (found.len() >= n && found.iter().all(|&v| v == want)) || Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The pool's workers, an upload's thread and a download's thread each run `--pool-nice`
+/// levels below the loop, which keeps its own priority; `--pool-nice 0` leaves them all at it.
+/// (Each server is checked while it is the only one running in this test; the other test here
+/// starts its own server, whose threads also carry these names, so one test holds a lock.)
+#[test]
+fn cpu_bound_threads_run_below_the_loop() {
+    let _alone = ALONE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let base = this_thread_nice().unwrap();
+    let lowered = (base + 7).min(19);
+    let server = TestServer::with_admin(plugins(), |mut c| {
+        c.limits.pool_nice = 7;
+        c.limits.workers = 3;
+        c.setting("free-download-wait", json!(0))
+    });
+    let workers = settled("kino-worker-", 3, lowered);
+    assert_eq!(workers, vec![lowered; 3], "the pool's workers");
+    // A thread names itself once it runs, so the loop's name may show a moment late.
+    assert_eq!(
+        settled("kino-loop", 1, base),
+        vec![base],
+        "the loop keeps its priority"
+    );
+
+    // A download nobody reads: its thread waits on the full pipe.
+    let movie = content(5, 24 << 20);
+    let mut admin = root(&server);
+    let id = upload_id(&mut admin, "big.bin", &movie, true);
+    let mut reader = root(&server);
+    reader
+        .send(&request("movies.download", json!({"movie_id": id})))
+        .unwrap();
+    reader.flush().unwrap();
+    // An upload whose bytes stop coming: its thread waits on the empty pipe.
+    let mut writer = root(&server);
+    let other = content(6, 1 << 20);
+    writer
+        .send(&request(
+            "movies.upload",
+            json!({"name": "slow.bin", "md5": md5_hex(&other), "free": true, "file_size": other.len()}),
+        ))
+        .unwrap();
+    writer.send_raw(&other[..4096]).unwrap();
+    writer.flush().unwrap();
+    // (The first upload's thread may still be on its way out.)
+    for (prefix, what) in [("kino-send", "the download"), ("kino-upload", "the upload")] {
+        let seen = settled(prefix, 1, lowered);
+        assert!(
+            !seen.is_empty() && seen.iter().all(|&v| v == lowered),
+            "{what}: {seen:?}, not all {lowered}"
+        );
+    }
+    assert_eq!(nice_of("kino-loop"), vec![base], "the loop, still");
+    drop((reader, writer, admin, server));
+
+    let same = TestServer::with_admin(plugins(), |mut c| {
+        c.limits.pool_nice = 0;
+        c.limits.workers = 2;
+        c
+    });
+    assert_eq!(
+        settled("kino-worker-", 2, base),
+        vec![base; 2],
+        "--pool-nice 0"
+    );
+    drop(same);
+}
+
+static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn auth_stats(admin: &mut kino_client::Client) -> Value {
+    let info = admin.call("server.info", json!({})).unwrap();
+    info["plugins"]["auth"].clone()
+}
+
+/// Eight clients log in over and over on eight workers, with one argon2 hash allowed at a time
+/// and two callers allowed to wait: never more than one hash runs (the gate's high-water mark
+/// in `server.info`), the excess is refused with `busy` and its message, every other login
+/// succeeds, and the refusals cost no throttle failures (each account is refused far more than
+/// the five failures its address may have, and is never `rate_limited`). `ping` is answered
+/// throughout. With defaults, the gate allows the cores less one, at least one.
+#[test]
+fn argon2_hashes_pass_a_gate_and_the_excess_is_busy() {
+    let _alone = ALONE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    const CLIENTS: usize = 8;
+    let server = TestServer::with_admin(plugins(), |mut c| {
+        c.limits.workers = CLIENTS;
+        c.setting("argon2-memory-kib", json!(4096))
+            .setting("argon2-iterations", json!(3))
+            .setting("argon2-max-parallel", json!(1))
+            .setting("argon2-max-queued", json!(2))
+    });
+    let mut admin = root(&server);
+    for i in 0..CLIENTS {
+        admin
+            .call(
+                "auth.register",
+                json!({"name": format!("user{i}"), "password": "pw-of-user"}),
+            )
+            .unwrap();
+    }
+    let start = Arc::new(Barrier::new(CLIENTS));
+    let until = Instant::now() + Duration::from_millis(1500);
+    let handles: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let (start, addr) = (Arc::clone(&start), server.addr);
+            std::thread::spawn(move || {
+                let mut c = guarded(kino_client::Client::connect(addr).unwrap());
+                let login = json!({"name": format!("user{i}"), "password": "pw-of-user"});
+                let (mut ok, mut busy, mut other) = (0u64, 0u64, Vec::new());
+                start.wait();
+                while Instant::now() < until {
+                    match c.call("auth.login", login.clone()) {
+                        Ok(_) => ok += 1,
+                        Err(e) if e.code() == Some(ErrorCode::Busy) => {
+                            assert!(e.to_string().contains("checking too many passwords"), "{e}");
+                            busy += 1;
+                            std::thread::sleep(Duration::from_millis(2));
+                        }
+                        Err(e) => other.push(e.to_string()),
+                    }
+                }
+                (ok, busy, other)
+            })
+        })
+        .collect();
+    let mut pinger = guarded(server.client());
+    while handles.iter().any(|h| !h.is_finished()) {
+        assert_eq!(pinger.call("ping", json!({})).unwrap(), json!("pong"));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (mut ok, mut busy, mut most_busy) = (0, 0, 0);
+    for h in handles {
+        let (o, b, other) = h.join().unwrap();
+        assert!(other.is_empty(), "neither busy nor a login: {other:?}");
+        ok += o;
+        busy += b;
+        most_busy = most_busy.max(b);
+    }
+    let stats = auth_stats(&mut admin);
+    assert_eq!(stats["hashing_peak"], json!(1), "{stats}");
+    assert_eq!(stats["argon2_max_parallel"], json!(1), "{stats}");
+    assert_eq!(stats["hash_rejected"], json!(busy), "{stats}");
+    assert_eq!(stats["hashing"], json!(0), "{stats}");
+    assert!(ok > 0, "no login got through");
+    // Past the throttle's limits (5 per account and address, 20 per address), had the
+    // refusals been counted as failures.
+    assert!(
+        busy > 20 && most_busy > 5,
+        "only {busy} refusals ({most_busy} for one account): the queue bound was not pushed past"
+    );
+    drop(admin);
+    drop(server);
+
+    let defaults = TestServer::with_admin(plugins(), |c| c);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let stats = auth_stats(&mut root(&defaults));
+    assert_eq!(
+        stats["argon2_max_parallel"],
+        json!(cores.saturating_sub(1).max(1))
+    );
+    assert_eq!(stats["argon2_max_queued"], json!(64));
+}
