@@ -144,7 +144,7 @@ pub fn segment(track: &Track, min_note_s: f64) -> Vec<Note> {
         let mut notes: Vec<Seg> = Vec::new();
         let mut detached: Vec<bool> = Vec::new();
         for (k, p) in pieces.iter().enumerate() {
-            for (j, q) in split_on_dips(*p, &e, &track.clarity, min_len, frames(DIP_WIN_S))
+            for (j, q) in split_on_dips(*p, &e, &track.clarity, &midi, min_len, frames(DIP_WIN_S))
                 .into_iter()
                 .enumerate()
             {
