@@ -19,6 +19,9 @@
 //!   that return, by the shape of the pitch contour.
 //! - `envelope`: attack starts, release ends without reverb tails, dips that are new
 //!   attacks of the same pitch.
+//! - `reverb`: the room's decay rate from the clip's free decays per band, and the energy
+//!   without the late reverberation.
+//! - `onsets`: offsets in a room, where the energy starts to follow the room's decay.
 //! - `tempo`: beat-period estimate from inter-onset intervals.
 //! - [`midi`]: Standard MIDI File writer.
 //! - [`score`]: staff-notation rendering to PNG (quantisation, layout, glyphs) and MusicXML.
