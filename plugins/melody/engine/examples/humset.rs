@@ -202,9 +202,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let b = score(&truth, &est, true);
         if verbose && (a.f < 0.999 || b.f < 0.999) {
             println!(
-                "{name}: F1 {:.3} / {:.3}\n  truth {}\n  est   {}",
+                "{name}: F1 {:.3} / {:.3} (room decay {:?} dB/s)\n  truth {}\n  est   {}",
                 a.f,
                 b.f,
+                kino_melody_engine::debug_room_rate(&audio),
                 show(&truth),
                 show(&est)
             );

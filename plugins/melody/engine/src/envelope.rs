@@ -14,6 +14,9 @@ const DEEP_DIP_DB: f32 = 10.0;
 const DIP_CLARITY: f32 = 0.5;
 /// A dip must be this much deeper (dB) than the other dips around it (vibrato).
 const DIP_MARGIN_DB: f32 = 4.0;
+/// Periodicity under which the voice has surely stopped in a dip: vibrato keeps the voice
+/// periodic, so such a dip splits even among equal dips (a run of repeated notes).
+const STOP_CLARITY: f32 = 0.35;
 /// An attack starts where the energy rises this far over the level before it (dB).
 const ONSET_BASE_DB: f32 = 3.0;
 /// Dips this small (dB) on the way up do not end an attack.
@@ -145,7 +148,26 @@ pub fn release_end(e: &[f32], start: usize, limit: usize, win: usize, release: u
 /// periodicity (a gap filled by a pitched reverb tail). Vibrato through a room's
 /// resonances makes periodic loudness dips of 10 dB or so, but the voice stays
 /// periodic through them, so they do not split.
-pub fn split_on_dips(s: Seg, e: &[f32], clarity: &[f32], min_len: usize, w: usize) -> Vec<Seg> {
+///
+/// A dip where the voice stops (`STOP_CLARITY`) splits even among equal dips, when the
+/// note before it was sung at the piece's semitone for `min_len` frames (`midi`, tuning
+/// corrected): three repeated eighths with breaths between them make equal dips, and a
+/// gap with only the previous note's release in it is not a note.
+pub fn split_on_dips(
+    s: Seg,
+    e: &[f32],
+    clarity: &[f32],
+    midi: &[f32],
+    min_len: usize,
+    w: usize,
+) -> Vec<Seg> {
+    let sung = |a: usize, b: usize| {
+        midi[a..b]
+            .iter()
+            .filter(|m| (*m - s.pitch as f32).abs() < 0.5)
+            .count()
+            >= min_len
+    };
     // (fall into the dip, rise out of it) in dB.
     let sides = |t: usize, lo: usize, hi: usize| -> (f32, f32) {
         let before = max_of(&e[t.saturating_sub(w).max(lo)..t]);
@@ -173,7 +195,8 @@ pub fn split_on_dips(s: Seg, e: &[f32], clarity: &[f32], min_len: usize, w: usiz
                 .filter(|&u| u.abs_diff(t) > w / 2 && is_min(u))
                 .map(|u| depth_at(u, s.start, s.end))
                 .fold(0.0f32, f32::max);
-            let stands_out = depth >= others + DIP_MARGIN_DB;
+            let stands_out = depth >= others + DIP_MARGIN_DB
+                || (clar < STOP_CLARITY && sung(cur.start, t) && sung(t, cur.end));
             let (fall, rise) = sides(t, cur.start, cur.end);
             // A release into a gap followed by the (possibly softer) next attack.
             let release_gap = fall >= DEEP_DIP_DB + 2.0 && rise >= DIP_DB;

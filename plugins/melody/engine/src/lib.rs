@@ -19,6 +19,9 @@
 //!   that return, by the shape of the pitch contour.
 //! - `envelope`: attack starts, release ends without reverb tails, dips that are new
 //!   attacks of the same pitch.
+//! - `reverb`: the room's decay rate from the clip's free decays per band, and the energy
+//!   without the late reverberation.
+//! - `onsets`: offsets in a room, where the energy starts to follow the room's decay.
 //! - `tempo`: beat-period estimate from inter-onset intervals.
 //! - [`midi`]: Standard MIDI File writer.
 //! - [`score`]: staff-notation rendering to PNG (quantisation, layout, glyphs) and MusicXML.
@@ -32,8 +35,10 @@ mod dsp;
 mod envelope;
 pub mod midi;
 mod nsdf_interp;
+mod onsets;
 mod pieces;
 mod pitch;
+mod reverb;
 pub mod score;
 mod segment;
 mod tempo;
@@ -121,7 +126,9 @@ pub fn transcribe(audio: &Audio, params: &Params) -> Transcription {
     } else {
         let sig = dsp::prepare(audio);
         let track = pitch::track(&sig);
-        segment::segment(&track, min_note_s.max(0.0))
+        // In a room, notes end with the direct sound, not with its tail.
+        let room = reverb::room(&sig);
+        segment::segment(&track, room.as_ref(), min_note_s.max(0.0))
     };
     Transcription::notate(notes, params.tempo_bpm, &ScoreParams::default())
 }
@@ -134,6 +141,16 @@ pub fn note_name(pitch: u8) -> String {
     ];
     let octave = i32::from(pitch) / 12 - 1;
     format!("{}{}", NAMES[usize::from(pitch % 12)], octave)
+}
+
+/// The room's decay rate in dB per second as the transcriber estimates it (`None`: no
+/// room), for error analysis by the examples.
+#[doc(hidden)]
+pub fn debug_room_rate(audio: &Audio) -> Option<f32> {
+    if audio.samples.is_empty() || audio.sample_rate == 0 {
+        return None;
+    }
+    reverb::room_rate_of(&dsp::prepare(audio))
 }
 
 /// Frame-level analysis for error analysis by the `evaluate` example:

@@ -11,13 +11,16 @@
 //!    while the previous one's reverb tail still sounds).
 //! 5. Onsets of detached notes are moved back to the start of the energy rise; offsets
 //!    are put where the energy has fallen a fixed number of dB under the note's level,
-//!    which cuts reverb tails.
+//!    which cuts reverb tails; in a room (`reverb.rs`) on the energy without the late
+//!    reverberation, and no later than where the energy follows the room's decay.
 //! 6. Notes shorter than the minimum duration, or far quieter than the clip's voice, go.
 
 use crate::contour;
 use crate::envelope::{argmin, attack_start, gap_rise, max_of, release_end, smooth, split_on_dips};
+use crate::onsets;
 use crate::pieces::{median, merge_short, merge_slips, semitone_path};
 use crate::pitch::{percentile, Track};
+use crate::reverb::Room;
 use crate::Note;
 
 /// Default minimum note length in milliseconds.
@@ -105,12 +108,27 @@ fn regions(midi: &[f32], bridge: usize) -> Vec<(usize, usize)> {
 }
 
 /// Turns a pitch track into notes.
-pub fn segment(track: &Track, min_note_s: f64) -> Vec<Note> {
+///
+/// `room` is what `reverb.rs` found of the clip's room, if anything: releases are then looked
+/// for on the energy without the late reverberation, and a note ends no later than where
+/// the energy starts to follow the room's free decay (`onsets::decay_offset`).
+pub fn segment(track: &Track, room: Option<&Room>, min_note_s: f64) -> Vec<Note> {
+    let direct = room.map(|r| r.direct_db.as_slice());
     let hop = track.hop_s;
     let frames = |s: f64| ((s / hop).round() as usize).max(1);
     let tune = tuning(&track.midi);
     let midi: Vec<f32> = track.midi.iter().map(|m| m - tune).collect();
     let e = smooth(&track.energy_db, 1);
+    let ed = direct.map_or_else(|| e.clone(), |d| smooth(d, 1));
+    let rate_per_frame = room.map(|r| r.rate_db_s * hop as f32);
+    let rel_end = |start: usize, lim: usize, win: usize, rel: usize| -> usize {
+        let old = release_end(&ed, start, lim, win, rel);
+        match rate_per_frame {
+            Some(r) => onsets::decay_offset(&e, start, lim, r, frames(min_note_s))
+                .map_or(old, |t| t.min(old)),
+            None => old,
+        }
+    };
     let loud = percentile(&e, 0.97);
     let min_len = frames(min_note_s);
     let regs = regions(&midi, frames(BRIDGE_S));
@@ -144,10 +162,8 @@ pub fn segment(track: &Track, min_note_s: f64) -> Vec<Note> {
         let mut notes: Vec<Seg> = Vec::new();
         let mut detached: Vec<bool> = Vec::new();
         for (k, p) in pieces.iter().enumerate() {
-            for (j, q) in split_on_dips(*p, &e, &track.clarity, min_len, frames(DIP_WIN_S))
-                .into_iter()
-                .enumerate()
-            {
+            let dips = split_on_dips(*p, &e, &track.clarity, &midi, min_len, frames(DIP_WIN_S));
+            for (j, q) in dips.into_iter().enumerate() {
                 notes.push(q);
                 detached.push(k == 0 || j > 0);
             }
@@ -170,7 +186,7 @@ pub fn segment(track: &Track, min_note_s: f64) -> Vec<Note> {
                 let on = attack_start(&e, &track.clarity, cur.start, vs.max(up));
                 notes[k].start = on;
                 let lim = gap_rise(&e, voiced_end(&midi, prev.start, on), on);
-                notes[k - 1].end = release_end(&e, prev.start, lim, win, rel).max(prev.start + 1);
+                notes[k - 1].end = rel_end(prev.start, lim, win, rel).max(prev.start + 1);
                 continue;
             }
             // Where the pitch leaves the previous note: start of the glide.
@@ -203,7 +219,7 @@ pub fn segment(track: &Track, min_note_s: f64) -> Vec<Note> {
             if rise >= RISE_DB && fall >= FALL_DB {
                 let on = attack_start(&e, &track.clarity, v, vs.max(v));
                 let lim = gap_rise(&e, voiced_end(&midi, prev.start, on), on);
-                notes[k - 1].end = release_end(&e, prev.start, lim, win, rel).max(prev.start + 1);
+                notes[k - 1].end = rel_end(prev.start, lim, win, rel).max(prev.start + 1);
                 notes[k].start = on;
             } else {
                 notes[k - 1].end = g.max(prev.start + 1);
@@ -222,7 +238,7 @@ pub fn segment(track: &Track, min_note_s: f64) -> Vec<Note> {
         if let Some(last) = notes.last_mut() {
             let next = regs.get(ri + 1).map_or(e.len(), |r| r.0);
             let lim = gap_rise(&e, b, next.min(b + tail));
-            last.end = release_end(&e, last.start, lim, win, rel).max(last.start + 1);
+            last.end = rel_end(last.start, lim, win, rel).max(last.start + 1);
         }
         segs.extend(notes);
     }

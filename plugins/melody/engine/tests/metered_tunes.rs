@@ -33,10 +33,10 @@ const TWINKLE: &str = "| C4 q C4 q G4 q G4 q | A4 q A4 q G4 h | F4 q F4 q E4 q E
 const BIRTHDAY: &str = "C4 8. C4 16 | D4 q C4 q F4 q | E4 h C4 8. C4 16 | D4 q C4 q G4 q \
     | F4 h C4 8. C4 16 | C5 q A4 q F4 q | E4 q D4 q Bb4 8. Bb4 16 | A4 q F4 q G4 q | F4 h. |";
 
-/// Row, Row, Row Your Boat in C major, 6/8, its "merrily" bars sung as falling scales (three
-/// repeated eighths of one pitch are still merged into one note by the segmenter).
+/// Row, Row, Row Your Boat in C major, 6/8, with its "merrily" bars: three repeated eighths of
+/// one pitch, each sung about 150 ms with a 110-130 ms breath before the next.
 const ROW: &str = "| C4 q. C4 q. | C4 q D4 8 E4 q. | E4 q D4 8 E4 q F4 8 | G4 h. \
-    | C5 8 B4 8 A4 8 G4 8 F4 8 E4 8 | D4 8 E4 8 F4 8 E4 8 D4 8 C4 8 | G4 q F4 8 E4 q D4 8 \
+    | C5 8 C5 8 C5 8 G4 8 G4 8 G4 8 | E4 8 E4 8 E4 8 C4 8 C4 8 C4 8 | G4 q F4 8 E4 q D4 8 \
     | C4 h. |";
 
 /// A bar as written: whether it is the pickup, and its tokens ("F#4 q.", "r h", "E4 q~").
