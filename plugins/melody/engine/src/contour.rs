@@ -24,6 +24,14 @@ const HOLD_ST: f32 = 0.15;
 /// At a note's start (after silence) an approach may begin with a slow departure that
 /// looks held for up to a quarter of a 300 ms scoop; a sung note holds longer (seconds).
 const START_HOLD_S: f64 = 0.085;
+/// A slow scoop (a semitone over 300 ms leaves a 0.3-semitone band only after 110 ms) may
+/// look held for this long at a note's start when where it looks held is off the semitones
+/// (seconds)...
+const START_DRIFT_S: f64 = 0.14;
+/// ...by this much (semitones)...
+const OFF_SEMITONE_ST: f32 = 0.2;
+/// ...from its first frames on (frames).
+const SCOOP_HELD_AT: usize = 2;
 /// A steady approach may step back this far against its direction (semitones)...
 const RETREAT_ST: f32 = 0.3;
 /// ...and must move at least this far towards the next note (semitones).
@@ -32,7 +40,12 @@ const PROGRESS_ST: f32 = 0.4;
 /// Longest run of frames within `HOLD_ST` of a common pitch (frames), by sliding over the
 /// finite values.
 fn hold(m: &[f32]) -> usize {
-    let mut best = 0;
+    held_run(m).1
+}
+
+/// Start and length (frames) of the longest run within `HOLD_ST` of a common pitch.
+fn held_run(m: &[f32]) -> (usize, usize) {
+    let mut best = (0, 0);
     for i in 0..m.len() {
         if !m[i].is_finite() {
             continue;
@@ -47,12 +60,26 @@ fn hold(m: &[f32]) -> usize {
             }
             j += 1;
         }
-        best = best.max(j - i);
+        if j - i > best.1 {
+            best = (i, j - i);
+        }
         if j == m.len() {
             break;
         }
     }
     best
+}
+
+/// Whether the longest held run of an approach that starts a note is its outset and lies off
+/// the semitones (the tuning-corrected track): a scoop sets out from anywhere, a sung note
+/// sits on one.
+fn held_off_semitone(w: &[f32], max: usize) -> bool {
+    let (a, len) = held_run(w);
+    // A scoop is slowest as it sets out, so that is where it looks held.
+    a <= SCOOP_HELD_AT
+        && len < max
+        && crate::pieces::median(&w[a..a + len])
+            .is_some_and(|m| (m - m.round()).abs() > OFF_SEMITONE_ST)
 }
 
 /// Whether the contour moves steadily in direction `dir` (+1 up, -1 down).
@@ -116,6 +143,7 @@ pub fn fold(mut segs: Vec<Seg>, midi: &[f32], hop: f64) -> Vec<Seg> {
     let frames = |s: f64| (s / hop).round() as usize;
     let (approach, excursion) = (frames(APPROACH_S), frames(EXCURSION_S));
     let (held, start_held) = (frames(HOLD_S), frames(START_HOLD_S));
+    let drift = frames(START_DRIFT_S);
     let mut k = 0;
     while k < segs.len() {
         let s = segs[k];
@@ -174,7 +202,8 @@ pub fn fold(mut segs: Vec<Seg>, midi: &[f32], hop: f64) -> Vec<Seg> {
                 .find(|&t| voiced(t) && (midi[t] - n.pitch as f32).abs() <= ARRIVE_ST)
                 .unwrap_or(n.end);
             let w = &midi[first..arrive];
-            if arrive - first <= approach && between && hold(w) < max_hold && steady(w, dir) {
+            let unheld = hold(w) < max_hold || (prev.is_none() && held_off_semitone(w, drift));
+            if arrive - first <= approach && between && unheld && steady(w, dir) {
                 segs[k + 1].start = s.start;
                 segs.remove(k);
                 continue;

@@ -9,6 +9,8 @@
 //! - `dsp`: resampling to the analysis rate, high-pass filtering, frame energy.
 //! - `pitch`: per-frame periodicity (normalised square difference function) and
 //!   Viterbi smoothing over 20-cent pitch states plus an unvoiced state.
+//! - `harmonics`: a peak at a multiple of the chosen lag that stands out is the true period
+//!   (vowels whose second or third harmonic is far stronger than the fundamental).
 //! - `nsdf_interp`: the NSDF between integer lags, for the periods of high voices and
 //!   whistles.
 //! - `segment`: tuning estimate, voiced regions, legato/detached boundaries, onsets and
@@ -33,6 +35,7 @@
 mod contour;
 mod dsp;
 mod envelope;
+mod harmonics;
 pub mod midi;
 mod nsdf_interp;
 mod onsets;

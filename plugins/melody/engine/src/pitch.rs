@@ -15,6 +15,7 @@
 //!    transform, so the whole pass is linear in the number of states.
 
 use crate::dsp::{self, Signal};
+use crate::harmonics;
 use crate::nsdf_interp::{nsdf_at, sinc_peak, SINC_REFINE_TAU};
 use realfft::RealFftPlanner;
 
@@ -75,6 +76,7 @@ fn candidates(sig: &Signal) -> (Vec<[Cand; MAX_CANDS]>, Vec<f32>) {
     let mut out = Vec::with_capacity(sig.frames);
     let mut clar = Vec::with_capacity(sig.frames);
     let mut peaks: Vec<(f32, f32)> = Vec::with_capacity(32);
+    let mut fundamentals = harmonics::Memo::default();
     for i in 0..sig.frames {
         let start = (i * sig.hop) as isize - (n / 2) as isize;
         let mut energy = 0.0f32;
@@ -155,8 +157,14 @@ fn candidates(sig: &Signal) -> (Vec<[Cand; MAX_CANDS]>, Vec<f32>) {
             continue;
         }
         let mut count = 0;
+        let lags = harmonics::Lags {
+            nsdf: &nsdf,
+            rate: sig.rate,
+        };
+        fundamentals.clear();
         for &k in &ks {
-            if let Some(p) = peaks.iter().find(|p| p.1 >= k * vmax) {
+            if let Some(i) = peaks.iter().position(|p| p.1 >= k * vmax) {
+                let p = peaks[fundamentals.get(&peaks, i, &lags)];
                 if let Some(c) = cands[..count].iter_mut().find(|c| c.midi == p.0) {
                     c.weight += 1.0 / ks.len() as f32;
                 } else if count < MAX_CANDS {
