@@ -9,6 +9,7 @@ use quick_xml::Writer;
 use super::key::{BarAccidentals, Key};
 use super::layout::{choose_clef, Clef};
 use super::quantize::{quantize, Event, Measure};
+use super::TempoMark;
 use crate::{Notation, Transcription};
 
 /// `<divisions>`: the sixteenth is the grid, so a quarter is 4 divisions and an event's
@@ -82,7 +83,7 @@ fn text(w: &mut W, name: &str, value: &str) -> Res {
 
 fn part(w: &mut W, measures: &[Measure], clef: Clef, bpm: f64, n: &Notation) -> Res {
     let bpm = if bpm.is_finite() && bpm > 0.0 {
-        bpm.clamp(20.0, 400.0).round()
+        bpm.clamp(20.0, 400.0)
     } else {
         120.0
     };
@@ -99,7 +100,7 @@ fn part(w: &mut W, measures: &[Measure], clef: Clef, bpm: f64, n: &Notation) -> 
         el.write_inner_content(|w| {
             if i == 0 {
                 attributes(w, clef, n)?;
-                tempo(w, bpm)?;
+                tempo(w, bpm, n)?;
             }
             let mut acc = BarAccidentals::default();
             let whole_rest = m.events.len() == 1 && m.events[0].pitch.is_none();
@@ -143,8 +144,12 @@ fn attributes(w: &mut W, clef: Clef, n: &Notation) -> Res {
     Ok(())
 }
 
-fn tempo(w: &mut W, bpm: f64) -> Res {
-    let per_minute = format!("{bpm}");
+/// The metronome mark counts the beat (a dotted quarter in 6/8); `<sound tempo>` is always in
+/// quarter notes, as the format defines it.
+fn tempo(w: &mut W, bpm: f64, n: &Notation) -> Res {
+    let mark = TempoMark::new(bpm, n.meter);
+    let per_minute = format!("{}", mark.per_minute);
+    let sound = format!("{}", (bpm * 100.0).round() / 100.0);
     w.create_element("direction")
         .with_attribute(("placement", "above"))
         .write_inner_content(|w| {
@@ -152,12 +157,15 @@ fn tempo(w: &mut W, bpm: f64) -> Res {
                 .write_inner_content(|w| {
                     w.create_element("metronome").write_inner_content(|w| {
                         text(w, "beat-unit", "quarter")?;
+                        if mark.dotted {
+                            w.create_element("beat-unit-dot").write_empty()?;
+                        }
                         text(w, "per-minute", &per_minute)
                     })?;
                     Ok(())
                 })?;
             w.create_element("sound")
-                .with_attribute(("tempo", per_minute.as_str()))
+                .with_attribute(("tempo", sound.as_str()))
                 .write_empty()?;
             Ok(())
         })?;
