@@ -117,7 +117,6 @@ const TRIPLETS: &str = "| C4 q E4 q G4 q E4 q | 3[ F4 8 E4 8 D4 8 ] C4 q D4 8 E4
 /// Triplets are written as triplets (`<time-modification>` 3 in 2 and a `<tuplet>` bracket),
 /// not as sixteenths and dotted eighths, beside straight eighths in the same bar.
 #[test]
-#[ignore = "in progress"]
 fn triplet_eighths_are_written_as_triplets() {
     for seed in [31, 32, 33] {
         let bpm = tempo_of(seed, 84.0, 108.0);
@@ -139,7 +138,6 @@ fn triplet_eighths_are_written_as_triplets() {
 /// the whole tune) still gets the printed bars: the grid follows the beat instead of holding
 /// one tempo for the whole recording.
 #[test]
-#[ignore = "in progress"]
 fn a_singer_who_slows_down_keeps_the_printed_values() {
     let cases = [(41, 0.15, 2), (42, 0.12, 2), (43, 0.10, 99), (44, 0.13, 99)];
     for (seed, rit, rit_bars) in cases {

@@ -15,7 +15,7 @@
 
 use super::key;
 use super::meter::Meter;
-use super::quantize::{quantize, Measure};
+use super::quantize::{quantize, Measure, Tuplet};
 use crate::{Notation, Note, ScoreParams};
 
 /// Notes the candidates are judged on (the first ones): enough to tell a tune's metre and beat,
@@ -188,6 +188,21 @@ fn readability(measures: &[Measure], meter: Meter, pickup: u32) -> f64 {
         }
         let mut pattern = Vec::with_capacity(m.events.len());
         for e in &m.events {
+            if e.tuplet != Tuplet::None {
+                // A triplet reads at a glance when it is one: a bracket, no other cost.
+                cost += accent(held.take(), meter);
+                if e.tuplet == Tuplet::First {
+                    cost += 0.5;
+                }
+                if e.pitch.is_some() {
+                    cost += pending_rests;
+                    pending_rests = 0.0;
+                    seen_note = true;
+                }
+                pattern.push((e.pos, 3u8));
+                tied_in = e.tie && e.pitch.is_some();
+                continue;
+            }
             if let Some(h) = held.as_mut().filter(|_| tied_in && e.pitch.is_some()) {
                 h.1 += e.dur;
             } else {

@@ -4,6 +4,8 @@
 //! - [`key`]: key estimate (Krumhansl-Schmuckler) and spelling from the key.
 //! - [`meter`]: time signatures and the note values each one writes.
 //! - `quantize`: measured times to bars of notes and rests on the chosen grid.
+//! - `triplets`: beats of simple time divided in three.
+//! - `follow`: the grid tracked through the onsets, for a singer whose tempo drifts.
 //! - `text`: the bars as one line of text per system, for terminals.
 //! - `layout`: clef choice, staff positions, accidentals, spacing and line breaks.
 //! - `draw`: one system: staff, clef, time signature, bar lines, stems and beams.
@@ -13,6 +15,7 @@
 
 mod arrange;
 mod draw;
+mod follow;
 mod glyphs;
 pub mod key;
 mod layout;
@@ -21,6 +24,7 @@ mod musicxml;
 mod notes;
 mod quantize;
 mod text;
+mod triplets;
 
 pub use arrange::arrange;
 pub use key::Key;

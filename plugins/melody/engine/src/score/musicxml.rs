@@ -8,12 +8,13 @@ use quick_xml::Writer;
 
 use super::key::{BarAccidentals, Key};
 use super::layout::{choose_clef, Clef};
-use super::quantize::{quantize, Event, Measure};
+use super::quantize::{quantize, Event, Measure, Tuplet};
 use super::TempoMark;
 use crate::{Notation, Transcription};
 
 /// `<divisions>`: the sixteenth is the grid, so a quarter is 4 divisions and an event's
-/// `dur` (in sixteenths) is its MusicXML duration as it stands.
+/// `dur` (in sixteenths) is its MusicXML duration as it stands; a score with triplets counts
+/// three times finer (12), so that a triplet eighth is a whole 4.
 const DIVISIONS: u32 = 4;
 
 type W = Writer<Vec<u8>>;
@@ -89,6 +90,11 @@ fn part(w: &mut W, measures: &[Measure], clef: Clef, bpm: f64, n: &Notation) -> 
     };
     let mut tied_in = false;
     let first = usize::from(!measures.first().is_some_and(|m| m.pickup));
+    let fine = measures
+        .iter()
+        .flat_map(|m| &m.events)
+        .any(|e| e.tuplet != Tuplet::None);
+    let scale = if fine { 3 } else { 1 };
     for (i, m) in measures.iter().enumerate() {
         let number = (i + first).to_string();
         let mut el = w
@@ -99,13 +105,13 @@ fn part(w: &mut W, measures: &[Measure], clef: Clef, bpm: f64, n: &Notation) -> 
         }
         el.write_inner_content(|w| {
             if i == 0 {
-                attributes(w, clef, n)?;
+                attributes(w, clef, n, scale)?;
                 tempo(w, bpm, n)?;
             }
             let mut acc = BarAccidentals::default();
             let whole_rest = m.events.len() == 1 && m.events[0].pitch.is_none();
             for ev in &m.events {
-                note(w, ev, tied_in, whole_rest, n.key, &mut acc)?;
+                note(w, ev, (tied_in, whole_rest, scale), n.key, &mut acc)?;
                 tied_in = ev.tie && ev.pitch.is_some();
             }
             if i + 1 == measures.len() {
@@ -119,13 +125,13 @@ fn part(w: &mut W, measures: &[Measure], clef: Clef, bpm: f64, n: &Notation) -> 
     Ok(())
 }
 
-fn attributes(w: &mut W, clef: Clef, n: &Notation) -> Res {
+fn attributes(w: &mut W, clef: Clef, n: &Notation, scale: u32) -> Res {
     let (sign, line) = match clef {
         Clef::Treble => ("G", "2"),
         Clef::Bass => ("F", "4"),
     };
     w.create_element("attributes").write_inner_content(|w| {
-        text(w, "divisions", &DIVISIONS.to_string())?;
+        text(w, "divisions", &(DIVISIONS * scale).to_string())?;
         let (beats, beat_type) = n.meter.figures();
         w.create_element("key").write_inner_content(|w| {
             text(w, "fifths", &n.key.fifths.to_string())?;
@@ -186,14 +192,22 @@ fn value(dur: u32) -> (&'static str, bool) {
     }
 }
 
+/// One `<note>`; `tied_in`, `whole_rest`: what the bar says of it; `scale`: divisions per
+/// sixteenth.
 fn note(
     w: &mut W,
     ev: &Event,
-    tied_in: bool,
-    whole_rest: bool,
+    (tied_in, whole_rest, scale): (bool, bool, u32),
     key: Key,
     acc: &mut BarAccidentals,
 ) -> Res {
+    let triplet = ev.tuplet != Tuplet::None;
+    // A triplet sounds two thirds of its written value.
+    let duration = if triplet {
+        ev.dur * scale * 2 / 3
+    } else {
+        ev.dur * scale
+    };
     let (kind, dotted) = value(ev.dur);
     w.create_element("note").write_inner_content(|w| {
         let mut mark = None;
@@ -223,7 +237,7 @@ fn note(
                 })?;
             }
         }
-        text(w, "duration", &ev.dur.to_string())?;
+        text(w, "duration", &duration.to_string())?;
         let tie_out = ev.tie && ev.pitch.is_some();
         if ev.pitch.is_some() {
             if tied_in {
@@ -247,8 +261,31 @@ fn note(
         if let Some(mark) = mark {
             text(w, "accidental", mark)?;
         }
-        if ev.pitch.is_some() && (tied_in || tie_out) {
+        if triplet {
+            w.create_element("time-modification")
+                .write_inner_content(|w| {
+                    text(w, "actual-notes", "3")?;
+                    text(w, "normal-notes", "2")
+                })?;
+        }
+        let bracket = match ev.tuplet {
+            Tuplet::First => Some("start"),
+            Tuplet::Last => Some("stop"),
+            _ => None,
+        };
+        let ties = ev.pitch.is_some() && (tied_in || tie_out);
+        if ties || bracket.is_some() {
             w.create_element("notations").write_inner_content(|w| {
+                if let Some(kind) = bracket {
+                    let mut el = w.create_element("tuplet").with_attribute(("type", kind));
+                    if kind == "start" {
+                        el = el.with_attribute(("bracket", "yes"));
+                    }
+                    el.write_empty()?;
+                }
+                if !ties {
+                    return Ok(());
+                }
                 if tied_in {
                     w.create_element("tied")
                         .with_attribute(("type", "stop"))
