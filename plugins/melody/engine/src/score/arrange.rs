@@ -192,7 +192,7 @@ fn readability(measures: &[Measure], meter: Meter, pickup: u32) -> f64 {
                 // A triplet reads at a glance when it is one: a bracket, no other cost.
                 cost += accent(held.take(), meter);
                 if e.tuplet == Tuplet::First {
-                    cost += 0.5;
+                    cost += 1.0;
                 }
                 if e.pitch.is_some() {
                     cost += pending_rests;
