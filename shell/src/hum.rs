@@ -107,14 +107,23 @@ pub fn fetch(
     Ok(saved)
 }
 
-/// The line above the text score: "tempo 108 bpm, 3/4, F major, pickup of 1 beat" (what the
-/// server reports; a server from before the notation gives the tempo alone).
+/// The line above the text score: "tempo 108 bpm, 3/4, F major, pickup of 1 beat", or
+/// "tempo ♩. = 70, 6/8, ..." (what the server reports; a server from before the notation gives
+/// the tempo alone).
 pub fn heading(reply: &Value) -> String {
     let tempo = reply
         .get("tempo_bpm")
         .and_then(Value::as_f64)
         .unwrap_or(0.0);
-    let mut parts = vec![format!("tempo {tempo:.0} bpm")];
+    // Compound time is beaten in dotted quarters ("tempo ♩. = 70"); simple time in bpm.
+    let mark = reply
+        .get("tempo_mark")
+        .and_then(Value::as_str)
+        .filter(|m| m.contains('.'));
+    let mut parts = vec![match mark {
+        Some(m) => format!("tempo {m}"),
+        None => format!("tempo {tempo:.0} bpm"),
+    }];
     for field in ["time_signature", "key_signature"] {
         if let Some(v) = reply.get(field).and_then(Value::as_str) {
             parts.push(v.to_string());
@@ -135,5 +144,21 @@ fn obj(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
         _ => Map::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::heading;
+    use serde_json::json;
+
+    #[test]
+    fn compound_time_is_headed_in_dotted_quarters() {
+        let reply = json!({"tempo_bpm": 105.0, "tempo_mark": "\u{2669}. = 70",
+            "time_signature": "6/8", "key_signature": "C major"});
+        assert_eq!(heading(&reply), "tempo \u{2669}. = 70, 6/8, C major");
+        let reply = json!({"tempo_bpm": 90.0, "tempo_mark": "\u{2669} = 90",
+            "time_signature": "3/4"});
+        assert_eq!(heading(&reply), "tempo 90 bpm, 3/4");
     }
 }

@@ -27,7 +27,7 @@ use crate::gate::Gate;
 use crate::transcribe::Recording;
 use kino_melody_engine::{
     decode_wav, render_score_pages, score_text, transcribe, write_midi, write_musicxml, Note,
-    Params, ScoreLimits, ScoreParams, Transcription,
+    Params, ScoreLimits, ScoreParams, TempoMark, Transcription,
 };
 
 /// A stored result.
@@ -271,6 +271,7 @@ fn notation_json(t: &Transcription) -> Value {
         "key_signature": n.key.to_string(),
         "fifths": n.key.fifths,
         "pickup_beats": f64::from(n.pickup) / 4.0,
+        "tempo_mark": TempoMark::new(t.tempo_bpm, n.meter).to_string(),
         "score_text": score_text(t),
     })
 }

@@ -50,7 +50,7 @@ pub mod wav;
 pub use midi::write_midi;
 pub use score::{
     render_score, render_score_limited, render_score_pages, score_text, write_musicxml, Key, Meter,
-    Notation, ScoreLimits,
+    Notation, ScoreLimits, TempoMark,
 };
 
 /// Default bound on the notes kept from one recording (`--melody-max-notes`): a busy tune

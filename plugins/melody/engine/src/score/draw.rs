@@ -6,6 +6,7 @@ use super::key::Key;
 use super::layout::{Clef, Item, System, KEY_SIGN_W};
 use super::meter::Meter;
 use super::notes::{draw_note, draw_rest, draw_tie};
+use super::quantize::Tuplet;
 use tiny_skia::{Color, PathBuilder, Pixmap};
 
 /// Geometry shared by all drawing calls of one system.
@@ -254,6 +255,57 @@ pub fn system(
                 }
             }
         }
+    }
+    triplet_brackets(pm, fonts, items, (&up, &tip), st);
+}
+
+/// A bracket with a 3 over each triplet, clear of the heads and the up stems under it.
+fn triplet_brackets(
+    pm: &mut Pixmap,
+    fonts: &Fonts,
+    items: &[Item],
+    (up, tip): (&[bool], &[f32]),
+    st: &Staff,
+) {
+    let sp = st.sp;
+    let lw = st.line_w();
+    let mut k = 0;
+    while k < items.len() {
+        if items[k].ev.tuplet != Tuplet::First {
+            k += 1;
+            continue;
+        }
+        let last = (k + 1..items.len())
+            .find(|&j| items[j].ev.tuplet == Tuplet::Last)
+            .unwrap_or(k);
+        let mut top = st.y(10);
+        for j in k..=last {
+            let head = st.y(items[j].pos) - 0.6 * sp;
+            let stem = if items[j].ev.pitch.is_some() && up[j] {
+                tip[j]
+            } else {
+                head
+            };
+            top = top.min(head).min(stem);
+        }
+        let y = top - 1.0 * sp;
+        let x0 = items[k].x;
+        let x1 = items[last].x + HEAD_W * sp;
+        let mid = (x0 + x1) / 2.0;
+        let gap = 0.7 * sp;
+        rect(pm, x0, y, (mid - gap - x0).max(0.0), lw, st.ink);
+        rect(pm, mid + gap, y, (x1 - mid - gap).max(0.0), lw, st.ink);
+        rect(pm, x0, y, lw, 0.5 * sp, st.ink);
+        rect(pm, x1 - lw, y, lw, 0.5 * sp, st.ink);
+        fonts.text(
+            pm,
+            "3",
+            1.3 * sp,
+            (mid, y + 0.45 * sp),
+            Align::Center,
+            st.ink,
+        );
+        k = last + 1;
     }
 }
 

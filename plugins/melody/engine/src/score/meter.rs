@@ -153,6 +153,13 @@ mod tests {
         assert_eq!(Meter::SixEight.split(0, 6, true), vec![6]);
         assert_eq!(Meter::SixEight.split(4, 4, true), vec![2, 2]);
         assert_eq!("6/8".parse(), Ok(Meter::SixEight));
+        // 6/8 is beaten in dotted quarters.
+        let mark = crate::score::TempoMark::new(105.0, Meter::SixEight);
+        assert_eq!(mark.to_string(), "\u{2669}. = 70");
+        assert_eq!(
+            crate::score::TempoMark::new(99.6, Meter::ThreeFour).to_string(),
+            "\u{2669} = 100"
+        );
         assert!("5/4".parse::<Meter>().is_err());
     }
 }

@@ -4,6 +4,8 @@
 //! - [`key`]: key estimate (Krumhansl-Schmuckler) and spelling from the key.
 //! - [`meter`]: time signatures and the note values each one writes.
 //! - `quantize`: measured times to bars of notes and rests on the chosen grid.
+//! - `triplets`: beats of simple time divided in three.
+//! - `follow`: the grid tracked through the onsets, for a singer whose tempo drifts.
 //! - `text`: the bars as one line of text per system, for terminals.
 //! - `layout`: clef choice, staff positions, accidentals, spacing and line breaks.
 //! - `draw`: one system: staff, clef, time signature, bar lines, stems and beams.
@@ -13,6 +15,7 @@
 
 mod arrange;
 mod draw;
+mod follow;
 mod glyphs;
 pub mod key;
 mod layout;
@@ -21,12 +24,48 @@ mod musicxml;
 mod notes;
 mod quantize;
 mod text;
+mod triplets;
 
 pub use arrange::arrange;
 pub use key::Key;
 pub use meter::Meter;
 pub use musicxml::write_musicxml;
 pub use text::score_text;
+
+/// The metronome mark of a score: the beat it counts (a quarter, or a dotted quarter in 6/8,
+/// as musicians beat compound time) and how many a minute, from `tempo_bpm` in quarters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TempoMark {
+    /// The beat is a dotted quarter.
+    pub dotted: bool,
+    /// Beats a minute, rounded.
+    pub per_minute: f64,
+}
+
+impl TempoMark {
+    /// The mark for `tempo_bpm` quarter notes a minute in `meter`.
+    pub fn new(tempo_bpm: f64, meter: Meter) -> TempoMark {
+        let bpm = if tempo_bpm.is_finite() && tempo_bpm > 0.0 {
+            tempo_bpm.clamp(1.0, 999.0)
+        } else {
+            crate::tempo::FALLBACK_BPM
+        };
+        let dotted = meter.beat() == 6;
+        let per_minute = if dotted { bpm * 2.0 / 3.0 } else { bpm };
+        TempoMark {
+            dotted,
+            per_minute: per_minute.round().max(1.0),
+        }
+    }
+}
+
+impl std::fmt::Display for TempoMark {
+    /// "♩ = 100", "♩. = 70".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let dot = if self.dotted { "." } else { "" };
+        write!(f, "\u{2669}{dot} = {}", self.per_minute)
+    }
+}
 
 /// How a transcription is written: what `arrange` chose or the caller fixed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -304,17 +343,10 @@ fn title_block(pm: &mut Pixmap, fonts: &Fonts, sc: &Score, page: &Page, ink: Col
         )
     };
     fonts.text(pm, &sub, 15.0, (width / 2.0, 98.0), Align::Center, grey);
-    let bpm = t.tempo_bpm.clamp(1.0, 999.0).round();
+    let mark = TempoMark::new(t.tempo_bpm, t.notation.meter);
     if let Some(&b0) = page.bottoms.first() {
         let above = sc.systems.first().map_or(6, |s| (s.pos_range.1 - 8).max(6));
         let ty = (b0 - 4.0 * SP - above as f32 * SP / 2.0 + 6.0).max(TOP - 8.0);
-        fonts.text(
-            pm,
-            &format!("\u{2669} = {bpm}"),
-            17.0,
-            (MARGIN, ty),
-            Align::Left,
-            ink,
-        );
+        fonts.text(pm, &mark.to_string(), 17.0, (MARGIN, ty), Align::Left, ink);
     }
 }

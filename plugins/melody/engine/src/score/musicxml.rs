@@ -8,11 +8,13 @@ use quick_xml::Writer;
 
 use super::key::{BarAccidentals, Key};
 use super::layout::{choose_clef, Clef};
-use super::quantize::{quantize, Event, Measure};
+use super::quantize::{quantize, Event, Measure, Tuplet};
+use super::TempoMark;
 use crate::{Notation, Transcription};
 
 /// `<divisions>`: the sixteenth is the grid, so a quarter is 4 divisions and an event's
-/// `dur` (in sixteenths) is its MusicXML duration as it stands.
+/// `dur` (in sixteenths) is its MusicXML duration as it stands; a score with triplets counts
+/// three times finer (12), so that a triplet eighth is a whole 4.
 const DIVISIONS: u32 = 4;
 
 type W = Writer<Vec<u8>>;
@@ -82,12 +84,17 @@ fn text(w: &mut W, name: &str, value: &str) -> Res {
 
 fn part(w: &mut W, measures: &[Measure], clef: Clef, bpm: f64, n: &Notation) -> Res {
     let bpm = if bpm.is_finite() && bpm > 0.0 {
-        bpm.clamp(20.0, 400.0).round()
+        bpm.clamp(20.0, 400.0)
     } else {
         120.0
     };
     let mut tied_in = false;
     let first = usize::from(!measures.first().is_some_and(|m| m.pickup));
+    let fine = measures
+        .iter()
+        .flat_map(|m| &m.events)
+        .any(|e| e.tuplet != Tuplet::None);
+    let scale = if fine { 3 } else { 1 };
     for (i, m) in measures.iter().enumerate() {
         let number = (i + first).to_string();
         let mut el = w
@@ -98,13 +105,13 @@ fn part(w: &mut W, measures: &[Measure], clef: Clef, bpm: f64, n: &Notation) -> 
         }
         el.write_inner_content(|w| {
             if i == 0 {
-                attributes(w, clef, n)?;
-                tempo(w, bpm)?;
+                attributes(w, clef, n, scale)?;
+                tempo(w, bpm, n)?;
             }
             let mut acc = BarAccidentals::default();
             let whole_rest = m.events.len() == 1 && m.events[0].pitch.is_none();
             for ev in &m.events {
-                note(w, ev, tied_in, whole_rest, n.key, &mut acc)?;
+                note(w, ev, (tied_in, whole_rest, scale), n.key, &mut acc)?;
                 tied_in = ev.tie && ev.pitch.is_some();
             }
             if i + 1 == measures.len() {
@@ -118,13 +125,13 @@ fn part(w: &mut W, measures: &[Measure], clef: Clef, bpm: f64, n: &Notation) -> 
     Ok(())
 }
 
-fn attributes(w: &mut W, clef: Clef, n: &Notation) -> Res {
+fn attributes(w: &mut W, clef: Clef, n: &Notation, scale: u32) -> Res {
     let (sign, line) = match clef {
         Clef::Treble => ("G", "2"),
         Clef::Bass => ("F", "4"),
     };
     w.create_element("attributes").write_inner_content(|w| {
-        text(w, "divisions", &DIVISIONS.to_string())?;
+        text(w, "divisions", &(DIVISIONS * scale).to_string())?;
         let (beats, beat_type) = n.meter.figures();
         w.create_element("key").write_inner_content(|w| {
             text(w, "fifths", &n.key.fifths.to_string())?;
@@ -143,8 +150,12 @@ fn attributes(w: &mut W, clef: Clef, n: &Notation) -> Res {
     Ok(())
 }
 
-fn tempo(w: &mut W, bpm: f64) -> Res {
-    let per_minute = format!("{bpm}");
+/// The metronome mark counts the beat (a dotted quarter in 6/8); `<sound tempo>` is always in
+/// quarter notes, as the format defines it.
+fn tempo(w: &mut W, bpm: f64, n: &Notation) -> Res {
+    let mark = TempoMark::new(bpm, n.meter);
+    let per_minute = format!("{}", mark.per_minute);
+    let sound = format!("{}", (bpm * 100.0).round() / 100.0);
     w.create_element("direction")
         .with_attribute(("placement", "above"))
         .write_inner_content(|w| {
@@ -152,12 +163,15 @@ fn tempo(w: &mut W, bpm: f64) -> Res {
                 .write_inner_content(|w| {
                     w.create_element("metronome").write_inner_content(|w| {
                         text(w, "beat-unit", "quarter")?;
+                        if mark.dotted {
+                            w.create_element("beat-unit-dot").write_empty()?;
+                        }
                         text(w, "per-minute", &per_minute)
                     })?;
                     Ok(())
                 })?;
             w.create_element("sound")
-                .with_attribute(("tempo", per_minute.as_str()))
+                .with_attribute(("tempo", sound.as_str()))
                 .write_empty()?;
             Ok(())
         })?;
@@ -178,14 +192,22 @@ fn value(dur: u32) -> (&'static str, bool) {
     }
 }
 
+/// One `<note>`; `tied_in`, `whole_rest`: what the bar says of it; `scale`: divisions per
+/// sixteenth.
 fn note(
     w: &mut W,
     ev: &Event,
-    tied_in: bool,
-    whole_rest: bool,
+    (tied_in, whole_rest, scale): (bool, bool, u32),
     key: Key,
     acc: &mut BarAccidentals,
 ) -> Res {
+    let triplet = ev.tuplet != Tuplet::None;
+    // A triplet sounds two thirds of its written value.
+    let duration = if triplet {
+        ev.dur * scale * 2 / 3
+    } else {
+        ev.dur * scale
+    };
     let (kind, dotted) = value(ev.dur);
     w.create_element("note").write_inner_content(|w| {
         let mut mark = None;
@@ -215,7 +237,7 @@ fn note(
                 })?;
             }
         }
-        text(w, "duration", &ev.dur.to_string())?;
+        text(w, "duration", &duration.to_string())?;
         let tie_out = ev.tie && ev.pitch.is_some();
         if ev.pitch.is_some() {
             if tied_in {
@@ -239,8 +261,31 @@ fn note(
         if let Some(mark) = mark {
             text(w, "accidental", mark)?;
         }
-        if ev.pitch.is_some() && (tied_in || tie_out) {
+        if triplet {
+            w.create_element("time-modification")
+                .write_inner_content(|w| {
+                    text(w, "actual-notes", "3")?;
+                    text(w, "normal-notes", "2")
+                })?;
+        }
+        let bracket = match ev.tuplet {
+            Tuplet::First => Some("start"),
+            Tuplet::Last => Some("stop"),
+            _ => None,
+        };
+        let ties = ev.pitch.is_some() && (tied_in || tie_out);
+        if ties || bracket.is_some() {
             w.create_element("notations").write_inner_content(|w| {
+                if let Some(kind) = bracket {
+                    let mut el = w.create_element("tuplet").with_attribute(("type", kind));
+                    if kind == "start" {
+                        el = el.with_attribute(("bracket", "yes"));
+                    }
+                    el.write_empty()?;
+                }
+                if !ties {
+                    return Ok(());
+                }
                 if tied_in {
                     w.create_element("tied")
                         .with_attribute(("type", "stop"))

@@ -1,9 +1,9 @@
 //! The score as plain text, for a terminal: the same bars the PNG and MusicXML scores hold,
 //! each note as its name spelt from the key and its value (`w`, `h.`, `h`, `q.`, `q`, `8.`,
-//! `8`, `16`), rests as `r`, a tie as `~`, bar lines as `|`, four bars a line. A pickup bar
-//! stands before the first bar line.
+//! `8`, `16`), rests as `r`, a tie as `~`, bar lines as `|`, four bars a line, a triplet
+//! between `3[` and `]` (`3[ C4 8 D4 8 E4 8 ]`). A pickup bar stands before the first bar line.
 
-use super::quantize::quantize;
+use super::quantize::{quantize, Tuplet};
 use crate::Transcription;
 
 /// Bars per line of text.
@@ -42,7 +42,13 @@ pub fn score_text(t: &Transcription) -> String {
                 Some(p) => format!("{} {v}{}", key.name(p), if e.tie { "~" } else { "" }),
                 None => format!("r {v}"),
             };
+            if e.tuplet == Tuplet::First {
+                words.push("3[".to_string());
+            }
             words.push(word);
+            if e.tuplet == Tuplet::Last {
+                words.push("]".to_string());
+            }
         }
         let body = words.join(" ");
         if m.pickup {
