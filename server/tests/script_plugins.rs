@@ -35,6 +35,21 @@ fn server(dir: &Path, tweak: impl FnOnce(&mut kino_server::Config)) -> TestServe
     })
 }
 
+/// Creates the admin `root` (password `root-pass-1`) in the database at `url`, as an operator
+/// would before starting nodes on it.
+fn add_root(data: &Path, url: &str) {
+    let plugins = kino_server_bin::plugins();
+    let mut config = kino_testkit::test_config(data, &plugins);
+    config.database = Some(url.to_owned());
+    kino_server::Core::open(config, plugins)
+        .unwrap()
+        .operator_call(
+            "auth.register",
+            json!({"name": "root", "password": "root-pass-1", "role": "admin"}),
+        )
+        .unwrap();
+}
+
 fn write(dir: &Path, name: &str, source: &str) {
     std::fs::create_dir_all(dir.join(name)).unwrap();
     std::fs::write(dir.join(name).join("plugin.rhai"), source).unwrap();
@@ -255,16 +270,7 @@ fn two_nodes_loading_the_same_migrations_at_once_both_load_them() {
             true => kino_testkit::pg::cluster().unwrap().new_database(),
             false => format!("sqlite:{}", shared.path().join("kino.db").display()),
         };
-        let plugins = kino_server_bin::plugins();
-        let mut config = kino_testkit::test_config(shared.path(), &plugins);
-        config.database = Some(url.clone());
-        kino_server::Core::open(config, plugins)
-            .unwrap()
-            .operator_call(
-                "auth.register",
-                json!({"name": "root", "password": "root-pass-1", "role": "admin"}),
-            )
-            .unwrap();
+        add_root(shared.path(), &url);
         let barrier = Arc::new(Barrier::new(2));
         let nodes: Vec<_> = (0..2)
             .map(|_| {
@@ -293,16 +299,7 @@ fn two_nodes_loading_the_same_migrations_at_once_both_load_them() {
 fn an_installed_script_reaches_a_second_node() {
     let shared = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", shared.path().join("kino.db").display());
-    let plugins = kino_server_bin::plugins();
-    let mut config = kino_testkit::test_config(shared.path(), &plugins);
-    config.database = Some(url.clone());
-    kino_server::Core::open(config, plugins)
-        .unwrap()
-        .operator_call(
-            "auth.register",
-            json!({"name": "root", "password": "root-pass-1", "role": "admin"}),
-        )
-        .unwrap();
+    add_root(shared.path(), &url);
     let node = |url: String| {
         TestServer::with(kino_server_bin::plugins(), move |mut c| {
             c.database = Some(url);

@@ -147,7 +147,7 @@ impl Dispatcher {
         };
         let Body {
             len,
-            mut source,
+            source,
             on_complete,
             file,
         } = body;
@@ -157,59 +157,26 @@ impl Dispatcher {
         }
         let pipe = Arc::new(Pipe::new(PIPE_CAP, self.chan.notifier(token)));
         let sock = file.map(|f| (conn.stream.as_fd().try_clone_to_owned(), f));
-        if let Some((Ok(sock), f)) = sock {
-            let (file, offset) = (f.file, f.offset);
-            let body = KernelBody {
-                sock,
-                file,
-                offset,
-                len,
-                source,
-            };
-            let host = Arc::clone(&self.host);
-            if let Err(e) = sendfile::spawn(body, Arc::clone(&pipe), host, slot) {
-                log::error!("spawning a send thread: {e}");
-                conn.close_after_flush = true;
-                conn.finish();
-                return;
+        let (spawned, by_kernel) = match sock {
+            Some((Ok(sock), f)) => {
+                let body = KernelBody {
+                    sock,
+                    file: f.file,
+                    offset: f.offset,
+                    len,
+                    source,
+                };
+                let host = Arc::clone(&self.host);
+                (sendfile::spawn(body, Arc::clone(&pipe), host, slot), true)
             }
-            conn.start_sending(Sending {
-                pipe,
-                remaining: len,
-                sent: 0,
-                on_complete,
-                by_kernel: true,
-            });
-            return;
-        }
-        let producer = Arc::clone(&pipe);
-        let nice = self.host.limits.pool_nice;
-        let spawned = std::thread::Builder::new()
-            .name("kino-send".into())
-            .spawn(move || {
-                crate::priority::lower_this_thread(nice);
-                let _slot = slot;
-                let mut left = len;
-                while left > 0 {
-                    let mut chunk = vec![0u8; CHUNK.min(left as usize)];
-                    match source.read(&mut chunk) {
-                        Ok(0) => break,
-                        Ok(n) => {
-                            chunk.truncate(n);
-                            left -= n as u64;
-                            if !producer.push_blocking(chunk) {
-                                return;
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            log::error!("reading a reply body: {e}");
-                            break;
-                        }
-                    }
-                }
-                producer.finish();
-            });
+            _ => {
+                let nice = self.host.limits.pool_nice;
+                (
+                    spawn_reader(source, len, Arc::clone(&pipe), slot, nice),
+                    false,
+                )
+            }
+        };
         if let Err(e) = spawned {
             log::error!("spawning a send thread: {e}");
             conn.close_after_flush = true;
@@ -221,7 +188,7 @@ impl Dispatcher {
             remaining: len,
             sent: 0,
             on_complete,
-            by_kernel: false,
+            by_kernel,
         });
     }
 
@@ -352,4 +319,41 @@ fn encoded_frame(id: Option<kino_proto::Id>, out: &mut Output) -> Vec<u8> {
     frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
     frame.extend_from_slice(&body);
     frame
+}
+
+/// Reads a body on a thread of its own into `pipe`, for the loop to write out.
+fn spawn_reader(
+    mut source: Box<dyn Read + Send>,
+    len: u64,
+    producer: Arc<Pipe>,
+    slot: Option<Slot>,
+    nice: u32,
+) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name("kino-send".into())
+        .spawn(move || {
+            crate::priority::lower_this_thread(nice);
+            let _slot = slot;
+            let mut left = len;
+            while left > 0 {
+                let mut chunk = vec![0u8; CHUNK.min(left as usize)];
+                match source.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        chunk.truncate(n);
+                        left -= n as u64;
+                        if !producer.push_blocking(chunk) {
+                            return;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        log::error!("reading a reply body: {e}");
+                        break;
+                    }
+                }
+            }
+            producer.finish();
+        })
+        .map(drop)
 }

@@ -58,6 +58,7 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("kino-sendfile".into())
         .spawn(move || {
+            crate::priority::lower_this_thread(host.limits.pool_nice);
             let _slot = slot;
             let KernelBody {
                 sock,
