@@ -156,8 +156,16 @@ fn a_lost_or_truncated_blob_hides_the_movie_and_refuses_purchase() {
 }
 
 fn check(data: &Path, repair: bool) -> (bool, String) {
+    check_with(data, None, repair)
+}
+
+/// `kino-server check` on `data` (and `--database` when given): (passed, standard output).
+fn check_with(data: &Path, database: Option<&str>, repair: bool) -> (bool, String) {
     let mut cmd = std::process::Command::new(BIN);
     cmd.arg("check").arg("--data").arg(data);
+    if let Some(url) = database {
+        cmd.arg("--database").arg(url);
+    }
     if repair {
         cmd.arg("--repair");
     }
@@ -233,18 +241,6 @@ fn check_finds_altered_and_lost_blobs_and_orphans_and_repair_quarantines_them() 
     assert_eq!(stats_of(&mut admin, altered_id)["damaged"], json!(true));
 }
 
-fn check_on(data: &Path, database: &str, repair: bool) -> (bool, String) {
-    let mut cmd = std::process::Command::new(BIN);
-    cmd.arg("check").arg("--data").arg(data);
-    cmd.arg("--database").arg(database);
-    if repair {
-        cmd.arg("--repair");
-    }
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    (out.status.success(), stdout)
-}
-
 /// `check --database postgres://...` reads the rows from PostgreSQL (it used to refuse), finds
 /// the altered blob, and `--repair` marks its row damaged there.
 #[test]
@@ -272,19 +268,19 @@ fn check_reads_a_postgres_database_too() {
     drop(admin);
     server.stop();
     let data = dir.path();
-    let (ok, out) = check_on(data, &url, false);
+    let (ok, out) = check_with(data, Some(&url), false);
     assert!(ok, "a clean data directory passes: {out}");
     assert!(out.contains("PostgreSQL answers"), "{out}");
 
     alter(data, &md5_hex(&altered));
-    let (ok, out) = check_on(data, &url, false);
+    let (ok, out) = check_with(data, Some(&url), false);
     assert!(!ok, "{out}");
     assert!(
         out.contains(&format!("movie {altered_id} `altered.mp4`")),
         "{out}"
     );
     assert!(out.contains("1 problem(s)"), "{out}");
-    let (ok, out) = check_on(data, &url, true);
+    let (ok, out) = check_with(data, Some(&url), true);
     assert!(!ok, "{out}");
     assert!(out.contains("marked damaged"), "{out}");
     let mut pg = postgres::Client::connect(&url, postgres::NoTls).unwrap();
@@ -293,7 +289,7 @@ fn check_reads_a_postgres_database_too() {
         .unwrap()
         .get(0);
     assert_eq!(damaged, 1);
-    let (ok, out) = check_on(data, &url, false);
+    let (ok, out) = check_with(data, Some(&url), false);
     assert!(ok, "after --repair only known damage is left: {out}");
     assert!(out.contains("known damaged"), "{out}");
 }
