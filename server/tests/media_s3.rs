@@ -106,3 +106,37 @@ fn an_unreachable_bucket_is_unavailable_not_damage() {
         .unwrap();
     assert_eq!(damaged, 0);
 }
+
+/// An object altered in the bucket (same size, one byte changed) is read as damage: the
+/// download from byte 0 ends short, the object moves to `quarantine/`, and the movie is
+/// unavailable from then on, until its content is uploaded again.
+#[test]
+fn an_altered_object_is_cut_short_and_quarantined() {
+    let Some(s3) = S3Server::start() else { return };
+    let server = TestServer::with_admin(plugins(), |c| {
+        s3.configure(c.setting("free-download-wait", json!(0)))
+    });
+    let mut admin = root(&server);
+    let film = content(7, 300_000);
+    let id = upload_id(&mut admin, "film.mp4", &film, true);
+    let object = s3.bucket_dir().join("blobs").join(md5_hex(&film));
+    let mut altered = film.clone();
+    altered[150_000] ^= 0xff;
+    std::fs::write(&object, &altered).unwrap();
+
+    let cut = download(&mut admin, id, None);
+    assert!(
+        cut.is_err(),
+        "the download of an altered object must not complete"
+    );
+    assert!(!object.exists(), "the altered object stays in blobs/");
+    let quarantined = files_under(&s3.bucket_dir().join("quarantine"));
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+
+    let mut admin = root(&server);
+    assert_eq!(code(download(&mut admin, id, None)), ErrorCode::Unavailable);
+    let again = upload(&mut admin, "film.mp4", &film, true).unwrap();
+    assert_eq!(again["restored"], json!(true));
+    let (_, bytes) = download(&mut admin, id, None).unwrap();
+    assert!(bytes == film);
+}

@@ -17,6 +17,7 @@ pub mod pg;
 pub mod preflight;
 pub mod s3;
 pub mod sqlite;
+mod tally;
 pub mod verified;
 pub mod verify;
 

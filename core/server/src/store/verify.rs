@@ -16,6 +16,7 @@ use std::time::SystemTime;
 
 use md5::{Digest, Md5};
 
+use super::tally::Tally;
 use super::verified::{FileKey, Verified};
 
 /// Bytes hashed per read when the whole file has to be hashed again (a resumed read).
@@ -24,12 +25,8 @@ const REHASH_CHUNK: usize = 256 * 1024;
 /// A blob opened for reading, checked as it is read.
 pub struct VerifiedReader {
     file: File,
-    md5: String,
-    size: u64,
-    pos: u64,
-    /// Running hash; `None` when the read started past byte 0 (then the end hashes it all).
-    hasher: Option<Md5>,
-    failed: bool,
+    /// Progress; not hashed when the read started past byte 0 (then the end hashes it all).
+    tally: Tally,
     path: PathBuf,
     quarantine: PathBuf,
     /// Device and inode at open, so quarantine never moves a file put in its place since.
@@ -62,11 +59,7 @@ impl VerifiedReader {
         file.seek(SeekFrom::Start(pos))?;
         Ok(VerifiedReader {
             file,
-            md5: md5.to_owned(),
-            size,
-            pos,
-            hasher: (pos == 0 && !trusted).then(Md5::new),
-            failed: false,
+            tally: Tally::new(md5, size, pos, pos == 0 && !trusted),
             path,
             quarantine,
             identity: (meta.dev(), meta.ino()),
@@ -89,14 +82,14 @@ impl VerifiedReader {
 
     /// The size found at open.
     pub fn size(&self) -> u64 {
-        self.size
+        self.tally.size()
     }
 
     fn rehash(&mut self) -> io::Result<Option<String>> {
         self.file.seek(SeekFrom::Start(0))?;
         let mut hasher = Md5::new();
         let mut buf = vec![0u8; REHASH_CHUNK];
-        let mut left = self.size;
+        let mut left = self.tally.size();
         while left > 0 {
             let want = REHASH_CHUNK.min(usize::try_from(left).unwrap_or(REHASH_CHUNK));
             let n = self.file.read(&mut buf[..want])?;
@@ -109,58 +102,45 @@ impl VerifiedReader {
         Ok(Some(hex::encode(hasher.finalize())))
     }
 
-    fn fail(&mut self, why: String) -> io::Error {
-        self.failed = true;
-        self.verified.forget(&self.md5);
+    fn fail(&mut self, why: &str) -> io::Error {
+        self.verified.forget(&self.tally.md5);
         let same_file = fs::metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.identity);
         let moved = if same_file {
-            match quarantine(&self.path, &self.quarantine, &self.md5) {
+            match quarantine(&self.path, &self.quarantine, &self.tally.md5) {
                 Ok(to) => format!("moved to {}", to.display()),
                 Err(e) => format!("could not be moved to quarantine: {e}"),
             }
         } else {
             "already replaced or removed".to_owned()
         };
-        log::error!("blob {} is damaged: {why}; {moved}", self.md5);
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("stored content {} is damaged: {why}", self.md5),
-        )
+        self.tally.damaged(why, &moved)
     }
 }
 
 impl Read for VerifiedReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.failed {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("stored content {} is damaged", self.md5),
-            ));
-        }
-        if self.pos >= self.size || buf.is_empty() {
+        let want = self.tally.room(buf.len())?;
+        if want == 0 {
             return Ok(0);
         }
-        let want = usize::try_from(self.size - self.pos).map_or(buf.len(), |l| l.min(buf.len()));
         let n = self.file.read(&mut buf[..want])?;
         if n == 0 {
-            let why = format!("it ends after {} of {} bytes", self.pos, self.size);
-            return Err(self.fail(why));
+            let why = self.tally.short();
+            return Err(self.fail(&why));
         }
-        if let Some(h) = self.hasher.as_mut() {
-            h.update(&buf[..n]);
-        }
-        self.pos += n as u64;
-        if self.pos == self.size && !self.trusted {
-            let actual = match self.hasher.take() {
-                Some(h) => Some(hex::encode(h.finalize())),
+        let hashed = self.tally.count(&buf[..n]);
+        if self.tally.at_end() && !self.trusted {
+            let actual = match hashed {
+                Some(a) => Some(a),
                 None => self.rehash()?,
             };
             match actual {
-                Some(a) if a == self.md5 => {
-                    self.verified.remember(&self.md5, self.key, self.opened);
+                Some(a) if a == self.tally.md5 => {
+                    self.verified
+                        .remember(&self.tally.md5, self.key, self.opened);
                 }
-                Some(a) => return Err(self.fail(format!("its content's MD5 is {a}"))),
-                None => return Err(self.fail("it was cut short while read".to_owned())),
+                Some(a) => return Err(self.fail(&format!("its content's MD5 is {a}"))),
+                None => return Err(self.fail("it was cut short while read")),
             }
         }
         Ok(n)

@@ -5,19 +5,14 @@
 use std::io::{self, Read};
 use std::sync::Arc;
 
-use md5::{Digest, Md5};
-
+use super::super::tally::Tally;
 use super::http::S3;
 
 /// A blob's GET body.
 pub struct S3Reader {
     body: Box<dyn Read + Send>,
     s3: Arc<S3>,
-    md5: String,
-    size: u64,
-    pos: u64,
-    hasher: Option<Md5>,
-    failed: bool,
+    tally: Tally,
 }
 
 impl S3Reader {
@@ -26,61 +21,39 @@ impl S3Reader {
         S3Reader {
             body,
             s3,
-            md5: md5.to_owned(),
-            size,
-            pos: offset,
-            hasher: (offset == 0).then(Md5::new),
-            failed: false,
+            tally: Tally::new(md5, size, offset, offset == 0),
         }
     }
 
-    fn fail(&mut self, why: String) -> io::Error {
-        self.failed = true;
-        let moved = match super::quarantine(&self.s3, &self.md5) {
+    fn fail(&mut self, why: &str) -> io::Error {
+        let moved = match super::quarantine(&self.s3, &self.tally.md5) {
             Ok(()) => "moved to quarantine".to_owned(),
             Err(e) => format!("could not be moved to quarantine: {e}"),
         };
-        log::error!("blob {} is damaged: {why}; {moved}", self.md5);
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("stored content {} is damaged: {why}", self.md5),
-        )
+        self.tally.damaged(why, &moved)
     }
 }
 
 impl Read for S3Reader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.failed {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("stored content {} is damaged", self.md5),
-            ));
-        }
-        if self.pos >= self.size || buf.is_empty() {
+        let want = self.tally.room(buf.len())?;
+        if want == 0 {
             return Ok(0);
         }
-        let want = usize::try_from(self.size - self.pos).map_or(buf.len(), |l| l.min(buf.len()));
         let n = self.body.read(&mut buf[..want])?;
         if n == 0 {
-            let why = format!("it ends after {} of {} bytes", self.pos, self.size);
-            return Err(if self.hasher.is_some() {
-                self.fail(why)
+            let why = self.tally.short();
+            return Err(if self.tally.hashing() {
+                self.fail(&why)
             } else {
                 io::Error::new(io::ErrorKind::UnexpectedEof, why)
             });
         }
-        if let Some(h) = self.hasher.as_mut() {
-            h.update(&buf[..n]);
-        }
-        self.pos += n as u64;
-        if self.pos == self.size {
-            if let Some(h) = self.hasher.take() {
-                let actual = hex::encode(h.finalize());
-                if actual != self.md5 {
-                    return Err(self.fail(format!("its content's MD5 is {actual}")));
-                }
+        match self.tally.count(&buf[..n]) {
+            Some(actual) if actual != self.tally.md5 => {
+                Err(self.fail(&format!("its content's MD5 is {actual}")))
             }
+            _ => Ok(n),
         }
-        Ok(n)
     }
 }
