@@ -154,7 +154,8 @@ fn a_singer_who_slows_down_keeps_the_printed_values() {
 /// Performances from the forty of `success_rate_over_many_performances` that once failed:
 /// Ode to Joy at 60-84 bpm whose repeated quarters the detector releases 250 ms early (written
 /// as an eighth and an eighth rest), and Happy Birthday at 96-120 bpm whose pickup's sixteenth
-/// comes early (written as a swung triplet pair).
+/// comes early (written as a swung triplet pair), and the 4/4 tune with triplets at 60-84 bpm
+/// (written as 6/8 at one and a half times the tempo).
 #[test]
 fn performances_that_once_failed_read_as_printed() {
     let cases = [
@@ -175,6 +176,15 @@ fn performances_that_once_failed_read_as_printed() {
             96.0,
             120.0,
             &[102, 113],
+        ),
+        (
+            "Triplets",
+            TRIPLETS,
+            "0",
+            "4/4",
+            60.0,
+            84.0,
+            &[101, 102, 106],
         ),
     ];
     for (name, tune, fifths, time, lo, hi, seeds) in cases {

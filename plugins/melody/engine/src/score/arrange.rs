@@ -16,6 +16,7 @@
 use super::key;
 use super::meter::Meter;
 use super::quantize::{quantize, Measure, Tuplet};
+use super::triplets::{Triplets, TICKS};
 use crate::{Notation, Note, ScoreParams};
 
 /// Notes the candidates are judged on (the first ones): enough to tell a tune's metre and beat,
@@ -82,18 +83,37 @@ pub fn arrange(
     for &tempo in &tempos {
         let (six, phase) = fit_grid(&onsets, 15.0 / tempo);
         let prior = 0.2 * judged_onsets.len() as f64 * (tempo / PREFERRED_BPM).log2().powi(2);
+        let miss = |err_s: f64| 0.3 * (err_s / 0.05).powi(2).min(4.0);
         let error: f64 = judged_onsets
             .iter()
             .map(|&s| {
                 let x = (s - phase) / six;
-                let err_s = (x - x.round()) * six;
-                0.3 * (err_s / 0.05).powi(2).min(4.0)
+                miss((x - x.round()) * six)
             })
             .sum();
         // Grid index of the first note; later notes are placed from it.
         let first = ((onsets[0] - phase) / six).round();
         let first_s = phase + first * six;
+        // In simple time onsets on the thirds of a beat are on the grid as written (triplets,
+        // which cost their bracket in the readability), counting beats from the first note;
+        // but only in a tune that also divides beats in two: one that never does (Row, Row,
+        // Row) is in compound time, not in triplets throughout.
+        let xs: Vec<f64> = judged_onsets.iter().map(|&s| (s - first_s) / six).collect();
+        let halves = xs.iter().any(|x| (x.rem_euclid(4.0) - 2.0).abs() < 0.3);
+        let error_simple = if halves {
+            let trip = Triplets::find(&xs, true);
+            xs.iter()
+                .map(|&x| miss((x - trip.snap(x) as f64 / TICKS as f64) * six))
+                .sum()
+        } else {
+            error
+        };
         for &meter in &meters {
+            let error = if meter.beat() == 4 {
+                error_simple
+            } else {
+                error
+            };
             let bar = meter.bar();
             for p0 in 0..bar {
                 let pickup = if p0 == 0 { 0 } else { bar - p0 };
