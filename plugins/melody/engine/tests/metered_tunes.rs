@@ -155,7 +155,8 @@ fn a_singer_who_slows_down_keeps_the_printed_values() {
 /// Ode to Joy at 60-84 bpm whose repeated quarters the detector releases 250 ms early (written
 /// as an eighth and an eighth rest), and Happy Birthday at 96-120 bpm whose pickup's sixteenth
 /// comes early (written as a swung triplet pair), and the 4/4 tune with triplets at 60-84 bpm
-/// (written as 6/8 at one and a half times the tempo).
+/// (written as 6/8 at one and a half times the tempo), and Row, Row, Row below 64 quarters a
+/// minute (written as 3/4 at twice the tempo).
 #[test]
 fn performances_that_once_failed_read_as_printed() {
     let cases = [
@@ -186,6 +187,7 @@ fn performances_that_once_failed_read_as_printed() {
             84.0,
             &[101, 102, 106],
         ),
+        ("Row", ROW, "0", "6/8", 60.0, 84.0, &[108, 116]),
     ];
     for (name, tune, fifths, time, lo, hi, seeds) in cases {
         for &seed in seeds {

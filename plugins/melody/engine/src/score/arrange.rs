@@ -7,8 +7,8 @@
 //! onsets to their grid positions, so a tempo a little off does not drift over a long tune), the
 //! time signatures 4/4, 3/4 and 6/8, and every position of the first note in the bar (a first
 //! note after the downbeat makes a pickup bar). The cost counts ties, off-beat and off-eighth
-//! onsets, syncopations, long notes off the strong beats, sixteenths and dotted eighths, rests
-//! inside the melody, long values, a bar opening on a rest, the number of different bar rhythms
+//! onsets, syncopations, long notes off the strong beats, notes over a whole bar, sixteenths
+//! and dotted eighths, rests inside the melody, long values, a bar opening on a rest, the number of different bar rhythms
 //! (a metre that fits repeats them), 6/8 bars whose beats are never divided in three, onsets far
 //! from their grid points, and the distance from a moderate tempo; a pickup and a signature other
 //! than 4/4 cost a little, so that they are chosen only when they make the music read better.
@@ -284,8 +284,9 @@ fn readability(measures: &[Measure], meter: Meter, pickup: u32) -> f64 {
     cost + 0.8 * patterns.len() as f64
 }
 
-/// A long note (two beats or more) belongs on a downbeat (or the middle of a 4/4 bar), and a
-/// note that starts off the beat should not run over the next one (a syncopation).
+/// A long note (two beats or more) belongs on a downbeat (or the middle of a 4/4 bar), a note
+/// that starts off the beat should not run over the next one (a syncopation), and none is
+/// longer than a bar.
 fn accent(held: Option<(u32, u32)>, meter: Meter) -> f64 {
     let Some((pos, len)) = held else {
         return 0.0;
@@ -297,6 +298,11 @@ fn accent(held: Option<(u32, u32)>, meter: Meter) -> f64 {
     }
     if pos % beat != 0 && pos % beat + len > beat {
         cost += 0.8;
+    }
+    // A note held over a whole bar says the bar is too short (Row, Row, Row at a dotted quarter
+    // of 41 a minute read as 3/4 at twice the tempo, its dotted halves tied over bars).
+    if len > meter.bar() {
+        cost += 0.6;
     }
     cost
 }
