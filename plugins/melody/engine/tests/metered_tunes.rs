@@ -151,6 +151,54 @@ fn a_singer_who_slows_down_keeps_the_printed_values() {
     }
 }
 
+/// Performances from the forty of `success_rate_over_many_performances` that once failed:
+/// Ode to Joy at 60-84 bpm whose repeated quarters the detector releases 250 ms early (written
+/// as an eighth and an eighth rest), and Happy Birthday at 96-120 bpm whose pickup's sixteenth
+/// comes early (written as a swung triplet pair), and the 4/4 tune with triplets at 60-84 bpm
+/// (written as 6/8 at one and a half times the tempo), and Row, Row, Row below 64 quarters a
+/// minute (written as 3/4 at twice the tempo).
+#[test]
+fn performances_that_once_failed_read_as_printed() {
+    let cases = [
+        (
+            "Ode to Joy",
+            ODE,
+            "2",
+            "4/4",
+            60.0,
+            84.0,
+            &[102, 104, 106][..],
+        ),
+        (
+            "Happy Birthday",
+            BIRTHDAY,
+            "-1",
+            "3/4",
+            96.0,
+            120.0,
+            &[102, 113],
+        ),
+        (
+            "Triplets",
+            TRIPLETS,
+            "0",
+            "4/4",
+            60.0,
+            84.0,
+            &[101, 102, 106],
+        ),
+        ("Row", ROW, "0", "6/8", 60.0, 84.0, &[108, 116]),
+    ];
+    for (name, tune, fifths, time, lo, hi, seeds) in cases {
+        for &seed in seeds {
+            let bpm = tempo_of(seed, lo, hi);
+            if let Err(e) = try_check(name, tune, fifths, time, bpm, Performance::default(), seed) {
+                panic!("seed {seed}: {e}");
+            }
+        }
+    }
+}
+
 /// Forty performances of each tune at 96-120 bpm, then forty at 60-84 and forty at 120-140,
 /// for the success rates in docs/melody.md:
 /// `cargo test -p kino-melody-engine --test metered_tunes -- --ignored --nocapture`.

@@ -7,8 +7,8 @@
 //! onsets to their grid positions, so a tempo a little off does not drift over a long tune), the
 //! time signatures 4/4, 3/4 and 6/8, and every position of the first note in the bar (a first
 //! note after the downbeat makes a pickup bar). The cost counts ties, off-beat and off-eighth
-//! onsets, syncopations, long notes off the strong beats, sixteenths and dotted eighths, rests
-//! inside the melody, long values, a bar opening on a rest, the number of different bar rhythms
+//! onsets, syncopations, long notes off the strong beats, notes over a whole bar, sixteenths
+//! and dotted eighths, rests inside the melody, long values, a bar opening on a rest, the number of different bar rhythms
 //! (a metre that fits repeats them), 6/8 bars whose beats are never divided in three, onsets far
 //! from their grid points, and the distance from a moderate tempo; a pickup and a signature other
 //! than 4/4 cost a little, so that they are chosen only when they make the music read better.
@@ -16,6 +16,7 @@
 use super::key;
 use super::meter::Meter;
 use super::quantize::{quantize, Measure, Tuplet};
+use super::triplets::{Triplets, TICKS};
 use crate::{Notation, Note, ScoreParams};
 
 /// Notes the candidates are judged on (the first ones): enough to tell a tune's metre and beat,
@@ -82,18 +83,37 @@ pub fn arrange(
     for &tempo in &tempos {
         let (six, phase) = fit_grid(&onsets, 15.0 / tempo);
         let prior = 0.2 * judged_onsets.len() as f64 * (tempo / PREFERRED_BPM).log2().powi(2);
+        let miss = |err_s: f64| 0.3 * (err_s / 0.05).powi(2).min(4.0);
         let error: f64 = judged_onsets
             .iter()
             .map(|&s| {
                 let x = (s - phase) / six;
-                let err_s = (x - x.round()) * six;
-                0.3 * (err_s / 0.05).powi(2).min(4.0)
+                miss((x - x.round()) * six)
             })
             .sum();
         // Grid index of the first note; later notes are placed from it.
         let first = ((onsets[0] - phase) / six).round();
         let first_s = phase + first * six;
+        // In simple time onsets on the thirds of a beat are on the grid as written (triplets,
+        // which cost their bracket in the readability), counting beats from the first note;
+        // but only in a tune that also divides beats in two: one that never does (Row, Row,
+        // Row) is in compound time, not in triplets throughout.
+        let xs: Vec<f64> = judged_onsets.iter().map(|&s| (s - first_s) / six).collect();
+        let halves = xs.iter().any(|x| (x.rem_euclid(4.0) - 2.0).abs() < 0.3);
+        let error_simple = if halves {
+            let trip = Triplets::find(&xs, true);
+            xs.iter()
+                .map(|&x| miss((x - trip.snap(x) as f64 / TICKS as f64) * six))
+                .sum()
+        } else {
+            error
+        };
         for &meter in &meters {
+            let error = if meter.beat() == 4 {
+                error_simple
+            } else {
+                error
+            };
             let bar = meter.bar();
             for p0 in 0..bar {
                 let pickup = if p0 == 0 { 0 } else { bar - p0 };
@@ -264,8 +284,9 @@ fn readability(measures: &[Measure], meter: Meter, pickup: u32) -> f64 {
     cost + 0.8 * patterns.len() as f64
 }
 
-/// A long note (two beats or more) belongs on a downbeat (or the middle of a 4/4 bar), and a
-/// note that starts off the beat should not run over the next one (a syncopation).
+/// A long note (two beats or more) belongs on a downbeat (or the middle of a 4/4 bar), a note
+/// that starts off the beat should not run over the next one (a syncopation), and none is
+/// longer than a bar.
 fn accent(held: Option<(u32, u32)>, meter: Meter) -> f64 {
     let Some((pos, len)) = held else {
         return 0.0;
@@ -277,6 +298,11 @@ fn accent(held: Option<(u32, u32)>, meter: Meter) -> f64 {
     }
     if pos % beat != 0 && pos % beat + len > beat {
         cost += 0.8;
+    }
+    // A note held over a whole bar says the bar is too short (Row, Row, Row at a dotted quarter
+    // of 41 a minute read as 3/4 at twice the tempo, its dotted halves tied over bars).
+    if len > meter.bar() {
+        cost += 0.6;
     }
     cost
 }

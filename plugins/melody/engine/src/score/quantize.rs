@@ -102,7 +102,10 @@ pub fn quantize(notes: &[Note], n: &Notation) -> Vec<Measure> {
         let mut before_rest = true;
         if let Some(next) = next {
             let gap = next.onset_s - note.offset_s;
-            if gap < (2.0 * warp.six(note.offset_s)).min(0.25) {
+            // Singers (and the detector's releases) stop a note well before the next: a gap
+            // up to 40 % of the way to the next onset is a breath at slow tempos too.
+            let breath = 0.25f64.max(0.4 * (next.onset_s - note.onset_s));
+            if gap < (2.0 * warp.six(note.offset_s)).min(breath) {
                 end_s = next.onset_s;
                 before_rest = false;
             }

@@ -35,6 +35,9 @@ impl Triplets {
         }
         // Per beat: summed distance of the inner onsets to sixteenths and to thirds, and count.
         let mut per: std::collections::HashMap<i64, (f64, f64, u32)> = Default::default();
+        // Inner onsets past the middle of their beat, whether nearer the sixteenths: a dotted
+        // eighth and sixteenth, or a swung pair.
+        let mut late: std::collections::HashMap<i64, bool> = Default::default();
         for &x in onsets.iter().filter(|x| x.is_finite()) {
             let b = (x / 4.0).floor();
             let f = x - 4.0 * b;
@@ -42,17 +45,31 @@ impl Triplets {
                 continue;
             }
             let e = per.entry(b as i64).or_default();
-            e.0 += (f - f.round()).abs();
-            e.1 += (f - 4.0 / 3.0 * (f * 0.75).round()).abs();
+            let (e16, e3) = (
+                (f - f.round()).abs(),
+                (f - 4.0 / 3.0 * (f * 0.75).round()).abs(),
+            );
+            e.0 += e16;
+            e.1 += e3;
             e.2 += 1;
+            if f >= 2.5 {
+                late.insert(b as i64, e16 < e3);
+            }
         }
         // A beat with two onsets inside on its thirds is surely a triplet; one with a single
         // onset (a swung pair) is one only in a tune that has those: a sixteenth after a dotted
         // eighth sung a little early sits as near a third of the beat.
         let clear = |&(e16, e3, n): &(f64, f64, u32)| n >= 2 && e3 + MARGIN * f64::from(n) < e16;
-        let lean = if per.values().any(clear) { -LEAN } else { LEAN };
+        // Without clear triplets, a tune that writes a pair as a dotted eighth and a sixteenth
+        // elsewhere sings them all that way (Happy Birthday's pickup sung a little uneven).
+        let has_clear = per.values().any(clear);
+        let dotted = per
+            .iter()
+            .any(|(b, &(_, _, n))| n == 1 && late.get(b) == Some(&true));
+        let lean = if has_clear { -LEAN } else { LEAN };
+        let lone = has_clear || !dotted;
         for (b, (e16, e3, n)) in per {
-            if clear(&(e16, e3, n)) || (n == 1 && e3 + lean < e16) {
+            if clear(&(e16, e3, n)) || (lone && n == 1 && e3 + lean < e16) {
                 t.beats.insert(b);
             }
         }
@@ -116,5 +133,17 @@ mod tests {
         assert_eq!(t.up(5), 8);
         assert_eq!(t.up(2 * BEAT + 1), 2 * BEAT + 3);
         assert!(!Triplets::find(&onsets, false).at(0));
+    }
+
+    #[test]
+    fn an_uneven_pair_among_dotted_pairs_is_dotted_too() {
+        // Happy Birthday's pickup sung with its sixteenth early (2.68, nearer a third), then
+        // quarters and the same pair sung straight (3.0) later on.
+        let onsets = [0.0, 2.68, 4.0, 8.0, 12.0, 16.0, 24.0, 27.05, 28.0];
+        let t = Triplets::find(&onsets, true);
+        assert!(!t.at(0) && !t.at(6 * BEAT));
+        assert_eq!(t.snap(2.68), 9);
+        // Alone, the uneven pair is a swung one.
+        assert!(Triplets::find(&onsets[..5], true).at(0));
     }
 }
