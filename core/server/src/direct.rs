@@ -15,7 +15,7 @@
 
 use std::io::{self, Read};
 use std::net::TcpStream;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -82,7 +82,7 @@ pub fn hand_over(
     }
     ServerStats::add(&host.stats.bodies_read_direct, 1);
     Some(DirectReader {
-        sock: TcpStream::from(OwnedFd::from(sock)),
+        sock: TcpStream::from(sock),
         head,
         head_pos: 0,
         left,
