@@ -29,6 +29,7 @@ pub mod builtins;
 mod compat;
 pub mod config;
 pub mod conn;
+pub mod direct;
 pub mod dispatch;
 pub mod docgen;
 pub mod event_loop;
