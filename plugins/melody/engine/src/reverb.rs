@@ -64,7 +64,7 @@ pub struct Room {
 pub fn room(sig: &Signal) -> Option<Room> {
     let hop_s = sig.hop_s();
     let bands = band_energies(sig);
-    let rate = room_rate(&bands, hop_s)?;
+    let rate = room_rate(&bands, hop_s).or_else(|| tail_rate(sig))?;
     Some(Room {
         direct_db: suppress(sig, rate),
         rate_db_s: rate,
@@ -215,5 +215,70 @@ fn suppress(sig: &Signal, rate_db_s: f32) -> Vec<f32> {
 /// The room's decay rate for error analysis (`None`: no room found).
 #[doc(hidden)]
 pub fn room_rate_of(sig: &Signal) -> Option<f32> {
-    room_rate(&band_energies(sig), sig.hop_s())
+    room_rate(&band_energies(sig), sig.hop_s()).or_else(|| tail_rate(sig))
+}
+
+/// A phrase end: a peak this far (dB) over the noise floor...
+const TAIL_PEAK_DB: f32 = 28.0;
+/// ...with no higher energy for this long after it (seconds)...
+const TAIL_LOOK_S: f64 = 0.45;
+/// ...by which time the energy has fallen this far under it (dB).
+const TAIL_FALL_DB: f32 = 22.0;
+/// The decay is measured between these depths under the peak (dB): under the first, the
+/// note is over (its level beats by a few dB while held).
+const TAIL_TOP_DB: f32 = 10.0;
+/// A tail that takes this rate or slower (dB/s) is a room's: a dry voice's release falls
+/// from 10 to 22 dB under its peak within a few tens of milliseconds (over 350 dB/s on the
+/// TUNE set), a room of RT60 0.6-1.2 s at 50-300 dB/s (the step of the direct sound
+/// ending included).
+const TAIL_ROOM_RATE: f32 = 320.0;
+
+/// The room's decay rate from the ends of phrases, where the voice surely stops and nothing
+/// follows for a while: a dry voice's energy falls into the noise within its release, a
+/// room's tail decays at the room's rate. `None` when half of the phrase ends or more are
+/// dry; otherwise the median rate of the room-like ones.
+fn tail_rate(sig: &Signal) -> Option<f32> {
+    let hop_s = sig.hop_s();
+    let e = crate::envelope::smooth(
+        &crate::dsp::frame_energy_db(sig, ((sig.rate * 0.02) as usize).max(1)),
+        1,
+    );
+    let floor = percentile(&e, 0.1);
+    let look = (TAIL_LOOK_S / hop_s).round() as usize;
+    let mut rates: Vec<f32> = Vec::new();
+    let mut t = 0;
+    while t + look < e.len() {
+        let p = e[t];
+        let peak = p > floor + TAIL_PEAK_DB
+            && e[t.saturating_sub(look / 3)..t].iter().all(|&v| v <= p)
+            && e[t + 1..=t + look].iter().all(|&v| v < p)
+            && e[t + look] < p - TAIL_FALL_DB;
+        if !peak {
+            t += 1;
+            continue;
+        }
+        let top = (t..=t + look)
+            .rev()
+            .find(|&u| e[u] >= p - TAIL_TOP_DB)
+            .unwrap_or(t);
+        let bottom = (top..=t + look)
+            .find(|&u| e[u] < p - TAIL_FALL_DB)
+            .unwrap_or(t + look);
+        if bottom > top + 1 {
+            let rate = -slope(&e[top..=bottom]) / hop_s as f32;
+            if rate.is_finite() && rate > 0.0 {
+                rates.push(rate);
+            }
+        }
+        t += look;
+    }
+    rates.sort_by(f32::total_cmp);
+    // Half of the phrase ends at least must decay like a room: one note that fades out, or
+    // whose vibrato sags before its release, does not make a room.
+    let typical = *rates.get(rates.len().saturating_sub(1) / 2)?;
+    if !(RATE_MIN..=TAIL_ROOM_RATE).contains(&typical) {
+        return None;
+    }
+    rates.retain(|r| (RATE_MIN..=TAIL_ROOM_RATE).contains(r));
+    Some(rates[rates.len() / 2])
 }
