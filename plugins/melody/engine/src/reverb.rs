@@ -232,6 +232,9 @@ const TAIL_TOP_DB: f32 = 10.0;
 /// TUNE set), a room of RT60 0.6-1.2 s at 50-300 dB/s (the step of the direct sound
 /// ending included).
 const TAIL_ROOM_RATE: f32 = 320.0;
+/// Slower than this (dB/s; RT60 1.5 s) a phrase end is a note that fades out, not a room:
+/// a held note's level is indistinguishable from so slow a decay.
+const TAIL_RATE_MIN: f32 = 40.0;
 
 /// The room's decay rate from the ends of phrases, where the voice surely stops and nothing
 /// follows for a while: a dry voice's energy falls into the noise within its release, a
@@ -276,9 +279,9 @@ fn tail_rate(sig: &Signal) -> Option<f32> {
     // Half of the phrase ends at least must decay like a room: one note that fades out, or
     // whose vibrato sags before its release, does not make a room.
     let typical = *rates.get(rates.len().saturating_sub(1) / 2)?;
-    if !(RATE_MIN..=TAIL_ROOM_RATE).contains(&typical) {
+    if !(TAIL_RATE_MIN..=TAIL_ROOM_RATE).contains(&typical) {
         return None;
     }
-    rates.retain(|r| (RATE_MIN..=TAIL_ROOM_RATE).contains(r));
+    rates.retain(|r| (TAIL_RATE_MIN..=TAIL_ROOM_RATE).contains(r));
     Some(rates[rates.len() / 2])
 }

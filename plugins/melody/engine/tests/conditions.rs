@@ -161,3 +161,13 @@ fn offsets_in_a_wet_room_follow_its_decay() {
 fn rooms_are_told_by_their_phrase_ends() {
     assert_floor(Condition::Room, 8, 0.7, 0.42);
 }
+
+/// In a room a detached note's gap can hold the previous note's tail at its pitch, with no
+/// valley before the next attack, so the boundary passed for legato and the note ran on to
+/// the next one: it now ends where its energy starts to follow the room's free decay, when
+/// that is at least 30 ms before the pitch moves (12 clips of 8 s; F1 with offsets
+/// 0.450 -> 0.475, note F1 0.758 before and after).
+#[test]
+fn a_release_into_a_pitched_tail_is_not_legato() {
+    assert_floor(Condition::Room, 12, 0.74, 0.46);
+}
