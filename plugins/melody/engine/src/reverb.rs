@@ -10,8 +10,10 @@
 //!    (a voice's own release is over in tens of milliseconds); the median of their slopes
 //!    is the band's decay rate, and the median over bands the room's. Bands average the
 //!    beating of single harmonics that spoiled a broadband fit. A clip with too few such
-//!    decays (a dry recording: releases end in the noise at once) has no room and keeps
-//!    its energy as it is.
+//!    decays is judged by its phrase ends instead (`tail_rate`): where the voice surely
+//!    stops before a pause, a room's tail falls at tens of dB per second and a dry release
+//!    at hundreds. A clip whose phrase ends are dry has no room and keeps its energy as it
+//!    is.
 //! 2. Suppression (Lebart's predictor): the late reverberation in a bin at frame `t` is the
 //!    bin's power `PREDICT_S` earlier, decayed at the room's rate; it is subtracted per bin
 //!    with a floor, and what remains is the direct energy of the frame. A new note stands
