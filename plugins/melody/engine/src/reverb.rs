@@ -10,8 +10,10 @@
 //!    (a voice's own release is over in tens of milliseconds); the median of their slopes
 //!    is the band's decay rate, and the median over bands the room's. Bands average the
 //!    beating of single harmonics that spoiled a broadband fit. A clip with too few such
-//!    decays (a dry recording: releases end in the noise at once) has no room and keeps
-//!    its energy as it is.
+//!    decays is judged by its phrase ends instead (`tail_rate`): where the voice surely
+//!    stops before a pause, a room's tail falls at tens of dB per second and a dry release
+//!    at hundreds. A clip whose phrase ends are dry has no room and keeps its energy as it
+//!    is.
 //! 2. Suppression (Lebart's predictor): the late reverberation in a bin at frame `t` is the
 //!    bin's power `PREDICT_S` earlier, decayed at the room's rate; it is subtracted per bin
 //!    with a floor, and what remains is the direct energy of the frame. A new note stands
@@ -64,7 +66,7 @@ pub struct Room {
 pub fn room(sig: &Signal) -> Option<Room> {
     let hop_s = sig.hop_s();
     let bands = band_energies(sig);
-    let rate = room_rate(&bands, hop_s)?;
+    let rate = room_rate(&bands, hop_s).or_else(|| tail_rate(sig))?;
     Some(Room {
         direct_db: suppress(sig, rate),
         rate_db_s: rate,
@@ -215,5 +217,73 @@ fn suppress(sig: &Signal, rate_db_s: f32) -> Vec<f32> {
 /// The room's decay rate for error analysis (`None`: no room found).
 #[doc(hidden)]
 pub fn room_rate_of(sig: &Signal) -> Option<f32> {
-    room_rate(&band_energies(sig), sig.hop_s())
+    room_rate(&band_energies(sig), sig.hop_s()).or_else(|| tail_rate(sig))
+}
+
+/// A phrase end: a peak this far (dB) over the noise floor...
+const TAIL_PEAK_DB: f32 = 28.0;
+/// ...with no higher energy for this long after it (seconds)...
+const TAIL_LOOK_S: f64 = 0.45;
+/// ...by which time the energy has fallen this far under it (dB).
+const TAIL_FALL_DB: f32 = 22.0;
+/// The decay is measured between these depths under the peak (dB): under the first, the
+/// note is over (its level beats by a few dB while held).
+const TAIL_TOP_DB: f32 = 10.0;
+/// A tail that takes this rate or slower (dB/s) is a room's: a dry voice's release falls
+/// from 10 to 22 dB under its peak within a few tens of milliseconds (over 350 dB/s on the
+/// TUNE set), a room of RT60 0.6-1.2 s at 50-300 dB/s (the step of the direct sound
+/// ending included).
+const TAIL_ROOM_RATE: f32 = 320.0;
+/// Slower than this (dB/s; RT60 1.5 s) a phrase end is a note that fades out, not a room:
+/// a held note's level is indistinguishable from so slow a decay.
+const TAIL_RATE_MIN: f32 = 40.0;
+
+/// The room's decay rate from the ends of phrases, where the voice surely stops and nothing
+/// follows for a while: a dry voice's energy falls into the noise within its release, a
+/// room's tail decays at the room's rate. `None` when half of the phrase ends or more are
+/// dry; otherwise the median rate of the room-like ones.
+fn tail_rate(sig: &Signal) -> Option<f32> {
+    let hop_s = sig.hop_s();
+    let e = crate::envelope::smooth(
+        &crate::dsp::frame_energy_db(sig, ((sig.rate * 0.02) as usize).max(1)),
+        1,
+    );
+    let floor = percentile(&e, 0.1);
+    let look = (TAIL_LOOK_S / hop_s).round() as usize;
+    let mut rates: Vec<f32> = Vec::new();
+    let mut t = 0;
+    while t + look < e.len() {
+        let p = e[t];
+        let peak = p > floor + TAIL_PEAK_DB
+            && e[t.saturating_sub(look / 3)..t].iter().all(|&v| v <= p)
+            && e[t + 1..=t + look].iter().all(|&v| v < p)
+            && e[t + look] < p - TAIL_FALL_DB;
+        if !peak {
+            t += 1;
+            continue;
+        }
+        let top = (t..=t + look)
+            .rev()
+            .find(|&u| e[u] >= p - TAIL_TOP_DB)
+            .unwrap_or(t);
+        let bottom = (top..=t + look)
+            .find(|&u| e[u] < p - TAIL_FALL_DB)
+            .unwrap_or(t + look);
+        if bottom > top + 1 {
+            let rate = -slope(&e[top..=bottom]) / hop_s as f32;
+            if rate.is_finite() && rate > 0.0 {
+                rates.push(rate);
+            }
+        }
+        t += look;
+    }
+    rates.sort_by(f32::total_cmp);
+    // Half of the phrase ends at least must decay like a room: one note that fades out, or
+    // whose vibrato sags before its release, does not make a room.
+    let typical = *rates.get(rates.len().saturating_sub(1) / 2)?;
+    if !(TAIL_RATE_MIN..=TAIL_ROOM_RATE).contains(&typical) {
+        return None;
+    }
+    rates.retain(|r| (TAIL_RATE_MIN..=TAIL_ROOM_RATE).contains(r));
+    Some(rates[rates.len() / 2])
 }

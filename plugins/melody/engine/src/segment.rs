@@ -55,6 +55,9 @@ const LEVEL_WIN_S: f64 = 0.08;
 const RELEASE_S: f64 = 0.05;
 /// How far past the voiced end the release is searched for (seconds).
 const TAIL_SEARCH_S: f64 = 0.3;
+/// In a room, a note whose energy follows the room's decay from this long (seconds) before
+/// the pitch moves on was released before a detached note, not tied to it.
+const TAIL_BEFORE_GLIDE_S: f64 = 0.03;
 /// Notes whose peak is this far under the clip's voice level are noise (dB).
 const QUIET_DB: f32 = 35.0;
 
@@ -222,7 +225,14 @@ pub fn segment(track: &Track, room: Option<&Room>, min_note_s: f64) -> Vec<Note>
                 notes[k - 1].end = rel_end(prev.start, lim, win, rel).max(prev.start + 1);
                 notes[k].start = on;
             } else {
-                notes[k - 1].end = g.max(prev.start + 1);
+                // In a room a detached note's gap can hold the tail at the old pitch, with no
+                // valley before the next attack: the old note ended where its energy began
+                // to follow the room's free decay well before the pitch moved.
+                let end = rate_per_frame
+                    .and_then(|r| onsets::decay_offset(&e, prev.start, g, r, min_len))
+                    .filter(|&t| t + frames(TAIL_BEFORE_GLIDE_S) <= g)
+                    .unwrap_or(g);
+                notes[k - 1].end = end.max(prev.start + 1);
                 notes[k].start = g;
             }
         }
