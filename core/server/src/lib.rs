@@ -29,6 +29,7 @@ pub mod builtins;
 mod compat;
 pub mod config;
 pub mod conn;
+mod constant;
 pub mod dispatch;
 pub mod docgen;
 pub mod event_loop;
