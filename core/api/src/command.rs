@@ -40,6 +40,8 @@ pub struct Command {
     pub handler: Handler,
     /// For a pool command: an answer the loop may give without the pool (a snapshot).
     pub quick: Option<Quick>,
+    /// The JSON text of the `data` a [`Command::constant`] always answers.
+    pub constant: Option<Arc<[u8]>>,
 }
 
 impl std::fmt::Debug for Command {
@@ -78,6 +80,7 @@ impl Command {
             exec: Exec::Blocking,
             handler: Arc::new(move |ctx: &mut Ctx, args: &Args| handler(ctx, A::parse(args)?)),
             quick: None,
+            constant: None,
         }
     }
 
@@ -116,6 +119,20 @@ impl Command {
             handler(&mut ctx.as_fast(), args)
         });
         command.exec = Exec::Fast;
+        command
+    }
+
+    /// A fast command without arguments that always answers `data` (`ping`): the loop may
+    /// write its reply from the bytes encoded here, parsing no arguments and running no
+    /// handler; every other path (a nested call, a plugin listener, the HTTP gateway) runs the
+    /// handler, which returns the same `data`.
+    #[track_caller]
+    pub fn constant(name: &str, summary: &str, data: serde_json::Value) -> Self {
+        let encoded = serde_json::to_vec(&data).unwrap_or_else(|_| b"null".to_vec());
+        let mut command = Command::fast(name, summary, move |_: &mut FastCtx, _: ()| {
+            Ok(data.clone().into())
+        });
+        command.constant = Some(encoded.into());
         command
     }
 

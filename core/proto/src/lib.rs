@@ -6,6 +6,7 @@
 //! Layout:
 //! - [`frame`] — the 4-byte little-endian length prefix, `decode_header` and `encode`.
 //! - [`error_code`]: the stable error codes every reply uses.
+//! - [`envelope`] — a request without arguments read borrowed, and its reply written direct.
 //! - [`id`] — a request's `id` as raw JSON text, echoed byte for byte.
 //! - [`request`] — turning one frame body into a [`Request`].
 //! - [`reply`] — the `ok`/`error` reply objects.
@@ -14,6 +15,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 
+pub mod envelope;
 pub mod error_code;
 pub mod frame;
 pub mod id;
@@ -22,6 +24,7 @@ pub mod request;
 pub mod spec;
 pub mod suggest;
 
+pub use envelope::{peek_envelope, push_ok_frame, Envelope};
 pub use error_code::ErrorCode;
 pub use frame::{decode_header, encode_frame, Header, HEADER_LEN};
 pub use id::Id;

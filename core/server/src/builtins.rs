@@ -7,7 +7,12 @@ use serde_json::json;
 /// The built-ins, registered before any plugin.
 pub fn commands() -> Vec<Command> {
     vec![
-        Command::fast("ping", "Check the server is alive; answers \"pong\"", ping).role(Role::Anon),
+        Command::constant(
+            "ping",
+            "Check the server is alive; answers \"pong\"",
+            json!("pong"),
+        )
+        .role(Role::Anon),
         Command::fast(
             "help",
             "List every command with its arguments and required role, or describe one",
@@ -30,11 +35,6 @@ pub fn commands() -> Vec<Command> {
     .into_iter()
     .chain(crate::scripts::commands())
     .collect()
-}
-
-/// `{"type":"ping"}` → `"pong"`.
-fn ping(_: &mut FastCtx, _: ()) -> Result<Output, CmdError> {
-    Ok(json!("pong").into())
 }
 
 /// The list clients build completion and usage from; a new plugin appears here with no client

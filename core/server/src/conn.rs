@@ -279,6 +279,17 @@ impl Conn {
         self.out[start..start + kino_proto::HEADER_LEN].copy_from_slice(&len.to_le_bytes());
     }
 
+    /// Queues a success reply whose `data` is JSON text already, echoing as its `id` the bytes
+    /// at `id` in the unconsumed input (the request's own, copied once, into the reply).
+    pub fn queue_ok(&mut self, id: Option<std::ops::Range<usize>>, data: &[u8]) {
+        self.before_queue();
+        let input = &self.inbuf[self.in_pos..];
+        let id = id
+            .and_then(|r| input.get(r))
+            .and_then(|b| std::str::from_utf8(b).ok());
+        kino_proto::push_ok_frame(&mut self.out, id, data);
+    }
+
     fn before_queue(&mut self) {
         if self.pending_out() == 0 {
             self.last_output = self.clock;

@@ -115,13 +115,16 @@ impl Dispatcher {
                         Header::Frame(len) => {
                             // Parsed in place: the request owns what it keeps, so the frame
                             // is never copied out of the input buffer.
-                            let parsed =
-                                parse_request(&conn.input()[kino_proto::HEADER_LEN..][..len]);
+                            let parsed = (!self.answer_constant(conn, len)).then(|| {
+                                parse_request(&conn.input()[kino_proto::HEADER_LEN..][..len])
+                            });
                             conn.consume(kino_proto::HEADER_LEN + len);
                             conn.spoke = true;
                             conn.frame_started = None;
                             *frames_left -= 1;
-                            self.handle_request(conn, token, parsed, None);
+                            if let Some(parsed) = parsed {
+                                self.handle_request(conn, token, parsed, None);
+                            }
                             progress = true;
                         }
                     }

@@ -30,6 +30,7 @@ mod compat;
 pub mod config;
 pub mod conn;
 pub mod direct;
+mod constant;
 pub mod dispatch;
 pub mod docgen;
 pub mod event_loop;

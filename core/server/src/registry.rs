@@ -25,7 +25,9 @@ impl CommandStats {
         if !ok {
             self.failed.fetch_add(1, Ordering::Relaxed);
         }
-        self.micros.fetch_add(micros, Ordering::Relaxed);
+        if micros > 0 {
+            self.micros.fetch_add(micros, Ordering::Relaxed);
+        }
     }
 
     /// The counters as `server.info` shows them; `None` before the first call.
@@ -121,6 +123,8 @@ pub struct Registry {
     entries: HashMap<String, Entry, ahash::RandomState>,
     aliases: HashMap<String, String, ahash::RandomState>,
     plugins: Vec<Arc<dyn Plugin>>,
+    /// Names and aliases of [`Command::constant`]s: a few, compared before any hashing.
+    constants: Vec<String>,
 }
 
 fn valid_word(s: &str) -> bool {
@@ -139,6 +143,7 @@ impl Registry {
             entries: HashMap::default(),
             aliases: HashMap::default(),
             plugins: Vec::new(),
+            constants: Vec::new(),
         };
         for cmd in builtins {
             reg.insert(cmd, None)?;
@@ -234,6 +239,10 @@ impl Registry {
             }
             self.aliases.insert(alias.clone(), name.clone());
         }
+        if command.constant.is_some() {
+            self.constants.push(name.clone());
+            self.constants.extend(command.info.aliases.iter().cloned());
+        }
         self.entries.insert(
             name,
             Entry {
@@ -250,6 +259,11 @@ impl Registry {
         self.entries
             .get(name)
             .or_else(|| self.entries.get(self.aliases.get(name)?))
+    }
+
+    /// Whether `name` is a [`Command::constant`] (or its alias), without hashing it.
+    pub fn is_constant(&self, name: &str) -> bool {
+        self.constants.iter().any(|c| c == name)
     }
 
     /// The plugins, in the order the server listed them.

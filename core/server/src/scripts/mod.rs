@@ -166,6 +166,7 @@ impl Overlay {
                     exec: Exec::Blocking,
                     handler: handler(executor, &l.plugin, info),
                     quick: None,
+                    constant: None,
                 };
                 let entry = Entry {
                     command,
