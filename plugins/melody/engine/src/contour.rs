@@ -32,6 +32,11 @@ const START_DRIFT_S: f64 = 0.14;
 const OFF_SEMITONE_ST: f32 = 0.2;
 /// ...from its first frames on (frames).
 const SCOOP_HELD_AT: usize = 2;
+/// A held-looking outset that moves towards the next note by this much in each third...
+const OUTSET_STEP_ST: f32 = 0.02;
+/// ...and this much in all is a scoop setting out, even on a semitone (semitones): a sung
+/// note's pitch wanders by a few cents, not steadily one way.
+const OUTSET_DRIFT_ST: f32 = 0.12;
 /// A steady approach may step back this far against its direction (semitones)...
 const RETREAT_ST: f32 = 0.3;
 /// ...and must move at least this far towards the next note (semitones).
@@ -70,16 +75,35 @@ fn held_run(m: &[f32]) -> (usize, usize) {
     best
 }
 
-/// Whether the longest held run of an approach that starts a note is its outset and lies off
-/// the semitones (the tuning-corrected track): a scoop sets out from anywhere, a sung note
-/// sits on one.
-fn held_off_semitone(w: &[f32], max: usize) -> bool {
+/// Whether the longest held run of an approach that starts a note is its outset and either
+/// lies off the semitones (the tuning-corrected track; a scoop sets out from anywhere, a sung
+/// note sits on one) or already drifts steadily towards the next note in direction `dir`.
+fn scoop_outset(w: &[f32], max: usize, dir: f32) -> bool {
     let (a, len) = held_run(w);
     // A scoop is slowest as it sets out, so that is where it looks held.
-    a <= SCOOP_HELD_AT
-        && len < max
-        && crate::pieces::median(&w[a..a + len])
-            .is_some_and(|m| (m - m.round()).abs() > OFF_SEMITONE_ST)
+    if a > SCOOP_HELD_AT || len >= max {
+        return false;
+    }
+    let run = &w[a..a + len];
+    let off = crate::pieces::median(run).is_some_and(|m| (m - m.round()).abs() > OFF_SEMITONE_ST);
+    off || drifts(run, dir)
+}
+
+/// Whether a held-looking run moves towards `dir` in each of its thirds (medians of three
+/// frames, against single-frame jitter and an attack's first frames).
+fn drifts(run: &[f32], dir: f32) -> bool {
+    let n = run.len();
+    if n < 12 {
+        return false;
+    }
+    let at = |i: usize| crate::pieces::median(&run[i..i + 3]).map(|v| v * dir);
+    let pts: Vec<f32> = [0, n / 3, 2 * n / 3, n - 3]
+        .iter()
+        .filter_map(|&i| at(i))
+        .collect();
+    pts.len() == 4
+        && pts.windows(2).all(|w| w[1] - w[0] >= OUTSET_STEP_ST)
+        && pts[3] - pts[0] >= OUTSET_DRIFT_ST
 }
 
 /// Whether the contour moves steadily in direction `dir` (+1 up, -1 down).
@@ -202,7 +226,7 @@ pub fn fold(mut segs: Vec<Seg>, midi: &[f32], hop: f64) -> Vec<Seg> {
                 .find(|&t| voiced(t) && (midi[t] - n.pitch as f32).abs() <= ARRIVE_ST)
                 .unwrap_or(n.end);
             let w = &midi[first..arrive];
-            let unheld = hold(w) < max_hold || (prev.is_none() && held_off_semitone(w, drift));
+            let unheld = hold(w) < max_hold || (prev.is_none() && scoop_outset(w, drift, dir));
             if arrive - first <= approach && between && unheld && steady(w, dir) {
                 segs[k + 1].start = s.start;
                 segs.remove(k);
