@@ -33,14 +33,19 @@ const OFF_SEMITONE_ST: f32 = 0.2;
 /// ...from its first frames on (frames).
 const SCOOP_HELD_AT: usize = 2;
 /// A held-looking outset that moves towards the next note by this much in each third...
-const OUTSET_STEP_ST: f32 = 0.02;
+const OUTSET_STEP_ST: f32 = 0.01;
 /// ...and this much in all is a scoop setting out, even on a semitone (semitones): a sung
 /// note's pitch wanders by a few cents, not steadily one way.
 const OUTSET_DRIFT_ST: f32 = 0.12;
+/// Frames at an approach's start more than this far from its piece are a tracking transient
+/// (semitones).
+const STRAY_ST: f32 = 3.5;
+/// Frames at an approach's start that `steady` ignores.
+const ATTACK_FRAMES: usize = 2;
 /// A steady approach may step back this far against its direction (semitones)...
 const RETREAT_ST: f32 = 0.3;
 /// ...and must move at least this far towards the next note (semitones).
-const PROGRESS_ST: f32 = 0.4;
+const PROGRESS_ST: f32 = 0.3;
 
 /// Longest run of frames within `HOLD_ST` of a common pitch (frames), by sliding over the
 /// finite values.
@@ -90,8 +95,9 @@ fn scoop_outset(w: &[f32], max: usize, dir: f32) -> bool {
 }
 
 /// Whether a held-looking run moves towards `dir` in each of its thirds (medians of three
-/// frames, against single-frame jitter and an attack's first frames).
+/// frames, against single-frame jitter; an attack's first frames left out).
 fn drifts(run: &[f32], dir: f32) -> bool {
+    let run = run.get(ATTACK_FRAMES..).unwrap_or_default();
     let n = run.len();
     if n < 12 {
         return false;
@@ -106,14 +112,19 @@ fn drifts(run: &[f32], dir: f32) -> bool {
         && pts[3] - pts[0] >= OUTSET_DRIFT_ST
 }
 
-/// Whether the contour moves steadily in direction `dir` (+1 up, -1 down).
+/// Whether the contour moves steadily in direction `dir` (+1 up, -1 down), after its first
+/// `ATTACK_FRAMES` when it is long enough (an attack's first periods read off by a few
+/// tenths of a semitone).
 fn steady(m: &[f32], dir: f32) -> bool {
-    let v: Vec<f32> = m
+    let mut v: Vec<f32> = m
         .iter()
         .copied()
         .filter(|x| x.is_finite())
         .map(|x| x * dir)
         .collect();
+    if v.len() > 4 * ATTACK_FRAMES {
+        v.drain(..ATTACK_FRAMES);
+    }
     if v.len() < 3 {
         return false;
     }
@@ -221,7 +232,11 @@ pub fn fold(mut segs: Vec<Seg>, midi: &[f32], hop: f64) -> Vec<Seg> {
             // The approach is judged from its first voiced frame to where it arrives
             // within `ARRIVE_ST` of the next note: the semitone path cuts a glide at an
             // arbitrary point.
-            let first = (s.start..s.end).find(|&t| voiced(t)).unwrap_or(s.start);
+            // Frames far off the piece at its very start are the tracker's attack
+            // transient (a wrong octave or twelfth for a few frames), not the contour.
+            let first = (s.start..s.end)
+                .find(|&t| voiced(t) && (midi[t] - s.pitch as f32).abs() <= STRAY_ST)
+                .unwrap_or(s.start);
             let arrive = (s.end..n.end)
                 .find(|&t| voiced(t) && (midi[t] - n.pitch as f32).abs() <= ARRIVE_ST)
                 .unwrap_or(n.end);
