@@ -84,9 +84,16 @@ fn held_run(m: &[f32]) -> (usize, usize) {
 /// lies off the semitones (the tuning-corrected track; a scoop sets out from anywhere, a sung
 /// note sits on one) or already drifts steadily towards the next note in direction `dir`.
 fn scoop_outset(w: &[f32], max: usize, dir: f32) -> bool {
-    let (a, len) = held_run(w);
-    // A scoop is slowest as it sets out, so that is where it looks held.
-    if a > SCOOP_HELD_AT || len >= max {
+    let (mut a, mut len) = held_run(w);
+    if a > 0 && a + len == w.len() {
+        // A run that reaches the arrival is the scoop easing into the next note (it lies
+        // within 0.6 semitone of it, where this piece's own pitch cannot be): the outset is
+        // the longest run before it.
+        (a, len) = held_run(&w[..a]);
+    }
+    // A scoop is slowest as it sets out, so that is where it looks held (after an attack's
+    // first frames, which may fall or rise fast into it).
+    if a > SCOOP_HELD_AT + ATTACK_FRAMES || len >= max {
         return false;
     }
     let run = &w[a..a + len];
