@@ -40,12 +40,17 @@ const OUTSET_DRIFT_ST: f32 = 0.12;
 /// Frames at an approach's start more than this far from its piece are a tracking transient
 /// (semitones).
 const STRAY_ST: f32 = 3.5;
-/// Frames at an approach's start that `steady` ignores.
+/// Frames at an approach's start that `steady` ignores when they lie this far back against
+/// its direction (semitones).
 const ATTACK_FRAMES: usize = 2;
+const ATTACK_BACK_ST: f32 = 0.1;
 /// A steady approach may step back this far against its direction (semitones)...
 const RETREAT_ST: f32 = 0.3;
-/// ...and must move at least this far towards the next note (semitones).
-const PROGRESS_ST: f32 = 0.3;
+/// ...and must move at least this far towards the next note (semitones)...
+const PROGRESS_ST: f32 = 0.4;
+/// ...or this far when its outset already drifts towards it (a scoop of a semitone that
+/// arrives within `ARRIVE_ST` moves little more than half a semitone in all).
+const PROGRESS_DRIFT_ST: f32 = 0.3;
 
 /// Longest run of frames within `HOLD_ST` of a common pitch (frames), by sliding over the
 /// finite values.
@@ -82,8 +87,10 @@ fn held_run(m: &[f32]) -> (usize, usize) {
 
 /// Whether the longest held run of an approach that starts a note is its outset and either
 /// lies off the semitones (the tuning-corrected track; a scoop sets out from anywhere, a sung
-/// note sits on one) or already drifts steadily towards the next note in direction `dir`.
-fn scoop_outset(w: &[f32], max: usize, dir: f32) -> bool {
+/// note sits on one) or already drifts steadily towards the next note in direction `dir`,
+/// when that note `lands` (holds its pitch: a glide passing through a semitone on its way to
+/// another is no scoop's target, and a short note before it drifts into the glide).
+fn scoop_outset(w: &[f32], max: usize, dir: f32, lands: bool) -> bool {
     let (mut a, mut len) = held_run(w);
     if a > 0 && a + len == w.len() {
         // A run that reaches the arrival is the scoop easing into the next note (it lies
@@ -98,7 +105,7 @@ fn scoop_outset(w: &[f32], max: usize, dir: f32) -> bool {
     }
     let run = &w[a..a + len];
     let off = crate::pieces::median(run).is_some_and(|m| (m - m.round()).abs() > OFF_SEMITONE_ST);
-    off || drifts(run, dir)
+    off || (lands && drifts(run, dir))
 }
 
 /// Whether a held-looking run moves towards `dir` in each of its thirds (medians of three
@@ -122,14 +129,19 @@ fn drifts(run: &[f32], dir: f32) -> bool {
 /// Whether the contour moves steadily in direction `dir` (+1 up, -1 down), after its first
 /// `ATTACK_FRAMES` when it is long enough (an attack's first periods read off by a few
 /// tenths of a semitone).
-fn steady(m: &[f32], dir: f32) -> bool {
+fn steady(m: &[f32], dir: f32, progress: f32) -> bool {
     let mut v: Vec<f32> = m
         .iter()
         .copied()
         .filter(|x| x.is_finite())
         .map(|x| x * dir)
         .collect();
-    if v.len() > 4 * ATTACK_FRAMES {
+    // Only first frames that lie back against the direction are the attack's.
+    if v.len() > 4 * ATTACK_FRAMES
+        && v[..ATTACK_FRAMES]
+            .iter()
+            .any(|&x| x > v[ATTACK_FRAMES] + ATTACK_BACK_ST)
+    {
         v.drain(..ATTACK_FRAMES);
     }
     if v.len() < 3 {
@@ -145,7 +157,7 @@ fn steady(m: &[f32], dir: f32) -> bool {
     let k = (v.len() / 4).max(1);
     let start = v[..k].iter().sum::<f32>() / k as f32;
     let end = v[v.len() - k..].iter().sum::<f32>() / k as f32;
-    end - start >= PROGRESS_ST
+    end - start >= progress
 }
 
 /// Gives each piece the semitone of its contour's median after its first quarter, when
@@ -248,8 +260,15 @@ pub fn fold(mut segs: Vec<Seg>, midi: &[f32], hop: f64) -> Vec<Seg> {
                 .find(|&t| voiced(t) && (midi[t] - n.pitch as f32).abs() <= ARRIVE_ST)
                 .unwrap_or(n.end);
             let w = &midi[first..arrive];
-            let unheld = hold(w) < max_hold || (prev.is_none() && scoop_outset(w, drift, dir));
-            if arrive - first <= approach && between && unheld && steady(w, dir) {
+            let lands = |n: Seg| hold(&midi[n.start..n.end.min(midi.len())]) >= held;
+            let outset = prev.is_none() && scoop_outset(w, drift, dir, lands(n));
+            let unheld = hold(w) < max_hold || outset;
+            let progress = if outset {
+                PROGRESS_DRIFT_ST
+            } else {
+                PROGRESS_ST
+            };
+            if arrive - first <= approach && between && unheld && steady(w, dir, progress) {
                 segs[k + 1].start = s.start;
                 segs.remove(k);
                 continue;
