@@ -2,7 +2,7 @@
 //! transcriber on them (or on any directory of WAV + truth CSV, such as the dev set):
 //!
 //! ```text
-//! cargo run --release -p kino-melody-engine --example humset -- run tune|heldout [--per N] [--seconds S] [--only COND] [-v]
+//! cargo run --release -p kino-melody-engine --example humset -- run tune|heldout [--per N] [--seconds S] [--only COND] [--base SEED] [-v]
 //! cargo run --release -p kino-melody-engine --example humset -- gen tune|heldout OUT_DIR [--per N] [--seconds S]
 //! cargo run --release -p kino-melody-engine --example humset -- eval DIR [-v]
 //! cargo run --release -p kino-melody-engine --example humset -- one COND SEED [--seconds S] [--rate HZ] [--wav OUT.wav] [-v]
@@ -99,7 +99,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Ok(());
         }
         Some("run") => {
-            let set: Vec<Clip> = humgen::set(kind(args.get(1))?, per, seconds, None);
+            // `--base SEED`: the same conditions from other seeds (new variants to check a
+            // change on, beside the two fixed sets).
+            let set: Vec<Clip> = match opt(&args, "--base").and_then(|v| v.parse::<u64>().ok()) {
+                Some(base) => humgen::Condition::ALL
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(ci, &c)| {
+                        (0..per).map(move |i| {
+                            let mut clip =
+                                humgen::clip(c, base + 1_000 * ci as u64 + i as u64, seconds, None);
+                            clip.name = format!("{}_{:03}", c.name(), i + 1);
+                            clip
+                        })
+                    })
+                    .collect(),
+                None => humgen::set(kind(args.get(1))?, per, seconds, None),
+            };
             for c in set {
                 if only.as_deref().is_some_and(|o| o != c.condition.name()) {
                     continue;

@@ -32,10 +32,25 @@ const START_DRIFT_S: f64 = 0.14;
 const OFF_SEMITONE_ST: f32 = 0.2;
 /// ...from its first frames on (frames).
 const SCOOP_HELD_AT: usize = 2;
+/// A held-looking outset that moves towards the next note by this much in each third...
+const OUTSET_STEP_ST: f32 = 0.01;
+/// ...and this much in all is a scoop setting out, even on a semitone (semitones): a sung
+/// note's pitch wanders by a few cents, not steadily one way.
+const OUTSET_DRIFT_ST: f32 = 0.12;
+/// Frames at an approach's start more than this far from its piece are a tracking transient
+/// (semitones).
+const STRAY_ST: f32 = 3.5;
+/// Frames at an approach's start that `steady` ignores when they lie this far back against
+/// its direction (semitones).
+const ATTACK_FRAMES: usize = 2;
+const ATTACK_BACK_ST: f32 = 0.1;
 /// A steady approach may step back this far against its direction (semitones)...
 const RETREAT_ST: f32 = 0.3;
-/// ...and must move at least this far towards the next note (semitones).
+/// ...and must move at least this far towards the next note (semitones)...
 const PROGRESS_ST: f32 = 0.4;
+/// ...or this far when its outset already drifts towards it (a scoop of a semitone that
+/// arrives within `ARRIVE_ST` moves little more than half a semitone in all).
+const PROGRESS_DRIFT_ST: f32 = 0.3;
 
 /// Longest run of frames within `HOLD_ST` of a common pitch (frames), by sliding over the
 /// finite values.
@@ -70,26 +85,65 @@ fn held_run(m: &[f32]) -> (usize, usize) {
     best
 }
 
-/// Whether the longest held run of an approach that starts a note is its outset and lies off
-/// the semitones (the tuning-corrected track): a scoop sets out from anywhere, a sung note
-/// sits on one.
-fn held_off_semitone(w: &[f32], max: usize) -> bool {
-    let (a, len) = held_run(w);
-    // A scoop is slowest as it sets out, so that is where it looks held.
-    a <= SCOOP_HELD_AT
-        && len < max
-        && crate::pieces::median(&w[a..a + len])
-            .is_some_and(|m| (m - m.round()).abs() > OFF_SEMITONE_ST)
+/// Whether the longest held run of an approach that starts a note is its outset and either
+/// lies off the semitones (the tuning-corrected track; a scoop sets out from anywhere, a sung
+/// note sits on one) or already drifts steadily towards the next note in direction `dir`,
+/// when that note `lands` (holds its pitch: a glide passing through a semitone on its way to
+/// another is no scoop's target, and a short note before it drifts into the glide).
+fn scoop_outset(w: &[f32], max: usize, dir: f32, lands: bool) -> bool {
+    let (mut a, mut len) = held_run(w);
+    if a > 0 && a + len == w.len() {
+        // A run that reaches the arrival is the scoop easing into the next note (it lies
+        // within 0.6 semitone of it, where this piece's own pitch cannot be): the outset is
+        // the longest run before it.
+        (a, len) = held_run(&w[..a]);
+    }
+    // A scoop is slowest as it sets out, so that is where it looks held (after an attack's
+    // first frames, which may fall or rise fast into it).
+    if a > SCOOP_HELD_AT + ATTACK_FRAMES || len >= max {
+        return false;
+    }
+    let run = &w[a..a + len];
+    let off = crate::pieces::median(run).is_some_and(|m| (m - m.round()).abs() > OFF_SEMITONE_ST);
+    off || (lands && drifts(run, dir))
 }
 
-/// Whether the contour moves steadily in direction `dir` (+1 up, -1 down).
-fn steady(m: &[f32], dir: f32) -> bool {
-    let v: Vec<f32> = m
+/// Whether a held-looking run moves towards `dir` in each of its thirds (medians of three
+/// frames, against single-frame jitter; an attack's first frames left out).
+fn drifts(run: &[f32], dir: f32) -> bool {
+    let run = run.get(ATTACK_FRAMES..).unwrap_or_default();
+    let n = run.len();
+    if n < 12 {
+        return false;
+    }
+    let at = |i: usize| crate::pieces::median(&run[i..i + 3]).map(|v| v * dir);
+    let pts: Vec<f32> = [0, n / 3, 2 * n / 3, n - 3]
+        .iter()
+        .filter_map(|&i| at(i))
+        .collect();
+    pts.len() == 4
+        && pts.windows(2).all(|w| w[1] - w[0] >= OUTSET_STEP_ST)
+        && pts[3] - pts[0] >= OUTSET_DRIFT_ST
+}
+
+/// Whether the contour moves steadily in direction `dir` (+1 up, -1 down), after its first
+/// `ATTACK_FRAMES` when it is long enough (an attack's first periods read off by a few
+/// tenths of a semitone).
+fn steady(m: &[f32], dir: f32, progress: f32) -> bool {
+    let mut v: Vec<f32> = m
         .iter()
         .copied()
         .filter(|x| x.is_finite())
         .map(|x| x * dir)
         .collect();
+    // Only first frames that lie back against the direction are the attack's.
+    if v.len() > 4 * ATTACK_FRAMES
+        && v[..ATTACK_FRAMES]
+            .iter()
+            .any(|&x| x > v[ATTACK_FRAMES] + ATTACK_BACK_ST)
+    {
+        v.drain(..ATTACK_FRAMES);
+    }
     if v.len() < 3 {
         return false;
     }
@@ -103,7 +157,7 @@ fn steady(m: &[f32], dir: f32) -> bool {
     let k = (v.len() / 4).max(1);
     let start = v[..k].iter().sum::<f32>() / k as f32;
     let end = v[v.len() - k..].iter().sum::<f32>() / k as f32;
-    end - start >= PROGRESS_ST
+    end - start >= progress
 }
 
 /// Gives each piece the semitone of its contour's median after its first quarter, when
@@ -197,13 +251,24 @@ pub fn fold(mut segs: Vec<Seg>, midi: &[f32], hop: f64) -> Vec<Seg> {
             // The approach is judged from its first voiced frame to where it arrives
             // within `ARRIVE_ST` of the next note: the semitone path cuts a glide at an
             // arbitrary point.
-            let first = (s.start..s.end).find(|&t| voiced(t)).unwrap_or(s.start);
+            // Frames far off the piece at its very start are the tracker's attack
+            // transient (a wrong octave or twelfth for a few frames), not the contour.
+            let first = (s.start..s.end)
+                .find(|&t| voiced(t) && (midi[t] - s.pitch as f32).abs() <= STRAY_ST)
+                .unwrap_or(s.start);
             let arrive = (s.end..n.end)
                 .find(|&t| voiced(t) && (midi[t] - n.pitch as f32).abs() <= ARRIVE_ST)
                 .unwrap_or(n.end);
             let w = &midi[first..arrive];
-            let unheld = hold(w) < max_hold || (prev.is_none() && held_off_semitone(w, drift));
-            if arrive - first <= approach && between && unheld && steady(w, dir) {
+            let lands = |n: Seg| hold(&midi[n.start..n.end.min(midi.len())]) >= held;
+            let outset = prev.is_none() && scoop_outset(w, drift, dir, lands(n));
+            let unheld = hold(w) < max_hold || outset;
+            let progress = if outset {
+                PROGRESS_DRIFT_ST
+            } else {
+                PROGRESS_ST
+            };
+            if arrive - first <= approach && between && unheld && steady(w, dir, progress) {
                 segs[k + 1].start = s.start;
                 segs.remove(k);
                 continue;

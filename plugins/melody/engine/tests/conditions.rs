@@ -14,9 +14,40 @@ use kino_melody_engine::{transcribe, Audio, Params};
 
 /// Mean (F1, F1 with offsets) over `clips` clips of `c`, 8 s each at 16 kHz.
 fn measure(c: Condition, clips: u64) -> (f64, f64) {
+    measure_from(c, 90_000, clips)
+}
+
+/// (F1, F1 with offsets) of one clip of `c` as `humset run --base` makes it (`seconds` long,
+/// at the sample rate its seed draws).
+fn measure_one(c: Condition, seed: u64, seconds: f64) -> (f64, f64) {
+    let clip = humgen::clip(c, seed, seconds, None);
+    let audio = Audio {
+        sample_rate: clip.rate,
+        samples: clip.samples,
+    };
+    let est: Vec<notescore::N> = transcribe(&audio, &Params::default())
+        .notes
+        .iter()
+        .map(|n| (n.onset_s, n.offset_s, n.pitch))
+        .collect();
+    let truth: Vec<notescore::N> = clip
+        .truth
+        .iter()
+        .map(|n| (n.onset, n.offset, n.pitch))
+        .collect();
+    let (f, fo) = (
+        notescore::score(&truth, &est, false).f,
+        notescore::score(&truth, &est, true).f,
+    );
+    println!("{} {seed}: F1 {f:.3}  with offsets {fo:.3}", c.name());
+    (f, fo)
+}
+
+/// `measure` on the clips seeded from `base` on (other tunes, voices and noise).
+fn measure_from(c: Condition, base: u64, clips: u64) -> (f64, f64) {
     let (mut f, mut fo) = (0.0, 0.0);
     for i in 0..clips {
-        let clip = humgen::clip(c, 90_000 + 100 * i, 8.0, Some(16_000));
+        let clip = humgen::clip(c, base + 100 * i, 8.0, Some(16_000));
         let audio = Audio {
             sample_rate: clip.rate,
             samples: clip.samples,
@@ -56,19 +87,45 @@ fn whistles_up_to_c7() {
     assert_floor(Condition::Whistle, 4, 0.95, 0.95);
 }
 
-/// Scoops and slow glides of 150-300 ms fold into the note they lead to (0.35 -> 0.892).
+/// Scoops and slow glides of 150-300 ms fold into the note they lead to (0.35 -> 0.892;
+/// 0.902 -> 0.925 with the drifting outsets of `scoops_setting_out_on_a_semitone`).
 #[test]
 fn slow_scoops_and_glides() {
-    assert_floor(Condition::Glide, 4, 0.75, 0.75);
+    assert_floor(Condition::Glide, 4, 0.91, 0.91);
 }
 
 /// A slow scoop that starts a note after silence looks held while it sets out (a semitone
 /// over 300 ms stays within 0.3 semitones for 110 ms): it still folds into the note when
 /// that slow outset lies off the semitones, where no sung note sits (12 clips; 0.798 before
-/// the harmonic check, 0.814 with it, 0.826 with this).
+/// the harmonic check, 0.814 with it, 0.826 with this; 0.830 / 0.822 -> 0.886 / 0.879 with
+/// the drifting outsets below).
 #[test]
 fn slow_scoops_starting_a_note() {
-    assert_floor(Condition::Glide, 12, 0.82, 0.81);
+    assert_floor(Condition::Glide, 12, 0.87, 0.86);
+}
+
+/// A scoop that sets out slowly from near a semitone, or falls from above, folds into its
+/// note when its held-looking outset already drifts steadily towards it, and an attack's
+/// first frames (a wrong octave, or a few tenths of a semitone off) do not break the
+/// approach (12 clips of other seeds; 0.860 / 0.836 -> 0.914 / 0.889).
+#[test]
+fn scoops_setting_out_on_a_semitone() {
+    let (f, fo) = measure_from(Condition::Glide, 95_000, 12);
+    assert!(f >= 0.9, "note F1 {f:.3} under 0.9");
+    assert!(fo >= 0.87, "F1 with offsets {fo:.3} under 0.87");
+}
+
+/// A scoop whose first frames fall fast into a slow outset (from above: an attack that reads
+/// a few tenths high), and one whose slow arrival looks held longer than its outset, fold
+/// into their notes (two 12 s clips of `humset run tune --base 3000000`, glide_001 and
+/// glide_008: 0.889 -> 1.000 and 0.810 -> 0.878, with and without offsets alike).
+#[test]
+fn scoops_after_a_fast_attack_and_into_a_slow_arrival() {
+    for (seed, floor) in [(3_002_000, 0.95), (3_002_007, 0.85)] {
+        let (f, fo) = measure_one(Condition::Glide, seed, 12.0);
+        assert!(f >= floor, "{seed}: note F1 {f:.3} under {floor}");
+        assert!(fo >= floor, "{seed}: F1 with offsets {fo:.3} under {floor}");
+    }
 }
 
 /// Vibrato of +-80-130 cents: no notes at its peaks, and the note keeps its semitone
