@@ -97,7 +97,7 @@ impl Dispatcher {
                 None,
                 None,
                 args,
-                (crate::dispatch::Payload::Piped(pipe), Some(slot)),
+                (pipe, Some(slot)),
                 len,
                 peer,
             );
