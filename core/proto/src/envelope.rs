@@ -31,6 +31,15 @@ pub fn peek_envelope(body: &[u8]) -> Option<Envelope<'_>> {
     exact(body).or_else(|| serde_json::from_slice::<Peek>(body).ok()?.0)
 }
 
+/// The raw text of `type` when `body` opens with `{"type":"` (what clients write), found
+/// without parsing: a caller skips [`peek_envelope`] for a command it would not answer from
+/// it, so a request with arguments is not read twice. `None` for any other opening.
+pub fn leading_type(body: &[u8]) -> Option<&str> {
+    let rest = body.strip_prefix(br#"{"type":""#)?;
+    let end = rest.iter().position(|&b| b == b'"')?;
+    std::str::from_utf8(&rest[..end]).ok()
+}
+
 /// `{"type":"NAME"}` or `{"type":"NAME","id":N}` byte for byte, NAME of lower-case ASCII
 /// letters, digits, `.` and `_`, N a non-negative integer without leading zeros: what clients
 /// write, matched without a JSON parser.
@@ -121,6 +130,17 @@ pub fn push_ok_frame(out: &mut Vec<u8>, id: Option<&str>, data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_leading_type_is_read_only_from_the_usual_opening() {
+        assert_eq!(
+            leading_type(br#"{"type":"movies.list","limit":5}"#),
+            Some("movies.list")
+        );
+        assert_eq!(leading_type(br#"{"id":1,"type":"ping"}"#), None);
+        assert_eq!(leading_type(br#"{"type":"pi\u006eg"}"#), Some("pi\\u006eg"));
+        assert_eq!(leading_type(br#"{"type":"ping"#), None);
+    }
     use crate::{frame::frame_json, parse_request, Id, Reply};
     use proptest::prelude::*;
     use serde_json::json;

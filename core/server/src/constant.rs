@@ -4,6 +4,7 @@
 //! this path is unsure of goes down the full path, which gives every error reply.
 
 use kino_api::{Exec, PayloadKind};
+use kino_proto::envelope::leading_type;
 use kino_proto::{peek_envelope, HEADER_LEN};
 
 use crate::conn::Conn;
@@ -17,6 +18,10 @@ impl Dispatcher {
     /// arguments, an unusual envelope, a session the cache cannot vouch for, a refusal.
     pub(crate) fn answer_constant(&self, conn: &mut Conn, len: usize) -> bool {
         let body = &conn.input()[HEADER_LEN..][..len];
+        // Most requests name another command up front: not read twice.
+        if leading_type(body).is_some_and(|name| !self.host.registry.is_constant(name)) {
+            return false;
+        }
         let Some(env) = peek_envelope(body) else {
             return false;
         };
