@@ -150,7 +150,9 @@ impl Client {
         progress: &mut dyn FnMut(u64),
     ) -> Result<(), ClientError> {
         let mut left = n;
-        let mut buf = vec![0u8; 64 * 1024];
+        // As large as the reader's own buffer: once that is drained, `BufReader` hands reads
+        // this size straight to the socket instead of copying every byte through itself.
+        let mut buf = vec![0u8; self.reader.capacity()];
         while left > 0 {
             let want = buf.len().min(left as usize);
             let got = self.reader.read(&mut buf[..want])?;
