@@ -13,9 +13,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(f64::INFINITY);
     let audio = kino_melody_engine::decode_wav(&std::fs::read(path)?, 3600.0)?;
-    for (t, e, c, m) in kino_melody_engine::debug_frames(&audio) {
+    let dips = kino_melody_engine::debug_coherent_dips(&audio);
+    for (i, (t, e, c, m)) in kino_melody_engine::debug_frames(&audio)
+        .into_iter()
+        .enumerate()
+    {
         if t >= from && t <= to {
-            println!("{t:7.3} {e:7.1} {c:5.2} {m:6.2}");
+            let (f, r) = dips.get(i).copied().unwrap_or((0.0, 0.0));
+            println!("{t:7.3} {e:7.1} {c:5.2} {m:6.2} {f:5.1} {r:5.1}");
         }
     }
     Ok(())

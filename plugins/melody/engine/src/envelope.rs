@@ -2,6 +2,7 @@
 //! the reverb tail), and which dips inside a same-pitch stretch are new attacks.
 
 use crate::pitch::percentile;
+use crate::reverb::Coherent;
 use crate::segment::Seg;
 
 /// Offsets: the note ends where its energy has fallen this far under its level (dB).
@@ -17,6 +18,22 @@ const DIP_MARGIN_DB: f32 = 4.0;
 /// Periodicity under which the voice has surely stopped in a dip: vibrato keeps the voice
 /// periodic, so such a dip splits even among equal dips (a run of repeated notes).
 const STOP_CLARITY: f32 = 0.35;
+/// A dip this deep (dB) in the median of the voice's bands, on both sides, is a new attack:
+/// the tail's beating against a held note lowers single harmonics, not all of them at once.
+const COHERENT_DIP_DB: f32 = 6.0;
+/// A coherent split leaves at least this many frames (100 ms) on both sides: the shortest
+/// repeated notes, and no piece of a tail after a note.
+const COHERENT_EDGE: usize = 20;
+/// The new attack starts at the lowest energy within this many frames (40 ms) of the
+/// coherent dip's deepest frame (which lies where fall and rise balance).
+const COHERENT_FOOT: usize = 8;
+/// The energy after a coherent split must come back to within this much (dB) of the level
+/// before it: a bump in a tail is no new note.
+const COHERENT_LEVEL_DB: f32 = 6.0;
+/// A coherent dip must be this much (dB) deeper than the coherent dips within 300 ms.
+const COHERENT_MARGIN_DB: f32 = 3.0;
+/// The coherent dip's deepest frame within this many frames on either side splits.
+const COHERENT_PEAK: usize = 4;
 /// An attack starts where the energy rises this far over the level before it (dB).
 const ONSET_BASE_DB: f32 = 3.0;
 /// Dips this small (dB) on the way up do not end an attack.
@@ -158,9 +175,30 @@ pub fn split_on_dips(
     e: &[f32],
     clarity: &[f32],
     midi: &[f32],
+    coherent: Option<&Coherent>,
     min_len: usize,
     w: usize,
 ) -> Vec<Seg> {
+    // Depth of a dip shared by the voice's bands (`reverb::Coherent`), in a room only.
+    let coh = |t: usize| coherent.map_or(0.0, |c| c.depth(t));
+    let coherent_at = |t: usize| {
+        let d = coh(t);
+        // Vibrato moves every harmonic through the room's resonances at once and makes
+        // regular coherent dips; a new attack stands out of them.
+        let peak = |u: usize| {
+            let c = coh(u);
+            (u.saturating_sub(COHERENT_PEAK)..u).all(|v| coh(v) < c)
+                && (u + 1..=u + COHERENT_PEAK).all(|v| coh(v) <= c)
+        };
+        let others = (t.saturating_sub(2 * w).max(s.start)..(t + 2 * w).min(s.end))
+            .filter(|&u| u.abs_diff(t) > w / 2 && peak(u))
+            .map(coh)
+            .fold(0.0f32, f32::max);
+        d >= COHERENT_DIP_DB
+            && d >= others + COHERENT_MARGIN_DB
+            && (t.saturating_sub(COHERENT_PEAK)..t).all(|u| coh(u) < d)
+            && (t + 1..=t + COHERENT_PEAK).all(|u| coh(u) <= d)
+    };
     let sung = |a: usize, b: usize| {
         midi[a..b]
             .iter()
@@ -183,6 +221,32 @@ pub fn split_on_dips(
     let mut cur = s;
     let mut t = cur.start + min_len;
     while t + min_len < cur.end {
+        let edge = COHERENT_EDGE;
+        // The rise must come from inside the piece: a tail before the next piece's
+        // attack is no new note of this one.
+        let inside = |t: usize| coherent.map_or(0.0, |c| c.rise(t, cur.end)) >= COHERENT_DIP_DB;
+        if t >= cur.start + edge && t + edge <= cur.end && coherent_at(t) && inside(t) {
+            // The new attack starts at the energy's lowest frame in the dip.
+            let r = COHERENT_FOOT;
+            let (a, b) = (
+                t.saturating_sub(r).max(cur.start + min_len),
+                (t + r + 1).min(cur.end - min_len),
+            );
+            let at = if b > a { a + argmin(&e[a..b]) } else { t };
+            let (fall, rise) = sides(at, cur.start, cur.end);
+            if rise < fall - COHERENT_LEVEL_DB {
+                t += 1;
+                continue;
+            }
+            out.push(Seg {
+                start: cur.start,
+                end: at,
+                pitch: cur.pitch,
+            });
+            cur.start = at;
+            t = at + edge.max(min_len);
+            continue;
+        }
         if is_min(t) {
             let depth = depth_at(t, cur.start, cur.end);
             let clar = min_of(&clarity[t.saturating_sub(2)..(t + 3).min(clarity.len())]);

@@ -130,8 +130,8 @@ pub fn transcribe(audio: &Audio, params: &Params) -> Transcription {
         let sig = dsp::prepare(audio);
         let track = pitch::track(&sig);
         // In a room, notes end with the direct sound, not with its tail.
-        let room = reverb::room(&sig);
-        segment::segment(&track, room.as_ref(), min_note_s.max(0.0))
+        let (room, dips) = reverb::room(&sig, segment::dip_window(&track));
+        segment::segment(&track, room.as_ref(), &dips, min_note_s.max(0.0))
     };
     Transcription::notate(notes, params.tempo_bpm, &ScoreParams::default())
 }
@@ -175,4 +175,11 @@ pub fn debug_frames(audio: &Audio) -> Vec<(f64, f32, f32, f32)> {
             )
         })
         .collect()
+}
+
+/// Per frame, the coherent fall and rise over the voice's bands (`reverb::Coherent`,
+/// 150 ms each side), for error analysis by the examples.
+#[doc(hidden)]
+pub fn debug_coherent_dips(audio: &Audio) -> Vec<(f32, f32)> {
+    reverb::coherent_dips_of(&dsp::prepare(audio), 30)
 }

@@ -38,6 +38,13 @@ const PEAK_OVER_FLOOR_DB: f32 = 25.0;
 const RUN_OVER_FLOOR_DB: f32 = 8.0;
 /// Bumps this small (dB) do not end a decay.
 const BUMP_DB: f32 = 1.0;
+/// A free decay falls at least `PLATEAU_DB` over every `PLATEAU` frames (20 dB/s over 50 ms,
+/// the slowest room): the level of a held note, dry, stays within a decibel of its running
+/// minimum for a second and passed for a decay ending in its release.
+const PLATEAU: usize = 10;
+const PLATEAU_DB: f32 = 1.0;
+/// A band's floor lies at most this far (dB) under its loud level.
+const BAND_RANGE_DB: f32 = 50.0;
 /// Plausible rooms: decay rates between these (dB/s; RT60 3 s to 0.15 s).
 const RATE_MIN: f32 = 20.0;
 const RATE_MAX: f32 = 400.0;
@@ -62,15 +69,19 @@ pub struct Room {
     pub rate_db_s: f32,
 }
 
-/// The room of the clip, or `None` when it shows none.
-pub fn room(sig: &Signal) -> Option<Room> {
+/// The room of the clip, or `None` when it shows none, and the coherent dips of its bands
+/// over `w` frames each side.
+pub fn room(sig: &Signal, w: usize) -> (Option<Room>, Coherent) {
     let hop_s = sig.hop_s();
     let bands = band_energies(sig);
-    let rate = room_rate(&bands, hop_s).or_else(|| tail_rate(sig))?;
-    Some(Room {
-        direct_db: suppress(sig, rate),
-        rate_db_s: rate,
-    })
+    let dips = Coherent::new(&bands, w);
+    let room = room_rate(&bands, hop_s)
+        .or_else(|| tail_rate(sig))
+        .map(|rate| Room {
+            direct_db: suppress(sig, rate),
+            rate_db_s: rate,
+        });
+    (room, dips)
 }
 
 /// The room's decay rate in dB per second, from the bands' free decays.
@@ -86,7 +97,9 @@ fn room_rate(bands: &[Vec<f32>], hop_s: f64) -> Option<f32> {
 /// One band's decay rate (dB/s) from the slopes of its free decays.
 fn band_rate(s: &[f32], hop_s: f64) -> Option<f32> {
     let n = s.len();
-    let floor = percentile(s, 0.1);
+    // Digital silence between notes is no noise floor: a dry release falls through every
+    // level, and its fall into the numerical floor passed for a free decay.
+    let floor = percentile(s, 0.1).max(percentile(s, 0.95) - BAND_RANGE_DB);
     let min_run = (MIN_RUN_S / hop_s).round() as usize;
     let skip = (SKIP_S / hop_s).round() as usize;
     let mut slopes: Vec<f32> = Vec::new();
@@ -99,7 +112,13 @@ fn band_rate(s: &[f32], hop_s: f64) -> Option<f32> {
         }
         let mut low = s[t];
         let mut j = t;
-        while j + 1 < n && s[j + 1] <= low + BUMP_DB && s[j + 1] > floor + RUN_OVER_FLOOR_DB {
+        // A held note never rises over its running minimum either; a decay keeps falling.
+        let falling = |u: usize| u < t + PLATEAU || s[u - PLATEAU] - s[u] >= PLATEAU_DB;
+        while j + 1 < n
+            && s[j + 1] <= low + BUMP_DB
+            && s[j + 1] > floor + RUN_OVER_FLOOR_DB
+            && falling(j + 1)
+        {
             j += 1;
             low = low.min(s[j]);
         }
@@ -286,4 +305,71 @@ fn tail_rate(sig: &Signal) -> Option<f32> {
     }
     rates.retain(|r| (TAIL_RATE_MIN..=TAIL_ROOM_RATE).contains(r));
     Some(rates[rates.len() / 2])
+}
+
+/// Bands whose loud level is this far (dB) under the loudest band's carry no voice.
+const VOICE_BAND_DB: f32 = 30.0;
+
+/// Dips shared by the voice's bands. A gap between two notes lowers every band at once; the
+/// beating of a room's tail against a held note lowers single harmonics at their own
+/// moments, which a median over bands ignores.
+pub struct Coherent {
+    /// The voice's bands (dB per frame).
+    voice: Vec<Vec<f32>>,
+    /// Per frame, the median over bands of how far each lies under its own maximum within
+    /// `w` frames before and within `w` frames after: (fall, rise) in dB.
+    dips: Vec<(f32, f32)>,
+    w: usize,
+}
+
+impl Coherent {
+    fn new(bands: &[Vec<f32>], w: usize) -> Coherent {
+        let loud: Vec<f32> = bands.iter().map(|b| percentile(b, 0.95)).collect();
+        let top = loud.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let voice: Vec<Vec<f32>> = bands
+            .iter()
+            .zip(&loud)
+            .filter(|(_, &l)| l > top - VOICE_BAND_DB)
+            .map(|(b, _)| b.clone())
+            .collect();
+        let n = voice.first().map_or(0, Vec::len);
+        let mut c = Coherent {
+            voice,
+            dips: Vec::new(),
+            w,
+        };
+        c.dips = (0..n).map(|t| (c.fall(t, 0), c.rise(t, n))).collect();
+        c
+    }
+
+    fn median(&self, f: impl Fn(&[f32]) -> f32) -> f32 {
+        let mut v: Vec<f32> = self.voice.iter().map(|b| f(b)).collect();
+        v.sort_by(f32::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    }
+
+    /// Median fall (dB) into frame `t` from the maxima since `max(lo, t - w)`.
+    fn fall(&self, t: usize, lo: usize) -> f32 {
+        let a = t.saturating_sub(self.w).max(lo).min(t);
+        self.median(|b| crate::envelope::max_of(&b[a..=t]) - b[t])
+    }
+
+    /// Median rise (dB) out of frame `t` to the maxima before `min(hi, t + w + 1)`.
+    pub fn rise(&self, t: usize, hi: usize) -> f32 {
+        let n = self.dips.len().max(self.voice.first().map_or(0, Vec::len));
+        let b_end = (t + self.w + 1).min(hi).min(n).max(t + 1);
+        self.median(|b| crate::envelope::max_of(&b[t..b_end]) - b[t])
+    }
+
+    /// How deep (dB) frame `t` lies in a dip shared by the bands: the smaller of the fall
+    /// into it and the rise out of it; 0 outside the clip.
+    pub fn depth(&self, t: usize) -> f32 {
+        self.dips.get(t).map_or(0.0, |&(f, r)| f.min(r))
+    }
+}
+
+/// The coherent dips for error analysis: (fall, rise) per frame.
+#[doc(hidden)]
+pub fn coherent_dips_of(sig: &Signal, w: usize) -> Vec<(f32, f32)> {
+    Coherent::new(&band_energies(sig), w).dips
 }

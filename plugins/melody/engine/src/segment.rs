@@ -20,7 +20,7 @@ use crate::envelope::{argmin, attack_start, gap_rise, max_of, release_end, smoot
 use crate::onsets;
 use crate::pieces::{median, merge_short, merge_slips, semitone_path};
 use crate::pitch::{percentile, Track};
-use crate::reverb::Room;
+use crate::reverb::{Coherent, Room};
 use crate::Note;
 
 /// Default minimum note length in milliseconds.
@@ -115,7 +115,12 @@ fn regions(midi: &[f32], bridge: usize) -> Vec<(usize, usize)> {
 /// `room` is what `reverb.rs` found of the clip's room, if anything: releases are then looked
 /// for on the energy without the late reverberation, and a note ends no later than where
 /// the energy starts to follow the room's free decay (`onsets::decay_offset`).
-pub fn segment(track: &Track, room: Option<&Room>, min_note_s: f64) -> Vec<Note> {
+pub fn segment(
+    track: &Track,
+    room: Option<&Room>,
+    coherent: &Coherent,
+    min_note_s: f64,
+) -> Vec<Note> {
     let direct = room.map(|r| r.direct_db.as_slice());
     let hop = track.hop_s;
     let frames = |s: f64| ((s / hop).round() as usize).max(1);
@@ -165,7 +170,15 @@ pub fn segment(track: &Track, room: Option<&Room>, min_note_s: f64) -> Vec<Note>
         let mut notes: Vec<Seg> = Vec::new();
         let mut detached: Vec<bool> = Vec::new();
         for (k, p) in pieces.iter().enumerate() {
-            let dips = split_on_dips(*p, &e, &track.clarity, &midi, min_len, frames(DIP_WIN_S));
+            let dips = split_on_dips(
+                *p,
+                &e,
+                &track.clarity,
+                &midi,
+                room.map(|_| coherent),
+                min_len,
+                frames(DIP_WIN_S),
+            );
             for (j, q) in dips.into_iter().enumerate() {
                 notes.push(q);
                 detached.push(k == 0 || j > 0);
@@ -271,6 +284,11 @@ pub fn segment(track: &Track, room: Option<&Room>, min_note_s: f64) -> Vec<Note>
             pitch: (s.pitch as f32 + tune).round().clamp(0.0, 127.0) as u8,
         })
         .collect()
+}
+
+/// Frames on each side of a dip over which the maxima are taken (`DIP_WIN_S`).
+pub fn dip_window(track: &Track) -> usize {
+    ((DIP_WIN_S / track.hop_s).round() as usize).max(1)
 }
 
 /// One past the last voiced frame in `a..b` (`a` when none is).
