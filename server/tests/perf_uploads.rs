@@ -175,3 +175,78 @@ fn ping_is_answered_during_a_large_upload() {
     );
     assert_eq!(read_direct(&mut admin), 1);
 }
+
+/// A resume sent while the cut-off request still holds its upload (its thread waits for bytes
+/// that will never come) is refused `busy` by the handler after the payload was handed to that
+/// handler's thread: the rest of the payload is discarded by the loop and the same connection
+/// stays in step (a `ping` right after is answered); once the first request lets go, the
+/// retried resume on that connection stores the rest and the movie downloads whole.
+#[test]
+fn a_busy_resume_is_discarded_in_step_and_retried_until_it_lands() {
+    let server = TestServer::with_admin(plugins(), |mut c| {
+        c.limits.max_transfers_per_user = 4;
+        c.setting("free-download-wait", json!(0))
+    });
+    let mut admin = root(&server);
+    let film = content(506, 6 << 20);
+    let id = "5eed0b05c0ffee000000000000000506";
+    let args = |offset: u64| {
+        json!({"name": "busy.mp4", "md5": md5_hex(&film), "free": true,
+               "upload_id": id, "offset": offset})
+    };
+    let mut first = root(&server);
+    let mut opening = args(0);
+    opening["file_size"] = json!(film.len());
+    first.send(&request("movies.upload", opening)).unwrap();
+    first.send_raw(&film[..1 << 20]).unwrap();
+    first.flush().unwrap();
+    let stored = |admin: &mut Client| {
+        admin
+            .call("movies.upload_status", json!({"upload_id": id}))
+            .map(|s| s["stored"].as_u64().unwrap())
+    };
+    eventually(
+        "the first request to store its bytes",
+        Duration::from_secs(10),
+        || stored(&mut admin).is_ok_and(|n| n >= 1 << 20),
+    );
+    let mut second = root(&server);
+    let from = stored(&mut second).unwrap();
+    let rest = &film[from as usize..];
+    let refused = second.upload(
+        "movies.upload",
+        args(from),
+        &mut &rest[..],
+        rest.len() as u64,
+        &mut |_| {},
+    );
+    assert_eq!(code(refused), kino_api::ErrorCode::Busy);
+    assert_eq!(second.call("ping", json!({})).unwrap(), json!("pong"));
+    assert_eq!(
+        read_direct(&mut admin),
+        2,
+        "both payloads went by their threads"
+    );
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let movie = loop {
+        let from = stored(&mut second).unwrap();
+        let rest = &film[from as usize..];
+        match second.upload(
+            "movies.upload",
+            args(from),
+            &mut &rest[..],
+            rest.len() as u64,
+            &mut |_| {},
+        ) {
+            Ok(movie) => break movie,
+            Err(e) if e.code() == Some(kino_api::ErrorCode::Busy) => {
+                assert!(Instant::now() < deadline, "never resumed: {e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("resume failed: {e}"),
+        }
+    };
+    let (_, got) = download(&mut second, movie["id"].as_i64().unwrap(), None).unwrap();
+    assert!(got == film, "the resumed upload downloads byte-identical");
+}
