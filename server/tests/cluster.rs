@@ -29,7 +29,8 @@ struct Cluster {
 }
 
 /// One node's config file: the shared database and bucket (credentials in the file, never on
-/// a command line), PROXY headers from the balancer, no free-download wait.
+/// a command line), PROXY headers from the balancer, no free-download wait, and a short upload
+/// lease, so a killed node's claim on an upload lapses in 2 s rather than 10.
 fn config_file(dir: &Path, database: &str, s3: &S3Server) -> PathBuf {
     let path = dir.join("kino.toml");
     std::fs::write(
@@ -37,7 +38,7 @@ fn config_file(dir: &Path, database: &str, s3: &S3Server) -> PathBuf {
         format!(
             "database = \"{database}\"\nblobs = \"{}\"\naws-access-key-id = \"{S3_KEY_ID}\"\n\
              aws-secret-access-key = \"{S3_SECRET}\"\nproxy-protocol-from = [\"127.0.0.1/32\"]\n\
-             free-download-wait = 0\n",
+             free-download-wait = 0\nupload-lease = 2\n",
             s3.url()
         ),
     )
@@ -258,16 +259,28 @@ fn an_upload_cut_by_a_killed_node_resumes_on_the_other() {
         .unwrap();
     let stored = status["stored"].as_u64().unwrap() as usize;
     assert!(stored > 0 && stored < movie.len(), "{status}");
-    let done = again
-        .upload(
-            "movies.upload",
-            json!({"name": "moved.mp4", "free": true, "upload_id": upload_id,
+    // The killed node's lease on the upload lapses within `upload-lease`; until then the
+    // resume is `busy`, and a client tries again, as the message says.
+    let mut done = None;
+    wait_until(
+        "the resume accepted once the dead node's lease lapsed",
+        || {
+            let tried = again.upload(
+                "movies.upload",
+                json!({"name": "moved.mp4", "free": true, "upload_id": upload_id,
                    "offset": stored, "session": token}),
-            &mut &movie[stored..],
-            (movie.len() - stored) as u64,
-            &mut |_| {},
-        )
-        .unwrap();
+                &mut &movie[stored..],
+                (movie.len() - stored) as u64,
+                &mut |_| {},
+            );
+            match tried {
+                Ok(movie) => done = Some(movie),
+                Err(e) => assert_eq!(e.code(), Some(kino_api::ErrorCode::Busy), "{e}"),
+            }
+            done.is_some()
+        },
+    );
+    let done = done.unwrap();
     let id = done["id"].as_i64().unwrap();
     let (_, got) = download(&mut again, &token, id, 0);
     assert!(got == movie, "the resumed upload is the whole movie");

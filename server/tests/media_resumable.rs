@@ -187,11 +187,12 @@ fn abandoned_uploads_expire_with_their_bytes() {
 
 const BIN: &str = env!("CARGO_BIN_EXE_kino-server");
 
-fn add_root(data: &std::path::Path) {
+fn add_root(data: &std::path::Path, extra: &[&str]) {
     use std::io::Write;
     let mut child = std::process::Command::new(BIN)
         .arg("--data")
         .arg(data)
+        .args(extra)
         .args(["--argon2-memory-kib", "64", "--argon2-iterations", "1"])
         .args(["user", "add", "root", "--admin", "--password-stdin"])
         .stdin(std::process::Stdio::piped())
@@ -219,7 +220,7 @@ fn bin_root(server: &kino_testkit::BinServer) -> Client {
 fn killed_mid_upload(extra: &[&str], stored_so_far: impl Fn() -> u64) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    add_root(data);
+    add_root(data, &[]);
     let bytes = content(11, 20 << 20);
     let id = "55555555555555555555555555555555";
     let mut server = kino_testkit::BinServer::start(std::path::Path::new(BIN), data, extra);
@@ -261,7 +262,17 @@ fn a_killed_server_resumes_the_upload_on_the_local_folder() {
             })
             .unwrap_or(0)
     };
-    killed_mid_upload(&["--free-download-wait", "0", "--blobs", &blobs], stored);
+    killed_mid_upload(
+        &[
+            "--free-download-wait",
+            "0",
+            "--upload-lease",
+            "2",
+            "--blobs",
+            &blobs,
+        ],
+        stored,
+    );
 }
 
 #[test]
@@ -289,7 +300,151 @@ fn a_killed_server_resumes_the_upload_on_s3() {
         (lines.saturating_sub(1) as u64) << 23
     };
     killed_mid_upload(
-        &["--free-download-wait", "0", "--config", &conf_path],
+        &[
+            "--free-download-wait",
+            "0",
+            "--upload-lease",
+            "2",
+            "--config",
+            &conf_path,
+        ],
         stored,
     );
+}
+
+/// Two servers on one database and one blob folder: while a connection to the first streams a
+/// resumable upload, a resume of it through the second is `busy` (the writer's lease is in the
+/// upload's row, not only in the first server's memory); once that connection is cut, the
+/// lease is given back and the resume through the second server finishes the upload.
+#[test]
+fn a_resume_through_another_server_waits_for_the_writer() {
+    let two = TwoNodes::start(&[]);
+    let bytes = content(12, 4 << 20);
+    let id = "66666666666666666666666666666666";
+    let (on_a, mut on_b) = two.stall_on_a(id, &bytes);
+
+    let stored = on_b
+        .call("movies.upload_status", json!({"upload_id": id}))
+        .unwrap()["stored"]
+        .as_u64()
+        .unwrap();
+    let rest = &bytes[stored as usize..];
+    let again = json!({"name": "big.mp4", "free": true, "upload_id": id, "offset": stored});
+    let refused = on_b.upload(
+        "movies.upload",
+        again,
+        &mut &rest[..],
+        rest.len() as u64,
+        &mut |_| {},
+    );
+    let err = refused.expect_err("a second writer through another server");
+    assert_eq!(err.code(), Some(ErrorCode::Busy), "{err}");
+    assert!(err.to_string().contains("another connection"), "{err}");
+
+    drop(on_a);
+    let (movie, _) = resume(&mut on_b, id, &bytes);
+    let (_, got) = download(&mut on_b, movie["id"].as_i64().unwrap(), None).unwrap();
+    assert!(
+        got == bytes,
+        "the upload finished through the second server is whole"
+    );
+}
+
+/// A writer whose client stalls past `--upload-lease` (1 s here; far under `--idle-timeout`)
+/// loses the upload to a resume through the other server, and when its client wakes up its
+/// request is refused `busy` instead of writing over the finished upload.
+#[test]
+fn a_stalled_writer_loses_its_lease_to_another_server() {
+    let two = TwoNodes::start(&["--upload-lease", "1"]);
+    let bytes = content(13, 4 << 20);
+    let id = "77777777777777777777777777777777";
+    let (mut on_a, mut on_b) = two.stall_on_a(id, &bytes);
+    let (movie, from) = resume(&mut on_b, id, &bytes);
+    assert_eq!(from, 1 << 20, "the stalled writer's bytes were kept");
+    let (_, got) = download(&mut on_b, movie["id"].as_i64().unwrap(), None).unwrap();
+    assert!(got == bytes);
+
+    on_a.send_raw(&bytes[1 << 20..]).unwrap();
+    on_a.flush().unwrap();
+    let late = kino_client::into_data(on_a.recv().unwrap());
+    let err = late.expect_err("the stalled writer went on after losing its lease");
+    assert_eq!(err.code(), Some(ErrorCode::Busy), "{err}");
+}
+
+/// Two real servers on one SQLite database and one blob folder, and an admin `root`.
+struct TwoNodes {
+    a: kino_testkit::BinServer,
+    b: kino_testkit::BinServer,
+    _dir: tempfile::TempDir,
+}
+
+impl TwoNodes {
+    fn start(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        std::fs::create_dir_all(&shared).unwrap();
+        let database = format!("sqlite:{}", shared.join("kino.db").display());
+        let blobs = format!("file:{}", shared.join("store").join("blobs").display());
+        let mut args = vec![
+            "--free-download-wait",
+            "0",
+            "--database",
+            &database,
+            "--blobs",
+            &blobs,
+        ];
+        args.extend_from_slice(extra);
+        let (data_a, data_b) = (dir.path().join("a"), dir.path().join("b"));
+        add_root(&data_a, &args);
+        let bin = std::path::Path::new(BIN);
+        let a = kino_testkit::BinServer::start(bin, &data_a, &args);
+        let b = kino_testkit::BinServer::start(bin, &data_b, &args);
+        TwoNodes { a, b, _dir: dir }
+    }
+
+    /// Starts upload `id` of `bytes` through the first server, sends its first MiB and stops
+    /// there; returns that connection and one to the second server once that MiB is stored.
+    fn stall_on_a(&self, id: &str, bytes: &[u8]) -> (Client, Client) {
+        let mut on_a = bin_root(&self.a);
+        let start = json!({"name": "big.mp4", "md5": md5_hex(bytes), "free": true,
+            "upload_id": id, "file_size": bytes.len()});
+        on_a.send(&request("movies.upload", start)).unwrap();
+        on_a.send_raw(&bytes[..1 << 20]).unwrap();
+        on_a.flush().unwrap();
+        let mut on_b = bin_root(&self.b);
+        wait_recorded(&mut on_b, id);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let status = on_b
+                .call("movies.upload_status", json!({"upload_id": id}))
+                .unwrap();
+            if status["stored"] == json!(1 << 20) {
+                return (on_a, on_b);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the first MiB was never stored: {status}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// `--upload-lease` and `--upload-expiry` outside their ranges stop the server before it
+/// accepts anyone, naming the flag.
+#[test]
+fn upload_lease_and_expiry_out_of_range_are_refused_at_start() {
+    for (key, value, flag) in [
+        ("upload-lease", 0, "--upload-lease"),
+        ("upload-lease", 3601, "--upload-lease"),
+        ("upload-expiry", 0, "--upload-expiry"),
+        ("upload-expiry", 7 * 86_400 + 1, "--upload-expiry"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = kino_testkit::fast_auth(Config::new(dir.path())).setting(key, json!(value));
+        match kino_server::Core::open(config, plugins()) {
+            Ok(_) => panic!("the server started with {key} = {value}"),
+            Err(e) => assert!(e.to_string().contains(flag), "{key} = {value}: {e}"),
+        }
+    }
 }

@@ -90,3 +90,45 @@ fn bulk_upload_resumes_after_a_dropped_connection() {
     assert!(ran.stdout.contains("uploaded 2"), "{ran:?}");
     assert!(ran.stderr.contains("resuming a.mp4 from byte"), "{ran:?}");
 }
+
+/// The connection is cut while the shell is blocked sending into a shut window, by a peer that
+/// closes without a reset (a test proxy did this one run in three, depending on where its
+/// throttled copy stood): the shell must notice the server's end of stream within its stall
+/// check and resume, not wait the minute the kernel takes to give up.
+#[test]
+fn upload_resumes_after_a_quiet_close_on_a_shut_window() {
+    let s = server();
+    let proxy = Proxy::start_throttled_small(s.addr, Duration::from_millis(1));
+    let dir = tempfile::tempdir().unwrap();
+    let len = 24 << 20;
+    write_file(&dir.path().join("big.mp4"), len, 7);
+    let addr = proxy.addr.to_string();
+    let cwd = dir.path().to_path_buf();
+    let shell = std::thread::spawn(move || {
+        kino_at(&addr)
+            .root()
+            .cwd(&cwd)
+            .args(["-c", "upload big.mp4"])
+            .run()
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while partial_bytes(s.data()) < 1 << 20 {
+        assert!(Instant::now() < deadline, "the upload never got going");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    proxy.freeze();
+    // The shell's send buffer (at most 4 MiB here) and the proxy's 64 KiB fill long before
+    // the 20 MiB still to send.
+    std::thread::sleep(Duration::from_millis(500));
+    let cut_at = Instant::now();
+    proxy.cut_quietly();
+    let ran = shell.join().unwrap();
+    ran.expect_code(0);
+    assert!(ran.stdout.contains("uploaded big.mp4"), "{ran:?}");
+    assert!(ran.stderr.contains("resuming big.mp4 from byte"), "{ran:?}");
+    let took = cut_at.elapsed();
+    assert!(
+        took < Duration::from_secs(20),
+        "the shell took {took:?} to resume and finish"
+    );
+}

@@ -44,6 +44,10 @@ const MAX_REPLY: usize = 64 * 1024 * 1024;
 /// How long [`Client::call`] waits for the server's reason after a write failed.
 const READ_AFTER_FAILURE: Duration = Duration::from_millis(500);
 
+/// How long a payload send may make no progress before the client looks whether the server
+/// closed the connection (it goes on waiting when not: the server may be busy).
+pub const STALL_CHECK: Duration = Duration::from_secs(1);
+
 /// One connection.
 pub struct Client {
     reader: BufReader<TcpStream>,
@@ -208,7 +212,9 @@ impl Client {
     }
 
     /// Sends a request followed by `len` payload bytes from `source` and returns the reply's
-    /// `data`. The payload is streamed; `progress` sees the bytes sent so far.
+    /// `data`. The payload is streamed; `progress` sees the bytes sent so far. A send that makes
+    /// no progress for [`STALL_CHECK`] looks whether the server closed the connection
+    /// meanwhile ([`Client::write_payload`]).
     pub fn upload(
         &mut self,
         command: &str,
@@ -222,19 +228,89 @@ impl Client {
             m.insert("file_size".into(), Value::from(len));
         }
         self.send(&req)?;
+        self.flush()?;
+        let stream = self.writer.get_ref().try_clone()?;
+        let before = stream.write_timeout()?;
+        stream.set_write_timeout(Some(STALL_CHECK))?;
+        let sent = self.write_payload(&stream, source, len, progress);
+        stream.set_write_timeout(before)?;
+        sent?;
+        into_data(self.recv()?)
+    }
+
+    /// The payload straight to the socket (the request is already flushed). A peer that
+    /// closes while its receive window is shut sends a FIN but no reset, and a blocked send
+    /// would then wait for the kernel's window probes to fail (a minute or more): a test proxy
+    /// cut part-way did this to the shell. So the socket has a send timeout, and each time it
+    /// expires with nothing sent the connection is checked for the server's end of stream.
+    fn write_payload(
+        &mut self,
+        mut stream: &TcpStream,
+        source: &mut dyn Read,
+        len: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), ClientError> {
         let mut sent = 0u64;
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; 256 * 1024];
         while sent < len {
             let want = buf.len().min((len - sent) as usize);
             let got = source.read(&mut buf[..want])?;
             if got == 0 {
                 return Err(ClientError::Io(io::ErrorKind::UnexpectedEof.into()));
             }
-            self.writer.write_all(&buf[..got])?;
-            sent += got as u64;
-            progress(sent);
+            let mut chunk = &buf[..got];
+            while !chunk.is_empty() {
+                match stream.write(chunk) {
+                    Ok(0) => return Err(ClientError::Io(io::ErrorKind::WriteZero.into())),
+                    Ok(n) => {
+                        chunk = &chunk[n..];
+                        sent += n as u64;
+                        progress(sent);
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        if self.peer_closed()? {
+                            return Err(ClientError::Io(io::Error::new(
+                                io::ErrorKind::ConnectionAborted,
+                                "the server closed the connection during the upload",
+                            )));
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
         }
-        into_data(self.recv()?)
+        Ok(())
+    }
+
+    /// Whether the server's end of stream arrived with no reply before it. A reply waiting
+    /// means an early refusal: the server discards the rest, so sending goes on.
+    fn peer_closed(&mut self) -> Result<bool, ClientError> {
+        if !self.reader.buffer().is_empty() {
+            return Ok(false);
+        }
+        let sock = self.reader.get_ref();
+        sock.set_nonblocking(true)?;
+        let peeked = sock.peek(&mut [0u8; 1]);
+        sock.set_nonblocking(false)?;
+        match peeked {
+            Ok(0) => Ok(true),
+            Ok(_) => Ok(false),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

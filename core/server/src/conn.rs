@@ -41,6 +41,14 @@ pub enum ReadState {
         /// To the handler's thread.
         pipe: Arc<Pipe>,
     },
+    /// The payload of the request in flight, read from the socket by the handler's thread
+    /// ([`crate::direct`]): the loop reads nothing until the result comes back.
+    Direct {
+        /// Bytes still to come when the thread took over.
+        remaining: u64,
+        /// What the thread read, and the abort flag.
+        shared: Arc<crate::direct::Shared>,
+    },
     /// The payload of a refused request, dropped so the stream stays in sync.
     Discard {
         /// Bytes still to drop.
@@ -105,6 +113,8 @@ pub struct Conn {
     pub peer_closed: bool,
     /// WRITABLE interest is registered.
     pub writable: bool,
+    /// READABLE interest is not registered (an upload's thread reads the socket).
+    pub unreadable: bool,
     /// Set on connections of a plugin listener.
     pub framed: Option<FramedBy>,
     /// At least one request was parsed; until then silence counts from accept.
@@ -151,6 +161,7 @@ impl Conn {
             close_after_flush: false,
             peer_closed: false,
             writable: false,
+            unreadable: false,
             framed: None,
             spoke: false,
             frame_started: None,
@@ -336,6 +347,7 @@ impl Conn {
             ReadState::Upload { remaining, .. } | ReadState::Discard { remaining } => {
                 *remaining > input.len() as u64
             }
+            ReadState::Direct { .. } => false,
             ReadState::Frames if input.is_empty() => false,
             // A plugin's framing cannot be decoded here; leftovers after its parse are partial.
             ReadState::Frames if self.framed.is_some() => !self.in_flight(),
@@ -343,6 +355,11 @@ impl Conn {
                 kino_proto::decode_header(input, max_frame) == kino_proto::Header::Incomplete
             }
         }
+    }
+
+    /// An upload's thread reads the socket: the loop must not.
+    pub fn reads_direct(&self) -> bool {
+        matches!(self.read, ReadState::Direct { .. })
     }
 
     /// Whether it may be closed now that its out-buffer is empty.
@@ -360,6 +377,11 @@ impl Conn {
     pub fn abort_transfers(&mut self) {
         if let ReadState::Upload { pipe, .. } = &self.read {
             pipe.abort();
+        }
+        if let ReadState::Direct { shared, .. } = &self.read {
+            shared.abort();
+            // The thread holds its own handle of the socket: end its `poll` now.
+            let _ = self.stream.shutdown(std::net::Shutdown::Both);
         }
         if let Lifecycle::Sending { sending, .. } = &self.state {
             sending.pipe.abort();

@@ -154,6 +154,7 @@ impl Dispatcher {
                     }
                     progress = true;
                 }
+                ReadState::Direct { .. } => return progress,
                 ReadState::Discard { remaining } => {
                     let remaining = *remaining;
                     let n = remaining.min(conn.input().len() as u64) as usize;
@@ -315,15 +316,21 @@ impl Dispatcher {
         }
         if info.payload == PayloadKind::Upload {
             let len = declared_payload.unwrap_or(0);
-            let pipe = Arc::new(Pipe::new(PIPE_CAP, self.chan.notifier(token)));
-            if len == 0 {
-                pipe.finish();
-            } else {
-                conn.read = ReadState::Upload {
-                    remaining: len,
-                    pipe: Arc::clone(&pipe),
-                };
-            }
+            let payload = match crate::direct::hand_over(conn, len, &host) {
+                Some(reader) => Payload::Direct(reader),
+                None => {
+                    let pipe = Arc::new(Pipe::new(PIPE_CAP, self.chan.notifier(token)));
+                    if len == 0 {
+                        pipe.finish();
+                    } else {
+                        conn.read = ReadState::Upload {
+                            remaining: len,
+                            pipe: Arc::clone(&pipe),
+                        };
+                    }
+                    Payload::Piped(pipe)
+                }
+            };
             self.spawn_upload(
                 token,
                 info.name.clone(),
@@ -331,7 +338,7 @@ impl Dispatcher {
                 caller,
                 session,
                 args,
-                (pipe, slot),
+                (payload, slot),
                 len,
                 peer,
             );
@@ -364,7 +371,7 @@ impl Dispatcher {
         caller: Option<Identity>,
         session: Option<String>,
         args: kino_api::Args,
-        (pipe, slot): (Arc<Pipe>, Option<Slot>),
+        (payload, slot): (Payload, Option<Slot>),
         len: u64,
         peer: Option<IpAddr>,
     ) {
@@ -377,27 +384,33 @@ impl Dispatcher {
                 crate::priority::lower_this_thread(host.limits.pool_nice);
                 let outcome = match AnyDb::open(&db_url) {
                     Ok(mut db) => {
-                        let mut reader = PipeReader::new(&pipe);
-                        let upload: (&mut (dyn Read + Send), u64) = (&mut reader, len);
-                        run_command(
-                            &host,
-                            &mut db,
-                            &name,
-                            id,
-                            caller,
-                            session,
-                            args,
-                            Some(upload),
-                            peer,
-                        )
+                        let run = |reader: &mut (dyn Read + Send)| {
+                            let upload = Some((reader, len));
+                            run_command(
+                                &host, &mut db, &name, id, caller, session, args, upload, peer,
+                            )
+                        };
+                        match payload {
+                            Payload::Piped(pipe) => {
+                                let outcome = run(&mut PipeReader::new(&pipe));
+                                pipe.abort();
+                                outcome
+                            }
+                            // Dropped (its socket handle closed) before the loop takes over.
+                            Payload::Direct(mut reader) => run(&mut reader),
+                        }
                     }
-                    Err(e) => Outcome {
-                        id,
-                        result: Err(e.into()),
-                        session_change: None,
-                    },
+                    Err(e) => {
+                        if let Payload::Piped(pipe) = &payload {
+                            pipe.abort();
+                        }
+                        Outcome {
+                            id,
+                            result: Err(e.into()),
+                            session_change: None,
+                        }
+                    }
                 };
-                pipe.abort();
                 // Freed before the reply goes out, so a client that starts its next upload on
                 // seeing the reply finds the slot free.
                 drop(slot);
@@ -415,6 +428,15 @@ impl Dispatcher {
             ));
         }
     }
+}
+
+/// Where an upload's thread gets the payload from.
+pub(crate) enum Payload {
+    /// Pushed by the loop through a pipe (a plugin listener's payload, already whole in
+    /// memory; or no spare descriptor for a second handle of the socket).
+    Piped(Arc<Pipe>),
+    /// Read from the socket by the thread itself.
+    Direct(crate::direct::DirectReader),
 }
 
 /// Runs one command on the calling thread's database connection.

@@ -252,6 +252,7 @@ impl EventLoop {
                     progress |= self.dispatcher.process_input(conn, token, &mut frames_left);
                 }
                 if !conn.out_paused
+                    && !conn.reads_direct()
                     && !conn.read_blocked
                     && !conn.peer_closed
                     && !conn.close_after_flush
@@ -320,19 +321,24 @@ impl EventLoop {
             self.close(token, "client left during upload");
             return;
         }
-        let want_write = conn.pending_out() > 0;
-        if want_write != conn.writable {
-            let interest = if want_write {
-                Interest::READABLE | Interest::WRITABLE
-            } else {
-                Interest::READABLE
+        // While an upload's thread reads the socket, READABLE is off: every arriving segment
+        // would wake the loop for bytes it must not read. WRITABLE stays (mio needs one
+        // interest), so earlier replies still flush and errors still wake the loop; the
+        // thread sees a hang-up itself, and the result brings READABLE back.
+        let direct = conn.reads_direct();
+        let want_write = conn.pending_out() > 0 || direct;
+        if want_write != conn.writable || direct != conn.unreadable {
+            let interest = match (direct, want_write) {
+                (true, _) => Interest::WRITABLE,
+                (false, true) => Interest::READABLE | Interest::WRITABLE,
+                (false, false) => Interest::READABLE,
             };
             match self
                 .poll
                 .registry()
                 .reregister(&mut conn.stream, token, interest)
             {
-                Ok(()) => conn.writable = want_write,
+                Ok(()) => (conn.writable, conn.unreadable) = (want_write, direct),
                 Err(e) => self.close(token, &format!("reregister: {e}")),
             }
         }

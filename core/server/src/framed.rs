@@ -97,7 +97,7 @@ impl Dispatcher {
                 None,
                 None,
                 args,
-                (pipe, Some(slot)),
+                (crate::dispatch::Payload::Piped(pipe), Some(slot)),
                 len,
                 peer,
             );

@@ -232,6 +232,7 @@ impl Host for ServerHost {
             "http_handlers_peak": ServerStats::get(&s.http_handlers_peak),
             "http_busy": ServerStats::get(&s.http_busy),
             "bodies_sendfile": ServerStats::get(&s.bodies_sendfile),
+            "bodies_read_direct": ServerStats::get(&s.bodies_read_direct),
             "script_executors": self.scripts.executors(),
             "plugins": self
                 .registry

@@ -30,6 +30,7 @@ mod compat;
 pub mod config;
 pub mod conn;
 mod constant;
+pub mod direct;
 pub mod dispatch;
 pub mod docgen;
 pub mod event_loop;

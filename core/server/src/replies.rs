@@ -37,6 +37,7 @@ impl Dispatcher {
 
     /// Applies a finished command to its connection; a held reply gets a timer.
     pub fn finish(&mut self, conn: &mut Conn, token: Token, outcome: Outcome) {
+        crate::direct::take_back(conn);
         if let ReadState::Upload { remaining, pipe } = &conn.read {
             // The handler returned before reading the whole payload: drop the rest.
             pipe.abort();

@@ -44,6 +44,8 @@ pub struct ServerStats {
     pub http_busy: AtomicU64,
     /// Reply bodies sent by the kernel from a verified file (`sendfile`), not through a pipe.
     pub bodies_sendfile: AtomicU64,
+    /// Upload payloads read from the socket by their handler's thread, not through the loop.
+    pub bodies_read_direct: AtomicU64,
 }
 
 impl ServerStats {

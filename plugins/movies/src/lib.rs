@@ -95,6 +95,12 @@ const MIGRATIONS: &[Migration] = &[
               );
               CREATE INDEX movies_uploads_by_user ON movies_uploads (user_id);",
     },
+    Migration {
+        version: 5,
+        name: "movies_uploads_writer",
+        sql: "ALTER TABLE movies_uploads ADD COLUMN writer TEXT;
+              ALTER TABLE movies_uploads ADD COLUMN writer_until INTEGER NOT NULL DEFAULT 0;",
+    },
 ];
 
 impl Plugin for Movies {
@@ -122,6 +128,7 @@ impl Plugin for Movies {
             buy::PRICE_VIP.info(),
             resume::UPLOAD_EXPIRY.info(),
             resume::MAX_OPEN_UPLOADS.info(),
+            resume::UPLOAD_LEASE.info(),
         ]
     }
 
@@ -160,6 +167,13 @@ impl Plugin for Movies {
             return Err(CmdError::bad_args(format!(
                 "--upload-expiry must be 1..={} seconds (a week)",
                 resume::MAX_EXPIRY_S
+            )));
+        }
+        let lease = ctx.setting(resume::UPLOAD_LEASE);
+        if lease == 0 || lease > resume::MAX_LEASE_S {
+            return Err(CmdError::bad_args(format!(
+                "--upload-lease must be 1..={} seconds (an hour)",
+                resume::MAX_LEASE_S
             )));
         }
         resume::sweep(ctx)

@@ -10,9 +10,16 @@
 //!
 //! Uploads idle longer than `--upload-expiry` seconds are dropped (row and stored bytes) by the
 //! next upload or status request; a user has at most `--max-open-uploads` at once.
+//!
+//! One request writes an upload at a time, on every server sharing the database: the writer
+//! holds a lease in the upload's row (`writer`, `writer_until`), renewed while bytes arrive and
+//! given back when the request ends, so a resume sent through another node while the first
+//! connection still streams is `busy` instead of writing beside it. A node that dies mid-upload
+//! holds the lease `--upload-lease` seconds at most.
 
 use std::collections::HashSet;
 use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
 use kino_api::serde_json::json;
 use kino_api::{
@@ -37,8 +44,18 @@ pub const MAX_OPEN_UPLOADS: Setting<u64> = Setting::new(
 );
 
 /// Uploads being written by this server right now: a second connection resuming the same one
-/// is refused with `busy` instead of writing beside it.
+/// is refused with `busy` instead of writing beside it (without a database round trip).
 static WRITING: LazyLock<Mutex<HashSet<String>>> = LazyLock::new(Mutex::default);
+
+/// Setting: seconds a writer's lease on a resumable upload lasts unless renewed (renewed every
+/// third of that while bytes arrive).
+pub const UPLOAD_LEASE: Setting<u64> = Setting::new(
+    "upload-lease",
+    "Seconds a resumable upload stays claimed by a server that stopped renewing it (died, or its client stalled); at most 3600",
+    10,
+);
+/// Longest `--upload-lease`: an hour.
+pub const MAX_LEASE_S: u64 = 3600;
 
 /// An open resumable upload, as recorded by its first request.
 #[derive(Debug, Clone)]
@@ -57,8 +74,8 @@ pub struct Open {
     pub offset: u64,
 }
 
-/// This server's claim on an upload; dropping it lets another request write it.
-pub struct Claim(String);
+/// This server's claim on an upload; dropping it lets another request on this server write it.
+struct Claim(String);
 
 impl Drop for Claim {
     fn drop(&mut self) {
@@ -67,6 +84,67 @@ impl Drop for Claim {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.0);
     }
+}
+
+/// This request's lease on writing an upload, held in its row for every server to see.
+pub struct Lease {
+    id: String,
+    token: String,
+    /// `--upload-lease` in seconds.
+    secs: i64,
+    renewed: Instant,
+    _local: Claim,
+}
+
+impl Lease {
+    /// Renews the lease when a third of it has passed; `busy` when another request has taken
+    /// it (this one stalled past the lease).
+    pub fn keep(&mut self, db: &mut dyn Database) -> Result<(), CmdError> {
+        let every = Duration::from_secs(u64::try_from(self.secs).unwrap_or(0)) / 3;
+        if self.renewed.elapsed() < every {
+            return Ok(());
+        }
+        let now = clock::unix_now();
+        let kept = db.execute(
+            "UPDATE movies_uploads SET writer_until = ?, touched_at = ? WHERE id = ? AND writer = ?",
+            params![now + self.secs, now, self.id.as_str(), self.token.as_str()],
+        )?;
+        if kept == 0 {
+            return Err(taken());
+        }
+        self.renewed = Instant::now();
+        Ok(())
+    }
+
+    /// Gives the lease back (the row may be gone already: committed or refused).
+    pub fn release(self, db: &mut dyn Database) {
+        let released = db.execute(
+            "UPDATE movies_uploads SET writer = NULL, writer_until = 0 WHERE id = ? AND writer = ?",
+            params![self.id.as_str(), self.token.as_str()],
+        );
+        if let Err(e) = released {
+            kino_api::log::warn!(
+                "upload {}: could not give its lease back ({e}); it lapses in {} s",
+                self.id,
+                self.secs
+            );
+        }
+    }
+}
+
+fn taken() -> CmdError {
+    CmdError::new(
+        ErrorCode::Busy,
+        "this upload is being written through another connection (or server); try again in a \
+         moment, from the offset movies.upload_status gives",
+    )
+}
+
+/// A fresh lease token: 128 random bits.
+fn token() -> Result<String, CmdError> {
+    let mut raw = [0u8; 16];
+    getrandom::fill(&mut raw).map_err(|e| CmdError::internal(format!("no randomness: {e}")))?;
+    Ok(raw.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn claim(id: &str) -> Result<Claim, CmdError> {
@@ -117,8 +195,8 @@ fn expiry(ctx: &Ctx) -> i64 {
 pub fn sweep(ctx: &mut Ctx) -> Result<(), CmdError> {
     let cutoff = clock::unix_now().saturating_sub(expiry(ctx));
     let rows = ctx.db().query(
-        "SELECT id FROM movies_uploads WHERE touched_at < ?",
-        params![cutoff],
+        "SELECT id FROM movies_uploads WHERE touched_at < ? AND writer_until < ?",
+        params![cutoff, clock::unix_now()],
     )?;
     for row in rows {
         let id = row.string(0)?;
@@ -183,14 +261,14 @@ fn status(ctx: &mut Ctx, args: UploadStatus) -> Result<Output, CmdError> {
 
 /// For a `movies.upload` with `upload_id`: records a new upload (offset 0) or finds the
 /// caller's open one and checks `offset` + the payload's `len` is its size; returns it with
-/// this server's claim on writing it.
+/// this request's lease on writing it.
 pub fn begin(
     ctx: &mut Ctx,
     (upload_id, offset): (Option<&str>, Option<u64>),
     fresh: (&str, Option<&str>, bool),
     who: &Identity,
     len: u64,
-) -> Result<Option<(Open, Claim)>, CmdError> {
+) -> Result<Option<(Open, Lease)>, CmdError> {
     let Some(raw) = upload_id else {
         return Ok(None);
     };
@@ -198,6 +276,8 @@ pub fn begin(
     let offset = offset.unwrap_or(0);
     sweep(ctx)?;
     let claimed = claim(&id)?;
+    let token = token()?;
+    let secs = i64::try_from(ctx.setting(UPLOAD_LEASE)).unwrap_or(1);
     let now = clock::unix_now();
     let open = match find(ctx.db(), &id, who.user_id)? {
         Some(mut open) => {
@@ -246,11 +326,22 @@ pub fn begin(
             }
         }
     };
-    ctx.db().execute(
-        "UPDATE movies_uploads SET touched_at = ? WHERE id = ?",
-        params![now, id.as_str()],
+    let leased = ctx.db().execute(
+        "UPDATE movies_uploads SET touched_at = ?, writer = ?, writer_until = ?
+         WHERE id = ? AND writer_until < ?",
+        params![now, token.as_str(), now + secs, id.as_str(), now],
     )?;
-    Ok(Some((open, claimed)))
+    if leased == 0 {
+        return Err(taken());
+    }
+    let lease = Lease {
+        id,
+        token,
+        secs,
+        renewed: Instant::now(),
+        _local: claimed,
+    };
+    Ok(Some((open, lease)))
 }
 
 /// Ends an upload whose content was refused or committed: its row and stored bytes go.

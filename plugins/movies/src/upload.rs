@@ -119,50 +119,26 @@ fn upload(ctx: &mut Ctx, args: Upload) -> Result<Output, CmdError> {
         &uploader,
         len,
     )?;
-    let (name, md5, free, total) = match &resumed {
-        Some((open, _)) => (open.name.clone(), open.md5.clone(), open.free, open.size),
-        None => (name, md5, free, len),
+    let (open, mut lease) = match resumed {
+        Some((open, lease)) => (Some(open), Some(lease)),
+        None => (None, None),
     };
-    if total == 0 {
-        return Err(CmdError::bad_args("the file is empty"));
+    let stored = store(
+        ctx,
+        (payload, len),
+        open.as_ref(),
+        lease.as_mut(),
+        (name, md5, free),
+    );
+    // Given back however the request ends; a node that dies here lets it lapse instead.
+    if let Some(lease) = lease {
+        lease.release(ctx.db());
     }
-    if let Some(md5) = &md5 {
-        if let Some(live) = find_intact(ctx, md5)? {
-            if let Some((open, _)) = &resumed {
-                resume::end(ctx, &open.id);
-            }
-            return Err(already_there(&live));
-        }
-    }
-    let mut writer = match &resumed {
-        Some((open, _)) => ctx.blobs().resume(&open.id, total, open.offset)?,
-        None => ctx.blobs().create(len)?,
-    };
-    copy_payload(payload, &mut *writer, len).map_err(|e| match &resumed {
-        Some((open, _)) => CmdError::new(
-            e.code,
-            format!(
-                "{}; resume with upload_id {} from the offset movies.upload_status gives",
-                e.message, open.id
-            ),
-        ),
-        None => e,
-    })?;
-    let stored = match writer.finish(total, md5.as_deref()) {
-        Ok(stored) => stored,
-        Err(e) => {
-            if let Some((open, _)) = &resumed {
-                if !resume::resumable(&e) {
-                    resume::end(ctx, &open.id);
-                }
-            }
-            return Err(e.into());
-        }
-    };
+    let (name, stored, free) = stored?;
     let committed = ctx
         .db()
         .transaction(|db| commit_row(db, &name, &stored, free, uploader.user_id));
-    if let Some((open, _)) = &resumed {
+    if let Some(open) = &open {
         resume::end(ctx, &open.id);
     }
     let (movie, restored) = committed?;
@@ -184,6 +160,61 @@ fn upload(ctx: &mut Ctx, args: Upload) -> Result<Output, CmdError> {
     Ok(reply.into())
 }
 
+/// Writes the payload (a whole upload, or the rest of the resumable upload `open` under its
+/// `lease`) and checks it; returns the name, what was stored and `free` to commit.
+fn store(
+    ctx: &mut Ctx,
+    (payload, len): (&mut (dyn Read + Send), u64),
+    open: Option<&resume::Open>,
+    mut lease: Option<&mut resume::Lease>,
+    (name, md5, free): (String, Option<String>, bool),
+) -> Result<(String, BlobInfo, bool), CmdError> {
+    let (name, md5, free, total) = match open {
+        Some(open) => (open.name.clone(), open.md5.clone(), open.free, open.size),
+        None => (name, md5, free, len),
+    };
+    if total == 0 {
+        return Err(CmdError::bad_args("the file is empty"));
+    }
+    if let Some(md5) = &md5 {
+        if let Some(live) = find_intact(ctx, md5)? {
+            if let Some(open) = open {
+                resume::end(ctx, &open.id);
+            }
+            return Err(already_there(&live));
+        }
+    }
+    let mut writer = match open {
+        Some(open) => ctx.blobs().resume(&open.id, total, open.offset)?,
+        None => ctx.blobs().create(len)?,
+    };
+    let mut keep = || match lease.as_deref_mut() {
+        Some(lease) => lease.keep(ctx.db()),
+        None => Ok(()),
+    };
+    copy_payload(payload, &mut *writer, len, &mut keep).map_err(|e| match open {
+        Some(open) => CmdError::new(
+            e.code,
+            format!(
+                "{}; resume with upload_id {} from the offset movies.upload_status gives",
+                e.message, open.id
+            ),
+        ),
+        None => e,
+    })?;
+    match writer.finish(total, md5.as_deref()) {
+        Ok(stored) => Ok((name, stored, free)),
+        Err(e) => {
+            if let Some(open) = open {
+                if !resume::resumable(&e) {
+                    resume::end(ctx, &open.id);
+                }
+            }
+            Err(e.into())
+        }
+    }
+}
+
 fn already_there(movie: &Movie) -> CmdError {
     CmdError::conflict(format!(
         "this content is already movie {} `{}`",
@@ -191,12 +222,14 @@ fn already_there(movie: &Movie) -> CmdError {
     ))
 }
 
-/// Streams `len` payload bytes into the blob writer. A read failure means the client went away
-/// mid-upload; dropping the writer (on return) removes the temporary file.
+/// Streams `len` payload bytes into the blob writer, calling `keep` (the lease's renewal)
+/// between chunks. A read failure means the client went away mid-upload; dropping the writer
+/// (on return) removes the temporary file.
 fn copy_payload(
     payload: &mut (dyn Read + Send),
     writer: &mut dyn BlobWriter,
     len: u64,
+    keep: &mut dyn FnMut() -> Result<(), CmdError>,
 ) -> Result<(), CmdError> {
     let mut buf = vec![0u8; COPY_CHUNK];
     let mut copied = 0u64;
@@ -218,6 +251,7 @@ fn copy_payload(
             _ => CmdError::internal(format!("writing an upload: {e}")),
         })?;
         copied += n as u64;
+        keep()?;
     }
     Ok(())
 }

@@ -63,7 +63,9 @@ fn stalled_why(
     frame_timeout: Duration,
 ) -> Option<&'static str> {
     // A request in flight with pipelined input behind it is waiting on us, not on the client.
-    let waiting_on_us = c.in_flight() && matches!(c.read, ReadState::Frames);
+    // An upload's thread reading the socket keeps its own --idle-timeout ([`crate::direct`]).
+    let waiting_on_us =
+        c.in_flight() && matches!(c.read, ReadState::Frames | ReadState::Direct { .. });
     let silent = now.duration_since(c.last_input) > idle;
     if c.pending_out() > 0 && now.duration_since(c.last_output) > idle {
         Some("replies not read")
