@@ -136,6 +136,18 @@ fn deep_vibrato() {
     assert_floor(Condition::Vibrato, 4, 0.92, 0.85);
 }
 
+/// A deep vibrato's last crest before a release is flat for a third of a cycle and looked
+/// like a held 70 ms note a semitone off; it is a crest when the note swung as far at least
+/// twice before (`contour.rs`; two 8 s clips at 16 kHz as `humset one` makes them, 0.960 and 0.947 -> 1.000, with offsets alike).
+#[test]
+fn the_last_vibrato_crest_before_a_release() {
+    for seed in [4_002, 9_103_600] {
+        let (f, fo) = measure_from(Condition::Vibrato, seed, 1);
+        assert!(f >= 0.98, "{seed}: note F1 {f:.3} under 0.98");
+        assert!(fo >= 0.98, "{seed}: F1 with offsets {fo:.3} under 0.98");
+    }
+}
+
 /// Pink noise at 5 dB SNR: noise lowers the NSDF at every lag alike, so it never passes for
 /// a missing fundamental, while a real one is still found under a strong harmonic
 /// (0.878 / 0.527 -> 0.924 / 0.572).
