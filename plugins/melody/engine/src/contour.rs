@@ -52,6 +52,39 @@ const PROGRESS_ST: f32 = 0.4;
 /// arrives within `ARRIVE_ST` moves little more than half a semitone in all).
 const PROGRESS_DRIFT_ST: f32 = 0.3;
 
+/// A vibrato's last peak before a release may look held (its crest is flat for a third of a
+/// cycle); up to this long (seconds)...
+const PEAK_S: f64 = 0.09;
+/// ...it is a peak when the note before reached as far at least `PEAK_VISITS` times in
+/// this window before it (seconds)...
+const PEAK_LOOK_S: f64 = 0.6;
+const PEAK_VISITS: usize = 2;
+/// ...within this much (semitones).
+const PEAK_NEAR_ST: f32 = 0.2;
+
+/// Whether the contour `before` reached the extreme of `run` (in direction `dir`) in at
+/// least `PEAK_VISITS` separate excursions: a vibrato swinging there, not a new note.
+fn revisits(before: &[f32], run: &[f32], dir: f32) -> bool {
+    let Some(peak) = run
+        .iter()
+        .filter(|v| v.is_finite())
+        .map(|v| v * dir)
+        .max_by(f32::total_cmp)
+    else {
+        return false;
+    };
+    let mut visits = 0;
+    let mut inside = false;
+    for v in before {
+        let near = v.is_finite() && v * dir >= peak - PEAK_NEAR_ST;
+        if near && !inside {
+            visits += 1;
+        }
+        inside = near;
+    }
+    visits >= PEAK_VISITS
+}
+
 /// Longest run of frames within `HOLD_ST` of a common pitch (frames), by sliding over the
 /// finite values.
 fn hold(m: &[f32]) -> usize {
@@ -198,6 +231,7 @@ pub fn fold(mut segs: Vec<Seg>, midi: &[f32], hop: f64) -> Vec<Seg> {
     let (approach, excursion) = (frames(APPROACH_S), frames(EXCURSION_S));
     let (held, start_held) = (frames(HOLD_S), frames(START_HOLD_S));
     let drift = frames(START_DRIFT_S);
+    let (peak_len, look) = (frames(PEAK_S), frames(PEAK_LOOK_S));
     let mut k = 0;
     while k < segs.len() {
         let s = segs[k];
@@ -229,11 +263,15 @@ pub fn fold(mut segs: Vec<Seg>, midi: &[f32], hop: f64) -> Vec<Seg> {
             let run_end = (s.start..s.end).find(|&t| !voiced(t)).unwrap_or(s.end);
             let off = (s.pitch - p.pitch).abs();
             let ends = run_end < s.end || next.is_none();
-            if ends
-                && (1..=2).contains(&off)
-                && run_end - s.start <= excursion
-                && hold(&midi[s.start..run_end]) < held
-            {
+            let run = &midi[s.start..run_end];
+            let unheld = hold(run) < held
+                || (run_end - s.start <= peak_len
+                    && revisits(
+                        &midi[p.start.max(s.start.saturating_sub(look))..s.start],
+                        run,
+                        (s.pitch - p.pitch).signum() as f32,
+                    ));
+            if ends && (1..=2).contains(&off) && run_end - s.start <= excursion && unheld {
                 segs[k - 1].end = run_end;
                 if run_end == s.end {
                     segs.remove(k);

@@ -11,6 +11,8 @@
 //!   Viterbi smoothing over 20-cent pitch states plus an unvoiced state.
 //! - `harmonics`: a peak at a multiple of the chosen lag that stands out is the true period
 //!   (vowels whose second or third harmonic is far stronger than the fundamental).
+//! - `noise`: the clip's steady noise per frequency bin, taken off before the periodicity
+//!   analysis.
 //! - `nsdf_interp`: the NSDF between integer lags, for the periods of high voices and
 //!   whistles.
 //! - `segment`: tuning estimate, voiced regions, legato/detached boundaries, onsets and
@@ -37,6 +39,7 @@ mod dsp;
 mod envelope;
 mod harmonics;
 pub mod midi;
+mod noise;
 mod nsdf_interp;
 mod onsets;
 mod pieces;

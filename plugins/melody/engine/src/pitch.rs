@@ -16,6 +16,7 @@
 
 use crate::dsp::{self, Signal};
 use crate::harmonics;
+use crate::noise;
 use crate::nsdf_interp::{nsdf_at, sinc_peak, SINC_REFINE_TAU};
 use realfft::RealFftPlanner;
 
@@ -231,8 +232,11 @@ fn good_size(n: usize) -> usize {
 
 /// Runs the tracker on a prepared signal.
 pub fn track(sig: &Signal) -> Track {
-    let energy_db = dsp::frame_energy_db(sig, ((sig.rate * 0.02) as usize).max(1));
+    let mut energy_db = dsp::frame_energy_db(sig, ((sig.rate * 0.02) as usize).max(1));
     let (cands, clarity) = candidates(sig);
+    // Voicing and segmentation read the energies with the steady noise taken off: in
+    // strong noise a note's end and a repeat's dip sink into the noise otherwise.
+    noise::subtract_floor(&mut energy_db);
     let voicing = voicing_prob(&energy_db, &clarity);
     let midi = viterbi(&cands, &voicing);
     Track {
