@@ -233,3 +233,166 @@ fn argon2_hashes_pass_a_gate_and_the_excess_is_busy() {
     );
     assert_eq!(stats["argon2_max_queued"], json!(64));
 }
+
+/// The scheduling policy (`/proc/self/task/TID/stat` field 41: 0 `SCHED_OTHER`, 5
+/// `SCHED_IDLE`) of each thread named `prefix…`, once there are `n` all at `want`, or as they
+/// are after a few seconds (a new thread moves itself once it runs).
+fn policies(prefix: &str, n: usize, want: u32) -> Vec<u32> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut found = Vec::new();
+        for task in std::fs::read_dir("/proc/self/task").unwrap() {
+            let Ok(stat) = std::fs::read_to_string(task.unwrap().path().join("stat")) else {
+                continue;
+            };
+            let (open, close) = (stat.find('(').unwrap(), stat.rfind(')').unwrap());
+            if stat[open + 1..close].starts_with(prefix) {
+                let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+                found.push(fields[38].parse().unwrap());
+            }
+        }
+        if (found.len() >= n && found.iter().all(|&p| p == want)) || Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `--pool-sched idle` (the default) puts the pool's workers and an upload's thread in
+/// `SCHED_IDLE`, so a waking loop preempts them at once, while the loop stays `SCHED_OTHER`;
+/// `--pool-sched normal` leaves the workers `SCHED_OTHER` (nice levels only).
+#[test]
+fn cpu_bound_threads_run_sched_idle_and_the_loop_does_not() {
+    let _alone = ALONE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (other, idle) = (0, 5);
+    let server = TestServer::with_admin(plugins(), |mut c| {
+        c.limits.workers = 3;
+        c
+    });
+    assert_eq!(policies("kino-worker-", 3, idle), vec![idle; 3], "workers");
+    assert_eq!(policies("kino-loop", 1, other), vec![other], "the loop");
+    let mut writer = root(&server);
+    let bytes = content(7, 1 << 20);
+    writer
+        .send(&request(
+            "movies.upload",
+            json!({"name": "idle.bin", "md5": md5_hex(&bytes), "free": true, "file_size": bytes.len()}),
+        ))
+        .unwrap();
+    writer.send_raw(&bytes[..4096]).unwrap();
+    writer.flush().unwrap();
+    let upload = policies("kino-upload", 1, idle);
+    assert!(
+        !upload.is_empty() && upload.iter().all(|&p| p == idle),
+        "the upload: {upload:?}"
+    );
+    assert_eq!(
+        policies("kino-loop", 1, other),
+        vec![other],
+        "the loop, still"
+    );
+    drop((writer, server));
+
+    let normal = TestServer::with_admin(plugins(), |mut c| {
+        c.limits.workers = 2;
+        c.limits.pool_sched = kino_server::priority::PoolSched::Normal;
+        c
+    });
+    assert_eq!(
+        policies("kino-worker-", 2, other),
+        vec![other; 2],
+        "--pool-sched normal"
+    );
+    drop(normal);
+}
+
+/// A login flood past the gate's bound is refused on the loop before it takes a pool worker.
+/// One hash at a time, two waiting, four workers: twelve clients log in to one account with
+/// its right password over and over. Logins in the pool and at the gate never exceed three
+/// (`server.info`), the rest get `busy` at once, and only those three ever hold a reservation
+/// of the login throttle, so with three failures allowed per account and address, the flood
+/// never turns into `rate_limited` (when the gate was checked inside the worker, after the
+/// throttle, a fourth worker's login saw three reservations out and was refused, and the
+/// account cooled down). A fourth worker stays free: another client's pooled command answers
+/// throughout, and the right password still logs in afterwards.
+#[test]
+fn a_login_flood_is_refused_before_the_pool_and_the_throttle() {
+    const FLOOD: usize = 12;
+    let server = TestServer::with_admin(plugins(), |mut c| {
+        c.limits.workers = 4;
+        c.setting("argon2-memory-kib", json!(8192))
+            .setting("argon2-iterations", json!(2))
+            .setting("argon2-max-parallel", json!(1))
+            .setting("argon2-max-queued", json!(2))
+            .setting("login-failures-per-account-address", json!(3))
+    });
+    let mut admin = root(&server);
+    let login = json!({"name": "flood", "password": "pw-of-flood"});
+    admin.call("auth.register", login.clone()).unwrap();
+    let busy_total = Arc::new(AtomicU64::new(0));
+    let at_least = Instant::now() + Duration::from_millis(1500);
+    let at_most = Instant::now() + Duration::from_secs(30);
+    let handles: Vec<_> = (0..FLOOD)
+        .map(|_| {
+            let (addr, login, busy_total) = (server.addr, login.clone(), Arc::clone(&busy_total));
+            std::thread::spawn(move || {
+                let mut c = guarded(kino_client::Client::connect(addr).unwrap());
+                let (mut ok, mut slowest_busy, mut other) = (0u64, Duration::ZERO, Vec::new());
+                while Instant::now() < at_most
+                    && (Instant::now() < at_least || busy_total.load(Ordering::Relaxed) < 30)
+                {
+                    let asked = Instant::now();
+                    match c.call("auth.login", login.clone()) {
+                        Ok(_) => ok += 1,
+                        Err(e) if e.code() == Some(ErrorCode::Busy) => {
+                            slowest_busy = slowest_busy.max(asked.elapsed());
+                            busy_total.fetch_add(1, Ordering::Relaxed);
+                            std::thread::sleep(Duration::from_millis(2));
+                        }
+                        Err(e) => other.push(e.to_string()),
+                    }
+                }
+                (ok, slowest_busy, other)
+            })
+        })
+        .collect();
+    let (mut answered, mut slowest_other, mut most_in) = (0, Duration::ZERO, 0);
+    while handles.iter().any(|h| !h.is_finished()) {
+        let asked = Instant::now();
+        let users = admin.call("auth.users", json!({})).unwrap();
+        slowest_other = slowest_other.max(asked.elapsed());
+        assert!(users.to_string().contains("flood"), "{users}");
+        answered += 1;
+        let s = auth_stats(&mut admin);
+        let inside =
+            ["hash_admitted", "hash_waiting", "hashing"].map(|k| s[k].as_u64().unwrap_or(u64::MAX));
+        most_in = most_in.max(inside.iter().fold(0u64, |a, &b| a.saturating_add(b)));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (mut ok, mut slowest_busy) = (0, Duration::ZERO);
+    for h in handles {
+        let (o, b, other) = h.join().unwrap();
+        assert!(other.is_empty(), "neither a login nor busy: {other:?}");
+        ok += o;
+        slowest_busy = slowest_busy.max(b);
+    }
+    let busy = busy_total.load(Ordering::Relaxed);
+    assert!(ok > 0 && busy >= 30, "{ok} logins, {busy} busy");
+    assert!(
+        most_in <= 3,
+        "{most_in} logins in the pool and the gate at once"
+    );
+    assert!(
+        slowest_busy < Duration::from_secs(2),
+        "a `busy` took {slowest_busy:?}"
+    );
+    assert!(
+        answered > 5 && slowest_other < Duration::from_secs(2),
+        "auth.users answered {answered} times, the slowest in {slowest_other:?}"
+    );
+    assert_eq!(auth_stats(&mut admin)["hash_rejected"], json!(busy));
+    let mut late = guarded(server.client());
+    late.call("auth.login", login).unwrap();
+}

@@ -29,6 +29,14 @@ pub type Handler = Arc<dyn Fn(&mut Ctx, &Args) -> Result<Output, CmdError> + Sen
 /// to the pool as usual (see [`Command::quick`]).
 pub type Quick = Arc<dyn Fn(&mut FastCtx, &Args) -> Option<Result<Output, CmdError>> + Send + Sync>;
 
+/// What a command's admission took (a place in a bounded queue), kept with the request until
+/// its handler takes it ([`Ctx::take_admission`]) or the request ends.
+pub type Admission = Box<dyn std::any::Any + Send>;
+
+/// A pool command's check on the event loop before the request is queued for a worker: an
+/// error answers at once, without the request taking a worker (see [`Command::admit`]).
+pub type Admit = Arc<dyn Fn() -> Result<Admission, CmdError> + Send + Sync>;
+
 /// One command: its spec and its handler.
 #[derive(Clone)]
 pub struct Command {
@@ -42,6 +50,8 @@ pub struct Command {
     pub quick: Option<Quick>,
     /// The JSON text of the `data` a [`Command::constant`] always answers.
     pub constant: Option<Arc<[u8]>>,
+    /// For a pool command: a bound checked on the loop before the request is queued.
+    pub admit: Option<Admit>,
 }
 
 impl std::fmt::Debug for Command {
@@ -81,6 +91,7 @@ impl Command {
             handler: Arc::new(move |ctx: &mut Ctx, args: &Args| handler(ctx, A::parse(args)?)),
             quick: None,
             constant: None,
+            admit: None,
         }
     }
 
@@ -98,6 +109,19 @@ impl Command {
                 Err(e) => Some(Err(e)),
             },
         ));
+        self
+    }
+
+    /// Checks a bound on the event loop before a request for this pool command is queued for a
+    /// worker, so work that waits its turn inside the handler (argon2 behind its gate) cannot
+    /// pile up in the pool's queue, where every other command waits too. `admit` runs on the
+    /// loop and must not block; its error is the reply, and what it returns is kept with the
+    /// request for the handler ([`Ctx::take_admission`]) and dropped when the request ends.
+    pub fn admit(
+        mut self,
+        admit: impl Fn() -> Result<Admission, CmdError> + Send + Sync + 'static,
+    ) -> Self {
+        self.admit = Some(Arc::new(admit));
         self
     }
 

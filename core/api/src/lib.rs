@@ -67,7 +67,7 @@ pub mod service;
 pub use args::{ArgChoice, ArgValue, Args, CommandArgs, Paging};
 pub use blob::{valid_key, BlobError, BlobInfo, BlobStore, BlobWriter};
 pub use changes::Snapshots;
-pub use command::{Command, Exec, Handler, PAGE_DEFAULT, PAGE_MAX};
+pub use command::{Admission, Admit, Command, Exec, Handler, PAGE_DEFAULT, PAGE_MAX};
 pub use ctx::{check_args, Ctx, Host, Identity, SessionChange, MAX_CALL_DEPTH};
 pub use db::{Database, DbError, Row, SqlValue};
 pub use error::CmdError;

@@ -353,10 +353,24 @@ impl Dispatcher {
             self.loop_db.reset();
             self.finish(conn, token, outcome);
         } else {
+            // Checked before the request takes a place in the pool's queue (the argon2 gate).
+            let admission = match entry.command.admit.as_ref().map(|admit| admit()) {
+                Some(Err(e)) => {
+                    let outcome = Outcome {
+                        id,
+                        result: Err(e),
+                        session_change: None,
+                    };
+                    return self.finish(conn, token, outcome);
+                }
+                Some(Ok(a)) => Some(a),
+                None => None,
+            };
             let chan = self.chan.clone();
             let name = info.name.clone();
             self.pool.submit(Box::new(move |db| {
-                let outcome = run_command(&host, db, &name, id, caller, session, args, None, peer);
+                let (upload, who) = (None, (caller, session));
+                let outcome = run_with(&host, db, &name, id, who, args, upload, peer, admission);
                 chan.send(LoopMsg::Done(token, Box::new(outcome)));
             }));
         }
@@ -381,7 +395,7 @@ impl Dispatcher {
         let spawned = std::thread::Builder::new()
             .name("kino-upload".into())
             .spawn(move || {
-                crate::priority::lower_this_thread(host.limits.pool_nice);
+                crate::priority::lower_this_thread(host.limits.pool_nice, host.limits.pool_sched);
                 let outcome = match AnyDb::open(&db_url) {
                     Ok(mut db) => {
                         let run = |reader: &mut (dyn Read + Send)| {
@@ -452,6 +466,32 @@ pub fn run_command(
     upload: Option<(&mut (dyn Read + Send), u64)>,
     peer: Option<IpAddr>,
 ) -> Outcome {
+    run_with(
+        host,
+        db,
+        name,
+        id,
+        (caller, session),
+        args,
+        upload,
+        peer,
+        None,
+    )
+}
+
+/// [`run_command`], handing the handler what its command's admission took on the loop.
+#[allow(clippy::too_many_arguments)]
+fn run_with(
+    host: &ServerHost,
+    db: &mut AnyDb,
+    name: &str,
+    id: Option<Id>,
+    (caller, session): (Option<Identity>, Option<String>),
+    args: kino_api::Args,
+    upload: Option<(&mut (dyn Read + Send), u64)>,
+    peer: Option<IpAddr>,
+    admission: Option<kino_api::Admission>,
+) -> Outcome {
     let Some(entry) = host.lookup(name) else {
         return Outcome {
             id,
@@ -459,7 +499,9 @@ pub fn run_command(
             session_change: None,
         };
     };
-    let mut ctx = Ctx::new(host, db, caller, session).with_peer(peer);
+    let mut ctx = Ctx::new(host, db, caller, session)
+        .with_peer(peer)
+        .with_admission(admission);
     if let Some((reader, len)) = upload {
         ctx = ctx.with_upload(reader, len);
     }

@@ -279,7 +279,7 @@ impl Core {
         let (tx, rx) = crossbeam_channel::unbounded();
         let pool = WorkerPool::start(
             self.config.limits.workers,
-            self.config.limits.pool_nice,
+            (self.config.limits.pool_nice, self.config.limits.pool_sched),
             self.db_url.clone(),
         )?;
         let stop = Arc::new(AtomicBool::new(false));

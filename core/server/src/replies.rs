@@ -171,7 +171,7 @@ impl Dispatcher {
                 (sendfile::spawn(body, Arc::clone(&pipe), host, slot), true)
             }
             _ => {
-                let nice = self.host.limits.pool_nice;
+                let nice = (self.host.limits.pool_nice, self.host.limits.pool_sched);
                 (
                     spawn_reader(source, len, Arc::clone(&pipe), slot, nice),
                     false,
@@ -328,12 +328,12 @@ fn spawn_reader(
     len: u64,
     producer: Arc<Pipe>,
     slot: Option<Slot>,
-    nice: u32,
+    (nice, sched): (u32, crate::priority::PoolSched),
 ) -> io::Result<()> {
     std::thread::Builder::new()
         .name("kino-send".into())
         .spawn(move || {
-            crate::priority::lower_this_thread(nice);
+            crate::priority::lower_this_thread(nice, sched);
             let _slot = slot;
             let mut left = len;
             while left > 0 {

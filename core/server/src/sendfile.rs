@@ -58,7 +58,7 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("kino-sendfile".into())
         .spawn(move || {
-            crate::priority::lower_this_thread(host.limits.pool_nice);
+            crate::priority::lower_this_thread(host.limits.pool_nice, host.limits.pool_sched);
             let _slot = slot;
             let KernelBody {
                 sock,

@@ -89,8 +89,12 @@ pub struct WorkerPool {
 
 impl WorkerPool {
     /// Starts `n` workers on the database at `db`, `nice` levels below the caller's priority
-    /// ([`crate::priority`]).
-    pub fn start(n: usize, nice: u32, db: DbUrl) -> Result<Self, kino_api::DbError> {
+    /// and under `sched` ([`crate::priority`]).
+    pub fn start(
+        n: usize,
+        (nice, sched): (u32, crate::priority::PoolSched),
+        db: DbUrl,
+    ) -> Result<Self, kino_api::DbError> {
         let (tx, rx): (Sender<Job>, Receiver<Job>) = crossbeam_channel::unbounded();
         let mut handles = Vec::new();
         for i in 0..n.max(1) {
@@ -99,7 +103,7 @@ impl WorkerPool {
             let handle = std::thread::Builder::new()
                 .name(format!("kino-worker-{i}"))
                 .spawn(move || {
-                    crate::priority::lower_this_thread(nice);
+                    crate::priority::lower_this_thread(nice, sched);
                     for job in rx.iter() {
                         job(&mut db);
                         db.reset();

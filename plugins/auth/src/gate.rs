@@ -6,11 +6,14 @@
 //!
 //! Callers past the running ones wait their turn, first come first served; at most
 //! `--argon2-max-queued` wait, and the next is refused at once with `busy` ("the server is
-//! checking too many passwords; try again shortly") instead of piling up. A waiting caller
-//! holds the pool worker it runs on, so the pool's size (`--workers`) bounds the waiters too.
-//! The counts are in `server.info` under `plugins.auth`.
+//! checking too many passwords; try again shortly") instead of piling up. The place is taken
+//! on the event loop when the request is queued for the pool ([`Gate::admit`], through
+//! `Command::admit`), not when a worker picks it up: a waiter holds a pool worker, so waiters
+//! counted only at the gate were bounded by the pool's size while the rest of a login flood
+//! sat in the pool's queue, in front of every other command. A refused request never reaches
+//! a worker, nor the login throttle. The counts are in `server.info` under `plugins.auth`.
 
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use kino_api::serde_json::{json, Value};
 use kino_api::{CmdError, ErrorCode, Setting};
@@ -40,6 +43,9 @@ struct State {
     parallel: usize,
     max_queued: usize,
     hashing: usize,
+    /// Admitted on the loop and not yet at the gate (queued for a pool worker, or in the
+    /// handler before its turn).
+    admitted: usize,
     waiting: usize,
     /// The most that ever hashed at once.
     peak: usize,
@@ -47,6 +53,13 @@ struct State {
     /// Tickets, so turns go in arrival order.
     next_ticket: u64,
     serving: u64,
+}
+
+/// A place in the gate's queue, taken before the request reaches a worker; given back when
+/// dropped unused (the request ended before hashing).
+#[derive(Debug)]
+pub struct Permit {
+    gate: Option<Arc<Gate>>,
 }
 
 /// One turn to hash; the next caller goes when it is dropped.
@@ -62,6 +75,7 @@ impl Default for Gate {
                 parallel: default_parallel(),
                 max_queued: 64,
                 hashing: 0,
+                admitted: 0,
                 waiting: 0,
                 peak: 0,
                 rejected: 0,
@@ -97,21 +111,52 @@ impl Gate {
         s.max_queued = usize::try_from(max_queued).unwrap_or(usize::MAX);
     }
 
-    /// Waits for a turn, or `busy` when `--argon2-max-queued` callers already wait.
+    /// Takes a place in the queue, or `busy` when `--argon2-max-queued` callers already wait
+    /// (in the pool's queue or at the gate) behind the `--argon2-max-parallel` hashing. Never
+    /// blocks: it runs on the event loop.
+    pub fn admit(self: &Arc<Self>) -> Result<Permit, CmdError> {
+        self.take_place()?;
+        Ok(Permit {
+            gate: Some(Arc::clone(self)),
+        })
+    }
+
+    /// Waits for a turn, or `busy` as [`Gate::admit`] (for callers that were not admitted on
+    /// the loop).
     pub fn enter(&self) -> Result<Turn<'_>, CmdError> {
+        self.take_place()?;
+        Ok(self.wait_turn())
+    }
+
+    /// Waits for the turn `permit` holds a place for; never refused.
+    pub fn enter_admitted(&self, mut permit: Permit) -> Turn<'_> {
+        // The place moves from the permit to the wait below.
+        permit.gate = None;
+        self.wait_turn()
+    }
+
+    fn take_place(&self) -> Result<(), CmdError> {
         let mut s = self.lock();
+        let queued = s.admitted + s.waiting;
+        if queued + s.hashing >= s.parallel.saturating_add(s.max_queued) {
+            s.rejected += 1;
+            return Err(CmdError::new(
+                ErrorCode::Busy,
+                format!(
+                    "the server is checking too many passwords ({} at once, {queued} waiting); \
+                     try again shortly",
+                    s.hashing
+                ),
+            ));
+        }
+        s.admitted += 1;
+        Ok(())
+    }
+
+    fn wait_turn(&self) -> Turn<'_> {
+        let mut s = self.lock();
+        s.admitted = s.admitted.saturating_sub(1);
         if s.hashing >= s.parallel || s.waiting > 0 {
-            if s.waiting >= s.max_queued {
-                s.rejected += 1;
-                return Err(CmdError::new(
-                    ErrorCode::Busy,
-                    format!(
-                        "the server is checking too many passwords ({} at once, {} waiting); \
-                         try again shortly",
-                        s.hashing, s.waiting
-                    ),
-                ));
-            }
             let ticket = s.next_ticket;
             s.next_ticket += 1;
             s.waiting += 1;
@@ -128,7 +173,7 @@ impl Gate {
         }
         s.hashing += 1;
         s.peak = s.peak.max(s.hashing);
-        Ok(Turn { gate: self })
+        Turn { gate: self }
     }
 
     /// The counts for `server.info`.
@@ -138,10 +183,20 @@ impl Gate {
             "hashing": s.hashing,
             "hashing_peak": s.peak,
             "hash_waiting": s.waiting,
+            "hash_admitted": s.admitted,
             "hash_rejected": s.rejected,
             "argon2_max_parallel": s.parallel,
             "argon2_max_queued": s.max_queued,
         })
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Some(gate) = self.gate.take() {
+            let mut s = gate.lock();
+            s.admitted = s.admitted.saturating_sub(1);
+        }
     }
 }
 

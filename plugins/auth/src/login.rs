@@ -30,12 +30,14 @@ const WRONG: &str = "wrong name or password";
 
 /// The `auth.login` spec.
 pub fn login_command(hasher: Arc<Hasher>) -> Command {
+    let admission = hasher.admission();
     Command::new(
         "auth.login",
         "Log in; the reply carries a session token",
         move |ctx, args| login(&hasher, ctx, args),
     )
     .role(Role::Anon)
+    .admit(admission)
 }
 
 /// `auth.login`'s arguments.
@@ -60,15 +62,10 @@ fn login(hasher: &Hasher, ctx: &mut Ctx, args: Login) -> Result<Output, CmdError
     // A name longer than any account's cannot exist; it gets no counter of its own (the
     // address counter still applies), so it cannot grow the table with huge keys.
     let could_exist = !key.is_empty() && key.chars().count() <= MAX_NAME + 24;
+    // `busy` comes before the throttle: a login refused for load is no failed attempt.
+    let place = hasher.place(ctx)?;
     let attempt = throttle::reserve(ctx, could_exist.then_some(key.as_str()))?;
-    // Refused for load, not for a wrong password: the reserved failure goes back.
-    let turn = match hasher.turn() {
-        Ok(t) => t,
-        Err(busy) => {
-            attempt.refund(ctx);
-            return Err(busy);
-        }
-    };
+    let turn = hasher.turn_for(place);
     let account = if could_exist {
         Account::find(ctx.db(), &key)?
     } else {

@@ -19,9 +19,11 @@ use crate::throttle;
 
 /// The spec.
 pub fn command(hasher: Arc<Hasher>) -> Command {
+    let admission = hasher.admission();
     Command::new("auth.passwd", "Change your password", move |ctx, args| {
         passwd(&hasher, ctx, args)
     })
+    .admit(admission)
 }
 
 /// `auth.passwd`'s arguments.
@@ -41,15 +43,11 @@ fn passwd(hasher: &Hasher, ctx: &mut Ctx, args: Passwd) -> Result<Output, CmdErr
     let account = Account::by_id(ctx.db(), user_id)?
         .ok_or_else(|| CmdError::not_found("your account no longer exists"))?;
     check_password(new, ctx.setting(PASSWORD_MIN_LENGTH), &account.name_key)?;
+    // `busy` comes before the throttle: a change refused for load is no failed attempt.
+    let place = hasher.place(ctx)?;
     let attempt = throttle::reserve(ctx, Some(&account.name_key))?;
     // One turn for both hashes, so a right old password is never followed by `busy`.
-    let turn = match hasher.turn() {
-        Ok(t) => t,
-        Err(busy) => {
-            attempt.refund(ctx);
-            return Err(busy);
-        }
-    };
+    let turn = hasher.turn_for(place);
     if !hasher.verify(&turn, &args.old, &account.password_hash) {
         return Err(CmdError::unauthenticated("the old password is wrong"));
     }

@@ -4,14 +4,14 @@
 //! pool, and only in a [`Turn`] of the hashing gate ([`crate::gate`]). Unknown names are checked
 //! against a dummy hash so they cost the same time as real ones.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use kino_api::{CmdError, Setting};
+use kino_api::{Admission, CmdError, Ctx, Setting};
 
-use crate::gate::{Gate, Turn};
+use crate::gate::{Gate, Permit, Turn};
 
 /// Setting: argon2id memory cost.
 pub const ARGON2_MEMORY_KIB: Setting<u64> =
@@ -26,7 +26,7 @@ pub struct Hasher {
     params: OnceLock<Params>,
     dummy: OnceLock<String>,
     /// Bounds the hashes running at once and the callers waiting.
-    pub gate: Gate,
+    pub gate: Arc<Gate>,
 }
 
 impl Hasher {
@@ -53,6 +53,28 @@ impl Hasher {
     /// Waits for a turn to hash (or `busy`, see [`crate::gate`]).
     pub fn turn(&self) -> Result<Turn<'_>, CmdError> {
         self.gate.enter()
+    }
+
+    /// The check a command that hashes runs on the event loop before its request is queued
+    /// for the pool (`Command::admit`): a place in the gate's queue, or `busy`.
+    pub fn admission(&self) -> impl Fn() -> Result<Admission, CmdError> + Send + Sync + 'static {
+        let gate = Arc::clone(&self.gate);
+        move || gate.admit().map(|p| Box::new(p) as Admission)
+    }
+
+    /// The place the request took in the gate's queue on the loop, or one taken now when it
+    /// came another way (a nested call, the HTTP gateway, the operator); `busy` past the bound.
+    /// Taken before anything is recorded (the login throttle), so `busy` changes nothing.
+    pub fn place(&self, ctx: &mut Ctx) -> Result<Permit, CmdError> {
+        match ctx.take_admission().map(|a| a.downcast::<Permit>()) {
+            Some(Ok(permit)) => Ok(*permit),
+            _ => self.gate.admit(),
+        }
+    }
+
+    /// Waits for the turn `place` holds a place for.
+    pub fn turn_for(&self, place: Permit) -> Turn<'_> {
+        self.gate.enter_admitted(place)
     }
 
     /// A PHC string for `password`, in a turn.

@@ -28,12 +28,14 @@ pub const ALLOW_ADMIN_SIGNUP: Setting<bool> = Setting::new(
 
 /// The spec.
 pub fn command(hasher: Arc<Hasher>) -> Command {
+    let admission = hasher.admission();
     Command::new(
         "auth.register",
         "Create an account (admins may create admins)",
         move |ctx, args| register(&hasher, ctx, args),
     )
     .role(Role::Anon)
+    .admit(admission)
 }
 
 /// `auth.register`'s arguments.
@@ -70,7 +72,9 @@ fn register(hasher: &Hasher, ctx: &mut Ctx, args: Register) -> Result<Output, Cm
             "only an admin can create an admin (or start the server with --allow-admin-signup)",
         ));
     }
-    let hash = hasher.hash(&hasher.turn()?, password)?;
+    let turn = hasher.turn_for(hasher.place(ctx)?);
+    let hash = hasher.hash(&turn, password)?;
+    drop(turn);
     let id = ctx
         .db()
         .insert(

@@ -212,27 +212,6 @@ impl Attempt {
     }
 }
 
-impl Attempt {
-    /// No password was checked (the server was too busy to): both counters get the reserved
-    /// failure back, and nothing else changes.
-    pub fn refund(self, ctx: &mut Ctx) {
-        let result = ctx.db().transaction(|db| {
-            let scopes = self.account.iter().map(String::as_str);
-            for scope in scopes.chain(std::iter::once(ADDRESS_SCOPE)) {
-                db.execute(
-                    "UPDATE login_throttle SET failures = failures - 1
-                     WHERE scope = ? AND addr = ? AND failures > 0",
-                    params![scope, &self.addr],
-                )?;
-            }
-            Ok::<_, DbError>(())
-        });
-        if let Err(e) = result {
-            log::warn!("giving back a login attempt refused as busy: {e}");
-        }
-    }
-}
-
 /// Forgets every counter of an account (an admin unlocking it).
 pub fn clear_account(db: &mut dyn Database, account_key: &str) -> Result<(), DbError> {
     db.execute(

@@ -105,8 +105,8 @@ fn every_limit_is_one_flag_and_one_key_of_the_same_name() {
         .keys()
         .cloned()
         .collect();
-    // 19 core limits, 7 for script plugins and 10 of the HTTP gateway (`http-*`).
-    assert_eq!(keys.len(), 36);
+    // 20 core limits, 7 for script plugins and 10 of the HTTP gateway (`http-*`).
+    assert_eq!(keys.len(), 37);
     for key in &keys {
         // A value unlike the default, through the file and through the flag.
         let (changed, in_file, want_value) = match defaults[key.as_str()].as_u64() {
@@ -116,6 +116,12 @@ fn every_limit_is_one_flag_and_one_key_of_the_same_name() {
                 "scripts".to_string(),
                 "\"scripts\"".to_string(),
                 Value::from("scripts"),
+            ),
+            // The one choice: the CPU-bound threads' scheduling policy.
+            None if key == "pool-sched" => (
+                "normal".to_string(),
+                "\"normal\"".to_string(),
+                Value::from("normal"),
             ),
             // The one address: the HTTP listener's.
             None if defaults[key.as_str()].is_string() => (

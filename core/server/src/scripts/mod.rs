@@ -167,6 +167,7 @@ impl Overlay {
                     handler: handler(executor, &l.plugin, info),
                     quick: None,
                     constant: None,
+                    admit: None,
                 };
                 let entry = Entry {
                     command,
