@@ -156,7 +156,9 @@ fn a_singer_who_slows_down_keeps_the_printed_values() {
 /// as an eighth and an eighth rest), and Happy Birthday at 96-120 bpm whose pickup's sixteenth
 /// comes early (written as a swung triplet pair), and the 4/4 tune with triplets at 60-84 bpm
 /// (written as 6/8 at one and a half times the tempo), and Row, Row, Row below 64 quarters a
-/// minute (written as 3/4 at twice the tempo).
+/// minute (written as 3/4 at twice the tempo); Ode to Joy and Twinkle at 60-84 bpm whose every
+/// note the detector measures 90 ms long (written as sixteenths and rests, or in eighths at
+/// half the tempo).
 #[test]
 fn performances_that_once_failed_read_as_printed() {
     let cases = [
@@ -188,6 +190,8 @@ fn performances_that_once_failed_read_as_printed() {
             &[101, 102, 106],
         ),
         ("Row", ROW, "0", "6/8", 60.0, 84.0, &[108, 116]),
+        ("Ode to Joy", ODE, "2", "4/4", 60.0, 84.0, &[105, 124]),
+        ("Twinkle", TWINKLE, "0", "4/4", 60.0, 84.0, &[102, 115]),
     ];
     for (name, tune, fifths, time, lo, hi, seeds) in cases {
         for &seed in seeds {
