@@ -133,18 +133,21 @@ pub fn quantize(notes: &[Note], n: &Notation) -> Vec<Measure> {
                     da.total_cmp(&db)
                 })
                 .unwrap_or(4);
+            if (len / best as f64).ln().abs() < 0.35 {
+                e = trip.up((s + best * TICKS).min(limit)).max(trip.up(s + 1));
+            }
             if detached && next.is_none() {
-                // Its length unknown, the last note (the longest of a tune, as a rule) lasts
-                // as long as the longest onset interval, then to the end of that bar.
+                // Released early like the others, the last note (held, the longest of a tune as
+                // a rule) lasts at least two beats and the longest onset interval, then to the
+                // end of that bar.
                 let longest = onsets
                     .windows(2)
                     .map(|w| q(w[1]) - q(w[0]))
                     .filter(|&d| d < bar)
                     .max()
-                    .unwrap_or(TICKS);
-                e = ((s + longest.max(1)) + bar - 1) / bar * bar;
-            } else if (len / best as f64).ln().abs() < 0.35 {
-                e = trip.up((s + best * TICKS).min(limit)).max(trip.up(s + 1));
+                    .unwrap_or(TICKS)
+                    .max(2 * i64::from(meter.beat()) * TICKS);
+                e = e.max((s + longest + bar - 1) / bar * bar);
             }
         }
         // A rest shorter than a sixteenth, or of one, between notes is articulation.
