@@ -108,9 +108,9 @@ pub fn quantize(notes: &[Note], n: &Notation) -> Vec<Measure> {
             let breath = 0.25f64.max(0.4 * (next.onset_s - note.onset_s));
             // When the releases say nothing (every note stopped a fraction of the way to
             // the next), the notes are written from onset to onset, as staccato is, and only
-            // a silence of a bar is a rest.
-            let bar_s = bar16 as f64 * warp.six(note.offset_s);
-            if gap < (2.0 * warp.six(note.offset_s)).min(breath) || (detached && gap < bar_s) {
+            // a silence of two beats is a rest.
+            let held_s = 8.0 * warp.six(note.offset_s);
+            if gap < (2.0 * warp.six(note.offset_s)).min(breath) || (detached && gap < held_s) {
                 end_s = next.onset_s;
                 before_rest = false;
             }
