@@ -95,6 +95,7 @@ pub fn quantize(notes: &[Note], n: &Notation) -> Vec<Measure> {
     let q = |s: f64| -> i64 { trip.snap(warp.pos(s)) };
     // (start, end, pitch) in ticks from the start of bar 0.
     let mut spans: Vec<(i64, i64, u8)> = Vec::with_capacity(notes.len());
+    let detached = detached(&notes);
     for (i, note) in notes.iter().enumerate() {
         let mut s = q(note.onset_s).max(start);
         let mut end_s = note.offset_s;
@@ -105,7 +106,11 @@ pub fn quantize(notes: &[Note], n: &Notation) -> Vec<Measure> {
             // Singers (and the detector's releases) stop a note well before the next: a gap
             // up to 40 % of the way to the next onset is a breath at slow tempos too.
             let breath = 0.25f64.max(0.4 * (next.onset_s - note.onset_s));
-            if gap < (2.0 * warp.six(note.offset_s)).min(breath) {
+            // When the releases say nothing (every note stopped a fraction of the way to
+            // the next), the notes are written from onset to onset, as staccato is, and only
+            // a silence of two beats is a rest.
+            let held_s = 8.0 * warp.six(note.offset_s);
+            if gap < (2.0 * warp.six(note.offset_s)).min(breath) || (detached && gap < held_s) {
                 end_s = next.onset_s;
                 before_rest = false;
             }
@@ -130,6 +135,19 @@ pub fn quantize(notes: &[Note], n: &Notation) -> Vec<Measure> {
                 .unwrap_or(4);
             if (len / best as f64).ln().abs() < 0.35 {
                 e = trip.up((s + best * TICKS).min(limit)).max(trip.up(s + 1));
+            }
+            if detached && next.is_none() {
+                // Released early like the others, the last note (held, the longest of a tune as
+                // a rule) lasts at least two beats and the longest onset interval, then to the
+                // end of that bar.
+                let longest = onsets
+                    .windows(2)
+                    .map(|w| q(w[1]) - q(w[0]))
+                    .filter(|&d| d < bar)
+                    .max()
+                    .unwrap_or(TICKS)
+                    .max(2 * i64::from(meter.beat()) * TICKS);
+                e = e.max((s + longest + bar - 1) / bar * bar);
             }
         }
         // A rest shorter than a sixteenth, or of one, between notes is articulation.
@@ -167,6 +185,22 @@ pub fn quantize(notes: &[Note], n: &Notation) -> Vec<Measure> {
         mark_brackets(&mut m.events);
     }
     measures
+}
+
+/// Whether the notes are all released early: the median note lasts under 40 % of the way to
+/// the next onset. Hummed melodies are legato or nearly so (a breath of 60-250 ms); uniformly
+/// short notes are sung staccato or, in a room, released by the detector with the direct
+/// sound, and either way their lengths tell nothing about the written values.
+fn detached(notes: &[&Note]) -> bool {
+    let mut ratios: Vec<f64> = notes
+        .windows(2)
+        .map(|w| (w[0].offset_s - w[0].onset_s) / (w[1].onset_s - w[0].onset_s).max(1e-6))
+        .collect();
+    if ratios.len() < 4 {
+        return false;
+    }
+    ratios.sort_by(f64::total_cmp);
+    ratios[ratios.len() / 2] < 0.4
 }
 
 struct Placer<'a> {
@@ -290,6 +324,31 @@ mod tests {
         let e = ms[0].events.last().copied();
         assert_eq!(e.map(|e| (e.pitch, e.tie)), Some((Some(64), true)));
         assert_eq!(ms[1].events[0].pitch, Some(64));
+    }
+
+    #[test]
+    fn notes_all_released_early_are_written_from_onset_to_onset() {
+        // Twinkle at 75 bpm (0.8 s a beat), every note measured 90 ms long: quarters and a
+        // final half note, not sixteenths and rests.
+        let pitches = [60, 60, 67, 67, 69, 69, 67];
+        let notes: Vec<Note> = pitches
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| Note {
+                onset_s: i as f64 * 0.8,
+                offset_s: i as f64 * 0.8 + 0.09,
+                pitch: p,
+            })
+            .collect();
+        let t = Transcription {
+            notes,
+            tempo_bpm: 75.0,
+            notation: Notation::plain(75.0, 0.0),
+        };
+        assert_eq!(
+            crate::score_text(&t),
+            "| C4 q C4 q G4 q G4 q | A4 q A4 q G4 h |"
+        );
     }
 
     #[test]
