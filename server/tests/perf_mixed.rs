@@ -258,9 +258,9 @@ fn policies(prefix: &str, n: usize, want: u32) -> Vec<u32> {
     }
 }
 
-/// `--pool-sched idle` (the default) puts the pool's workers and an upload's thread in
-/// `SCHED_IDLE`, so a waking loop preempts them at once, while the loop stays `SCHED_OTHER`;
-/// `--pool-sched normal` leaves the workers `SCHED_OTHER` (nice levels only).
+/// `--pool-sched idle` puts the pool's workers and an upload's thread in `SCHED_IDLE`, so a
+/// waking loop preempts them at once, while the loop stays `SCHED_OTHER`; the default,
+/// `--pool-sched normal`, leaves the workers `SCHED_OTHER` (nice levels only).
 #[test]
 fn cpu_bound_threads_run_sched_idle_and_the_loop_does_not() {
     let _alone = ALONE
@@ -269,6 +269,7 @@ fn cpu_bound_threads_run_sched_idle_and_the_loop_does_not() {
     let (other, idle) = (0, 5);
     let server = TestServer::with_admin(plugins(), |mut c| {
         c.limits.workers = 3;
+        c.limits.pool_sched = kino_server::priority::PoolSched::Idle;
         c
     });
     assert_eq!(policies("kino-worker-", 3, idle), vec![idle; 3], "workers");
@@ -297,13 +298,12 @@ fn cpu_bound_threads_run_sched_idle_and_the_loop_does_not() {
 
     let normal = TestServer::with_admin(plugins(), |mut c| {
         c.limits.workers = 2;
-        c.limits.pool_sched = kino_server::priority::PoolSched::Normal;
         c
     });
     assert_eq!(
         policies("kino-worker-", 2, other),
         vec![other; 2],
-        "--pool-sched normal"
+        "--pool-sched normal, the default"
     );
     drop(normal);
 }
@@ -319,6 +319,10 @@ fn cpu_bound_threads_run_sched_idle_and_the_loop_does_not() {
 /// throughout, and the right password still logs in afterwards.
 #[test]
 fn a_login_flood_is_refused_before_the_pool_and_the_throttle() {
+    // Its server's threads carry the names the priority tests look for.
+    let _alone = ALONE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     const FLOOD: usize = 12;
     let server = TestServer::with_admin(plugins(), |mut c| {
         c.limits.workers = 4;

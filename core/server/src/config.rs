@@ -42,10 +42,10 @@ pub struct Limits {
     /// work (0: the same priority; at most 19)
     #[arg(long, default_value_t = 10)]
     pub pool_nice: u32,
-    /// Scheduling policy of the same threads: `idle` (Linux `SCHED_IDLE`: they run only when
-    /// no normal thread wants the core, and a waking loop preempts them at once) or `normal`
-    /// (nice levels only)
-    #[arg(long, value_enum, default_value_t = crate::priority::PoolSched::Idle)]
+    /// Scheduling policy of the same threads: `normal` (nice levels only) or `idle` (Linux
+    /// `SCHED_IDLE`: they run only when no normal thread wants the core, and a waking loop
+    /// preempts them at once; they may starve on a host whose cores are full)
+    #[arg(long, value_enum, default_value_t = crate::priority::PoolSched::Normal)]
     pub pool_sched: crate::priority::PoolSched,
     /// Largest database file in 4 KiB pages; writes past it answer `unavailable` as on a full
     /// disk while reads go on (0: no cap)

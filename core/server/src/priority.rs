@@ -34,10 +34,13 @@ pub const MAX_NICE: u32 = 19;
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum PoolSched {
-    /// `SCHED_IDLE`: run only when no normal thread wants the core.
-    #[default]
+    /// `SCHED_IDLE`: run only when no normal thread wants the core. Not the default: in the
+    /// same-hour A/B its `ping` tails under mixed load were worse (p99.9 10-16 ms against 7-8,
+    /// max 29-31 ms against 9-15: a thread holding a lock the loop wants waits for an idle core),
+    /// and on a host whose other processes fill the cores such threads would not run at all.
     Idle,
     /// `SCHED_OTHER` at `--pool-nice` levels below the loop.
+    #[default]
     Normal,
 }
 

@@ -78,8 +78,11 @@ fn login(hasher: &Hasher, ctx: &mut Ctx, args: Login) -> Result<Output, CmdError
     if !hasher.verify(&turn, password, &account.password_hash) {
         return Err(CmdError::unauthenticated(WRONG));
     }
-    drop(turn);
+    // The reservation goes back before the gate's place does: a login the gate lets in next
+    // must not find this one's failure still counted (`limit` right logins at once would be
+    // refused as `rate_limited`).
     attempt.succeeded(ctx);
+    drop(turn);
     if account.locked {
         return Err(CmdError::new(
             ErrorCode::Locked,

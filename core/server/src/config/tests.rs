@@ -119,9 +119,9 @@ fn every_limit_is_one_flag_and_one_key_of_the_same_name() {
             ),
             // The one choice: the CPU-bound threads' scheduling policy.
             None if key == "pool-sched" => (
-                "normal".to_string(),
-                "\"normal\"".to_string(),
-                Value::from("normal"),
+                "idle".to_string(),
+                "\"idle\"".to_string(),
+                Value::from("idle"),
             ),
             // The one address: the HTTP listener's.
             None if defaults[key.as_str()].is_string() => (
