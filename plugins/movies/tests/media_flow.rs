@@ -99,6 +99,7 @@ fn original_flow_admin_then_user() {
     assert_eq!(reply["offset"], json!(0));
     assert_eq!(reply["name"], json!("Free Film.mp4"));
     assert!(bytes == free_film, "downloaded bytes differ");
+    records_eventually(&mut user, 1);
 
     // A charged movie: refused until bought, at the regular price.
     assert_eq!(
@@ -116,6 +117,7 @@ fn original_flow_admin_then_user() {
     assert!(started.elapsed() < Duration::from_millis(500));
     assert_eq!(reply["wait_s"], json!(0));
     assert_eq!(md5_hex(&bytes), md5_hex(&charged_film));
+    records_eventually(&mut user, 2);
 
     // VIP: no wait for free movies, at once on another session opened before buying.
     let mut other_session = guarded(server.client());
@@ -137,6 +139,10 @@ fn original_flow_admin_then_user() {
     assert!(started.elapsed() < Duration::from_millis(500));
     assert_eq!(reply["wait_s"], json!(0));
     assert!(bytes == free_film);
+    // A record is written once the last byte went out, on a worker, so it can land after the
+    // client has read that byte and started its next download: "newest first" is the order in
+    // which downloads ended at the server. Each is awaited before the next starts.
+    records_eventually(&mut user, 3);
 
     // Resume from an offset: `size` is the whole file, `file_size` what follows.
     let (reply, tail) = download(&mut user, free_id, Some(123_456)).unwrap();
