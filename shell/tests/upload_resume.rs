@@ -26,6 +26,30 @@ fn partial_bytes(data: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// Starts `kino -c "upload big.mp4"` in `cwd` through `addr` and returns once the server has
+/// stored `least` bytes of it.
+fn upload_under_way(
+    addr: std::net::SocketAddr,
+    cwd: &std::path::Path,
+    data: &std::path::Path,
+    least: u64,
+) -> std::thread::JoinHandle<common::Ran> {
+    let (addr, cwd) = (addr.to_string(), cwd.to_path_buf());
+    let shell = std::thread::spawn(move || {
+        kino_at(&addr)
+            .root()
+            .cwd(&cwd)
+            .args(["-c", "upload big.mp4"])
+            .run()
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while partial_bytes(data) < least {
+        assert!(Instant::now() < deadline, "the upload never got going");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    shell
+}
+
 #[test]
 fn upload_resumes_after_a_dropped_connection() {
     let s = server();
@@ -37,20 +61,7 @@ fn upload_resumes_after_a_dropped_connection() {
         std::fs::read(dir.path().join("big.mp4")).unwrap(),
     ));
 
-    let addr = proxy.addr.to_string();
-    let cwd = dir.path().to_path_buf();
-    let shell = std::thread::spawn(move || {
-        kino_at(&addr)
-            .root()
-            .cwd(&cwd)
-            .args(["-c", "upload big.mp4"])
-            .run()
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while partial_bytes(s.data()) < 2 << 20 {
-        assert!(Instant::now() < deadline, "the upload never got going");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let shell = upload_under_way(proxy.addr, dir.path(), s.data(), 2 << 20);
     proxy.cut();
     let ran = shell.join().unwrap();
     ran.expect_code(0);
@@ -102,20 +113,7 @@ fn upload_resumes_after_a_quiet_close_on_a_shut_window() {
     let dir = tempfile::tempdir().unwrap();
     let len = 24 << 20;
     write_file(&dir.path().join("big.mp4"), len, 7);
-    let addr = proxy.addr.to_string();
-    let cwd = dir.path().to_path_buf();
-    let shell = std::thread::spawn(move || {
-        kino_at(&addr)
-            .root()
-            .cwd(&cwd)
-            .args(["-c", "upload big.mp4"])
-            .run()
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while partial_bytes(s.data()) < 1 << 20 {
-        assert!(Instant::now() < deadline, "the upload never got going");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let shell = upload_under_way(proxy.addr, dir.path(), s.data(), 1 << 20);
     proxy.freeze();
     // The shell's send buffer (at most 4 MiB here) and the proxy's 64 KiB fill long before
     // the 20 MiB still to send.
