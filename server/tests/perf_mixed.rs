@@ -310,12 +310,13 @@ fn cpu_bound_threads_run_sched_idle_and_the_loop_does_not() {
 
 /// A login flood past the gate's bound is refused on the loop before it takes a pool worker.
 /// One hash at a time, two waiting, four workers: twelve clients log in to one account with
-/// its right password over and over. Logins in the pool and at the gate never exceed three
-/// (`server.info`), the rest get `busy` at once, and only those three ever hold a reservation
+/// its right password over and over. Logins waiting on the loop (the gate's lane), in the pool
+/// and at the gate never exceed three (`server.info`), only one is ever on a worker, the rest
+/// get `busy` at once, and only those three ever hold a reservation
 /// of the login throttle, so with three failures allowed per account and address, the flood
 /// never turns into `rate_limited` (when the gate was checked inside the worker, after the
 /// throttle, a fourth worker's login saw three reservations out and was refused, and the
-/// account cooled down). A fourth worker stays free: another client's pooled command answers
+/// account cooled down). Three workers stay free: another client's pooled command answers
 /// throughout, and the right password still logs in afterwards.
 #[test]
 fn a_login_flood_is_refused_before_the_pool_and_the_throttle() {
@@ -370,8 +371,8 @@ fn a_login_flood_is_refused_before_the_pool_and_the_throttle() {
         assert!(users.to_string().contains("flood"), "{users}");
         answered += 1;
         let s = auth_stats(&mut admin);
-        let inside =
-            ["hash_admitted", "hash_waiting", "hashing"].map(|k| s[k].as_u64().unwrap_or(u64::MAX));
+        let inside = ["hash_held", "hash_admitted", "hash_waiting", "hashing"]
+            .map(|k| s[k].as_u64().unwrap_or(u64::MAX));
         most_in = most_in.max(inside.iter().fold(0u64, |a, &b| a.saturating_add(b)));
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -386,7 +387,18 @@ fn a_login_flood_is_refused_before_the_pool_and_the_throttle() {
     assert!(ok > 0 && busy >= 30, "{ok} logins, {busy} busy");
     assert!(
         most_in <= 3,
-        "{most_in} logins in the pool and the gate at once"
+        "{most_in} logins on the loop, in the pool and at the gate at once"
+    );
+    let info = admin.call("server.info", json!({})).unwrap();
+    let lane = &info["lanes"]["argon2"];
+    assert_eq!(
+        (
+            &lane["peak_running"],
+            &lane["max_running"],
+            &lane["max_waiting"]
+        ),
+        (&json!(1), &json!(1), &json!(2)),
+        "{lane}"
     );
     assert!(
         slowest_busy < Duration::from_secs(2),

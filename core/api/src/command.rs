@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use kino_proto::{CommandInfo, PayloadKind, Role};
 
-use crate::{Args, CmdError, CommandArgs, Ctx, FastCtx, Output};
+use crate::{Args, CmdError, CommandArgs, Ctx, FastCtx, Lane, Output};
 
 /// Rows a list command returns when the request gives no `limit`.
 pub const PAGE_DEFAULT: u64 = 100;
@@ -29,14 +29,6 @@ pub type Handler = Arc<dyn Fn(&mut Ctx, &Args) -> Result<Output, CmdError> + Sen
 /// to the pool as usual (see [`Command::quick`]).
 pub type Quick = Arc<dyn Fn(&mut FastCtx, &Args) -> Option<Result<Output, CmdError>> + Send + Sync>;
 
-/// What a command's admission took (a place in a bounded queue), kept with the request until
-/// its handler takes it ([`Ctx::take_admission`]) or the request ends.
-pub type Admission = Box<dyn std::any::Any + Send>;
-
-/// A pool command's check on the event loop before the request is queued for a worker: an
-/// error answers at once, without the request taking a worker (see [`Command::admit`]).
-pub type Admit = Arc<dyn Fn() -> Result<Admission, CmdError> + Send + Sync>;
-
 /// One command: its spec and its handler.
 #[derive(Clone)]
 pub struct Command {
@@ -50,8 +42,8 @@ pub struct Command {
     pub quick: Option<Quick>,
     /// The JSON text of the `data` a [`Command::constant`] always answers.
     pub constant: Option<Arc<[u8]>>,
-    /// For a pool command: a bound checked on the loop before the request is queued.
-    pub admit: Option<Admit>,
+    /// For a pool command: the lane that bounds how many run at once and wait on the loop.
+    pub lane: Option<Arc<Lane>>,
 }
 
 impl std::fmt::Debug for Command {
@@ -91,7 +83,7 @@ impl Command {
             handler: Arc::new(move |ctx: &mut Ctx, args: &Args| handler(ctx, A::parse(args)?)),
             quick: None,
             constant: None,
-            admit: None,
+            lane: None,
         }
     }
 
@@ -112,16 +104,12 @@ impl Command {
         self
     }
 
-    /// Checks a bound on the event loop before a request for this pool command is queued for a
-    /// worker, so work that waits its turn inside the handler (argon2 behind its gate) cannot
-    /// pile up in the pool's queue, where every other command waits too. `admit` runs on the
-    /// loop and must not block; its error is the reply, and what it returns is kept with the
-    /// request for the handler ([`Ctx::take_admission`]) and dropped when the request ends.
-    pub fn admit(
-        mut self,
-        admit: impl Fn() -> Result<Admission, CmdError> + Send + Sync + 'static,
-    ) -> Self {
-        self.admit = Some(Arc::new(admit));
+    /// Runs this pool command in `lane`: at most its bound at once, the rest held on the event
+    /// loop and past that refused `busy` there, so work that waits its turn inside the handler
+    /// (argon2 behind its gate) can neither hold the pool's workers nor pile up in the pool's
+    /// queue, where every other command waits too. Commands may share a lane.
+    pub fn lane(mut self, lane: Arc<Lane>) -> Self {
+        self.lane = Some(lane);
         self
     }
 

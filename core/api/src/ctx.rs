@@ -98,8 +98,6 @@ pub struct Ctx<'a> {
     begun: Option<String>,
     /// A nested call tried to end the caller's own session.
     refused_end: bool,
-    /// What the command's [`crate::Command::admit`] took when the request was queued.
-    admission: Option<crate::command::Admission>,
 }
 
 impl<'a> Ctx<'a> {
@@ -121,7 +119,6 @@ impl<'a> Ctx<'a> {
             depth: 0,
             begun: None,
             refused_end: false,
-            admission: None,
         }
     }
 
@@ -136,18 +133,6 @@ impl<'a> Ctx<'a> {
     /// hooks. Nested [`Ctx::call`]s see the same address.
     pub fn peer(&self) -> Option<IpAddr> {
         self.peer
-    }
-
-    /// Hands the handler what [`crate::Command::admit`] took on the loop (core does this).
-    pub fn with_admission(mut self, admission: Option<crate::command::Admission>) -> Self {
-        self.admission = admission;
-        self
-    }
-
-    /// What [`crate::Command::admit`] took for this request, once; `None` when the request did
-    /// not come through the loop's queue (a nested call, the HTTP gateway, the operator).
-    pub fn take_admission(&mut self) -> Option<crate::command::Admission> {
-        self.admission.take()
     }
 
     /// How many [`Ctx::call`]s this context is nested under (0 for a request's own handler).
@@ -340,7 +325,6 @@ impl<'a> Ctx<'a> {
             depth: self.depth + 1,
             begun: self.begun.clone(),
             refused_end: false,
-            admission: None,
         };
         let result = host.call(&mut child, command, args);
         let (begun, refused_end) = (child.begun, child.refused_end);

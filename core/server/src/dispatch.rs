@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use kino_api::lane::Entry;
 use kino_api::{check_args, CmdError, Ctx, Exec, Identity, PayloadKind};
 use kino_proto::{parse_request, ErrorCode, Header, Id, Reply, Request, RequestError};
 use mio::Token;
@@ -18,7 +19,7 @@ use crate::pipe::{Pipe, PipeReader};
 use crate::registry::EntryRef;
 use crate::store::{AnyDb, DbUrl};
 use crate::transfers::{Holder, Slot, TransferSlots};
-use crate::workers::{LoopChannel, LoopMsg, Outcome, WorkerPool};
+use crate::workers::{Job, LoopChannel, LoopMsg, Outcome, WorkerPool};
 
 /// Bytes buffered between the socket and a transfer thread, per direction.
 pub(crate) const PIPE_CAP: usize = 1024 * 1024;
@@ -45,6 +46,8 @@ pub struct Dispatcher {
     pub new_timers: Vec<(Instant, Token)>,
     /// Bounds the threads uploads and downloads hold.
     pub transfers: Arc<TransferSlots>,
+    /// Requests held on the loop by their command's lane.
+    pub lanes: crate::lanes::Lanes,
 }
 
 /// A request that passed every check.
@@ -353,26 +356,31 @@ impl Dispatcher {
             self.loop_db.reset();
             self.finish(conn, token, outcome);
         } else {
-            // Checked before the request takes a place in the pool's queue (the argon2 gate).
-            let admission = match entry.command.admit.as_ref().map(|admit| admit()) {
-                Some(Err(e)) => {
-                    let outcome = Outcome {
-                        id,
-                        result: Err(e),
-                        session_change: None,
-                    };
-                    return self.finish(conn, token, outcome);
-                }
-                Some(Ok(a)) => Some(a),
-                None => None,
-            };
+            // A lane's bound is checked before the request takes a place in the pool's queue.
+            let lane = entry.command.lane.clone();
+            let lane_index = lane.as_ref().map(|l| self.lanes.index(l));
+            let entered = lane.as_ref().map(|l| l.enter());
+            if let (Some(Entry::Refuse), Some(lane)) = (entered, &lane) {
+                let outcome = Outcome {
+                    id,
+                    result: Err(CmdError::new(ErrorCode::Busy, lane.busy_message())),
+                    session_change: None,
+                };
+                return self.finish(conn, token, outcome);
+            }
             let chan = self.chan.clone();
             let name = info.name.clone();
-            self.pool.submit(Box::new(move |db| {
-                let (upload, who) = (None, (caller, session));
-                let outcome = run_with(&host, db, &name, id, who, args, upload, peer, admission);
+            let job: Job = Box::new(move |db| {
+                let outcome = run_command(&host, db, &name, id, caller, session, args, None, peer);
                 chan.send(LoopMsg::Done(token, Box::new(outcome)));
-            }));
+                if let Some(i) = lane_index {
+                    chan.send(LoopMsg::LaneFree(i));
+                }
+            });
+            match (entered, lane_index) {
+                (Some(Entry::Wait), Some(i)) => self.lanes.hold(i, token, job),
+                _ => self.pool.submit(job),
+            }
         }
     }
 
@@ -466,32 +474,6 @@ pub fn run_command(
     upload: Option<(&mut (dyn Read + Send), u64)>,
     peer: Option<IpAddr>,
 ) -> Outcome {
-    run_with(
-        host,
-        db,
-        name,
-        id,
-        (caller, session),
-        args,
-        upload,
-        peer,
-        None,
-    )
-}
-
-/// [`run_command`], handing the handler what its command's admission took on the loop.
-#[allow(clippy::too_many_arguments)]
-fn run_with(
-    host: &ServerHost,
-    db: &mut AnyDb,
-    name: &str,
-    id: Option<Id>,
-    (caller, session): (Option<Identity>, Option<String>),
-    args: kino_api::Args,
-    upload: Option<(&mut (dyn Read + Send), u64)>,
-    peer: Option<IpAddr>,
-    admission: Option<kino_api::Admission>,
-) -> Outcome {
     let Some(entry) = host.lookup(name) else {
         return Outcome {
             id,
@@ -499,9 +481,7 @@ fn run_with(
             session_change: None,
         };
     };
-    let mut ctx = Ctx::new(host, db, caller, session)
-        .with_peer(peer)
-        .with_admission(admission);
+    let mut ctx = Ctx::new(host, db, caller, session).with_peer(peer);
     if let Some((reader, len)) = upload {
         ctx = ctx.with_upload(reader, len);
     }

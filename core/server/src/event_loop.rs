@@ -159,6 +159,10 @@ impl EventLoop {
                             self.pump(token);
                         }
                     }
+                    LoopMsg::LaneFree(lane) => {
+                        let d = &mut self.dispatcher;
+                        d.lanes.finished(lane, &d.pool);
+                    }
                 }
             }
             self.fire_timers();
@@ -321,6 +325,12 @@ impl EventLoop {
             self.close(token, "client left during upload");
             return;
         }
+        // A request waiting in a lane has not started: a client that hung up (or half-closed)
+        // gives its place back rather than having the work done for no one.
+        if conn.peer_closed && self.dispatcher.lanes.holds(token) {
+            self.close(token, "client left while its request waited in a lane");
+            return;
+        }
         // While an upload's thread reads the socket, READABLE is off: every arriving segment
         // would wake the loop for bytes it must not read. WRITABLE stays (mio needs one
         // interest), so earlier replies still flush and errors still wake the loop; the
@@ -361,6 +371,7 @@ impl EventLoop {
     pub(crate) fn close(&mut self, token: Token, why: &str) {
         if let Some(mut conn) = self.conns.remove(&token) {
             conn.abort_transfers();
+            self.dispatcher.lanes.forget(token);
             let _ = self.poll.registry().deregister(&mut conn.stream);
             let stats = &self.dispatcher.host.stats;
             ServerStats::sub(&stats.connections, 1);

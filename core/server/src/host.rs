@@ -234,6 +234,7 @@ impl Host for ServerHost {
             "bodies_sendfile": ServerStats::get(&s.bodies_sendfile),
             "bodies_read_direct": ServerStats::get(&s.bodies_read_direct),
             "script_executors": self.scripts.executors(),
+            "lanes": self.registry.lanes(),
             "plugins": self
                 .registry
                 .plugins()

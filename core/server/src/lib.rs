@@ -37,6 +37,7 @@ pub mod event_loop;
 mod framed;
 pub mod gateway;
 pub mod host;
+pub mod lanes;
 pub mod pipe;
 pub mod priority;
 pub mod ratelog;
@@ -298,6 +299,7 @@ impl Core {
             db_url: self.db_url,
             draining: false,
             new_timers: Vec::new(),
+            lanes: lanes::Lanes::default(),
         };
         let mut extra = Vec::new();
         let mut extra_addrs = Vec::new();

@@ -316,6 +316,17 @@ impl Registry {
         v
     }
 
+    /// Each lane's counts by its name (commands sharing a lane show it once).
+    pub fn lanes(&self) -> Value {
+        let mut out = BTreeMap::new();
+        for e in self.entries.values() {
+            if let Some(lane) = &e.command.lane {
+                out.insert(lane.name(), json!(lane.stats()));
+            }
+        }
+        json!(out)
+    }
+
     /// Per-command counters of commands called at least once.
     pub fn stats(&self) -> Value {
         let mut out = BTreeMap::new();

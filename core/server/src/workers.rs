@@ -31,6 +31,8 @@ pub enum LoopMsg {
     Resolved(Token, Box<crate::resolve::Resolved>),
     /// A reply body's completion hook has run: the connection may take its next request.
     Released(Token),
+    /// A request of the lane at this index ([`crate::lanes::Lanes`]) finished.
+    LaneFree(usize),
 }
 
 /// A cloneable sender to the loop.

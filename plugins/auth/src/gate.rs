@@ -4,19 +4,19 @@
 //! and everything else wait for the scheduler. By default one core is left free (the number of
 //! cores less one, at least one).
 //!
-//! Callers past the running ones wait their turn, first come first served; at most
-//! `--argon2-max-queued` wait, and the next is refused at once with `busy` ("the server is
-//! checking too many passwords; try again shortly") instead of piling up. The place is taken
-//! on the event loop when the request is queued for the pool ([`Gate::admit`], through
-//! `Command::admit`), not when a worker picks it up: a waiter holds a pool worker, so waiters
-//! counted only at the gate were bounded by the pool's size while the rest of a login flood
-//! sat in the pool's queue, in front of every other command. A refused request never reaches
-//! a worker, nor the login throttle. The counts are in `server.info` under `plugins.auth`.
+//! The commands that hash run in the gate's [`Lane`]: as many at once as may hash, the rest
+//! held on the event loop, first come first served, at most `--argon2-max-queued` of them; the
+//! next is refused at once with `busy` ("the server is checking too many passwords; try again
+//! shortly") instead of piling up. A held request takes no pool worker and is not in the pool's
+//! queue, so a login flood neither holds the workers nor delays other commands, and a refused
+//! one never reaches a worker nor the login throttle. Callers that come another way (a nested
+//! call, the HTTP gateway) wait at the gate itself, under the same two bounds. The counts are
+//! in `server.info` under `plugins.auth` (and the lane's under `lanes.argon2`).
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use kino_api::serde_json::{json, Value};
-use kino_api::{CmdError, ErrorCode, Setting};
+use kino_api::{CmdError, ErrorCode, Lane, Setting};
 
 /// Setting: argon2 computations at once.
 pub const MAX_PARALLEL: Setting<u64> = Setting::new(
@@ -36,6 +36,7 @@ pub const MAX_QUEUED: Setting<u64> = Setting::new(
 pub struct Gate {
     state: Mutex<State>,
     turn_free: Condvar,
+    lane: Arc<Lane>,
 }
 
 #[derive(Debug)]
@@ -43,8 +44,7 @@ struct State {
     parallel: usize,
     max_queued: usize,
     hashing: usize,
-    /// Admitted on the loop and not yet at the gate (queued for a pool worker, or in the
-    /// handler before its turn).
+    /// With a place, not yet waiting for a turn (in the handler before it: the throttle).
     admitted: usize,
     waiting: usize,
     /// The most that ever hashed at once.
@@ -55,8 +55,8 @@ struct State {
     serving: u64,
 }
 
-/// A place in the gate's queue, taken before the request reaches a worker; given back when
-/// dropped unused (the request ended before hashing).
+/// A place in the gate's queue, taken before anything is recorded; given back when dropped
+/// unused (the request ended before hashing).
 #[derive(Debug)]
 pub struct Permit {
     gate: Option<Arc<Gate>>,
@@ -83,6 +83,10 @@ impl Default for Gate {
                 serving: 0,
             }),
             turn_free: Condvar::new(),
+            lane: Arc::new(Lane::new(
+                "argon2",
+                "the server is checking too many passwords",
+            )),
         }
     }
 }
@@ -109,11 +113,16 @@ impl Gate {
             Err(_) => usize::MAX,
         };
         s.max_queued = usize::try_from(max_queued).unwrap_or(usize::MAX);
+        self.lane.set_limits(s.parallel, s.max_queued);
+    }
+
+    /// The lane the commands that hash run in: its bounds are the gate's.
+    pub fn lane(&self) -> Arc<Lane> {
+        Arc::clone(&self.lane)
     }
 
     /// Takes a place in the queue, or `busy` when `--argon2-max-queued` callers already wait
-    /// (in the pool's queue or at the gate) behind the `--argon2-max-parallel` hashing. Never
-    /// blocks: it runs on the event loop.
+    /// behind the `--argon2-max-parallel` hashing.
     pub fn admit(self: &Arc<Self>) -> Result<Permit, CmdError> {
         self.take_place()?;
         Ok(Permit {
@@ -121,8 +130,7 @@ impl Gate {
         })
     }
 
-    /// Waits for a turn, or `busy` as [`Gate::admit`] (for callers that were not admitted on
-    /// the loop).
+    /// Waits for a turn, or `busy` as [`Gate::admit`].
     pub fn enter(&self) -> Result<Turn<'_>, CmdError> {
         self.take_place()?;
         Ok(self.wait_turn())
@@ -176,15 +184,18 @@ impl Gate {
         Turn { gate: self }
     }
 
-    /// The counts for `server.info`.
+    /// The counts for `server.info`: `hash_held` wait on the loop, `hash_admitted` hold a
+    /// place before their turn, `hash_waiting` wait for it at the gate.
     pub fn stats(&self) -> Value {
         let s = self.lock();
+        let lane = self.lane.stats();
         json!({
             "hashing": s.hashing,
             "hashing_peak": s.peak,
+            "hash_held": lane.waiting,
             "hash_waiting": s.waiting,
             "hash_admitted": s.admitted,
-            "hash_rejected": s.rejected,
+            "hash_rejected": s.rejected + lane.refused,
             "argon2_max_parallel": s.parallel,
             "argon2_max_queued": s.max_queued,
         })

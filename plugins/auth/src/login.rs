@@ -30,14 +30,14 @@ const WRONG: &str = "wrong name or password";
 
 /// The `auth.login` spec.
 pub fn login_command(hasher: Arc<Hasher>) -> Command {
-    let admission = hasher.admission();
+    let lane = hasher.lane();
     Command::new(
         "auth.login",
         "Log in; the reply carries a session token",
         move |ctx, args| login(&hasher, ctx, args),
     )
     .role(Role::Anon)
-    .admit(admission)
+    .lane(lane)
 }
 
 /// `auth.login`'s arguments.
@@ -63,7 +63,7 @@ fn login(hasher: &Hasher, ctx: &mut Ctx, args: Login) -> Result<Output, CmdError
     // address counter still applies), so it cannot grow the table with huge keys.
     let could_exist = !key.is_empty() && key.chars().count() <= MAX_NAME + 24;
     // `busy` comes before the throttle: a login refused for load is no failed attempt.
-    let place = hasher.place(ctx)?;
+    let place = hasher.place()?;
     let attempt = throttle::reserve(ctx, could_exist.then_some(key.as_str()))?;
     let turn = hasher.turn_for(place);
     let account = if could_exist {

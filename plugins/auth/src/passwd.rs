@@ -19,11 +19,11 @@ use crate::throttle;
 
 /// The spec.
 pub fn command(hasher: Arc<Hasher>) -> Command {
-    let admission = hasher.admission();
+    let lane = hasher.lane();
     Command::new("auth.passwd", "Change your password", move |ctx, args| {
         passwd(&hasher, ctx, args)
     })
-    .admit(admission)
+    .lane(lane)
 }
 
 /// `auth.passwd`'s arguments.
@@ -44,7 +44,7 @@ fn passwd(hasher: &Hasher, ctx: &mut Ctx, args: Passwd) -> Result<Output, CmdErr
         .ok_or_else(|| CmdError::not_found("your account no longer exists"))?;
     check_password(new, ctx.setting(PASSWORD_MIN_LENGTH), &account.name_key)?;
     // `busy` comes before the throttle: a change refused for load is no failed attempt.
-    let place = hasher.place(ctx)?;
+    let place = hasher.place()?;
     let attempt = throttle::reserve(ctx, Some(&account.name_key))?;
     // One turn for both hashes, so a right old password is never followed by `busy`.
     let turn = hasher.turn_for(place);

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use kino_api::{Admission, CmdError, Ctx, Setting};
+use kino_api::{CmdError, Lane, Setting};
 
 use crate::gate::{Gate, Permit, Turn};
 
@@ -55,21 +55,15 @@ impl Hasher {
         self.gate.enter()
     }
 
-    /// The check a command that hashes runs on the event loop before its request is queued
-    /// for the pool (`Command::admit`): a place in the gate's queue, or `busy`.
-    pub fn admission(&self) -> impl Fn() -> Result<Admission, CmdError> + Send + Sync + 'static {
-        let gate = Arc::clone(&self.gate);
-        move || gate.admit().map(|p| Box::new(p) as Admission)
+    /// The lane every command that hashes runs in ([`crate::gate`]).
+    pub fn lane(&self) -> Arc<Lane> {
+        self.gate.lane()
     }
 
-    /// The place the request took in the gate's queue on the loop, or one taken now when it
-    /// came another way (a nested call, the HTTP gateway, the operator); `busy` past the bound.
-    /// Taken before anything is recorded (the login throttle), so `busy` changes nothing.
-    pub fn place(&self, ctx: &mut Ctx) -> Result<Permit, CmdError> {
-        match ctx.take_admission().map(|a| a.downcast::<Permit>()) {
-            Some(Ok(permit)) => Ok(*permit),
-            _ => self.gate.admit(),
-        }
+    /// A place in the gate's queue, or `busy` past its bound. Taken before anything is
+    /// recorded (the login throttle), so `busy` changes nothing.
+    pub fn place(&self) -> Result<Permit, CmdError> {
+        self.gate.admit()
     }
 
     /// Waits for the turn `place` holds a place for.

@@ -28,14 +28,14 @@ pub const ALLOW_ADMIN_SIGNUP: Setting<bool> = Setting::new(
 
 /// The spec.
 pub fn command(hasher: Arc<Hasher>) -> Command {
-    let admission = hasher.admission();
+    let lane = hasher.lane();
     Command::new(
         "auth.register",
         "Create an account (admins may create admins)",
         move |ctx, args| register(&hasher, ctx, args),
     )
     .role(Role::Anon)
-    .admit(admission)
+    .lane(lane)
 }
 
 /// `auth.register`'s arguments.
@@ -72,7 +72,7 @@ fn register(hasher: &Hasher, ctx: &mut Ctx, args: Register) -> Result<Output, Cm
             "only an admin can create an admin (or start the server with --allow-admin-signup)",
         ));
     }
-    let turn = hasher.turn_for(hasher.place(ctx)?);
+    let turn = hasher.turn_for(hasher.place()?);
     let hash = hasher.hash(&turn, password)?;
     drop(turn);
     let id = ctx

@@ -167,7 +167,7 @@ impl Overlay {
                     handler: handler(executor, &l.plugin, info),
                     quick: None,
                     constant: None,
-                    admit: None,
+                    lane: None,
                 };
                 let entry = Entry {
                     command,
