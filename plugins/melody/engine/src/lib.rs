@@ -38,6 +38,7 @@ mod contour;
 mod dsp;
 mod envelope;
 mod harmonics;
+mod late;
 pub mod midi;
 mod noise;
 mod nsdf_interp;
@@ -185,4 +186,11 @@ pub fn debug_frames(audio: &Audio) -> Vec<(f64, f32, f32, f32)> {
 #[doc(hidden)]
 pub fn debug_coherent_dips(audio: &Audio) -> Vec<(f32, f32)> {
     reverb::coherent_dips_of(&dsp::prepare(audio), 30)
+}
+
+/// Per frame, the direct energy and Habets' late reverberation of the voice's bands in dB
+/// (`late.rs`; empty without a room), for error analysis by the examples.
+#[doc(hidden)]
+pub fn debug_late(audio: &Audio) -> Vec<(f32, f32)> {
+    reverb::late_of(&dsp::prepare(audio))
 }

@@ -14,12 +14,13 @@
 //!    stops before a pause, a room's tail falls at tens of dB per second and a dry release
 //!    at hundreds. A clip whose phrase ends are dry has no room and keeps its energy as it
 //!    is.
-//! 2. Suppression (Lebart's predictor): the late reverberation in a bin at frame `t` is the
-//!    bin's power `PREDICT_S` earlier, decayed at the room's rate; it is subtracted per bin
-//!    with a floor, and what remains is the direct energy of the frame. A new note stands
-//!    out of the previous one's tail, and the tail after a release is gone.
+//! 2. Suppression (`late.rs`): Habets' late reverberation per band, fed by the direct sound
+//!    at the direct-to-reverberant ratio the clip shows, is the floor under the direct
+//!    sound; what a frame's voice bands hold over it is the frame's direct energy. The tail
+//!    after a release falls under the floor, and releases are looked for on what remains.
 
 use crate::dsp::Signal;
+use crate::late::Late;
 use crate::pitch::percentile;
 use realfft::RealFftPlanner;
 
@@ -56,15 +57,12 @@ const MIN_BANDS: usize = 12;
 /// Share of a band's decays slower than its rate: the median (the fast end, 0.75, read the
 /// TUNE rooms 1.3 to 1.9 times too fast: the skipped release still steepens some fits).
 const RATE_QUANTILE: f64 = 0.5;
-/// The late reverberation is predicted from this far back (seconds).
-const PREDICT_S: f64 = 0.05;
-/// The direct power never goes under this share of the frame's power.
-const FLOOR: f32 = 0.03;
-
 /// What the clip says about its room.
 pub struct Room {
     /// Frame energies (dB, one per analysis frame) with the late reverberation taken out.
     pub direct_db: Vec<f32>,
+    /// The late reverberation of the voice's bands (dB per frame), for error analysis.
+    pub late_db: Vec<f32>,
     /// The room's decay rate (dB per second).
     pub rate_db_s: f32,
 }
@@ -77,9 +75,13 @@ pub fn room(sig: &Signal, w: usize) -> (Option<Room>, Coherent) {
     let dips = Coherent::new(&bands, w);
     let room = room_rate(&bands, hop_s)
         .or_else(|| tail_rate(sig))
-        .map(|rate| Room {
-            direct_db: suppress(sig, rate),
-            rate_db_s: rate,
+        .map(|rate| {
+            let late = dips.late_of(rate, hop_s);
+            Room {
+                direct_db: late.direct_db,
+                late_db: late.late_db,
+                rate_db_s: rate,
+            }
         });
     (room, dips)
 }
@@ -210,29 +212,6 @@ fn band_energies(sig: &Signal) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// Frame energy (dB) of what remains after subtracting the predicted late reverberation.
-fn suppress(sig: &Signal, rate_db_s: f32) -> Vec<f32> {
-    let lag = ((PREDICT_S / sig.hop_s()).round() as usize).max(1);
-    let decay = 10f32.powf(-rate_db_s * (lag as f64 * sig.hop_s()) as f32 / 10.0);
-    let bins = FFT_LEN / 2 + 1;
-    let mut ring = vec![0.0f32; lag * bins];
-    let mut out = Vec::with_capacity(sig.frames);
-    spectra(sig, |i, p| {
-        let slot = (i % lag) * bins;
-        let past = &mut ring[slot..slot + bins];
-        let mut sum = 0.0f32;
-        for ((&now, old), k) in p.iter().zip(past.iter_mut()).zip(0..) {
-            let late = if i >= lag { decay * *old } else { 0.0 };
-            if k > 0 {
-                sum += (now - late).max(FLOOR * now);
-            }
-            *old = now;
-        }
-        out.push(10.0 * (sum / (FFT_LEN as f32 * FFT_LEN as f32) + 1e-14).log10());
-    });
-    out
-}
-
 /// The room's decay rate for error analysis (`None`: no room found).
 #[doc(hidden)]
 pub fn room_rate_of(sig: &Signal) -> Option<f32> {
@@ -307,6 +286,13 @@ fn tail_rate(sig: &Signal) -> Option<f32> {
     Some(rates[rates.len() / 2])
 }
 
+/// Habets' late reverberation decays at this share of the estimated rate: the fits of free
+/// decays and phrase ends read the TUNE rooms' tails up to twice too fast (the voice's own
+/// release and the step from the direct sound down to the tail steepen them), and a floor
+/// that decays too fast leaves the tail in the direct energy (TUNE rooms' offsets 0.517 at
+/// the full rate, 0.528-0.531 at 0.4-0.7 of it).
+const LATE_RATE_SHARE: f32 = 0.5;
+
 /// Bands whose loud level is this far (dB) under the loudest band's carry no voice.
 const VOICE_BAND_DB: f32 = 30.0;
 
@@ -342,6 +328,11 @@ impl Coherent {
         c
     }
 
+    fn late_of(&self, rate_db_s: f32, hop_s: f64) -> Late {
+        let v: Vec<&[f32]> = self.voice.iter().map(Vec::as_slice).collect();
+        crate::late::late(&v, rate_db_s * LATE_RATE_SHARE, hop_s)
+    }
+
     fn median(&self, f: impl Fn(&[f32]) -> f32) -> f32 {
         let mut v: Vec<f32> = self.voice.iter().map(|b| f(b)).collect();
         v.sort_by(f32::total_cmp);
@@ -372,4 +363,13 @@ impl Coherent {
 #[doc(hidden)]
 pub fn coherent_dips_of(sig: &Signal, w: usize) -> Vec<(f32, f32)> {
     Coherent::new(&band_energies(sig), w).dips
+}
+
+/// Habets' late reverberation for error analysis: per frame (direct dB, late dB), empty when
+/// no room is found.
+#[doc(hidden)]
+pub fn late_of(sig: &Signal) -> Vec<(f32, f32)> {
+    let (r, _) = room(sig, 30);
+    r.map(|r| r.direct_db.into_iter().zip(r.late_db).collect())
+        .unwrap_or_default()
 }
