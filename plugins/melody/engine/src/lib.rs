@@ -25,6 +25,8 @@
 //!   attacks of the same pitch.
 //! - `reverb`: the room's decay rate from the clip's free decays per band, and the energy
 //!   without the late reverberation.
+//! - `late`: Habets' late reverberation per band, fed by the direct sound at the clip's
+//!   direct-to-reverberant ratio: the floor under the direct energy in a room.
 //! - `onsets`: offsets in a room, where the energy starts to follow the room's decay.
 //! - `tempo`: beat-period estimate from inter-onset intervals.
 //! - [`midi`]: Standard MIDI File writer.
