@@ -114,6 +114,14 @@ impl Condition {
             Condition::FdnRoom => "fdn-room",
         }
     }
+    /// Which thousand of a set's seeds the condition draws from: the network room takes the
+    /// dense room's, so both hold the same dry clips.
+    pub fn slot(self) -> u64 {
+        match self {
+            Condition::FdnRoom => 1,
+            c => Condition::ALL.iter().position(|&a| a == c).unwrap_or(0) as u64,
+        }
+    }
     pub fn from_name(s: &str) -> Option<Condition> {
         Condition::ALL.into_iter().find(|c| c.name() == s)
     }
@@ -153,14 +161,9 @@ pub fn set(kind: SetKind, per: usize, seconds: f64, rate: Option<u32>) -> Vec<Cl
         SetKind::HeldOut => 7_000_000,
     };
     let mut out = Vec::new();
-    for (ci, &c) in Condition::ALL.iter().enumerate() {
+    for &c in &Condition::ALL {
         for i in 0..per {
-            // The network room takes the dense room's seeds: the same dry clips in both.
-            let slot = match c {
-                Condition::FdnRoom => 1,
-                _ => ci as u64,
-            };
-            let seed = base + 1_000 * slot + i as u64;
+            let seed = base + 1_000 * c.slot() + i as u64;
             let mut clip = clip(c, seed, seconds, rate);
             clip.name = format!("{}_{:03}", c.name(), i + 1);
             out.push(clip);

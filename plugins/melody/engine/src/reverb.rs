@@ -276,8 +276,10 @@ fn tail_rate(sig: &Signal) -> Option<f32> {
         t += look;
     }
     rates.sort_by(f32::total_cmp);
-    // Half of the phrase ends at least must decay like a room: one note that fades out, or
-    // whose vibrato sags before its release, does not make a room.
+    // A phrase end slower than any room is a note faded out: it says nothing either way.
+    rates.retain(|&r| r >= TAIL_RATE_MIN);
+    // Half of the phrase ends at least must decay like a room: one note whose vibrato sags
+    // before its release does not make a room.
     let typical = *rates.get(rates.len().saturating_sub(1) / 2)?;
     if !(TAIL_RATE_MIN..=TAIL_ROOM_RATE).contains(&typical) {
         return None;
