@@ -54,6 +54,9 @@ const RATE_MAX: f32 = 400.0;
 /// and low voices lost offsets with 6), so only clearly wet clips are treated.
 const MIN_DECAYS: usize = 3;
 const MIN_BANDS: usize = 12;
+/// Bands with free decays that make a room of a clip with no phrase end (`tail_rate`) to
+/// judge by: a dry clip's phrase ends show it dry, so it never gets here.
+const FEW_BANDS: usize = 2;
 /// Share of a band's decays slower than its rate: the median (the fast end, 0.75, read the
 /// TUNE rooms 1.3 to 1.9 times too fast: the skipped release still steepens some fits).
 const RATE_QUANTILE: f64 = 0.5;
@@ -73,8 +76,13 @@ pub fn room(sig: &Signal, w: usize) -> (Option<Room>, Coherent) {
     let hop_s = sig.hop_s();
     let bands = band_energies(sig);
     let dips = Coherent::new(&bands, w);
-    let room = room_rate(&bands, hop_s)
-        .or_else(|| tail_rate(sig))
+    let room = room_rate(&bands, hop_s, MIN_BANDS)
+        .or_else(|| match tail_rate(sig) {
+            (Some(rate), _) => Some(rate),
+            // No phrase end to judge by: the free decays of a few bands must do.
+            (None, 0) => room_rate(&bands, hop_s, FEW_BANDS),
+            (None, _) => None,
+        })
         .map(|rate| {
             let late = dips.late_of(rate, hop_s);
             Room {
@@ -87,9 +95,9 @@ pub fn room(sig: &Signal, w: usize) -> (Option<Room>, Coherent) {
 }
 
 /// The room's decay rate in dB per second, from the bands' free decays.
-fn room_rate(bands: &[Vec<f32>], hop_s: f64) -> Option<f32> {
+fn room_rate(bands: &[Vec<f32>], hop_s: f64, min_bands: usize) -> Option<f32> {
     let mut rates: Vec<f32> = bands.iter().filter_map(|b| band_rate(b, hop_s)).collect();
-    if rates.len() < MIN_BANDS {
+    if rates.len() < min_bands {
         return None;
     }
     rates.sort_by(f32::total_cmp);
@@ -215,7 +223,7 @@ fn band_energies(sig: &Signal) -> Vec<Vec<f32>> {
 /// The room's decay rate for error analysis (`None`: no room found).
 #[doc(hidden)]
 pub fn room_rate_of(sig: &Signal) -> Option<f32> {
-    room_rate(&band_energies(sig), sig.hop_s()).or_else(|| tail_rate(sig))
+    room(sig, 30).0.map(|r| r.rate_db_s)
 }
 
 /// A phrase end: a peak this far (dB) over the noise floor...
@@ -239,8 +247,9 @@ const TAIL_RATE_MIN: f32 = 40.0;
 /// The room's decay rate from the ends of phrases, where the voice surely stops and nothing
 /// follows for a while: a dry voice's energy falls into the noise within its release, a
 /// room's tail decays at the room's rate. `None` when half of the phrase ends or more are
-/// dry; otherwise the median rate of the room-like ones.
-fn tail_rate(sig: &Signal) -> Option<f32> {
+/// dry; otherwise the median rate of the room-like ones. Also the number of phrase ends
+/// judged.
+fn tail_rate(sig: &Signal) -> (Option<f32>, usize) {
     let hop_s = sig.hop_s();
     let e = crate::envelope::smooth(
         &crate::dsp::frame_energy_db(sig, ((sig.rate * 0.02) as usize).max(1)),
@@ -280,12 +289,15 @@ fn tail_rate(sig: &Signal) -> Option<f32> {
     rates.retain(|&r| r >= TAIL_RATE_MIN);
     // Half of the phrase ends at least must decay like a room: one note whose vibrato sags
     // before its release does not make a room.
-    let typical = *rates.get(rates.len().saturating_sub(1) / 2)?;
+    let ends = rates.len();
+    let Some(&typical) = rates.get(ends.saturating_sub(1) / 2) else {
+        return (None, 0);
+    };
     if !(TAIL_RATE_MIN..=TAIL_ROOM_RATE).contains(&typical) {
-        return None;
+        return (None, ends);
     }
     rates.retain(|r| (TAIL_RATE_MIN..=TAIL_ROOM_RATE).contains(r));
-    Some(rates[rates.len() / 2])
+    (Some(rates[rates.len() / 2]), ends)
 }
 
 /// Habets' late reverberation decays at this share of the estimated rate: the fits of free
