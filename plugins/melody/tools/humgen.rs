@@ -26,7 +26,9 @@ mod synth;
 #[allow(unused_imports)]
 pub use files::{truth_csv, wav_bytes};
 
-use acoustics::{add_noise, room};
+#[allow(unused_imports)]
+pub use acoustics::held_fluctuation_db;
+use acoustics::{add_noise, dense_room, room};
 use plan::melody;
 use std::f64::consts::PI;
 use synth::{voice, whistle};
@@ -78,10 +80,13 @@ pub enum Condition {
     Whistle,
     Noise10,
     Noise5,
+    /// The 8-line feedback delay network room that `room` was up to rooms round 6: sparse
+    /// modes, deep beating on held notes. Kept so older figures can be repeated.
+    FdnRoom,
 }
 
 impl Condition {
-    pub const ALL: [Condition; 10] = [
+    pub const ALL: [Condition; 11] = [
         Condition::Dry,
         Condition::Room,
         Condition::Glide,
@@ -92,6 +97,7 @@ impl Condition {
         Condition::Whistle,
         Condition::Noise10,
         Condition::Noise5,
+        Condition::FdnRoom,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -105,6 +111,15 @@ impl Condition {
             Condition::Whistle => "whistle",
             Condition::Noise10 => "noise10",
             Condition::Noise5 => "noise5",
+            Condition::FdnRoom => "fdn-room",
+        }
+    }
+    /// Which thousand of a set's seeds the condition draws from: the network room takes the
+    /// dense room's, so both hold the same dry clips.
+    pub fn slot(self) -> u64 {
+        match self {
+            Condition::FdnRoom => 1,
+            c => Condition::ALL.iter().position(|&a| a == c).unwrap_or(0) as u64,
         }
     }
     pub fn from_name(s: &str) -> Option<Condition> {
@@ -146,9 +161,9 @@ pub fn set(kind: SetKind, per: usize, seconds: f64, rate: Option<u32>) -> Vec<Cl
         SetKind::HeldOut => 7_000_000,
     };
     let mut out = Vec::new();
-    for (ci, &c) in Condition::ALL.iter().enumerate() {
+    for &c in &Condition::ALL {
         for i in 0..per {
-            let seed = base + 1_000 * ci as u64 + i as u64;
+            let seed = base + 1_000 * c.slot() + i as u64;
             let mut clip = clip(c, seed, seconds, rate);
             clip.name = format!("{}_{:03}", c.name(), i + 1);
             out.push(clip);
@@ -192,10 +207,14 @@ pub fn clip(c: Condition, seed: u64, seconds: f64, rate: Option<u32>) -> Clip {
         s
     };
     let voice_rms = rms_where(&x, &sounding);
-    if c == Condition::Room {
+    if matches!(c, Condition::Room | Condition::FdnRoom) {
         let rt60 = r.range(0.6, 1.2);
         let drr = r.range(-2.0, 2.0);
-        x = room(&x, rate, rt60, drr, &mut r);
+        x = if c == Condition::Room {
+            dense_room(&x, rate, rt60, drr, &mut r)
+        } else {
+            room(&x, rate, rt60, drr, &mut r)
+        };
     }
     let snr = match c {
         Condition::Noise10 => 10.0,

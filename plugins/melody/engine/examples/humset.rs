@@ -104,11 +104,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let set: Vec<Clip> = match opt(&args, "--base").and_then(|v| v.parse::<u64>().ok()) {
                 Some(base) => humgen::Condition::ALL
                     .iter()
-                    .enumerate()
-                    .flat_map(|(ci, &c)| {
+                    .flat_map(|&c| {
                         (0..per).map(move |i| {
                             let mut clip =
-                                humgen::clip(c, base + 1_000 * ci as u64 + i as u64, seconds, None);
+                                humgen::clip(c, base + 1_000 * c.slot() + i as u64, seconds, None);
                             clip.name = format!("{}_{:03}", c.name(), i + 1);
                             clip
                         })

@@ -25,6 +25,8 @@
 //!   attacks of the same pitch.
 //! - `reverb`: the room's decay rate from the clip's free decays per band, and the energy
 //!   without the late reverberation.
+//! - `late`: Habets' late reverberation per band, fed by the direct sound at the clip's
+//!   direct-to-reverberant ratio: the floor under the direct energy in a room.
 //! - `onsets`: offsets in a room, where the energy starts to follow the room's decay.
 //! - `tempo`: beat-period estimate from inter-onset intervals.
 //! - [`midi`]: Standard MIDI File writer.
@@ -38,6 +40,7 @@ mod contour;
 mod dsp;
 mod envelope;
 mod harmonics;
+mod late;
 pub mod midi;
 mod noise;
 mod nsdf_interp;
@@ -185,4 +188,11 @@ pub fn debug_frames(audio: &Audio) -> Vec<(f64, f32, f32, f32)> {
 #[doc(hidden)]
 pub fn debug_coherent_dips(audio: &Audio) -> Vec<(f32, f32)> {
     reverb::coherent_dips_of(&dsp::prepare(audio), 30)
+}
+
+/// Per frame, the direct energy and Habets' late reverberation of the voice's bands in dB
+/// (`late.rs`; empty without a room), for error analysis by the examples.
+#[doc(hidden)]
+pub fn debug_late(audio: &Audio) -> Vec<(f32, f32)> {
+    reverb::late_of(&dsp::prepare(audio))
 }

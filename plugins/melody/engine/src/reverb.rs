@@ -14,12 +14,13 @@
 //!    stops before a pause, a room's tail falls at tens of dB per second and a dry release
 //!    at hundreds. A clip whose phrase ends are dry has no room and keeps its energy as it
 //!    is.
-//! 2. Suppression (Lebart's predictor): the late reverberation in a bin at frame `t` is the
-//!    bin's power `PREDICT_S` earlier, decayed at the room's rate; it is subtracted per bin
-//!    with a floor, and what remains is the direct energy of the frame. A new note stands
-//!    out of the previous one's tail, and the tail after a release is gone.
+//! 2. Suppression (`late.rs`): Habets' late reverberation per band, fed by the direct sound
+//!    at the direct-to-reverberant ratio the clip shows, is the floor under the direct
+//!    sound; what a frame's voice bands hold over it is the frame's direct energy. The tail
+//!    after a release falls under the floor, and releases are looked for on what remains.
 
 use crate::dsp::Signal;
+use crate::late::Late;
 use crate::pitch::percentile;
 use realfft::RealFftPlanner;
 
@@ -53,18 +54,18 @@ const RATE_MAX: f32 = 400.0;
 /// and low voices lost offsets with 6), so only clearly wet clips are treated.
 const MIN_DECAYS: usize = 3;
 const MIN_BANDS: usize = 12;
+/// Bands with free decays that make a room of a clip with no phrase end (`tail_rate`) to
+/// judge by: a dry clip's phrase ends show it dry, so it never gets here.
+const FEW_BANDS: usize = 2;
 /// Share of a band's decays slower than its rate: the median (the fast end, 0.75, read the
 /// TUNE rooms 1.3 to 1.9 times too fast: the skipped release still steepens some fits).
 const RATE_QUANTILE: f64 = 0.5;
-/// The late reverberation is predicted from this far back (seconds).
-const PREDICT_S: f64 = 0.05;
-/// The direct power never goes under this share of the frame's power.
-const FLOOR: f32 = 0.03;
-
 /// What the clip says about its room.
 pub struct Room {
     /// Frame energies (dB, one per analysis frame) with the late reverberation taken out.
     pub direct_db: Vec<f32>,
+    /// The late reverberation of the voice's bands (dB per frame), for error analysis.
+    pub late_db: Vec<f32>,
     /// The room's decay rate (dB per second).
     pub rate_db_s: f32,
 }
@@ -75,19 +76,28 @@ pub fn room(sig: &Signal, w: usize) -> (Option<Room>, Coherent) {
     let hop_s = sig.hop_s();
     let bands = band_energies(sig);
     let dips = Coherent::new(&bands, w);
-    let room = room_rate(&bands, hop_s)
-        .or_else(|| tail_rate(sig))
-        .map(|rate| Room {
-            direct_db: suppress(sig, rate),
-            rate_db_s: rate,
+    let room = room_rate(&bands, hop_s, MIN_BANDS)
+        .or_else(|| match tail_rate(sig) {
+            (Some(rate), _) => Some(rate),
+            // No phrase end to judge by: the free decays of a few bands must do.
+            (None, 0) => room_rate(&bands, hop_s, FEW_BANDS),
+            (None, _) => None,
+        })
+        .map(|rate| {
+            let late = dips.late_of(rate, hop_s);
+            Room {
+                direct_db: late.direct_db,
+                late_db: late.late_db,
+                rate_db_s: rate,
+            }
         });
     (room, dips)
 }
 
 /// The room's decay rate in dB per second, from the bands' free decays.
-fn room_rate(bands: &[Vec<f32>], hop_s: f64) -> Option<f32> {
+fn room_rate(bands: &[Vec<f32>], hop_s: f64, min_bands: usize) -> Option<f32> {
     let mut rates: Vec<f32> = bands.iter().filter_map(|b| band_rate(b, hop_s)).collect();
-    if rates.len() < MIN_BANDS {
+    if rates.len() < min_bands {
         return None;
     }
     rates.sort_by(f32::total_cmp);
@@ -210,33 +220,10 @@ fn band_energies(sig: &Signal) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// Frame energy (dB) of what remains after subtracting the predicted late reverberation.
-fn suppress(sig: &Signal, rate_db_s: f32) -> Vec<f32> {
-    let lag = ((PREDICT_S / sig.hop_s()).round() as usize).max(1);
-    let decay = 10f32.powf(-rate_db_s * (lag as f64 * sig.hop_s()) as f32 / 10.0);
-    let bins = FFT_LEN / 2 + 1;
-    let mut ring = vec![0.0f32; lag * bins];
-    let mut out = Vec::with_capacity(sig.frames);
-    spectra(sig, |i, p| {
-        let slot = (i % lag) * bins;
-        let past = &mut ring[slot..slot + bins];
-        let mut sum = 0.0f32;
-        for ((&now, old), k) in p.iter().zip(past.iter_mut()).zip(0..) {
-            let late = if i >= lag { decay * *old } else { 0.0 };
-            if k > 0 {
-                sum += (now - late).max(FLOOR * now);
-            }
-            *old = now;
-        }
-        out.push(10.0 * (sum / (FFT_LEN as f32 * FFT_LEN as f32) + 1e-14).log10());
-    });
-    out
-}
-
 /// The room's decay rate for error analysis (`None`: no room found).
 #[doc(hidden)]
 pub fn room_rate_of(sig: &Signal) -> Option<f32> {
-    room_rate(&band_energies(sig), sig.hop_s()).or_else(|| tail_rate(sig))
+    room(sig, 30).0.map(|r| r.rate_db_s)
 }
 
 /// A phrase end: a peak this far (dB) over the noise floor...
@@ -260,8 +247,9 @@ const TAIL_RATE_MIN: f32 = 40.0;
 /// The room's decay rate from the ends of phrases, where the voice surely stops and nothing
 /// follows for a while: a dry voice's energy falls into the noise within its release, a
 /// room's tail decays at the room's rate. `None` when half of the phrase ends or more are
-/// dry; otherwise the median rate of the room-like ones.
-fn tail_rate(sig: &Signal) -> Option<f32> {
+/// dry; otherwise the median rate of the room-like ones. Also the number of phrase ends
+/// judged.
+fn tail_rate(sig: &Signal) -> (Option<f32>, usize) {
     let hop_s = sig.hop_s();
     let e = crate::envelope::smooth(
         &crate::dsp::frame_energy_db(sig, ((sig.rate * 0.02) as usize).max(1)),
@@ -297,15 +285,27 @@ fn tail_rate(sig: &Signal) -> Option<f32> {
         t += look;
     }
     rates.sort_by(f32::total_cmp);
-    // Half of the phrase ends at least must decay like a room: one note that fades out, or
-    // whose vibrato sags before its release, does not make a room.
-    let typical = *rates.get(rates.len().saturating_sub(1) / 2)?;
+    // A phrase end slower than any room is a note faded out: it says nothing either way.
+    rates.retain(|&r| r >= TAIL_RATE_MIN);
+    // Half of the phrase ends at least must decay like a room: one note whose vibrato sags
+    // before its release does not make a room.
+    let ends = rates.len();
+    let Some(&typical) = rates.get(ends.saturating_sub(1) / 2) else {
+        return (None, 0);
+    };
     if !(TAIL_RATE_MIN..=TAIL_ROOM_RATE).contains(&typical) {
-        return None;
+        return (None, ends);
     }
     rates.retain(|r| (TAIL_RATE_MIN..=TAIL_ROOM_RATE).contains(r));
-    Some(rates[rates.len() / 2])
+    (Some(rates[rates.len() / 2]), ends)
 }
+
+/// Habets' late reverberation decays at this share of the estimated rate: the fits of free
+/// decays and phrase ends read the TUNE rooms' tails up to twice too fast (the voice's own
+/// release and the step from the direct sound down to the tail steepen them), and a floor
+/// that decays too fast leaves the tail in the direct energy (TUNE rooms' offsets 0.517 at
+/// the full rate, 0.528-0.531 at 0.4-0.7 of it).
+const LATE_RATE_SHARE: f32 = 0.5;
 
 /// Bands whose loud level is this far (dB) under the loudest band's carry no voice.
 const VOICE_BAND_DB: f32 = 30.0;
@@ -342,6 +342,11 @@ impl Coherent {
         c
     }
 
+    fn late_of(&self, rate_db_s: f32, hop_s: f64) -> Late {
+        let v: Vec<&[f32]> = self.voice.iter().map(Vec::as_slice).collect();
+        crate::late::late(&v, rate_db_s * LATE_RATE_SHARE, hop_s)
+    }
+
     fn median(&self, f: impl Fn(&[f32]) -> f32) -> f32 {
         let mut v: Vec<f32> = self.voice.iter().map(|b| f(b)).collect();
         v.sort_by(f32::total_cmp);
@@ -372,4 +377,13 @@ impl Coherent {
 #[doc(hidden)]
 pub fn coherent_dips_of(sig: &Signal, w: usize) -> Vec<(f32, f32)> {
     Coherent::new(&band_energies(sig), w).dips
+}
+
+/// Habets' late reverberation for error analysis: per frame (direct dB, late dB), empty when
+/// no room is found.
+#[doc(hidden)]
+pub fn late_of(sig: &Signal) -> Vec<(f32, f32)> {
+    let (r, _) = room(sig, 30);
+    r.map(|r| r.direct_db.into_iter().zip(r.late_db).collect())
+        .unwrap_or_default()
 }

@@ -218,7 +218,7 @@ fn dry_and_low_voices_do_not_regress() {
 fn offsets_in_a_wet_room_follow_its_decay() {
     let (mut f, mut fo) = (0.0, 0.0);
     for seed in [2003, 2005] {
-        let clip = humgen::clip(Condition::Room, seed, 12.0, None);
+        let clip = humgen::clip(Condition::FdnRoom, seed, 12.0, None);
         let audio = Audio {
             sample_rate: clip.rate,
             samples: clip.samples,
@@ -249,7 +249,7 @@ fn offsets_in_a_wet_room_follow_its_decay() {
 /// before and after).
 #[test]
 fn rooms_are_told_by_their_phrase_ends() {
-    assert_floor(Condition::Room, 8, 0.7, 0.42);
+    assert_floor(Condition::FdnRoom, 8, 0.7, 0.42);
 }
 
 /// In a room a detached note's gap can hold the previous note's tail at its pitch, with no
@@ -259,7 +259,7 @@ fn rooms_are_told_by_their_phrase_ends() {
 /// 0.450 -> 0.475, note F1 0.758 before and after).
 #[test]
 fn a_release_into_a_pitched_tail_is_not_legato() {
-    assert_floor(Condition::Room, 12, 0.74, 0.46);
+    assert_floor(Condition::FdnRoom, 12, 0.74, 0.46);
 }
 
 /// Repeats of one pitch in a room (issue 14, fourth round; TUNE clip `room_004`, 12 s, a run of
@@ -271,7 +271,79 @@ fn a_release_into_a_pitched_tail_is_not_legato() {
 /// neutral (docs/melody.md, "Rooms, fourth round").
 #[test]
 fn repeats_in_a_room_split_at_dips_shared_by_the_bands() {
-    let (f, fo) = measure_one(Condition::Room, 2003, 12.0);
+    let (f, fo) = measure_one(Condition::FdnRoom, 2003, 12.0);
     assert!(f >= 0.86, "note F1 {f:.3} under 0.86");
     assert!(fo >= 0.72, "F1 with offsets {fo:.3} under 0.72");
+}
+
+/// Offsets in a room on Habets' late reverberation (issue 14, fifth round; 12 clips of 8 s):
+/// releases are looked for on the voice's direct energy, what its bands hold over a
+/// per-band model of the late reverberation fed by the direct sound at the clip's
+/// direct-to-reverberant ratio, instead of over Lebart's per-bin predictor, which took the
+/// whole observed power for reverberant (F1 with offsets 0.484 -> 0.498; note F1 0.760
+/// before and after).
+#[test]
+fn offsets_in_a_room_on_habets_late_reverberation() {
+    assert_floor(Condition::FdnRoom, 12, 0.75, 0.49);
+}
+
+/// The generator's `room` is a dense room (decaying Gaussian noise per band): the same dry
+/// clips hold their notes steadier in it than in the 8-line network (`fdn-room`), whose
+/// few narrow modes turn the voice's pitch movement into deep beating (docs/melody.md,
+/// "Rooms, sixth round"; six 8 s clips at 16 kHz, the mean over notes of at least 0.5 s of
+/// the standard deviation of 20 ms frame energies over their steady part).
+#[test]
+fn the_dense_room_holds_notes_steadier_than_the_network() {
+    let fluct = |c: Condition| {
+        let (mut s, mut k) = (0.0, 0);
+        for i in 0..6 {
+            let clip = humgen::clip(c, 90_000 + 100 * i, 8.0, Some(16_000));
+            let notes: Vec<(f64, f64)> = clip.truth.iter().map(|n| (n.onset, n.offset)).collect();
+            if let Some(v) = humgen::held_fluctuation_db(&clip.samples, clip.rate, &notes) {
+                s += v;
+                k += 1;
+            }
+        }
+        s / f64::from(k.max(1))
+    };
+    let (dry, dense, fdn) = (
+        fluct(Condition::Dry),
+        fluct(Condition::Room),
+        fluct(Condition::FdnRoom),
+    );
+    println!(
+        "held-note fluctuation: dry {dry:.2} dB, dense room {dense:.2} dB, network {fdn:.2} dB"
+    );
+    assert!(
+        dense < fdn,
+        "dense room {dense:.2} dB not under the network's {fdn:.2} dB"
+    );
+    // Measured 1.39 dB (dry 0.34, network 1.69): a room, but no beating of its own.
+    assert!(
+        (0.8..=1.6).contains(&dense),
+        "dense room {dense:.2} dB outside 0.8-1.6"
+    );
+}
+
+/// Dense rooms told by their phrase ends (issue 14, sixth round; 12 clips of 8 s from seed
+/// 300,000): a phrase end that decays slower than any room is a note faded out, and it no
+/// longer outvotes the room-like ones, so more dense rooms are taken for rooms and their
+/// offsets follow the tail (note F1 0.801 -> 0.813, with offsets 0.562 -> 0.580).
+#[test]
+fn a_faded_phrase_end_does_not_hide_a_dense_room() {
+    let (f, fo) = measure_from(Condition::Room, 300_000, 12);
+    assert!(f >= 0.80, "note F1 {f:.3} under 0.80");
+    assert!(fo >= 0.57, "F1 with offsets {fo:.3} under 0.57");
+}
+
+/// A room with no phrase end to judge it by (issue 14, sixth round; 12 clips of 8 s from
+/// seed 600,000, dense rooms): the free decays of two bands make it a room, where twelve
+/// were needed before; a dry clip's phrase ends show it dry, so it never gets there
+/// (note F1 0.864 -> 0.875, with offsets 0.598 -> 0.623; the network rooms of seed 90,000
+/// 0.499 -> 0.517 with offsets, both after the previous test's change).
+#[test]
+fn a_room_without_phrase_ends_is_told_by_a_few_bands() {
+    let (f, fo) = measure_from(Condition::Room, 600_000, 12);
+    assert!(f >= 0.87, "note F1 {f:.3} under 0.87");
+    assert!(fo >= 0.61, "F1 with offsets {fo:.3} under 0.61");
 }
