@@ -13,10 +13,13 @@
 //!    are put where the energy has fallen a fixed number of dB under the note's level,
 //!    which cuts reverb tails; in a room (`reverb.rs`) on the energy without the late
 //!    reverberation, and no later than where the energy follows the room's decay.
-//! 6. Notes shorter than the minimum duration, or far quieter than the clip's voice, go.
+//! 6. Notes shorter than the minimum duration (unless sung alone, between a breath and a
+//!    release, for at least 60 % of it), or far quieter than the clip's voice, go.
 
 use crate::contour;
-use crate::envelope::{argmin, attack_start, gap_rise, max_of, release_end, smooth, split_on_dips};
+use crate::envelope::{
+    argmin, attack_start, gap_rise, max_of, min_of, release_end, smooth, split_on_dips,
+};
 use crate::onsets;
 use crate::pieces::{median, merge_short, merge_slips, semitone_path};
 use crate::pitch::{percentile, Track};
@@ -60,6 +63,13 @@ const TAIL_SEARCH_S: f64 = 0.3;
 const TAIL_BEFORE_GLIDE_S: f64 = 0.03;
 /// Notes whose peak is this far under the clip's voice level are noise (dB).
 const QUIET_DB: f32 = 35.0;
+/// A note down to this fraction of the minimum length is kept when it is sung alone: a fast
+/// sixteenth after a breath, attacked out of silence and released into it before the next.
+const ALONE_FRACTION: f64 = 0.6;
+/// How far (dB) under its peak the energy must be just before and just after a note sung alone.
+const ALONE_DB: f32 = 20.0;
+/// Frames on each side within which the energy must reach that quiet.
+const ALONE_EDGE: usize = 3;
 
 /// A note under construction, in frame indices (end exclusive).
 #[derive(Debug, Clone, Copy)]
@@ -265,8 +275,13 @@ pub fn segment(
         }
         segs.extend(notes);
     }
+    let short_len = ((min_len as f64 * ALONE_FRACTION).round() as usize).max(1);
     segs.iter()
-        .filter(|s| s.end > s.start && s.end - s.start >= min_len)
+        .filter(|s| {
+            s.end > s.start
+                && (s.end - s.start >= min_len
+                    || (s.end - s.start >= short_len && alone(s, &e, &midi)))
+        })
         // A note is pitched sound: a stretch that is mostly silence or breath between two
         // notes (a detached gap inside a joined region) is not one, however long.
         .filter(|s| {
@@ -284,6 +299,23 @@ pub fn segment(
             pitch: (s.pitch as f32 + tune).round().clamp(0.0, 127.0) as u8,
         })
         .collect()
+}
+
+/// Whether `s` is a note sung on its own: voiced throughout at its semitone, with the energy
+/// `ALONE_DB` under its peak on both sides (a breath before, a release after). Fragments of
+/// glides, scoops and vibrato crests run into their neighbours and are not.
+fn alone(s: &Seg, e: &[f32], midi: &[f32]) -> bool {
+    let len = s.end - s.start;
+    let on_pitch = midi[s.start..s.end]
+        .iter()
+        .filter(|m| (*m - s.pitch as f32).abs() < 0.5)
+        .count();
+    if on_pitch * 5 < len * 4 || s.start < ALONE_EDGE || s.end + ALONE_EDGE > e.len() {
+        return false;
+    }
+    let peak = max_of(&e[s.start..s.end]);
+    min_of(&e[s.start - ALONE_EDGE..s.start]) <= peak - ALONE_DB
+        && min_of(&e[s.end..s.end + ALONE_EDGE]) <= peak - ALONE_DB
 }
 
 /// Frames on each side of a dip over which the maxima are taken (`DIP_WIN_S`).
