@@ -8,7 +8,7 @@
 //!
 //! A sung note, however short, holds its pitch for a while; these shapes never do.
 
-use crate::segment::Seg;
+use crate::segment::{Seg, GLIDE_LEAVE_ST as LEAVE_ST};
 
 /// Longest scoop or glide into a note, until it arrives (seconds).
 const APPROACH_S: f64 = 0.35;
@@ -315,4 +315,39 @@ pub fn fold(mut segs: Vec<Seg>, midi: &[f32], hop: f64) -> Vec<Seg> {
         k += 1;
     }
     segs
+}
+
+/// Where a glide that leaves `target` (the old note as sung) at frame `g` (the first frame
+/// `LEAVE_ST` away) towards `to` set out. A smooth glide sets out with a parabola, its
+/// distance from the old note growing with the square of the time: the frames where it is
+/// `LEAVE_ST` and twice that away give its start, which for a slow glide (a semitone
+/// over 300 ms leaves 0.2 semitone only after 90 ms) lies far before `g`. `None` unless the
+/// glide moves on steadily and the old note held its pitch right up to that start (a vibrato
+/// crest, not a glide, may be what left it).
+pub fn glide_start(
+    midi: &[f32],
+    target: f32,
+    to: f32,
+    g: usize,
+    end: usize,
+    limit: usize,
+    max_back: usize,
+) -> Option<usize> {
+    let dir = (to - target).signum();
+    let dev = |t: usize| (midi[t] - target) * dir;
+    let d1 = dev(g);
+    if !(LEAVE_ST..2.0 * LEAVE_ST).contains(&d1) {
+        return None;
+    }
+    let t2 = (g + 1..end.min(midi.len()))
+        .take_while(|&t| midi[t].is_finite())
+        .find(|&t| dev(t) >= 2.0 * LEAVE_ST)?;
+    let d2 = dev(t2);
+    let back = (t2 - g) as f32 * d1.sqrt() / (d2.sqrt() - d1.sqrt());
+    let back = (back.round() as usize).min(max_back);
+    let t0 = g.saturating_sub(back).max(limit);
+    midi[t0..g]
+        .iter()
+        .all(|m| m.is_finite() && (m - target).abs() <= LEAVE_ST)
+        .then_some(t0)
 }

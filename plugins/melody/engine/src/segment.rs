@@ -6,7 +6,8 @@
 //! 2. Voiced regions (runs of pitched frames, with dropouts shorter than 20 ms bridged).
 //! 3. Inside a region, a Viterbi pass over whole semitones with a fixed cost per change
 //!    of note: vibrato, scoops and jitter do not pay for a new note, a real step does.
-//!    Legato onsets are moved back to where the pitch starts to leave the old note.
+//!    Legato onsets are moved back to where the pitch starts to leave the old note (for
+//!    a slow glide, where its curve sets out: `contour::glide_start`).
 //! 4. Energy onsets split same-pitch stretches (repeated notes, or a note that starts
 //!    while the previous one's reverb tail still sounds).
 //! 5. Onsets of detached notes are moved back to the start of the energy rise; offsets
@@ -31,9 +32,13 @@ pub const DEFAULT_MIN_NOTE_MS: f64 = 70.0;
 /// Voiced-gap bridging (seconds).
 const BRIDGE_S: f64 = 0.02;
 /// A legato glide starts where the pitch is this far (semitones) from the old note.
-const GLIDE_LEAVE_ST: f32 = 0.2;
+pub(crate) const GLIDE_LEAVE_ST: f32 = 0.2;
 /// Time a glide takes to move `GLIDE_LEAVE_ST` away from the old note (seconds).
 const GLIDE_LEAD_S: f64 = 0.015;
+/// Farthest back a glide's start is put before where it leaves `GLIDE_LEAVE_ST` (seconds): a
+/// semitone over 300 ms leaves it 90 ms after setting out; a reverberant legato that the room
+/// detector missed can look as slow, and the start put that far back is then too early.
+const GLIDE_BACK_S: f64 = 0.07;
 /// Longest glide passage through an intermediate semitone (seconds).
 const PASSING_S: f64 = 0.12;
 /// Longest octave slip of the tracker that is taken for an error (seconds).
@@ -156,6 +161,7 @@ pub fn segment(
     let win = frames(LEVEL_WIN_S);
     let rel = frames(RELEASE_S);
     let lead = (GLIDE_LEAD_S / hop).round() as usize;
+    let glide_back = frames(GLIDE_BACK_S);
     let tail = frames(TAIL_SEARCH_S);
     // (start, end, semitone) in frames, end exclusive.
     let mut segs: Vec<Seg> = Vec::new();
@@ -229,8 +235,24 @@ pub fn segment(
                 }
                 g -= 1;
             }
-            // The pitch needs a moment to get that far from the old note.
-            g = g.saturating_sub(lead).max(limit);
+            // The pitch needs a moment to get that far from the old note: for a slow glide,
+            // where it set out is found from its curve, otherwise a fixed lead. Not in a
+            // room: there the old note's tail holds the track near its pitch, and the new
+            // note would start inside that decay (`onsets::decay_offset` then ends it early).
+            let curve = room.is_none().then(|| {
+                contour::glide_start(
+                    &midi,
+                    target,
+                    cur.pitch as f32,
+                    g,
+                    cur.end,
+                    limit,
+                    glide_back,
+                )
+            });
+            g = curve
+                .flatten()
+                .unwrap_or_else(|| g.saturating_sub(lead).max(limit));
             // A valley followed by a clear rise means the new note was attacked anew
             // (a detached note whose gap was filled by reverb or a breath).
             let mut vs = cur.start;
