@@ -4,7 +4,8 @@
 //!   into the next piece's semitone without holding a pitch) belongs to the note it leads
 //!   into, whether it starts the note or passes between two notes;
 //! - an *excursion that returns* (a piece a semitone or two off, between two pieces of
-//!   the same semitone, that never holds its pitch) is a vibrato peak of that note.
+//!   the same semitone, that never holds its pitch) is a vibrato peak of that note; so is
+//!   one as the voice releases that swings out and turns back at both ends.
 //!
 //! A sung note, however short, holds its pitch for a while; these shapes never do.
 
@@ -61,6 +62,9 @@ const PEAK_LOOK_S: f64 = 0.6;
 const PEAK_VISITS: usize = 2;
 /// ...within this much (semitones).
 const PEAK_NEAR_ST: f32 = 0.2;
+/// A crest before a release turns back towards its note by this much at both ends
+/// (semitones).
+const TURN_BACK_ST: f32 = 0.3;
 
 /// Whether the contour `before` reached the extreme of `run` (in direction `dir`) in at
 /// least `PEAK_VISITS` separate excursions: a vibrato swinging there, not a new note.
@@ -83,6 +87,23 @@ fn revisits(before: &[f32], run: &[f32], dir: f32) -> bool {
         inside = near;
     }
     visits >= PEAK_VISITS
+}
+
+/// Whether a piece swings out in direction `dir` and back: its extreme (medians of three
+/// frames) lies inside it, with both ends `TURN_BACK_ST` nearer the note it left. A vibrato
+/// crest as the voice releases may look held at its tip, but it turns back; a sung note
+/// holds where it went.
+fn turns_back(run: &[f32], dir: f32) -> bool {
+    let n = run.len();
+    if n < 9 || run.iter().any(|v| !v.is_finite()) {
+        return false;
+    }
+    let at = |i: usize| crate::pieces::median(&run[i..i + 3]).map_or(f32::NAN, |v| v * dir);
+    let (first, last) = (at(0), at(n - 3));
+    let (tip, i) = (3..n - 5)
+        .map(|i| (at(i), i))
+        .fold((f32::NEG_INFINITY, 0), |b, c| if c.0 > b.0 { c } else { b });
+    i > 0 && tip - first >= TURN_BACK_ST && tip - last >= TURN_BACK_ST
 }
 
 /// Longest run of frames within `HOLD_ST` of a common pitch (frames), by sliding over the
@@ -270,7 +291,8 @@ pub fn fold(mut segs: Vec<Seg>, midi: &[f32], hop: f64) -> Vec<Seg> {
                         &midi[p.start.max(s.start.saturating_sub(look))..s.start],
                         run,
                         (s.pitch - p.pitch).signum() as f32,
-                    ));
+                    ))
+                || turns_back(run, (s.pitch - p.pitch).signum() as f32);
             if ends && (1..=2).contains(&off) && run_end - s.start <= excursion && unheld {
                 segs[k - 1].end = run_end;
                 if run_end == s.end {
