@@ -62,13 +62,17 @@ const PEAK_LOOK_S: f64 = 0.6;
 const PEAK_VISITS: usize = 2;
 /// ...within this much (semitones).
 const PEAK_NEAR_ST: f32 = 0.2;
+/// A crest running into the glide to another note is a vibrato's when the note before swung
+/// once within this much of it (semitones).
+const CUT_NEAR_ST: f32 = 0.3;
 /// A crest before a release turns back towards its note by this much at both ends
 /// (semitones).
-const TURN_BACK_ST: f32 = 0.3;
+const TURN_BACK_ST: f32 = 0.2;
 
 /// Whether the contour `before` reached the extreme of `run` (in direction `dir`) in at
-/// least `PEAK_VISITS` separate excursions: a vibrato swinging there, not a new note.
-fn revisits(before: &[f32], run: &[f32], dir: f32) -> bool {
+/// least `times` separate excursions (within `near_st`): a vibrato swinging there, not a new
+/// note.
+fn revisits(before: &[f32], run: &[f32], dir: f32, near_st: f32, times: usize) -> bool {
     let Some(peak) = run
         .iter()
         .filter(|v| v.is_finite())
@@ -80,13 +84,13 @@ fn revisits(before: &[f32], run: &[f32], dir: f32) -> bool {
     let mut visits = 0;
     let mut inside = false;
     for v in before {
-        let near = v.is_finite() && v * dir >= peak - PEAK_NEAR_ST;
+        let near = v.is_finite() && v * dir >= peak - near_st;
         if near && !inside {
             visits += 1;
         }
         inside = near;
     }
-    visits >= PEAK_VISITS
+    visits >= times
 }
 
 /// Whether a piece swings out in direction `dir` and back: its extreme (medians of three
@@ -277,6 +281,23 @@ pub fn fold(mut segs: Vec<Seg>, midi: &[f32], hop: f64) -> Vec<Seg> {
                 segs.drain(k..=k + 1);
                 continue;
             }
+            // A crest running into the glide to another note: it lies on the far side of
+            // the note it left, away from the next one, where the vibrato swung before.
+            let dir = (s.pitch - p.pitch).signum();
+            let away = n.pitch != p.pitch
+                && (n.pitch - p.pitch).signum() == -dir
+                && hold(&midi[n.start..n.end.min(midi.len())]) >= held;
+            let before = &midi[p.start.max(s.start.saturating_sub(look))..s.start];
+            if away
+                && (1..=2).contains(&off)
+                && len <= excursion
+                && hold(m) < held
+                && revisits(before, m, dir as f32, CUT_NEAR_ST, 1)
+            {
+                segs[k - 1].end = s.end;
+                segs.remove(k);
+                continue;
+            }
         }
         // A vibrato peak as the voice leaves the note: the first voiced run of the piece,
         // when a gap or nothing follows it.
@@ -285,14 +306,12 @@ pub fn fold(mut segs: Vec<Seg>, midi: &[f32], hop: f64) -> Vec<Seg> {
             let off = (s.pitch - p.pitch).abs();
             let ends = run_end < s.end || next.is_none();
             let run = &midi[s.start..run_end];
+            let dir = (s.pitch - p.pitch).signum() as f32;
+            let before = &midi[p.start.max(s.start.saturating_sub(look))..s.start];
+            let short = run_end - s.start <= peak_len;
             let unheld = hold(run) < held
-                || (run_end - s.start <= peak_len
-                    && revisits(
-                        &midi[p.start.max(s.start.saturating_sub(look))..s.start],
-                        run,
-                        (s.pitch - p.pitch).signum() as f32,
-                    ))
-                || turns_back(run, (s.pitch - p.pitch).signum() as f32);
+                || (short && revisits(before, run, dir, PEAK_NEAR_ST, PEAK_VISITS))
+                || turns_back(run, dir);
             if ends && (1..=2).contains(&off) && run_end - s.start <= excursion && unheld {
                 segs[k - 1].end = run_end;
                 if run_end == s.end {
