@@ -387,8 +387,13 @@ pub fn glide_start(
     let back = (t2 - g) as f32 * d1.sqrt() / (d2.sqrt() - d1.sqrt());
     let back = (back.round() as usize).min(max_back);
     let t0 = g.saturating_sub(back).max(limit);
-    midi[t0..g]
-        .iter()
-        .all(|m| m.is_finite() && (m - target).abs() <= LEAVE_ST)
-        .then_some(t0)
+    // Halfway there in time the parabola is a quarter of the way: a contour that is already
+    // that far off (noise on the old note) or still flat there is no such curve.
+    let mid = dev(t0 + (g - t0) / 2);
+    let curve = (0.0..=LEAVE_ST / 2.0).contains(&mid);
+    (curve
+        && midi[t0..g]
+            .iter()
+            .all(|m| m.is_finite() && (m - target).abs() <= LEAVE_ST))
+    .then_some(t0)
 }
