@@ -4,11 +4,12 @@
 //!   into the next piece's semitone without holding a pitch) belongs to the note it leads
 //!   into, whether it starts the note or passes between two notes;
 //! - an *excursion that returns* (a piece a semitone or two off, between two pieces of
-//!   the same semitone, that never holds its pitch) is a vibrato peak of that note.
+//!   the same semitone, that never holds its pitch) is a vibrato peak of that note; so is
+//!   one as the voice releases that swings out and turns back at both ends.
 //!
 //! A sung note, however short, holds its pitch for a while; these shapes never do.
 
-use crate::segment::Seg;
+use crate::segment::{Seg, GLIDE_LEAVE_ST as LEAVE_ST};
 
 /// Longest scoop or glide into a note, until it arrives (seconds).
 const APPROACH_S: f64 = 0.35;
@@ -61,10 +62,17 @@ const PEAK_LOOK_S: f64 = 0.6;
 const PEAK_VISITS: usize = 2;
 /// ...within this much (semitones).
 const PEAK_NEAR_ST: f32 = 0.2;
+/// A crest running into the glide to another note is a vibrato's when the note before swung
+/// once within this much of it (semitones).
+const CUT_NEAR_ST: f32 = 0.3;
+/// A crest before a release turns back towards its note by this much at both ends
+/// (semitones).
+const TURN_BACK_ST: f32 = 0.2;
 
 /// Whether the contour `before` reached the extreme of `run` (in direction `dir`) in at
-/// least `PEAK_VISITS` separate excursions: a vibrato swinging there, not a new note.
-fn revisits(before: &[f32], run: &[f32], dir: f32) -> bool {
+/// least `times` separate excursions (within `near_st`): a vibrato swinging there, not a new
+/// note.
+fn revisits(before: &[f32], run: &[f32], dir: f32, near_st: f32, times: usize) -> bool {
     let Some(peak) = run
         .iter()
         .filter(|v| v.is_finite())
@@ -76,13 +84,30 @@ fn revisits(before: &[f32], run: &[f32], dir: f32) -> bool {
     let mut visits = 0;
     let mut inside = false;
     for v in before {
-        let near = v.is_finite() && v * dir >= peak - PEAK_NEAR_ST;
+        let near = v.is_finite() && v * dir >= peak - near_st;
         if near && !inside {
             visits += 1;
         }
         inside = near;
     }
-    visits >= PEAK_VISITS
+    visits >= times
+}
+
+/// Whether a piece swings out in direction `dir` and back: its extreme (medians of three
+/// frames) lies inside it, with both ends `TURN_BACK_ST` nearer the note it left. A vibrato
+/// crest as the voice releases may look held at its tip, but it turns back; a sung note
+/// holds where it went.
+fn turns_back(run: &[f32], dir: f32) -> bool {
+    let n = run.len();
+    if n < 9 || run.iter().any(|v| !v.is_finite()) {
+        return false;
+    }
+    let at = |i: usize| crate::pieces::median(&run[i..i + 3]).map_or(f32::NAN, |v| v * dir);
+    let (first, last) = (at(0), at(n - 3));
+    let (tip, i) = (3..n - 5)
+        .map(|i| (at(i), i))
+        .fold((f32::NEG_INFINITY, 0), |b, c| if c.0 > b.0 { c } else { b });
+    i > 0 && tip - first >= TURN_BACK_ST && tip - last >= TURN_BACK_ST
 }
 
 /// Longest run of frames within `HOLD_ST` of a common pitch (frames), by sliding over the
@@ -256,6 +281,23 @@ pub fn fold(mut segs: Vec<Seg>, midi: &[f32], hop: f64) -> Vec<Seg> {
                 segs.drain(k..=k + 1);
                 continue;
             }
+            // A crest running into the glide to another note: it lies on the far side of
+            // the note it left, away from the next one, where the vibrato swung before.
+            let dir = (s.pitch - p.pitch).signum();
+            let away = n.pitch != p.pitch
+                && (n.pitch - p.pitch).signum() == -dir
+                && hold(&midi[n.start..n.end.min(midi.len())]) >= held;
+            let before = &midi[p.start.max(s.start.saturating_sub(look))..s.start];
+            if away
+                && (1..=2).contains(&off)
+                && len <= excursion
+                && hold(m) < held
+                && revisits(before, m, dir as f32, CUT_NEAR_ST, 1)
+            {
+                segs[k - 1].end = s.end;
+                segs.remove(k);
+                continue;
+            }
         }
         // A vibrato peak as the voice leaves the note: the first voiced run of the piece,
         // when a gap or nothing follows it.
@@ -264,13 +306,12 @@ pub fn fold(mut segs: Vec<Seg>, midi: &[f32], hop: f64) -> Vec<Seg> {
             let off = (s.pitch - p.pitch).abs();
             let ends = run_end < s.end || next.is_none();
             let run = &midi[s.start..run_end];
+            let dir = (s.pitch - p.pitch).signum() as f32;
+            let before = &midi[p.start.max(s.start.saturating_sub(look))..s.start];
+            let short = run_end - s.start <= peak_len;
             let unheld = hold(run) < held
-                || (run_end - s.start <= peak_len
-                    && revisits(
-                        &midi[p.start.max(s.start.saturating_sub(look))..s.start],
-                        run,
-                        (s.pitch - p.pitch).signum() as f32,
-                    ));
+                || (short && revisits(before, run, dir, PEAK_NEAR_ST, PEAK_VISITS))
+                || turns_back(run, dir);
             if ends && (1..=2).contains(&off) && run_end - s.start <= excursion && unheld {
                 segs[k - 1].end = run_end;
                 if run_end == s.end {
@@ -315,4 +356,44 @@ pub fn fold(mut segs: Vec<Seg>, midi: &[f32], hop: f64) -> Vec<Seg> {
         k += 1;
     }
     segs
+}
+
+/// Where a glide that leaves `target` (the old note as sung) at frame `g` (the first frame
+/// `LEAVE_ST` away) towards `to` set out. A smooth glide sets out with a parabola, its
+/// distance from the old note growing with the square of the time: the frames where it is
+/// `LEAVE_ST` and twice that away give its start, which for a slow glide (a semitone
+/// over 300 ms leaves 0.2 semitone only after 90 ms) lies far before `g`. `None` unless the
+/// glide moves on steadily and the old note held its pitch right up to that start (a vibrato
+/// crest, not a glide, may be what left it).
+pub fn glide_start(
+    midi: &[f32],
+    target: f32,
+    to: f32,
+    g: usize,
+    end: usize,
+    limit: usize,
+    max_back: usize,
+) -> Option<usize> {
+    let dir = (to - target).signum();
+    let dev = |t: usize| (midi[t] - target) * dir;
+    let d1 = dev(g);
+    if !(LEAVE_ST..2.0 * LEAVE_ST).contains(&d1) {
+        return None;
+    }
+    let t2 = (g + 1..end.min(midi.len()))
+        .take_while(|&t| midi[t].is_finite())
+        .find(|&t| dev(t) >= 2.0 * LEAVE_ST)?;
+    let d2 = dev(t2);
+    let back = (t2 - g) as f32 * d1.sqrt() / (d2.sqrt() - d1.sqrt());
+    let back = (back.round() as usize).min(max_back);
+    let t0 = g.saturating_sub(back).max(limit);
+    // Halfway there in time the parabola is a quarter of the way: a contour that is already
+    // that far off (noise on the old note) or still flat there is no such curve.
+    let mid = dev(t0 + (g - t0) / 2);
+    let curve = (0.0..=LEAVE_ST / 2.0).contains(&mid);
+    (curve
+        && midi[t0..g]
+            .iter()
+            .all(|m| m.is_finite() && (m - target).abs() <= LEAVE_ST))
+    .then_some(t0)
 }

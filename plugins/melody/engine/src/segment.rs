@@ -6,17 +6,21 @@
 //! 2. Voiced regions (runs of pitched frames, with dropouts shorter than 20 ms bridged).
 //! 3. Inside a region, a Viterbi pass over whole semitones with a fixed cost per change
 //!    of note: vibrato, scoops and jitter do not pay for a new note, a real step does.
-//!    Legato onsets are moved back to where the pitch starts to leave the old note.
+//!    Legato onsets are moved back to where the pitch starts to leave the old note (for
+//!    a slow glide, where its curve sets out: `contour::glide_start`).
 //! 4. Energy onsets split same-pitch stretches (repeated notes, or a note that starts
 //!    while the previous one's reverb tail still sounds).
 //! 5. Onsets of detached notes are moved back to the start of the energy rise; offsets
 //!    are put where the energy has fallen a fixed number of dB under the note's level,
 //!    which cuts reverb tails; in a room (`reverb.rs`) on the energy without the late
 //!    reverberation, and no later than where the energy follows the room's decay.
-//! 6. Notes shorter than the minimum duration, or far quieter than the clip's voice, go.
+//! 6. Notes shorter than the minimum duration (unless sung alone, between a breath and a
+//!    release, for at least 60 % of it), or far quieter than the clip's voice, go.
 
 use crate::contour;
-use crate::envelope::{argmin, attack_start, gap_rise, max_of, release_end, smooth, split_on_dips};
+use crate::envelope::{
+    argmin, attack_start, gap_rise, max_of, min_of, release_end, smooth, split_on_dips,
+};
 use crate::onsets;
 use crate::pieces::{median, merge_short, merge_slips, semitone_path};
 use crate::pitch::{percentile, Track};
@@ -28,9 +32,13 @@ pub const DEFAULT_MIN_NOTE_MS: f64 = 70.0;
 /// Voiced-gap bridging (seconds).
 const BRIDGE_S: f64 = 0.02;
 /// A legato glide starts where the pitch is this far (semitones) from the old note.
-const GLIDE_LEAVE_ST: f32 = 0.2;
+pub(crate) const GLIDE_LEAVE_ST: f32 = 0.2;
 /// Time a glide takes to move `GLIDE_LEAVE_ST` away from the old note (seconds).
 const GLIDE_LEAD_S: f64 = 0.015;
+/// Farthest back a glide's start is put before where it leaves `GLIDE_LEAVE_ST` (seconds): a
+/// semitone over 300 ms leaves it 90 ms after setting out; a reverberant legato that the room
+/// detector missed can look as slow, and the start put that far back is then too early.
+const GLIDE_BACK_S: f64 = 0.07;
 /// Longest glide passage through an intermediate semitone (seconds).
 const PASSING_S: f64 = 0.12;
 /// Longest octave slip of the tracker that is taken for an error (seconds).
@@ -60,6 +68,13 @@ const TAIL_SEARCH_S: f64 = 0.3;
 const TAIL_BEFORE_GLIDE_S: f64 = 0.03;
 /// Notes whose peak is this far under the clip's voice level are noise (dB).
 const QUIET_DB: f32 = 35.0;
+/// A note down to this fraction of the minimum length is kept when it is sung alone: a fast
+/// sixteenth after a breath, attacked out of silence and released into it before the next.
+const ALONE_FRACTION: f64 = 0.6;
+/// How far (dB) under its peak the energy must be just before and just after a note sung alone.
+const ALONE_DB: f32 = 20.0;
+/// Frames on each side within which the energy must reach that quiet.
+const ALONE_EDGE: usize = 3;
 
 /// A note under construction, in frame indices (end exclusive).
 #[derive(Debug, Clone, Copy)]
@@ -146,6 +161,7 @@ pub fn segment(
     let win = frames(LEVEL_WIN_S);
     let rel = frames(RELEASE_S);
     let lead = (GLIDE_LEAD_S / hop).round() as usize;
+    let glide_back = frames(GLIDE_BACK_S);
     let tail = frames(TAIL_SEARCH_S);
     // (start, end, semitone) in frames, end exclusive.
     let mut segs: Vec<Seg> = Vec::new();
@@ -219,8 +235,24 @@ pub fn segment(
                 }
                 g -= 1;
             }
-            // The pitch needs a moment to get that far from the old note.
-            g = g.saturating_sub(lead).max(limit);
+            // The pitch needs a moment to get that far from the old note: for a slow glide,
+            // where it set out is found from its curve, otherwise a fixed lead. Not in a
+            // room: there the old note's tail holds the track near its pitch, and the new
+            // note would start inside that decay (`onsets::decay_offset` then ends it early).
+            let curve = room.is_none().then(|| {
+                contour::glide_start(
+                    &midi,
+                    target,
+                    cur.pitch as f32,
+                    g,
+                    cur.end,
+                    limit,
+                    glide_back,
+                )
+            });
+            g = curve
+                .flatten()
+                .unwrap_or_else(|| g.saturating_sub(lead).max(limit));
             // A valley followed by a clear rise means the new note was attacked anew
             // (a detached note whose gap was filled by reverb or a breath).
             let mut vs = cur.start;
@@ -265,8 +297,13 @@ pub fn segment(
         }
         segs.extend(notes);
     }
+    let short_len = ((min_len as f64 * ALONE_FRACTION).round() as usize).max(1);
     segs.iter()
-        .filter(|s| s.end > s.start && s.end - s.start >= min_len)
+        .filter(|s| {
+            s.end > s.start
+                && (s.end - s.start >= min_len
+                    || (s.end - s.start >= short_len && alone(s, &e, &midi)))
+        })
         // A note is pitched sound: a stretch that is mostly silence or breath between two
         // notes (a detached gap inside a joined region) is not one, however long.
         .filter(|s| {
@@ -284,6 +321,23 @@ pub fn segment(
             pitch: (s.pitch as f32 + tune).round().clamp(0.0, 127.0) as u8,
         })
         .collect()
+}
+
+/// Whether `s` is a note sung on its own: voiced throughout at its semitone, with the energy
+/// `ALONE_DB` under its peak on both sides (a breath before, a release after). Fragments of
+/// glides, scoops and vibrato crests run into their neighbours and are not.
+fn alone(s: &Seg, e: &[f32], midi: &[f32]) -> bool {
+    let len = s.end - s.start;
+    let on_pitch = midi[s.start..s.end]
+        .iter()
+        .filter(|m| (*m - s.pitch as f32).abs() < 0.5)
+        .count();
+    if on_pitch * 5 < len * 4 || s.start < ALONE_EDGE || s.end + ALONE_EDGE > e.len() {
+        return false;
+    }
+    let peak = max_of(&e[s.start..s.end]);
+    min_of(&e[s.start - ALONE_EDGE..s.start]) <= peak - ALONE_DB
+        && min_of(&e[s.end..s.end + ALONE_EDGE]) <= peak - ALONE_DB
 }
 
 /// Frames on each side of a dip over which the maxima are taken (`DIP_WIN_S`).

@@ -163,7 +163,9 @@ fn a_singer_who_slows_down_keeps_the_printed_values() {
 /// and Row, Row, Row below 64 quarters a
 /// minute (written as 3/4 at twice the tempo); Ode to Joy and Twinkle at 60-84 bpm whose every
 /// note the detector measures 90 ms long (written as sixteenths and rests, or in eighths at
-/// half the tempo).
+/// half the tempo); Happy Birthday at 120-140 bpm whose sixteenth after a breath, sung 55-75 ms,
+/// fell under the 70 ms minimum (the pickup written as an eighth and an eighth rest, or the
+/// tune in 4/4).
 #[test]
 fn performances_that_once_failed_read_as_printed() {
     let cases = [
@@ -206,6 +208,15 @@ fn performances_that_once_failed_read_as_printed() {
         ),
         ("Ode to Joy", ODE, "2", "4/4", 60.0, 84.0, &[105, 124]),
         ("Twinkle", TWINKLE, "0", "4/4", 60.0, 84.0, &[102, 115]),
+        (
+            "Happy Birthday",
+            BIRTHDAY,
+            "-1",
+            "3/4",
+            120.0,
+            140.0,
+            &[117, 118, 121, 124, 130, 136, 138],
+        ),
     ];
     for (name, tune, fifths, time, lo, hi, seeds) in cases {
         for &seed in seeds {
