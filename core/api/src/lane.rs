@@ -5,8 +5,10 @@
 //! loop, before any handler runs. A waiting request whose client hangs up leaves the lane.
 //!
 //! The plugin makes the lane, gives it to its commands ([`crate::Command::lane`]) and sets
-//! its bounds from its settings ([`Lane::set_limits`]); core counts and schedules. The counts
-//! are atomics so `stats` may read them from any thread; only the loop changes them.
+//! its bounds from its settings ([`Lane::set_limits`]). Core schedules: each server keeps its
+//! own counts (two servers in one process may share a plugin instance, as the test clusters
+//! do; the bounds are per server) and reports what it does here ([`Lane::record`]), so
+//! `stats` may be read from any thread.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
@@ -24,15 +26,21 @@ pub struct Lane {
     refused: AtomicU64,
 }
 
-/// What core does with a request for a lane's command.
+/// What happened to a request of a lane, for its counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Entry {
-    /// Send it to the pool now.
-    Run,
-    /// Hold it on the loop until a running one finishes.
-    Wait,
-    /// Answer `busy`.
-    Refuse,
+pub enum LaneEvent {
+    /// Sent to the pool on arrival.
+    Started,
+    /// Held on the loop.
+    Held,
+    /// A held request went to the pool.
+    Promoted,
+    /// A held request was dropped (its client hung up).
+    Dropped,
+    /// A request on the pool finished.
+    Finished,
+    /// Refused `busy`.
+    Refused,
 }
 
 /// A lane's counts, for `server.info`.
@@ -80,52 +88,47 @@ impl Lane {
         self.name
     }
 
-    /// The message of a refusal, with the counts.
-    pub fn busy_message(&self) -> String {
-        format!(
-            "{} ({} at once, {} waiting); try again shortly",
-            self.busy,
-            self.running.load(Relaxed),
-            self.waiting.load(Relaxed)
+    /// The bounds: running, waiting.
+    pub fn limits(&self) -> (usize, usize) {
+        (
+            self.max_running.load(Relaxed),
+            self.max_waiting.load(Relaxed),
         )
     }
 
-    /// Core: a request arrives. Counts it as running or waiting, or as refused.
-    pub fn enter(&self) -> Entry {
-        let running = self.running.load(Relaxed);
-        if running < self.max_running.load(Relaxed) && self.waiting.load(Relaxed) == 0 {
-            self.running.store(running + 1, Relaxed);
-            self.peak_running.fetch_max(running + 1, Relaxed);
-            Entry::Run
-        } else if self.waiting.load(Relaxed) < self.max_waiting.load(Relaxed) {
-            self.waiting.fetch_add(1, Relaxed);
-            Entry::Wait
-        } else {
-            self.refused.fetch_add(1, Relaxed);
-            Entry::Refuse
+    /// The message of a refusal, with the server's counts.
+    pub fn busy_message(&self, running: usize, waiting: usize) -> String {
+        format!(
+            "{} ({running} at once, {waiting} waiting); try again shortly",
+            self.busy
+        )
+    }
+
+    /// Core: counts what happened to a request.
+    pub fn record(&self, event: LaneEvent) {
+        let down = |n: &AtomicUsize| {
+            let _ = n.fetch_update(Relaxed, Relaxed, |v| Some(v.saturating_sub(1)));
+        };
+        match event {
+            LaneEvent::Started => self.start(),
+            LaneEvent::Held => {
+                self.waiting.fetch_add(1, Relaxed);
+            }
+            LaneEvent::Promoted => {
+                down(&self.waiting);
+                self.start();
+            }
+            LaneEvent::Dropped => down(&self.waiting),
+            LaneEvent::Finished => down(&self.running),
+            LaneEvent::Refused => {
+                self.refused.fetch_add(1, Relaxed);
+            }
         }
     }
 
-    /// Core: a waiting request starts running.
-    pub fn promote(&self) {
-        self.leave_waiting();
+    fn start(&self) {
         let running = self.running.fetch_add(1, Relaxed) + 1;
         self.peak_running.fetch_max(running, Relaxed);
-    }
-
-    /// Core: a waiting request is dropped (its client hung up).
-    pub fn leave_waiting(&self) {
-        let _ = self
-            .waiting
-            .fetch_update(Relaxed, Relaxed, |n| Some(n.saturating_sub(1)));
-    }
-
-    /// Core: a running request finished. Whether one may be promoted now.
-    pub fn finish(&self) -> bool {
-        let _ = self
-            .running
-            .fetch_update(Relaxed, Relaxed, |n| Some(n.saturating_sub(1)));
-        self.running.load(Relaxed) < self.max_running.load(Relaxed)
     }
 
     /// The counts.
@@ -146,25 +149,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn past_running_requests_wait_and_past_waiting_they_are_refused_in_order() {
+    fn events_keep_the_counts_and_the_peak() {
         let lane = Lane::new("hash", "busy hashing");
-        lane.set_limits(1, 2);
-        assert_eq!(lane.enter(), Entry::Run);
-        assert_eq!(lane.enter(), Entry::Wait);
-        assert_eq!(lane.enter(), Entry::Wait);
-        assert_eq!(lane.enter(), Entry::Refuse);
-        assert!(lane
-            .busy_message()
-            .contains("busy hashing (1 at once, 2 waiting)"));
-        assert!(lane.finish(), "a place is free");
-        lane.promote();
-        // One still waits, so a newcomer queues behind it rather than jumping ahead.
-        assert_eq!(lane.enter(), Entry::Wait);
-        assert!(lane.finish());
+        lane.set_limits(0, 2);
+        assert_eq!(lane.limits(), (1, 2), "at least one runs");
+        for e in [
+            LaneEvent::Started,
+            LaneEvent::Held,
+            LaneEvent::Held,
+            LaneEvent::Refused,
+            LaneEvent::Finished,
+            LaneEvent::Promoted,
+            LaneEvent::Dropped,
+        ] {
+            lane.record(e);
+        }
         let s = lane.stats();
         assert_eq!(
             (s.running, s.waiting, s.peak_running, s.refused),
-            (0, 2, 1, 1)
+            (1, 0, 1, 1)
         );
+        assert!(lane
+            .busy_message(1, 2)
+            .contains("busy hashing (1 at once, 2 waiting)"));
     }
 }

@@ -74,7 +74,7 @@ pub use db::{Database, DbError, Row, SqlValue};
 pub use error::CmdError;
 pub use fast::FastCtx;
 pub use kino_proto::{ArgInfo, ArgKind, CommandInfo, ErrorCode, Page, PayloadKind, Role};
-pub use lane::{Lane, LaneStats};
+pub use lane::{Lane, LaneEvent, LaneStats};
 pub use listener::{Decoded, Framing, Listener};
 pub use output::{Body, BodyFile, OnComplete, Output};
 pub use plugin::{BlobRefs, Migration, Plugin, Setting, SettingValue, Settings};

@@ -7,7 +7,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use kino_api::lane::Entry;
 use kino_api::{check_args, CmdError, Ctx, Exec, Identity, PayloadKind};
 use kino_proto::{parse_request, ErrorCode, Header, Id, Reply, Request, RequestError};
 use mio::Token;
@@ -15,6 +14,7 @@ use serde_json::Value;
 
 use crate::conn::{Conn, ReadState};
 use crate::host::{authorize, run_handler, ServerHost};
+use crate::lanes::Entry;
 use crate::pipe::{Pipe, PipeReader};
 use crate::registry::EntryRef;
 use crate::store::{AnyDb, DbUrl};
@@ -359,11 +359,14 @@ impl Dispatcher {
             // A lane's bound is checked before the request takes a place in the pool's queue.
             let lane = entry.command.lane.clone();
             let lane_index = lane.as_ref().map(|l| self.lanes.index(l));
-            let entered = lane.as_ref().map(|l| l.enter());
-            if let (Some(Entry::Refuse), Some(lane)) = (entered, &lane) {
+            let entered = lane_index.map(|i| self.lanes.enter(i));
+            if let (Some(Entry::Refuse { running, waiting }), Some(lane)) = (entered, &lane) {
                 let outcome = Outcome {
                     id,
-                    result: Err(CmdError::new(ErrorCode::Busy, lane.busy_message())),
+                    result: Err(CmdError::new(
+                        ErrorCode::Busy,
+                        lane.busy_message(running, waiting),
+                    )),
                     session_change: None,
                 };
                 return self.finish(conn, token, outcome);

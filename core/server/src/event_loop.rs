@@ -160,8 +160,9 @@ impl EventLoop {
                         }
                     }
                     LoopMsg::LaneFree(lane) => {
-                        let d = &mut self.dispatcher;
-                        d.lanes.finished(lane, &d.pool);
+                        if let Some(job) = self.dispatcher.lanes.finished(lane) {
+                            self.dispatcher.pool.submit(job);
+                        }
                     }
                 }
             }
